@@ -1,0 +1,37 @@
+"""tinykeras: Keras' API on NumPy, with hand-derived backpropagation.
+
+    import tinykeras as keras
+    from tinykeras import Sequential
+    from tinykeras.layers import Dense
+"""
+from tinykeras import (
+    activations,
+    backend,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    utils,
+)
+from tinykeras.layers import Input
+from tinykeras.models import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Input",
+    "Sequential",
+    "activations",
+    "backend",
+    "callbacks",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "optimizers",
+    "utils",
+]

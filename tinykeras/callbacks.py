@@ -1,0 +1,363 @@
+"""Callbacks: hooks called by ``fit``, ``evaluate`` and ``predict``, with Keras' names.
+
+A callback overrides any of ``on_{train,test,predict}_{begin,end}``, ``on_epoch_{begin,end}``
+and ``on_{train,test,predict}_batch_{begin,end}``; each receives a ``logs`` dict.
+"""
+import math
+import os
+import warnings
+
+import numpy as np
+
+from tinykeras.utils.progbar import Progbar
+
+
+class Callback:
+    """Base class: every hook does nothing. ``self.model`` is set by ``fit``."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_batch_begin(self, batch, logs=None): ...
+    def on_train_batch_end(self, batch, logs=None): ...
+    def on_test_begin(self, logs=None): ...
+    def on_test_end(self, logs=None): ...
+    def on_test_batch_begin(self, batch, logs=None): ...
+    def on_test_batch_end(self, batch, logs=None): ...
+    def on_predict_begin(self, logs=None): ...
+    def on_predict_end(self, logs=None): ...
+    def on_predict_batch_begin(self, batch, logs=None): ...
+    def on_predict_batch_end(self, batch, logs=None): ...
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class CallbackList(Callback):
+    """Calls each hook on every callback in order.
+
+    Only hooks that some callback overrides are called per batch, which keeps the training loop
+    free of no-op calls.
+    """
+
+    def __init__(self, callbacks, model, params):
+        super().__init__()
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+            callback.set_params(params)
+        self._batch_hooks = {
+            hook: [getattr(c, hook) for c in self.callbacks if _overrides(c, hook)]
+            for hook in (
+                "on_train_batch_begin",
+                "on_train_batch_end",
+                "on_test_batch_begin",
+                "on_test_batch_end",
+                "on_predict_batch_begin",
+                "on_predict_batch_end",
+            )
+        }
+
+    def wants(self, hook):
+        """Whether any callback overrides the per-batch ``hook``."""
+        return bool(self._batch_hooks[hook])
+
+    def _call(self, hook, *args):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def _call_batch(self, hook, batch, logs):
+        for method in self._batch_hooks[hook]:
+            method(batch, logs)
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call_batch("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._call_batch("on_train_batch_end", batch, logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call_batch("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._call_batch("on_test_batch_end", batch, logs)
+    def on_predict_batch_begin(self, batch, logs=None): self._call_batch("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_end(self, batch, logs=None): self._call_batch("on_predict_batch_end", batch, logs)
+
+
+def _overrides(callback, hook):
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+_LEGACY_ALIASES = {"accuracy": "acc", "acc": "accuracy", "val_accuracy": "val_acc", "val_acc": "val_accuracy"}
+
+
+class History(Callback):
+    """Records each epoch's logs: ``history.history['loss']`` is the list of epoch losses.
+
+    Keras 3's 'accuracy' keys and the legacy 'acc' keys both work, whichever the model was
+    compiled with.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = _AliasDict()
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class _AliasDict(dict):
+    """A dict where 'acc' finds 'accuracy' and the reverse (and likewise for 'val_')."""
+
+    def __missing__(self, key):
+        alias = _LEGACY_ALIASES.get(key)
+        if alias is not None and dict.__contains__(self, alias):
+            return dict.__getitem__(self, alias)
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or dict.__contains__(self, _LEGACY_ALIASES.get(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+class ProgbarLogger(Callback):
+    """Prints the progress bar of ``fit``/``evaluate``/``predict`` (added by them when verbose)."""
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+        self.progbar = None
+        self.epochs = 1
+
+    def on_train_begin(self, logs=None):
+        self.epochs = self.params.get("epochs", 1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.epochs}", flush=True)
+        self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progbar.update(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.progbar.update(self.progbar.seen, logs, finalize=True)
+
+    def on_test_begin(self, logs=None):
+        if not self.params.get("in_fit"):
+            self.progbar = Progbar(self.params.get("test_steps"), verbose=self.verbose)
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self.params.get("in_fit"):
+            self.progbar.update(batch + 1, logs)
+
+    def on_test_end(self, logs=None):
+        if not self.params.get("in_fit"):
+            self.progbar.update(self.progbar.seen, logs, finalize=True)
+
+    def on_predict_begin(self, logs=None):
+        self.progbar = Progbar(self.params.get("predict_steps"), verbose=self.verbose)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.progbar.update(batch + 1)
+
+    def on_predict_end(self, logs=None):
+        self.progbar.update(self.progbar.seen, finalize=True)
+
+
+class _MonitorMixin:
+    """Shared by EarlyStopping and ModelCheckpoint: which way of a monitored value is better."""
+
+    def _init_monitor(self, monitor, mode):
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"{type(self).__name__} mode {mode!r} is unknown, falling back to 'auto'.")
+            mode = "auto"
+        self.monitor = monitor
+        if mode == "auto":
+            mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+        self.mode = mode
+        self.sign = 1 if mode == "max" else -1
+
+    def _monitored(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            alias = _LEGACY_ALIASES.get(self.monitor)
+            value = (logs or {}).get(alias) if alias else None
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__}: the monitored metric '{self.monitor}' is not available. "
+                f"Available metrics are: {', '.join(logs or {})}.",
+                stacklevel=3,
+            )
+        return value
+
+
+class EarlyStopping(Callback, _MonitorMixin):
+    """Stops training when the monitored value has stopped improving.
+
+    Args:
+        monitor: the log to watch ('val_loss' by default).
+        min_delta: the smallest change that counts as an improvement.
+        patience: epochs with no improvement after which training stops.
+        verbose: 1 prints a line when it stops.
+        mode: 'min', 'max', or 'auto' (max for accuracies, min otherwise).
+        baseline: a value the monitored quantity must beat.
+        restore_best_weights: restore the weights of the best epoch when stopping.
+        start_from_epoch: epochs to wait before watching.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__()
+        self._init_monitor(monitor, mode)
+        self.min_delta = abs(min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _improved(self, value, reference):
+        return self.sign * (value - reference) > self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = self._monitored(logs)
+        if value is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._improved(value, self.best):
+            self.best = value
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._improved(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback, _MonitorMixin):
+    """Saves the model's weights after each epoch.
+
+    Args:
+        filepath: where to save; may hold ``{epoch:02d}`` and any log, e.g.
+            ``'w.{epoch:02d}-{val_loss:.2f}.weights.h5'`` (epochs count from 1).
+        monitor: the log compared when ``save_best_only``.
+        verbose: 1 prints a line per save.
+        save_best_only: save only when the monitored value improves.
+        save_weights_only: must be True: tinykeras saves weights files ('.weights.h5').
+        mode: 'min', 'max' or 'auto'.
+        save_freq: 'epoch' (the only frequency supported).
+        initial_value_threshold: a value the first save must beat.
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=True,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
+        super().__init__()
+        if not save_weights_only:
+            raise ValueError(
+                "ModelCheckpoint: tinykeras saves weights files; pass save_weights_only=True and a "
+                f"filepath ending in '.weights.h5'. Received: filepath={filepath!r}"
+            )
+        if save_freq != "epoch":
+            raise ValueError(
+                f"ModelCheckpoint: save_freq must be 'epoch'. Received: save_freq={save_freq!r}"
+            )
+        self._init_monitor(monitor, mode)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.best = initial_value_threshold
+        self.save_freq = save_freq
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = self._monitored(logs)
+            if value is None:
+                return
+            if self.best is not None and not self.sign * (value - self.best) > 0:
+                if self.verbose > 0:
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}"
+                    )
+                return
+            if self.verbose > 0:
+                previous = "inf" if self.best is None else f"{self.best:.5f}"
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {previous} to "
+                    f"{value:.5f}, saving model to {path}"
+                )
+            self.best = value
+        elif self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        self.model.save_weights(path)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training as soon as the loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

@@ -1,0 +1,233 @@
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape, InputLayer."""
+import math
+
+import numpy as np
+
+from tinykeras import backend, initializers
+from tinykeras.layers.base import ActivatedLayer, Layer
+
+
+class Dense(ActivatedLayer):
+    """A fully connected layer: ``y = activation(x @ kernel + bias)``, on the last axis of x.
+
+    Args:
+        units: the output size.
+        activation: name or function; None means linear.
+        use_bias: whether to add a bias vector.
+        kernel_initializer: initializer of the (in, units) kernel; 'glorot_uniform' by default.
+        bias_initializer: initializer of the bias; 'zeros' by default.
+    """
+
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(activation=activation, **kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(
+                f"Dense: units must be a positive integer. Received: units={units!r}"
+            )
+        self.units = int(units)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._x = None
+
+    def build(self, input_shape):
+        in_features = input_shape[-1]
+        if in_features is None:
+            raise ValueError(
+                f"Layer '{self.name}' (Dense) needs the last axis of its input to be known. "
+                f"Received input_shape={input_shape}."
+            )
+        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer)
+        self.bias = (
+            self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+        )
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward_linear(self, x, training=False):
+        self._x = x
+        z = x @ self.kernel.value
+        if self.use_bias:
+            z += self.bias.value
+        return z
+
+    def backward_linear(self, dz):
+        # z = x W + b  =>  dW = x^T dz,  db = sum over samples of dz,  dx = dz W^T
+        x2 = self._x.reshape(-1, self.kernel.shape[0])
+        dz2 = dz.reshape(-1, self.units)
+        self.grads = [x2.T @ dz2]
+        if self.use_bias:
+            self.grads.append(dz2.sum(axis=0))
+        return dz @ self.kernel.value.T
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class Activation(ActivatedLayer):
+    """Applies an activation function: ``Activation('relu')``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+
+
+class Dropout(Layer):
+    """Sets a fraction ``rate`` of the inputs to zero during training and scales the rest by
+    ``1 / (1 - rate)`` (inverted dropout), so inference needs no rescaling.
+
+    Args:
+        rate: the fraction of inputs to drop, in [0, 1).
+        noise_shape: optional shape of the mask, broadcast over the input (None axes follow x).
+        seed: optional integer for a reproducible mask sequence.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(
+                f"Dropout: rate must be in [0, 1). Received: rate={rate!r}"
+            )
+        self.rate = float(rate)
+        self.noise_shape = noise_shape
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        shape = x.shape
+        if self.noise_shape is not None:
+            shape = tuple(d if n is None else n for d, n in zip(x.shape, self.noise_shape))
+        rng = self._rng or backend.rng()
+        keep = rng.random(shape, dtype=x.dtype) >= self.rate
+        self._mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.rate))
+        return x * self._mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Flattens each sample to one axis: (N, d1, d2, ...) -> (N, d1*d2*...).
+
+    Args:
+        data_format: 'channels_last' or 'channels_first' (default: ``backend.image_data_format()``).
+            With channels_first the input is first moved to channels_last, as Keras does, so the
+            weights of the following Dense layer are the same in both formats.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format or backend.image_data_format()
+        self._shape = None
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else math.prod(rest)
+        return (input_shape[0], size)
+
+    def _channels_moved(self, ndim):
+        return self.data_format == "channels_first" and ndim > 2
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        if self._channels_moved(x.ndim):
+            x = np.moveaxis(x, 1, -1)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        if self._channels_moved(len(self._shape)):
+            moved = (self._shape[0],) + self._shape[2:] + (self._shape[1],)
+            return np.moveaxis(dy.reshape(moved), -1, 1)
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshapes each sample to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(target_shape)
+        self._shape = None
+
+    def compute_output_shape(self, input_shape):
+        size = None if any(d is None for d in input_shape[1:]) else math.prod(input_shape[1:])
+        target = list(self.target_shape)
+        if -1 in target:
+            known = math.prod(d for d in target if d != -1)
+            target[target.index(-1)] = None if size is None else size // known
+        elif size is not None and math.prod(target) != size:
+            raise ValueError(
+                f"Layer '{self.name}' (Reshape) cannot reshape a sample of shape "
+                f"{tuple(input_shape[1:])} ({size} values) to {self.target_shape} "
+                f"({math.prod(target)} values)."
+            )
+        return (input_shape[0],) + tuple(target)
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape((x.shape[0],) + self.target_shape)
+
+    def backward(self, dy):
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+class InputLayer(Layer):
+    """Declares the shape of the model's input; it has no weights and passes data through.
+
+    Args:
+        shape: the shape of one sample, without the batch axis.
+        batch_size: optional fixed batch size.
+    """
+
+    def __init__(self, shape=None, batch_size=None, name=None, dtype=None, **kwargs):
+        if shape is None and kwargs.get("input_shape") is not None:
+            shape = kwargs.pop("input_shape")
+        if shape is None and kwargs.get("batch_input_shape") is None:
+            raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(784,)).")
+        if shape is not None:
+            kwargs["input_shape"] = (shape,) if isinstance(shape, int) else tuple(shape)
+            kwargs["batch_size"] = batch_size
+        super().__init__(name=name, dtype=dtype, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "batch_input_shape": self.batch_input_shape, "dtype": self.dtype}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
+    """The start of a model: ``Sequential([Input(shape=(784,)), Dense(64), ...])``.
+
+    Args:
+        shape: the shape of one sample, without the batch axis.
+        batch_size: optional fixed batch size.
+        batch_shape: the full shape including the batch axis (instead of shape).
+    """
+    if batch_shape is not None:
+        return InputLayer(name=name, dtype=dtype, batch_input_shape=tuple(batch_shape))
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)

@@ -1,0 +1,117 @@
+"""Metrics: per-sample functions, and :class:`Mean` to average them over an epoch as Keras does."""
+import numpy as np
+
+from tinykeras.utils.naming import lookup
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1 where the predicted class (argmax) equals the one-hot target's class, else 0."""
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1 where the predicted class equals the integer label, else 0."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == y_pred.ndim:
+        y_true = y_true[..., 0]
+    return (y_true.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Mean over the last axis of 1 where (y_pred > threshold) equals the target."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == y_pred.ndim - 1:
+        y_true = y_true[..., None]
+    return ((y_pred > threshold) == (y_true > 0.5)).mean(axis=-1, dtype=np.float32)
+
+
+def mean_squared_error(y_true, y_pred):
+    y_true = np.asarray(y_true).reshape(y_pred.shape)
+    return ((y_pred - y_true) ** 2).mean(axis=-1)
+
+
+_FUNCTIONS = {
+    "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "binary_accuracy": binary_accuracy,
+    "mean_squared_error": mean_squared_error,
+}
+_ALIASES = {"mse": "mean_squared_error"}
+_ACCURACY_NAMES = ("accuracy", "acc")
+
+
+class Mean:
+    """The running mean of per-sample values over an epoch.
+
+    Args:
+        name: the name shown in logs and History.
+        fn: ``fn(y_true, y_pred)`` returning one value per sample, or None for a plain mean.
+    """
+
+    def __init__(self, name, fn=None):
+        self.name = name
+        self.fn = fn
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0
+
+    def update_state(self, y_true, y_pred):
+        values = self.fn(y_true, y_pred)
+        self.total += float(values.sum())
+        self.count += values.size
+
+    def update_mean(self, value, count):
+        """Adds ``count`` samples whose mean is ``value`` (how the loss is tracked)."""
+        self.total += float(value) * count
+        self.count += count
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def __repr__(self):
+        return f"<Mean {self.name}={self.result():.4f}>"
+
+
+def get(identifier, loss=None):
+    """Returns a :class:`Mean` for a metric name or function.
+
+    'accuracy' and 'acc' resolve like Keras: sparse categorical accuracy for the sparse
+    cross-entropy, binary accuracy for the binary cross-entropy or a single output unit,
+    categorical accuracy otherwise. The metric keeps the name the user wrote.
+
+    Args:
+        identifier: a name or a function ``fn(y_true, y_pred)`` returning per-sample values.
+        loss: the compiled :class:`tinykeras.losses.Loss`, used to resolve 'accuracy'.
+    """
+    if callable(identifier):
+        return Mean(getattr(identifier, "__name__", "metric"), identifier)
+    if not isinstance(identifier, str):
+        raise TypeError(
+            f"Could not interpret metric {identifier!r}: pass a name such as 'accuracy' or a "
+            "function fn(y_true, y_pred)."
+        )
+    if identifier.lower() in _ACCURACY_NAMES:
+        return Mean(identifier, _resolve_accuracy(loss))
+    name = identifier.lower()
+    fn = lookup("metric", name, _FUNCTIONS, {**_ALIASES, "accuracy": "categorical_accuracy"})
+    return Mean(identifier, fn)
+
+
+def _resolve_accuracy(loss):
+    loss_name = getattr(loss, "name", "")
+    if loss_name == "sparse_categorical_crossentropy":
+        return sparse_categorical_accuracy
+    if loss_name == "binary_crossentropy":
+        return binary_accuracy
+    return _accuracy_by_shape
+
+
+def _accuracy_by_shape(y_true, y_pred):
+    """Keras' choice for losses that do not say: binary for one output unit, else categorical."""
+    if y_pred.shape[-1] == 1:
+        return binary_accuracy(y_true, y_pred)
+    if np.ndim(y_true) == y_pred.ndim and np.shape(y_true)[-1] == y_pred.shape[-1]:
+        return categorical_accuracy(y_true, y_pred)
+    return sparse_categorical_accuracy(y_true, y_pred)

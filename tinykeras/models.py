@@ -1,0 +1,476 @@
+"""Sequential: a stack of layers, and the training engine (compile, fit, evaluate, predict).
+
+One training step: forward through each layer -> loss and its gradient -> backward through each
+layer in reverse -> one optimizer step -> metrics and callbacks.
+"""
+import numpy as np
+
+from tinykeras import backend, losses, metrics as metrics_module, optimizers, saving
+from tinykeras.callbacks import CallbackList, History, ProgbarLogger
+from tinykeras.layers.base import Layer
+from tinykeras.layers.core import InputLayer
+from tinykeras.utils import summary as summary_module
+from tinykeras.utils.data import check_inputs, check_targets, iterate_batches, split_validation
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input``/``InputLayer`` first gives the input shape).
+        name: the model's name; 'sequential' (numbered) by default.
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or backend.unique_name("sequential")
+        self.trainable = trainable
+        self.layers = []
+        self._input_layer = None
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- structure ------------------------------------------------------------------------
+
+    def add(self, layer):
+        """Appends a layer; the model is built as soon as its input shape is known."""
+        if isinstance(layer, InputLayer):
+            if self.layers or self._input_layer is not None:
+                raise ValueError(
+                    f"Model '{self.name}': an Input can only be the first layer of a Sequential."
+                )
+            self._input_layer = layer
+            self.build(layer.batch_input_shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
+                f"of type {type(layer).__name__}."
+            )
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(
+                f"Model '{self.name}' already has a layer named '{layer.name}'. Layer names must "
+                "be unique: give the new layer another name."
+            )
+        self.layers.append(layer)
+        if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
+            self.build(layer.batch_input_shape)
+        elif self.built:
+            layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
+            self._after_build()
+
+    def pop(self):
+        """Removes the last layer."""
+        if not self.layers:
+            raise TypeError(f"Model '{self.name}' has no layers to pop.")
+        layer = self.layers.pop()
+        self._after_build()
+        return layer
+
+    def build(self, input_shape=None):
+        """Builds every layer for ``input_shape`` (batch axis first, may be None)."""
+        if input_shape is None:
+            first = self._input_layer or (self.layers[0] if self.layers else None)
+            input_shape = first.batch_input_shape if first is not None else None
+            if input_shape is None:
+                raise ValueError(
+                    f"Model '{self.name}' cannot be built: its input shape is unknown. Pass "
+                    "input_shape=... to the first layer, start with Input(shape=...), or call "
+                    "fit/predict on data."
+                )
+        self._input_shape = (None,) + tuple(input_shape)[1:]
+        shape = self._input_shape
+        for layer in self.layers:
+            shape = layer.build_for(shape)
+        self.built = True
+        self._after_build()
+
+    def _after_build(self):
+        self._trainable_variables = None
+
+    @property
+    def input_shape(self):
+        self._require_built("input_shape")
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output_shape")
+        return self.layers[-1].output_shape if self.layers else self._input_shape
+
+    def _require_built(self, what):
+        if not self.built:
+            raise ValueError(
+                f"Model '{self.name}' has not been built yet, so it has no {what}. Give the first "
+                "layer an input_shape, or call the model on data first."
+            )
+
+    @property
+    def weights(self):
+        return [v for layer in self.layers for v in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [v for layer in self.layers for v in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [v for layer in self.layers for v in layer.non_trainable_weights]
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_layer(self, name=None, index=None):
+        """Returns a layer by name or by index."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name!r}. Existing layers are: {[l.name for l in self.layers]}."
+        )
+
+    # ---- weights --------------------------------------------------------------------------
+
+    def get_weights(self):
+        """Every layer's weights, in order, as one flat list of arrays."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Sets every layer's weights from one flat list, after checking all shapes.
+
+        Raises:
+            ValueError: on a count or shape mismatch; the model is then left unchanged.
+        """
+        weights = [np.asarray(w) for w in weights]
+        variables = [v for layer in self.layers for v in layer.variables]
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"Model '{self.name}' has {len(variables)} weight arrays; received {len(weights)}."
+            )
+        for variable, array in zip(variables, weights):
+            if variable.shape != array.shape:
+                raise ValueError(
+                    f"Model '{self.name}': weight '{variable.path}' has shape {variable.shape}, "
+                    f"received an array of shape {array.shape}."
+                )
+        for variable, array in zip(variables, weights):
+            variable.value[...] = array
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights to an HDF5 file in Keras 3's '.weights.h5' layout (atomically)."""
+        self._require_built("weights to save")
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath):
+        """Loads weights saved by ``save_weights``; every shape is checked before any is set."""
+        saving.load_weights(self, filepath)
+
+    # ---- compile --------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Configures training.
+
+        Args:
+            optimizer: a name ('adam', 'sgd', 'rmsprop') or an optimizer object.
+            loss: a name ('categorical_crossentropy', 'mse', ...), a loss function or object.
+            metrics: a list of metric names ('accuracy') or functions.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError(
+                f"Model '{self.name}': compile needs a loss, e.g. "
+                "compile(optimizer='adam', loss='categorical_crossentropy')."
+            )
+        self.loss = losses.get(loss)
+        if isinstance(metrics, (str,)) or callable(metrics):
+            metrics = [metrics]
+        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self._loss_tracker = metrics_module.Mean("loss")
+        self.compiled = True
+        self._trainable_variables = None
+
+    def _require_compiled(self, method):
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call compile() before {method}(). For example: "
+                "model.compile(optimizer='adam', loss='categorical_crossentropy', "
+                "metrics=['accuracy'])."
+            )
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in getattr(self, "metrics", [])]
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _uses_logits(self):
+        """Whether the loss can be taken from the last layer's logits (softmax/sigmoid output)."""
+        last = self.layers[-1] if self.layers else None
+        activation = getattr(last, "activation", None)
+        return (
+            not self.loss.from_logits
+            and self.loss.logits_activation is not None
+            and getattr(activation, "name", None) == self.loss.logits_activation
+        )
+
+    def _loss_and_backward(self, y, output):
+        """Computes the loss and back-propagates its gradient through every layer."""
+        if self._uses_logits():
+            last = self.layers[-1]
+            value, dz = self.loss.value_and_grad_logits(y, last.logits)
+            dy = last.backward_linear(dz)
+            rest = self.layers[-2::-1]
+        else:
+            value, dy = self.loss.value_and_grad(y, output)
+            rest = self.layers[::-1]
+        for layer in rest:
+            dy = layer.backward(dy)
+        return value
+
+    def _train_variables(self):
+        if self._trainable_variables is None:
+            self._trainable_variables = [
+                (layer, layer.trainable_weights) for layer in self.layers if layer.trainable_weights
+            ]
+            self.optimizer.build([v for _, vs in self._trainable_variables for v in vs])
+        return self._trainable_variables
+
+    def _train_batch(self, x, y):
+        owners = self._train_variables()
+        output = self._forward(x, training=True)
+        y = self.loss.prepare_targets(y, output)
+        value = self._loss_and_backward(y, output)
+        self.optimizer.apply([g for layer, _ in owners for g in layer.grads])
+        return value, y, output
+
+    def _update_metrics(self, value, y, output):
+        self._loss_tracker.update_mean(value, len(output))
+        for metric in self.metrics:
+            metric.update_state(y, output)
+
+    def _reset_metrics(self):
+        self._loss_tracker.reset_state()
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _logs(self, prefix=""):
+        logs = {prefix + "loss": self._loss_tracker.result()}
+        for metric in self.metrics:
+            logs[prefix + metric.name] = metric.result()
+        return logs
+
+    def _prepare(self, x, y, method):
+        x = check_inputs(x, self, method)
+        if not self.built:
+            self.build((None,) + x.shape[1:])
+        if y is not None:
+            y = check_targets(y, x, method)
+        return x, y
+
+    def train_on_batch(self, x, y):
+        """One optimizer step on one batch; returns the loss, or [loss, *metrics]."""
+        self._require_compiled("train_on_batch")
+        x, y = self._prepare(x, y, "train_on_batch")
+        self._reset_metrics()
+        self._update_metrics(*self._train_batch(x, y))
+        return self._result_values()
+
+    def test_on_batch(self, x, y):
+        """The loss (and metrics) on one batch, without training."""
+        self._require_compiled("test_on_batch")
+        x, y = self._prepare(x, y, "test_on_batch")
+        self._reset_metrics()
+        self._test_batch(x, y)
+        return self._result_values()
+
+    def predict_on_batch(self, x):
+        """The model's output for one batch."""
+        x, _ = self._prepare(x, None, "predict_on_batch")
+        return self._forward(x, training=False).copy()
+
+    def _test_batch(self, x, y):
+        output = self._forward(x, training=False)
+        y = self.loss.prepare_targets(y, output)
+        if self._uses_logits():
+            value = self.loss.value_and_grad_logits(y, self.layers[-1].logits)[0]
+        else:
+            value = self.loss.value_and_grad(y, output)[0]
+        self._update_metrics(value, y, output)
+
+    def _result_values(self):
+        values = list(self._logs().values())
+        return values[0] if len(values) == 1 else values
+
+    # ---- fit / evaluate / predict ---------------------------------------------------------
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+    ):
+        """Trains the model for ``epochs`` passes over (x, y).
+
+        Args:
+            x, y: inputs and targets (NumPy arrays).
+            batch_size: samples per step (32 by default).
+            epochs: the epoch to stop at (counting from ``initial_epoch``).
+            verbose: 'auto' or 1 for a progress bar, 2 for a line per epoch, 0 for silence.
+            callbacks: a list of :class:`tinykeras.callbacks.Callback`.
+            validation_split: the fraction of the data, taken from the end before shuffling,
+                held out to compute val_ metrics after each epoch.
+            validation_data: (x_val, y_val), used instead of validation_split.
+            shuffle: shuffle the training samples before each epoch.
+            initial_epoch: the epoch to start from (to resume a run).
+
+        Returns:
+            A :class:`History` whose ``history`` dict maps each log name to its per-epoch values.
+        """
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        x, y = self._prepare(x, y, "fit")
+        if validation_data is None and validation_split:
+            (x, y), validation_data = split_validation(x, y, validation_split)
+        if validation_data is not None:
+            val_x, val_y = self._prepare(*_unpack_validation(validation_data), "fit")
+        steps = -(-len(x) // batch_size)
+        history = History()
+        callback_list = self._callbacks(
+            callbacks, history, verbose, {"epochs": epochs, "steps": steps, "verbose": verbose}
+        )
+        batch_logs = callback_list.wants("on_train_batch_end")
+        self.stop_training = False
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            for step, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, shuffle)):
+                callback_list.on_train_batch_begin(step)
+                self._update_metrics(*self._train_batch(xb, yb))
+                if batch_logs:
+                    callback_list.on_train_batch_end(step, self._logs())
+                if self.stop_training:
+                    break
+            logs = self._logs()
+            if validation_data is not None:
+                callback_list.params["in_fit"] = True
+                logs.update(self._evaluate(val_x, val_y, batch_size, callback_list, prefix="val_"))
+                callback_list.params["in_fit"] = False
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        self.history = history
+        return history
+
+    def _callbacks(self, callbacks, history, verbose, params):
+        callbacks = list(callbacks or [])
+        if verbose:
+            callbacks.insert(0, ProgbarLogger(verbose))
+        if history is not None:
+            callbacks.append(history)
+        return CallbackList(callbacks, self, params)
+
+    def _evaluate(self, x, y, batch_size, callback_list, prefix=""):
+        self._reset_metrics()
+        callback_list.on_test_begin()
+        batch_logs = callback_list.wants("on_test_batch_end")
+        for step, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, shuffle=False)):
+            callback_list.on_test_batch_begin(step)
+            self._test_batch(xb, yb)
+            if batch_logs:
+                callback_list.on_test_batch_end(step, self._logs())
+        logs = self._logs(prefix)
+        callback_list.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False):
+        """The loss and metrics on (x, y).
+
+        Returns:
+            The loss alone when there are no metrics, else [loss, *metrics] (or a dict with
+            ``return_dict=True``).
+        """
+        self._require_compiled("evaluate")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        x, y = self._prepare(x, y, "evaluate")
+        steps = -(-len(x) // batch_size)
+        callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": steps, "verbose": verbose})
+        logs = self._evaluate(x, y, batch_size, callback_list)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for x, computed in batches (32 by default)."""
+        batch_size = 32 if batch_size is None else int(batch_size)
+        verbose = 1 if verbose == "auto" else verbose
+        x, _ = self._prepare(x, None, "predict")
+        steps = -(-len(x) // batch_size)
+        callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": steps, "verbose": verbose})
+        callback_list.on_predict_begin()
+        outputs = None
+        for step, (xb, _) in enumerate(iterate_batches(x, None, batch_size, shuffle=False)):
+            callback_list.on_predict_batch_begin(step)
+            out = self._forward(xb, training=False)
+            if outputs is None:
+                outputs = np.empty((len(x),) + out.shape[1:], dtype=out.dtype)
+            outputs[step * batch_size : step * batch_size + len(out)] = out
+            callback_list.on_predict_batch_end(step, {"outputs": out})
+        callback_list.on_predict_end()
+        return outputs
+
+    def __call__(self, x, training=False):
+        """Applies the model to an array (one forward pass)."""
+        x, _ = self._prepare(x, None, "__call__")
+        return self._forward(x, training).copy()
+
+    # ---- description ----------------------------------------------------------------------
+
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Prints Keras' summary table: each layer's name and type, output shape and parameters."""
+        summary_module.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    def get_config(self):
+        config = {"name": self.name, "layers": []}
+        for layer in self.layers:
+            config["layers"].append({"class_name": type(layer).__name__, "config": layer.get_config()})
+        return config
+
+    def __repr__(self):
+        return f"<Sequential name={self.name}, layers={len(self.layers)}, built={self.built}>"
+
+
+def _unpack_validation(validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError(
+            "validation_data must be a tuple (x_val, y_val). Received: "
+            f"{type(validation_data).__name__} of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
+        )
+    return validation_data

@@ -1,0 +1,258 @@
+"""Optimizers with Keras 3's update rules and defaults.
+
+The base class keeps the bookkeeping (slots, step count, gradient clipping); each optimizer
+implements only ``update_step(grad, value, slots, lr)``, which changes ``value`` in place.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from tinykeras.utils.naming import lookup
+
+
+class Optimizer:
+    """Base class.
+
+    Args:
+        learning_rate: the step size.
+        clipnorm: if set, each gradient is rescaled so its L2 norm is at most this.
+        clipvalue: if set, each gradient is clipped to [-clipvalue, clipvalue].
+        global_clipnorm: if set, all gradients are rescaled so their joint L2 norm is at most this.
+        name: the optimizer's name.
+        lr: legacy spelling of ``learning_rate``.
+    """
+
+    #: Names of the per-variable state arrays ("slots") the optimizer keeps.
+    slot_names = ()
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        lr=None,
+    ):
+        if lr is not None:
+            warnings.warn(
+                "The `lr` argument is deprecated, use `learning_rate` instead.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            learning_rate = lr
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                "Only one of clipnorm, clipvalue and global_clipnorm can be set. Received: "
+                f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
+        self.learning_rate = float(learning_rate)
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self._slots = None
+        self._variables = None
+
+    @property
+    def lr(self):
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value):
+        self.learning_rate = float(value)
+
+    def build(self, variables):
+        """Creates zero-filled slots for each variable."""
+        self._variables = list(variables)
+        self._slots = [
+            {name: np.zeros_like(v.value) for name in self.slot_names} for v in self._variables
+        ]
+
+    @property
+    def variables(self):
+        """The step count and every slot, in Keras' order (iteration first)."""
+        if self._slots is None:
+            return [np.asarray(self.iterations)]
+        return [np.asarray(self.iterations)] + [
+            s[name] for name in self.slot_names for s in self._slots
+        ]
+
+    def apply_gradients(self, grads_and_vars):
+        """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``."""
+        grads, variables = zip(*grads_and_vars)
+        if self._variables is None or len(self._variables) != len(variables) or any(
+            a is not b for a, b in zip(self._variables, variables)
+        ):
+            self.build(variables)
+        self.apply(grads)
+
+    def apply(self, grads):
+        """One step on the variables given to ``build``, with their gradients in the same order."""
+        grads = self._clip(grads)
+        self.iterations += 1
+        lr = self.learning_rate
+        for grad, variable, slots in zip(grads, self._variables, self._slots):
+            self.update_step(grad, variable.value, slots, lr)
+
+    def update_step(self, grad, value, slots, lr):
+        raise TypeError(f"{type(self).__name__} must define update_step.")
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            return [_scale_to_norm(g, math.sqrt(float((g * g).sum())), self.clipnorm) for g in grads]
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
+            return [_scale_to_norm(g, norm, self.global_clipnorm) for g in grads]
+        return grads
+
+    def get_config(self):
+        config = {"name": self.name, "learning_rate": self.learning_rate}
+        for key in ("clipnorm", "clipvalue", "global_clipnorm"):
+            if getattr(self, key) is not None:
+                config[key] = getattr(self, key)
+        return config
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+def _scale_to_norm(g, norm, limit):
+    return g * (limit / norm) if norm > limit else g
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional (Nesterov) momentum.
+
+    Without momentum: ``w -= lr * g``. With it: ``m = momentum * m - lr * g``, then ``w += m``, or
+    with nesterov ``w += momentum * m - lr * g``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1]. Received: momentum={momentum}")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+        self.slot_names = ("momentum",) if self.momentum else ()
+
+    def update_step(self, grad, value, slots, lr):
+        if not self.momentum:
+            value -= lr * grad
+            return
+        m = slots["momentum"]
+        m *= self.momentum
+        m -= lr * grad
+        if self.nesterov:
+            value += self.momentum * m - lr * grad
+        else:
+            value += m
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2014) in Keras' "epsilon hat" form.
+
+    ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``,
+    ``w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)``;
+    with amsgrad, ``v`` in the denominator is the running maximum of ``v``.
+    """
+
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+        self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+
+    def apply(self, grads):
+        t = self.iterations + 1
+        self._alpha = math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        super().apply(grads)
+
+    def update_step(self, grad, value, slots, lr):
+        m, v = slots["momentum"], slots["velocity"]
+        m += (grad - m) * (1 - self.beta_1)
+        v += (grad * grad - v) * (1 - self.beta_2)
+        if self.amsgrad:
+            np.maximum(slots["velocity_hat"], v, out=slots["velocity_hat"])
+            v = slots["velocity_hat"]
+        value -= (lr * self._alpha) * m / (np.sqrt(v) + self.epsilon)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class RMSprop(Optimizer):
+    """RMSprop: ``v = rho v + (1 - rho) g^2``, ``w -= lr g / sqrt(v + epsilon)``.
+
+    With ``centered`` the running mean of g is subtracted from v; with ``momentum`` the increments
+    accumulate in a momentum slot.
+    """
+
+    def __init__(
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
+    ):
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+        self.slot_names = (
+            ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
+        )
+
+    def update_step(self, grad, value, slots, lr):
+        v = slots["velocity"]
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        denominator = v + self.epsilon
+        if self.centered:
+            avg = slots["average_gradient"]
+            avg *= self.rho
+            avg += (1 - self.rho) * grad
+            denominator -= avg * avg
+        increment = lr * grad / np.sqrt(denominator)
+        if self.momentum:
+            m = slots["momentum"]
+            m *= self.momentum
+            m += increment
+            value -= m
+        else:
+            value -= increment
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    """Returns an Optimizer for a name ('adam', 'sgd', 'rmsprop') or an Optimizer instance.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones and the nearest match.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        return lookup("optimizer", identifier, _OPTIMIZERS)()
+    raise TypeError(
+        f"Could not interpret optimizer {identifier!r}: pass a name such as 'adam' or an "
+        "optimizer object from tinykeras.optimizers."
+    )

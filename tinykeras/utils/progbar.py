@@ -1,0 +1,122 @@
+"""The progress bar printed by ``fit``, ``evaluate`` and ``predict``, in Keras 3's format.
+
+verbose=1 on a terminal redraws one line in place; when output is not a terminal (a log file, CI)
+it prints only the finished line, so logs carry no carriage-return spam. verbose=2 prints one
+line per epoch.
+"""
+import math
+import os
+import sys
+import time
+
+
+def _is_dynamic(stream):
+    """Whether the stream is an interactive terminal (or a notebook) that can redraw a line."""
+    return (
+        (hasattr(stream, "isatty") and stream.isatty())
+        or "ipykernel" in sys.modules
+        or "posix" in os.environ.get("TINYKERAS_PROGBAR", "")
+    )
+
+
+def format_time(seconds_per_unit, unit_name="step"):
+    """'1s/step', '35ms/step' or '12us/step', choosing the unit as Keras does."""
+    if seconds_per_unit >= 1 or seconds_per_unit == 0:
+        return f"{seconds_per_unit:.0f}s/{unit_name}"
+    if seconds_per_unit >= 1e-3:
+        return f"{seconds_per_unit * 1e3:.0f}ms/{unit_name}"
+    return f"{seconds_per_unit * 1e6:.0f}us/{unit_name}"
+
+
+def format_value(value):
+    """Metric values: 4 decimals, or scientific notation for tiny ones, as Keras prints them."""
+    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+
+
+class Progbar:
+    """Displays progress over ``target`` steps.
+
+    Args:
+        target: the total number of steps, or None when unknown.
+        width: the bar's width in characters.
+        verbose: 1 for the bar, 2 for one line at the end, 0 for silence.
+        interval: the least number of seconds between two redraws.
+        unit_name: what a step is called ('step').
+        stream: where to print (standard output by default).
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step", stream=None):
+        self.target = target
+        self.width = width
+        self.verbose = verbose
+        self.interval = interval
+        self.unit_name = unit_name
+        self.stream = stream or sys.stdout
+        self.dynamic = _is_dynamic(self.stream)
+        self.seen = 0
+        self._start = time.perf_counter()
+        self._last_update = 0.0
+        self._previous_width = 0
+        self._done = False
+
+    def update(self, current, values=None, finalize=None):
+        """Records that ``current`` steps are done and redraws when it is time.
+
+        Args:
+            current: the number of finished steps.
+            values: a dict of the running metric values to show.
+            finalize: whether this is the last update (default: ``current == target``).
+        """
+        self.seen = current
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        if self.verbose == 0 or self._done:
+            return
+        now = time.perf_counter()
+        if self.verbose == 2 or not self.dynamic:
+            if finalize:
+                self._write(self._line(current, values, now, finalize) + "\n")
+                self._done = True
+            return
+        if not finalize and now - self._last_update < self.interval:
+            return
+        self._last_update = now
+        line = self._line(current, values, now, finalize)
+        padding = " " * max(0, self._previous_width - len(line))
+        self._previous_width = len(line)
+        self._write("\r" + line + padding + ("\n" if finalize else ""))
+        self._done = finalize
+
+    def _line(self, current, values, now, finalize):
+        elapsed = now - self._start
+        per_step = elapsed / current if current else 0.0
+        if self.target is not None:
+            digits = int(math.log10(max(self.target, 1))) + 1
+            counter = f"{current:{digits}d}/{self.target}"
+        else:
+            counter = f"{current}"
+        if self.verbose == 2:
+            parts = [counter, f"{elapsed:.0f}s", format_time(per_step, self.unit_name)]
+        else:
+            filled = int(self.width * current / self.target) if self.target else 0
+            bar = "━" * filled + "━" * (self.width - filled) if self.target else ""
+            if finalize or self.target is None:
+                timing = f"{elapsed:.0f}s {format_time(per_step, self.unit_name)}"
+            else:
+                timing = _format_eta(per_step * (self.target - current))
+            parts = [f"{counter} {bar} {timing}".replace("  ", " ")]
+        for key, value in (values or {}).items():
+            parts.append(f"{key}: {format_value(value)}")
+        return " - ".join(parts)
+
+    def _write(self, text):
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def _format_eta(seconds):
+    if seconds > 3600:
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    if seconds > 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.0f}s"
