@@ -140,9 +140,14 @@ class SparseCategoricalCrossentropy(Loss):
         return CategoricalCrossentropy.value_and_grad_logits(self, self._one_hot(labels, logits), logits)
 
     def value_and_grad_probabilities(self, labels, p):
-        return CategoricalCrossentropy.value_and_grad_probabilities(
-            self, self._one_hot(labels, p), p
-        )
+        # Keras clips first, then renormalises: loss = -log(pc[label]) + log(sum(pc)).
+        n = p.shape[0]
+        clipped, inside = _clipped(p)
+        total = clipped.sum(axis=-1, keepdims=True)
+        picked = np.take_along_axis(clipped, labels[..., None], axis=-1)
+        loss = (np.log(total) - np.log(picked)).sum() / n
+        grad = (1 / total - self._one_hot(labels, p) / clipped) * inside
+        return float(loss), grad / n
 
 
 class BinaryCrossentropy(Loss):

@@ -74,16 +74,15 @@ class Mean:
         return f"<Mean {self.name}={self.result():.4f}>"
 
 
-def get(identifier, loss=None):
+def get(identifier):
     """Returns a :class:`Mean` for a metric name or function.
 
-    'accuracy' and 'acc' resolve like Keras: sparse categorical accuracy for the sparse
-    cross-entropy, binary accuracy for the binary cross-entropy or a single output unit,
-    categorical accuracy otherwise. The metric keeps the name the user wrote.
+    'accuracy' and 'acc' resolve like Keras, from the shapes of targets and outputs: binary
+    accuracy for a single output unit, sparse categorical accuracy for integer labels, categorical
+    accuracy for one-hot targets. The metric keeps the name the user wrote.
 
     Args:
         identifier: a name or a function ``fn(y_true, y_pred)`` returning per-sample values.
-        loss: the compiled :class:`tinykeras.losses.Loss`, used to resolve 'accuracy'.
     """
     if callable(identifier):
         return Mean(getattr(identifier, "__name__", "metric"), identifier)
@@ -93,25 +92,16 @@ def get(identifier, loss=None):
             "function fn(y_true, y_pred)."
         )
     if identifier.lower() in _ACCURACY_NAMES:
-        return Mean(identifier, _resolve_accuracy(loss))
-    name = identifier.lower()
-    fn = lookup("metric", name, _FUNCTIONS, {**_ALIASES, "accuracy": "categorical_accuracy"})
-    return Mean(identifier, fn)
+        return Mean(identifier, accuracy)
+    return Mean(identifier, lookup("metric", identifier.lower(), _FUNCTIONS, _ALIASES))
 
 
-def _resolve_accuracy(loss):
-    loss_name = getattr(loss, "name", "")
-    if loss_name == "sparse_categorical_crossentropy":
-        return sparse_categorical_accuracy
-    if loss_name == "binary_crossentropy":
-        return binary_accuracy
-    return _accuracy_by_shape
-
-
-def _accuracy_by_shape(y_true, y_pred):
-    """Keras' choice for losses that do not say: binary for one output unit, else categorical."""
+def accuracy(y_true, y_pred):
+    """Keras' choice of accuracy by shapes: binary for one output unit, sparse categorical when
+    the targets are labels (lower rank, or a last axis of 1), categorical otherwise."""
+    y_rank, y_last = np.ndim(y_true), np.shape(y_true)[-1] if np.ndim(y_true) else 1
     if y_pred.shape[-1] == 1:
         return binary_accuracy(y_true, y_pred)
-    if np.ndim(y_true) == y_pred.ndim and np.shape(y_true)[-1] == y_pred.shape[-1]:
-        return categorical_accuracy(y_true, y_pred)
-    return sparse_categorical_accuracy(y_true, y_pred)
+    if y_rank < y_pred.ndim or y_last == 1:
+        return sparse_categorical_accuracy(y_true, y_pred)
+    return categorical_accuracy(y_true, y_pred)

@@ -3,6 +3,8 @@
 One training step: forward through each layer -> loss and its gradient -> backward through each
 layer in reverse -> one optimizer step -> metrics and callbacks.
 """
+import functools
+
 import numpy as np
 
 from tinykeras import backend, losses, metrics as metrics_module, optimizers, saving
@@ -11,6 +13,18 @@ from tinykeras.layers.base import Layer
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import summary as summary_module
 from tinykeras.utils.data import check_inputs, check_targets, iterate_batches, split_validation
+
+
+def _numeric_warnings_silenced(method):
+    """Overflow in a diverging run shows as a nan/inf loss in the logs (and TerminateOnNaN can act
+    on it), as in Keras, rather than as a stream of NumPy warnings."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class Sequential:
@@ -195,7 +209,7 @@ class Sequential:
         self.loss = losses.get(loss)
         if isinstance(metrics, (str,)) or callable(metrics):
             metrics = [metrics]
-        self.metrics = [metrics_module.get(m, self.loss) for m in (metrics or [])]
+        self.metrics = [metrics_module.get(m) for m in (metrics or [])]
         self._loss_tracker = metrics_module.Mean("loss")
         self.compiled = True
         self._trainable_variables = None
@@ -270,10 +284,9 @@ class Sequential:
             metric.reset_state()
 
     def _logs(self, prefix=""):
-        logs = {prefix + "loss": self._loss_tracker.result()}
-        for metric in self.metrics:
-            logs[prefix + metric.name] = metric.result()
-        return logs
+        """The running loss and metrics, keys sorted as Keras sorts them ('accuracy', 'loss')."""
+        values = {m.name: m.result() for m in [self._loss_tracker, *self.metrics]}
+        return {prefix + key: values[key] for key in sorted(values)}
 
     def _prepare(self, x, y, method):
         x = check_inputs(x, self, method)
@@ -283,6 +296,7 @@ class Sequential:
             y = check_targets(y, x, method)
         return x, y
 
+    @_numeric_warnings_silenced
     def train_on_batch(self, x, y):
         """One optimizer step on one batch; returns the loss, or [loss, *metrics]."""
         self._require_compiled("train_on_batch")
@@ -291,6 +305,7 @@ class Sequential:
         self._update_metrics(*self._train_batch(x, y))
         return self._result_values()
 
+    @_numeric_warnings_silenced
     def test_on_batch(self, x, y):
         """The loss (and metrics) on one batch, without training."""
         self._require_compiled("test_on_batch")
@@ -299,6 +314,7 @@ class Sequential:
         self._test_batch(x, y)
         return self._result_values()
 
+    @_numeric_warnings_silenced
     def predict_on_batch(self, x):
         """The model's output for one batch."""
         x, _ = self._prepare(x, None, "predict_on_batch")
@@ -314,11 +330,13 @@ class Sequential:
         self._update_metrics(value, y, output)
 
     def _result_values(self):
-        values = list(self._logs().values())
+        """The loss alone, or [loss, *metrics] in the compiled order, as Keras returns them."""
+        values = [self._loss_tracker.result()] + [m.result() for m in self.metrics]
         return values[0] if len(values) == 1 else values
 
     # ---- fit / evaluate / predict ---------------------------------------------------------
 
+    @_numeric_warnings_silenced
     def fit(
         self,
         x=None,
@@ -408,6 +426,7 @@ class Sequential:
         callback_list.on_test_end(logs)
         return logs
 
+    @_numeric_warnings_silenced
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False):
         """The loss and metrics on (x, y).
 
@@ -422,11 +441,9 @@ class Sequential:
         steps = -(-len(x) // batch_size)
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": steps, "verbose": verbose})
         logs = self._evaluate(x, y, batch_size, callback_list)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return logs if return_dict else self._result_values()
 
+    @_numeric_warnings_silenced
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for x, computed in batches (32 by default)."""
         batch_size = 32 if batch_size is None else int(batch_size)

@@ -28,9 +28,10 @@ def format_time(seconds_per_unit, unit_name="step"):
     return f"{seconds_per_unit * 1e6:.0f}us/{unit_name}"
 
 
-def format_value(value):
-    """Metric values: 4 decimals, or scientific notation for tiny ones, as Keras prints them."""
-    return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+def format_value(value, signed=True):
+    """Metric values: 4 decimals, or scientific notation for tiny ones, as Keras prints them
+    (its one-line-per-epoch mode compares the signed value, its bar the absolute one)."""
+    return f"{value:.4f}" if (abs(value) if signed else value) > 1e-3 else f"{value:.4e}"
 
 
 class Progbar:
@@ -55,6 +56,7 @@ class Progbar:
         self.dynamic = _is_dynamic(self.stream)
         self.seen = 0
         self._start = time.perf_counter()
+        self._first_step_end = None
         self._last_update = 0.0
         self._previous_width = 0
         self._done = False
@@ -67,6 +69,8 @@ class Progbar:
             values: a dict of the running metric values to show.
             finalize: whether this is the last update (default: ``current == target``).
         """
+        if self._first_step_end is None and current >= 1:
+            self._first_step_end = (time.perf_counter(), current)
         self.seen = current
         if finalize is None:
             finalize = self.target is not None and current >= self.target
@@ -87,9 +91,16 @@ class Progbar:
         self._write("\r" + line + padding + ("\n" if finalize else ""))
         self._done = finalize
 
+    def _per_step(self, current, now):
+        """Seconds per step, leaving out the first step (it carries one-off costs) when possible."""
+        first_end, first_count = self._first_step_end or (self._start, 0)
+        if current > first_count and first_count:
+            return (now - first_end) / (current - first_count)
+        return (now - self._start) / current if current else 0.0
+
     def _line(self, current, values, now, finalize):
         elapsed = now - self._start
-        per_step = elapsed / current if current else 0.0
+        per_step = self._per_step(current, now)
         if self.target is not None:
             digits = int(math.log10(max(self.target, 1))) + 1
             counter = f"{current:{digits}d}/{self.target}"
@@ -98,16 +109,25 @@ class Progbar:
         if self.verbose == 2:
             parts = [counter, f"{elapsed:.0f}s", format_time(per_step, self.unit_name)]
         else:
-            filled = int(self.width * current / self.target) if self.target else 0
-            bar = "━" * filled + "━" * (self.width - filled) if self.target else ""
+            bar = self._bar(current)
             if finalize or self.target is None:
                 timing = f"{elapsed:.0f}s {format_time(per_step, self.unit_name)}"
             else:
                 timing = _format_eta(per_step * (self.target - current))
             parts = [f"{counter} {bar} {timing}".replace("  ", " ")]
         for key, value in (values or {}).items():
-            parts.append(f"{key}: {format_value(value)}")
+            parts.append(f"{key}: {format_value(value, signed=self.verbose != 2)}")
         return " - ".join(parts)
+
+    def _bar(self, current):
+        """The bar: done cells green and the rest white on a terminal; on a plain stream, done
+        cells as '━' and the rest as spaces, so the progress still shows without colours."""
+        if not self.target:
+            return ""
+        filled = int(self.width * current / self.target)
+        if self.dynamic:
+            return f"\33[32m{'━' * filled}\x1b[0m\33[37m{'━' * (self.width - filled)}\x1b[0m"
+        return "━" * filled + " " * (self.width - filled)
 
     def _write(self, text):
         self.stream.write(text)

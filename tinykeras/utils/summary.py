@@ -1,20 +1,75 @@
-"""``model.summary()``: Keras 3's table of layers, output shapes and parameter counts."""
+"""``model.summary()``: Keras 3's table of layers, output shapes and parameter counts.
+
+The table is drawn as Keras draws it (through the rich library there): heavy header, a rule between
+rows, columns at 45% / 80% / 100% of the line, the line at most 88 characters and at most the
+terminal's width less 4, columns then shrunk or grown by rich's rules.
+"""
+import math
+import shutil
+import textwrap
+
+_HEADERS = ("Layer (type)", "Output Shape", "Param #")
+_ALIGN = ("<", "<", ">")
 
 
 def format_bytes(size):
-    """'215.04 KB', '0.00 B': sizes in powers of 1024 with two decimals, as Keras prints them."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
+    """'215.04 KB', '0.00 B': powers of 1024 with two decimals, as Keras prints them."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
             return f"{size:.2f} {unit}"
         size /= 1024
 
 
-def _count(variables):
+def _column_widths(line_length, positions):
+    """Cell widths (padding included) for a table ``line_length`` wide with 4 border characters."""
+    if positions[-1] <= 1:
+        positions = [int(line_length * p) for p in positions]
+    wanted = [end - start + 2 for start, end in zip([0] + positions[:-1], positions)]
+    room = line_length - (len(wanted) + 1)
+    difference = sum(wanted) - room
+    if difference > 0:  # take the excess evenly from every column
+        return _distribute(wanted, -difference, [1] * len(wanted), round)
+    return _distribute(wanted, -difference, wanted, math.ceil)  # grow in proportion
+
+
+def _distribute(widths, amount, ratios, rounding):
+    result, remaining, total_ratio = [], amount, sum(ratios)
+    for width, ratio in zip(widths, ratios):
+        share = rounding(ratio * remaining / total_ratio) if total_ratio else 0
+        result.append(width + share)
+        remaining -= share
+        total_ratio -= ratio
+    return result
+
+
+def _row(cells, widths, edge):
+    wrapped = [textwrap.wrap(c, w - 2) or [""] for c, w in zip(cells, widths)]
+    height = max(len(lines) for lines in wrapped)
+    lines = []
+    for i in range(height):
+        parts = [
+            f" {(col[i] if i < len(col) else ''):{a}{w - 2}} "
+            for col, a, w in zip(wrapped, _ALIGN, widths)
+        ]
+        lines.append(edge + edge.join(parts) + edge)
+    return lines
+
+
+def _rule(widths, left, fill, middle, right):
+    return left + middle.join(fill * w for w in widths) + right
+
+
+def _params(variables):
     return sum(v.value.size for v in variables), sum(v.value.nbytes for v in variables)
 
 
-def _shape(shape):
-    return str(tuple(shape)) if shape is not None else "?"
+def optimizer_params(optimizer):
+    """(count, bytes) of an optimizer's state: its slots, the step count (int64) and the
+    learning rate (float32), as Keras counts them; (0, 0) before it is built."""
+    if optimizer is None or getattr(optimizer, "_slots", None) is None:
+        return 0, 0
+    slots = [array for slots in optimizer._slots for array in slots.values()]
+    return sum(a.size for a in slots) + 2, sum(a.nbytes for a in slots) + 8 + 4
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
@@ -22,46 +77,31 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
 
     Args:
         model: the model.
-        line_length: total width of the table (default 79).
-        positions: relative or absolute right edges of the three columns.
-        print_fn: function to print each line with (default ``print``).
+        line_length: the table's width (default: 88, or the terminal's width less 4 if smaller).
+        positions: right edges of the three columns, as fractions of the width or in characters.
+        print_fn: function called with each line (default ``print``).
     """
     print_fn = print_fn or print
-    line_length = line_length or 79
-    positions = positions or [0.45, 0.75, 1.0]
-    if positions[-1] <= 1:
-        positions = [int(line_length * p) for p in positions]
-    widths = [positions[0] - 3, positions[1] - positions[0] - 3, positions[2] - positions[1] - 4]
-
-    def row(cells, left, middle, right, align=("<", "<", ">")):
-        padded = [f" {c:{a}{w}} " for c, a, w in zip(cells, align, widths)]
-        return left + middle.join(padded) + right
-
-    def rule(left, fill, middle, right):
-        return left + middle.join(fill * (w + 2) for w in widths) + right
-
-    lines = [f'Model: "{model.name}"']
-    lines.append(rule("┏", "━", "┳", "┓"))
-    lines.append(row(["Layer (type)", "Output Shape", "Param #"], "┃", "┃", "┃"))
-    lines.append(rule("┡", "━", "╇", "┩"))
-    rows = []
-    for layer in model.layers:
-        output = _shape(layer.output_shape) if layer.built else "?"
+    line_length = line_length or min(88, shutil.get_terminal_size().columns - 4)
+    widths = _column_widths(line_length, list(positions or [0.45, 0.80, 1.0]))
+    lines = [f'Model: "{model.name}"', _rule(widths, "┏", "━", "┳", "┓")]
+    lines += _row(_HEADERS, widths, "┃")
+    lines.append(_rule(widths, "┡", "━", "╇", "┩"))
+    for i, layer in enumerate(model.layers):
+        if i:
+            lines.append(_rule(widths, "├", "─", "┼", "┤"))
+        shape = str(tuple(layer.output_shape)) if layer.built else "?"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        rows.append(row([f"{layer.name} ({type(layer).__name__})", output, params], "│", "│", "│"))
-    lines.append(f"\n{rule('├', '─', '┼', '┤')}\n".join(rows) if rows else row(["", "", ""], "│", "│", "│"))
-    lines.append(rule("└", "─", "┴", "┘"))
-    total = _count(model.weights)
-    trainable = _count(model.trainable_weights)
-    non_trainable = _count(model.non_trainable_weights)
+        lines += _row([f"{layer.name} ({type(layer).__name__})", shape, params], widths, "│")
+    lines.append(_rule(widths, "└", "─", "┴", "┘"))
+    trainable = _params(model.trainable_weights)
+    non_trainable = _params(model.non_trainable_weights)
+    optimizer = optimizer_params(getattr(model, "optimizer", None))
+    total = [a + b + c for a, b, c in zip(trainable, non_trainable, optimizer)]
     lines.append(f" Total params: {total[0]:,} ({format_bytes(total[1])})")
     lines.append(f" Trainable params: {trainable[0]:,} ({format_bytes(trainable[1])})")
     lines.append(f" Non-trainable params: {non_trainable[0]:,} ({format_bytes(non_trainable[1])})")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and getattr(optimizer, "_slots", None) is not None:
-        slots = [a for s in optimizer._slots for a in s.values()]
-        count = sum(a.size for a in slots) + 1
-        size = sum(a.nbytes for a in slots) + 8
-        lines.append(f" Optimizer params: {count:,} ({format_bytes(size)})")
-    for line in "\n".join(lines).split("\n"):
+    if optimizer[0]:
+        lines.append(f" Optimizer params: {optimizer[0]:,} ({format_bytes(optimizer[1])})")
+    for line in lines:
         print_fn(line)
