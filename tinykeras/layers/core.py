@@ -176,15 +176,18 @@ class Reshape(Layer):
     def compute_output_shape(self, input_shape):
         size = None if any(d is None for d in input_shape[1:]) else math.prod(input_shape[1:])
         target = list(self.target_shape)
-        if -1 in target:
-            known = math.prod(d for d in target if d != -1)
-            target[target.index(-1)] = None if size is None else size // known
-        elif size is not None and math.prod(target) != size:
+        unknown = target.count(-1)
+        known = math.prod(d for d in target if d != -1)
+        if unknown > 1 or (size is not None and (
+            (unknown and (known == 0 or size % known)) or (not unknown and known != size)
+        )):
             raise ValueError(
                 f"Layer '{self.name}' (Reshape) cannot reshape a sample of shape "
-                f"{tuple(input_shape[1:])} ({size} values) to {self.target_shape} "
-                f"({math.prod(target)} values)."
+                f"{tuple(input_shape[1:])} ({size} values) to {self.target_shape}: the total "
+                "size must be unchanged, with at most one -1 for the axis to infer."
             )
+        if unknown:
+            target[target.index(-1)] = None if size is None else size // known
         return (input_shape[0],) + tuple(target)
 
     def forward(self, x, training=False):

@@ -28,7 +28,7 @@ def lookup(kind, identifier, registry, aliases=None):
     key = aliases.get(key, key)
     if key in registry:
         return registry[key]
-    valid = sorted(set(registry) | set(aliases))
+    valid = sorted(k for k in set(registry) | set(aliases) if isinstance(k, str))
     raise ValueError(
         f"Unknown {kind}: {identifier!r}.{closest_names(identifier, valid)} "
         f"Valid {kind} names: {', '.join(valid)}."
