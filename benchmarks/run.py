@@ -1,0 +1,260 @@
+"""Times tinykeras against PyTorch on the same workloads, in the same run, and prints a table.
+
+Each framework trains each workload in its own child process, one after the other, so that the
+import time and the peak resident memory it reports are its own. A child imports its framework
+before anything else, trains (one warm-up pass, then the timed epochs), evaluates on the test set
+and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``.
+
+The data is prepared by a child too: Linux carries a process's resident-memory high-water mark
+across fork and exec into the child's ``ru_maxrss``, so the parent must never hold the data.
+
+    python benchmarks/run.py                      # every workload, both frameworks
+    python benchmarks/run.py --quick              # 10k training samples, one timed epoch
+    python benchmarks/run.py --workloads mlp --frameworks tinykeras --json results.json
+"""
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+#: Framework name -> the module its child imports first (the import that is timed).
+FRAMEWORKS = {"tinykeras": "tinykeras", "torch": "torch"}
+QUICK_TRAIN_SAMPLES = 10_000
+QUICK_WARMUP_STEPS = 10
+
+
+def parse_args(argv=None):
+    """The command line's options (see ``--help``)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"first {QUICK_TRAIN_SAMPLES} training samples, a {QUICK_WARMUP_STEPS}-step warm-up "
+        "and 1 timed epoch (for development)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="timed epochs after the warm-up (default: the workload's; 1 with --quick)",
+    )
+    parser.add_argument("--workloads", default=None, help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--frameworks", default=",".join(FRAMEWORKS), help="comma-separated, from: %(default)s"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one framework, one workload
+    args = parser.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f"--epochs must be at least 1. Received: --epochs {args.epochs}")
+    return args
+
+
+def _split(value, known, option):
+    """The comma-separated names in ``value``, each checked against ``known``."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise SystemExit(
+            f"{option}: unknown name(s) {unknown or value!r}; expected some of {sorted(known)}."
+        )
+    return names
+
+
+# ---- children: each prints its results as one JSON line ----------------------------------------
+
+
+def child_prepare(spec):
+    """Writes the workload's arrays (the first ``train_samples`` training samples) to ``data``."""
+    import numpy as np
+    import workloads
+
+    data = workloads.WORKLOADS[spec["workload"]].prepare()
+    for key in ("x_train", "y_train"):
+        data[key] = data[key][: spec["train_samples"]]
+    np.savez(spec["data"], **data)
+    print(json.dumps({"train_samples": len(data["x_train"])}))
+
+
+def child_train(spec):
+    """Imports the framework first (timed), then trains and evaluates the workload."""
+    start = time.perf_counter()
+    framework = importlib.import_module(FRAMEWORKS[spec["framework"]])
+    import_s = time.perf_counter() - start
+
+    import numpy as np
+    import workloads
+
+    with np.load(spec["data"], allow_pickle=False) as f:
+        data = {key: f[key] for key in f.files}
+    train = workloads.TRAINERS[spec["framework"]]
+    workload = workloads.WORKLOADS[spec["workload"]]
+    result = train(workload, data, spec["epochs"], spec["warmup_steps"], spec["seed"])
+    # ru_maxrss is in KiB on Linux, in bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    result.update(import_s=import_s, peak_rss_mb=peak_mb, version=framework.__version__)
+    print(json.dumps(result))
+
+
+def spawn(task, spec):
+    """Runs ``task`` ('prepare' or 'train') in a fresh interpreter; returns its JSON results.
+
+    The child's stderr goes to ours, so its warnings and errors are seen.
+    """
+    spec = {**spec, "task": task}
+    command = [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)]
+    process = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+    if process.returncode != 0:
+        who = spec.get("framework", "data preparation")
+        raise SystemExit(f"{who} on '{spec['workload']}' failed (exit {process.returncode}).")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+# ---- parent: data, children, report ------------------------------------------------------------
+
+
+def benchmark(names, frameworks, args):
+    """Prepares each workload's data once, then runs each framework on it in turn."""
+    import workloads
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinykeras-bench-") as folder:
+        for name in names:
+            workload = workloads.WORKLOADS[name]
+            spec = {"workload": name, "data": os.path.join(folder, f"{name}.npz")}
+            train_samples = QUICK_TRAIN_SAMPLES if args.quick else None
+            samples = spawn("prepare", {**spec, "train_samples": train_samples})["train_samples"]
+            spec = {
+                **spec,
+                "epochs": args.epochs or (1 if args.quick else workload.epochs),
+                "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
+                "seed": args.seed,
+            }
+            for framework in frameworks:
+                print(f"running {name} with {framework}...", file=sys.stderr, flush=True)
+                result = spawn("train", {**spec, "framework": framework})
+                result["epoch_median_s"] = statistics.median(result["epoch_s"])
+                rows.append(
+                    {
+                        "workload": name,
+                        "framework": framework,
+                        "train_samples": samples,
+                        "timed_epochs": spec["epochs"],
+                        **result,
+                    }
+                )
+    return rows
+
+
+def ratios(rows):
+    """tinykeras / torch, per workload, of the median epoch time and of the peak RSS."""
+    by_key = {(r["workload"], r["framework"]): r for r in rows}
+    out = []
+    for workload in dict.fromkeys(r["workload"] for r in rows):
+        ours, theirs = by_key.get((workload, "tinykeras")), by_key.get((workload, "torch"))
+        if ours and theirs:
+            out.append(
+                {
+                    "workload": workload,
+                    "epoch_time": ours["epoch_median_s"] / theirs["epoch_median_s"],
+                    "peak_rss": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+                }
+            )
+    return out
+
+
+def markdown(rows, ratio_rows):
+    """The results as markdown tables."""
+    lines = [
+        (
+            "| workload | framework | threads | import (s) | first step (s) | epoch (s) "
+            "| test acc | peak RSS (MB) |"
+        ),
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workload']} | {r['framework']} {r['version']} | {r['threads']} "
+            f"| {r['import_s']:.2f} | {r['first_step_s']:.3f} | {r['epoch_median_s']:.2f} "
+            f"| {r['test_accuracy']:.4f} | {r['peak_rss_mb']:.0f} |"
+        )
+    if ratio_rows:
+        lines += [
+            "",
+            "| workload | epoch time tinykeras/torch | peak RSS tinykeras/torch |",
+            "| --- | ---: | ---: |",
+        ]
+        for r in ratio_rows:
+            lines.append(f"| {r['workload']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} |")
+    return "\n".join(lines)
+
+
+def write_json(path, payload):
+    """Writes ``payload`` atomically (a temporary file in the same folder, then a rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+        json.dump(payload, f, indent=2)
+    os.replace(f.name, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.child:
+        spec = json.loads(args.child)
+        return (child_prepare if spec["task"] == "prepare" else child_train)(spec)
+    import workloads
+
+    names = list(workloads.WORKLOADS)
+    if args.workloads:
+        names = _split(args.workloads, workloads.WORKLOADS, "--workloads")
+    frameworks = _split(args.frameworks, FRAMEWORKS, "--frameworks")
+    if "torch" in frameworks and importlib.util.find_spec("torch") is None:
+        print("Note: PyTorch is not installed (pip install -e .[bench]); showing tinykeras alone.")
+        frameworks.remove("torch")
+    if not frameworks:
+        raise SystemExit("No framework left to run.")
+
+    load_before = os.getloadavg()[0]
+    rows = benchmark(names, frameworks, args)
+    load_after = os.getloadavg()[0]
+    ratio_rows = ratios(rows)
+    per_workload = {r["workload"]: f"{r['train_samples']} x {r['timed_epochs']}" for r in rows}
+    runs = ", ".join(f"{name} {size}" for name, size in per_workload.items())
+    warm_up = f"a {QUICK_WARMUP_STEPS}-step" if args.quick else "a 1-epoch"
+    print(
+        f"{'quick' if args.quick else 'full'} run, training samples x timed epochs after {warm_up} "
+        f"warm-up: {runs}; {os.cpu_count()} cores, load average {load_before:.2f} before and "
+        f"{load_after:.2f} after; Python {platform.python_version()}\n"
+    )
+    print(markdown(rows, ratio_rows))
+    print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
+    if args.json:
+        machine = {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+        }
+        config = {
+            "workloads": {name: workloads.WORKLOADS[name].description for name in names},
+            "quick": args.quick,
+            "seed": args.seed,
+            "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
+        }
+        payload = {"config": config, "machine": machine, "results": rows, "ratios": ratio_rows}
+        write_json(args.json, payload)
+
+
+if __name__ == "__main__":
+    main()
