@@ -5,12 +5,17 @@ import time and the peak resident memory it reports are its own. A child imports
 before anything else, trains (one warm-up pass, then the timed epochs), evaluates on the test set
 and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``.
 
+A second table times the workloads' convolutions alone (``kernels.py``), forward and backward, in a
+child per framework, against the machine's ceiling: NumPy's float32 matrix product, measured in a
+child of its own, and the theoretical peak of the CPU.
+
 The data is prepared by a child too: Linux carries a process's resident-memory high-water mark
 across fork and exec into the child's ``ru_maxrss``, so the parent must never hold the data.
 
     python benchmarks/run.py                      # every workload, both frameworks
     python benchmarks/run.py --quick              # 10k training samples, one timed epoch
     python benchmarks/run.py --workloads mlp --frameworks tinykeras --json results.json
+    python benchmarks/run.py --workloads cnn --no-kernels
 """
 
 import argparse
@@ -30,6 +35,8 @@ import time
 FRAMEWORKS = {"tinykeras": "tinykeras", "torch": "torch"}
 QUICK_TRAIN_SAMPLES = 10_000
 QUICK_WARMUP_STEPS = 10
+KERNEL_REPEATS = 15
+QUICK_KERNEL_REPEATS = 5
 
 
 def parse_args(argv=None):
@@ -39,7 +46,7 @@ def parse_args(argv=None):
         "--quick",
         action="store_true",
         help=f"first {QUICK_TRAIN_SAMPLES} training samples, a {QUICK_WARMUP_STEPS}-step warm-up "
-        "and 1 timed epoch (for development)",
+        f"and 1 timed epoch; {QUICK_KERNEL_REPEATS} calls per kernel (for development)",
     )
     parser.add_argument(
         "--epochs",
@@ -50,9 +57,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--frameworks", default=",".join(FRAMEWORKS), help="comma-separated, from: %(default)s"
     )
+    parser.add_argument(
+        "--no-kernels",
+        action="store_true",
+        help="skip the kernel table (the workloads' convolutions timed alone)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one framework, one workload
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one child's task (JSON)
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1. Received: --epochs {args.epochs}")
@@ -106,8 +118,34 @@ def child_train(spec):
     print(json.dumps(result))
 
 
+def child_kernels(spec):
+    """Imports the framework first, then times its convolutions (``kernels.TIMERS``)."""
+    framework = importlib.import_module(FRAMEWORKS[spec["framework"]])
+    import kernels
+
+    rows = kernels.TIMERS[spec["framework"]](spec["convolutions"], spec["repeats"])
+    print(json.dumps({"rows": rows, "version": framework.__version__}))
+
+
+def child_ceiling(spec):
+    """Measures NumPy's float32 matrix product (``kernels.sgemm_gflops``)."""
+    import kernels
+
+    gflops = kernels.sgemm_gflops(spec["repeats"])
+    print(json.dumps({"sgemm_gflops": gflops, "sgemm_size": kernels.SGEMM_SIZE}))
+
+
+#: Child task -> the function that runs it.
+CHILDREN = {
+    "prepare": child_prepare,
+    "train": child_train,
+    "kernels": child_kernels,
+    "ceiling": child_ceiling,
+}
+
+
 def spawn(task, spec):
-    """Runs ``task`` ('prepare' or 'train') in a fresh interpreter; returns its JSON results.
+    """Runs ``task`` (a key of ``CHILDREN``) in a fresh interpreter; returns its JSON results.
 
     The child's stderr goes to ours, so its warnings and errors are seen.
     """
@@ -115,8 +153,8 @@ def spawn(task, spec):
     command = [sys.executable, os.path.abspath(__file__), "--child", json.dumps(spec)]
     process = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
     if process.returncode != 0:
-        who = spec.get("framework", "data preparation")
-        raise SystemExit(f"{who} on '{spec['workload']}' failed (exit {process.returncode}).")
+        what = ", ".join(f"{key} {spec[key]}" for key in ("framework", "workload") if key in spec)
+        raise SystemExit(f"The '{task}' child ({what}) failed (exit {process.returncode}).")
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
@@ -154,6 +192,49 @@ def benchmark(names, frameworks, args):
                     }
                 )
     return rows
+
+
+def kernel_benchmark(names, frameworks, args):
+    """Times the convolutions of the workloads ``names`` with each framework, and the ceiling.
+
+    Returns:
+        (rows, ceiling): one row per convolution, pass and framework, in that order, with the
+        percentage of the sgemm ceiling added; ``kernels.theoretical_peak()`` with the ceiling
+        child's sgemm_gflops and sgemm_size, and the repeats. ([], None) when no selected
+        workload has a convolution.
+    """
+    import kernels
+    import workloads
+
+    convs = kernels.convolutions(workloads.WORKLOADS, names)
+    if not convs:
+        return [], None
+    repeats = QUICK_KERNEL_REPEATS if args.quick else KERNEL_REPEATS
+    print("measuring the sgemm ceiling...", file=sys.stderr, flush=True)
+    ceiling = {
+        **kernels.theoretical_peak(),
+        **spawn("ceiling", {"repeats": repeats}),
+        "repeats": repeats,
+    }
+    rows = []
+    for framework in frameworks:
+        print(f"timing convolutions with {framework}...", file=sys.stderr, flush=True)
+        spec = {"framework": framework, "convolutions": convs, "repeats": repeats}
+        result = spawn("kernels", spec)
+        for row in result["rows"]:
+            percent = 100 * row["gflops"] / ceiling["sgemm_gflops"]
+            rows.append(
+                {
+                    **row,
+                    "framework": framework,
+                    "version": result["version"],
+                    "percent_of_sgemm": percent,
+                }
+            )
+    # Stable: within one convolution and pass, the frameworks keep their order.
+    rank = {(c["workload"], c["layer"]): i for i, c in enumerate(convs)}
+    rows.sort(key=lambda r: (rank[r["workload"], r["layer"]], kernels.PASSES.index(r["pass"])))
+    return rows, ceiling
 
 
 def ratios(rows):
@@ -199,6 +280,40 @@ def markdown(rows, ratio_rows):
     return "\n".join(lines)
 
 
+def kernel_markdown(rows, ceiling):
+    """The kernel table and the ceiling it is measured against, as markdown."""
+    title = (
+        f"Convolutions alone, float32, ms per call (median of {ceiling['repeats']} after a "
+        "warm-up); FLOPs 2*N*OH*OW*KH*KW*C*F forward, twice that backward (dW and dX):"
+    )
+    header = (
+        "| convolution | input (N, H, W, C) -> filters | pass | framework | ms/call | GFLOP/s "
+        "| % of sgemm |"
+    )
+    lines = [title, "", header, "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+    for r in rows:
+        k = r["kernel_size"]
+        lines.append(
+            f"| {r['workload']} conv {r['layer']} "
+            f"| {tuple(r['input_shape'])} -> {r['filters']} ({k}x{k}) | {r['pass']} "
+            f"| {r['framework']} {r['version']} | {r['ms']:.2f} | {r['gflops']:.1f} "
+            f"| {r['percent_of_sgemm']:.0f}% |"
+        )
+    peak = ceiling["peak_gflops"]
+    if peak is None:
+        peak_text = f"theoretical peak unknown ({ceiling['mhz_source']})"
+    else:
+        peak_text = (
+            f"{100 * ceiling['sgemm_gflops'] / peak:.0f}% of the theoretical peak "
+            f"{peak:.1f} GFLOP/s = {ceiling['cores']} cores x {ceiling['flops_per_cycle']} "
+            f"FLOP/cycle x {ceiling['mhz']:.0f} MHz (clock from {ceiling['mhz_source']})"
+        )
+    sgemm = f"{ceiling['sgemm_gflops']:.1f} GFLOP/s"
+    size = f"{ceiling['sgemm_size']} x {ceiling['sgemm_size']}"
+    lines += ["", f"Ceiling: NumPy float32 a @ b on {size}: {sgemm}, {peak_text}."]
+    return "\n".join(lines)
+
+
 def write_json(path, payload):
     """Writes ``payload`` atomically (a temporary file in the same folder, then a rename)."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -211,7 +326,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
-        return (child_prepare if spec["task"] == "prepare" else child_train)(spec)
+        return CHILDREN[spec["task"]](spec)
     import workloads
 
     names = list(workloads.WORKLOADS)
@@ -226,6 +341,9 @@ def main(argv=None):
 
     load_before = os.getloadavg()[0]
     rows = benchmark(names, frameworks, args)
+    kernel_rows, ceiling = [], None
+    if not args.no_kernels:
+        kernel_rows, ceiling = kernel_benchmark(names, frameworks, args)
     load_after = os.getloadavg()[0]
     ratio_rows = ratios(rows)
     per_workload = {r["workload"]: f"{r['train_samples']} x {r['timed_epochs']}" for r in rows}
@@ -236,8 +354,16 @@ def main(argv=None):
         f"warm-up: {runs}; {os.cpu_count()} cores, load average {load_before:.2f} before and "
         f"{load_after:.2f} after; Python {platform.python_version()}\n"
     )
+    if load_before > os.cpu_count():
+        print(
+            f"Warning: the load average before the run ({load_before:.2f}) exceeds the "
+            f"{os.cpu_count()} cores. Threads that wait for one another wait for preempted "
+            "threads, which can multiply times (PyTorch's most); re-run on an idle machine.\n"
+        )
     print(markdown(rows, ratio_rows))
     print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
+    if kernel_rows:
+        print("\n" + kernel_markdown(kernel_rows, ceiling))
     if args.json:
         machine = {
             "cores": os.cpu_count(),
@@ -251,8 +377,16 @@ def main(argv=None):
             "quick": args.quick,
             "seed": args.seed,
             "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
+            "kernels": not args.no_kernels,
         }
-        payload = {"config": config, "machine": machine, "results": rows, "ratios": ratio_rows}
+        payload = {
+            "config": config,
+            "machine": machine,
+            "results": rows,
+            "ratios": ratio_rows,
+            "kernels": kernel_rows,
+            "ceiling": ceiling,
+        }
         write_json(args.json, payload)
 
 

@@ -344,6 +344,17 @@ def test_progress_output_without_a_terminal(capsys):
     assert line.startswith("4/4 - ") and "/step - accuracy: " in line
 
 
+def test_validation_metrics_end_the_epoch_line(capsys):
+    x, y = blobs(64)
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=16, validation_data=(x[:20], y[:20]), verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("4/4 ━")
+    keys = [part.split(":")[0] for part in lines[0].split(" - ")[1:]]
+    assert keys == ["accuracy", "loss", "val_accuracy", "val_loss"]
+
+
 def test_progress_bar_redraws_in_place_on_a_terminal():
     from tinykeras.utils.progbar import Progbar
 
@@ -360,3 +371,15 @@ def test_legacy_lr_argument_is_accepted_with_a_warning():
     with pytest.warns(DeprecationWarning, match="learning_rate"):
         optimizer = optimizers.Adam(lr=0.01)
     assert optimizer.learning_rate == 0.01
+
+
+def test_only_the_first_layer_skips_its_input_gradient():
+    x, y = blobs(32)
+    model = mlp()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.train_on_batch(x, y)
+    assert [layer.input_gradient for layer in model.layers] == [False] + [True] * (len(model.layers) - 1)
+    first = model.layers[0]
+    assert first.backward(np.ones((len(x), first.units), "float32")) is None
+    model.add(Dense(3))
+    assert model.layers[-1].input_gradient and not model.layers[0].input_gradient

@@ -53,6 +53,7 @@ class CallbackList(Callback):
 
     def __init__(self, callbacks, model, params):
         super().__init__()
+        self.params = params
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             callback.set_model(model)
@@ -159,7 +160,8 @@ class ProgbarLogger(Callback):
         self.progbar = Progbar(self.params.get("steps"), verbose=self.verbose)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.progbar.update(batch + 1, logs)
+        # Never final here: the epoch's line is completed in on_epoch_end, with val_ metrics.
+        self.progbar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch, logs=None):
         self.progbar.update(self.progbar.seen, logs, finalize=True)

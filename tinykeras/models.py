@@ -7,12 +7,18 @@ import functools
 
 import numpy as np
 
-from tinykeras import backend, losses, metrics as metrics_module, optimizers, saving
+from tinykeras import backend, losses, optimizers, saving
+from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.layers.base import Layer
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import summary as summary_module
-from tinykeras.utils.data import check_inputs, check_targets, iterate_batches, split_validation
+from tinykeras.utils.data import (
+    check_inputs,
+    check_targets,
+    iterate_batches,
+    split_validation,
+)
 
 
 def _numeric_warnings_silenced(method):
@@ -106,6 +112,8 @@ class Sequential:
 
     def _after_build(self):
         self._trainable_variables = None
+        for index, layer in enumerate(self.layers):
+            layer.input_gradient = index > 0
 
     @property
     def input_shape(self):

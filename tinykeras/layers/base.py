@@ -89,6 +89,9 @@ class Layer:
         self.dtype = dtype
         self.built = False
         self.grads = []
+        # Whether backward must return dx. A model sets it to False on its first layer (nothing
+        # consumes the gradient of the data), and a layer may then skip that work and return None.
+        self.input_gradient = True
         self.input_shape = None
         self.output_shape = None
         self._variables = []
@@ -109,7 +112,8 @@ class Layer:
         return x
 
     def backward(self, dy):
-        """Returns dLoss/dx given dLoss/dy, and sets ``self.grads``."""
+        """Returns dLoss/dx given dLoss/dy (None allowed when ``input_gradient`` is False), and
+        sets ``self.grads``."""
         return dy
 
     # ---- variables ------------------------------------------------------------------------

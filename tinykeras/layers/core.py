@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from tinykeras import backend, initializers
+from tinykeras.kernels.blas import matmul
 from tinykeras.layers.base import ActivatedLayer, Layer
 
 
@@ -55,19 +56,21 @@ class Dense(ActivatedLayer):
 
     def forward_linear(self, x, training=False):
         self._x = x
-        z = x @ self.kernel.value
+        z = matmul(x.reshape(-1, x.shape[-1]), self.kernel.value)
         if self.use_bias:
             z += self.bias.value
-        return z
+        return z.reshape(x.shape[:-1] + (self.units,))
 
     def backward_linear(self, dz):
         # z = x W + b  =>  dW = x^T dz,  db = sum over samples of dz,  dx = dz W^T
         x2 = self._x.reshape(-1, self.kernel.shape[0])
         dz2 = dz.reshape(-1, self.units)
-        self.grads = [x2.T @ dz2]
+        self.grads = [matmul(x2.T, dz2)]
         if self.use_bias:
             self.grads.append(dz2.sum(axis=0))
-        return dz @ self.kernel.value.T
+        if not self.input_gradient:
+            return None
+        return matmul(dz2, self.kernel.value.T).reshape(self._x.shape)
 
     def get_config(self):
         return {

@@ -1,0 +1,178 @@
+"""The kernel table: the workloads' convolutions timed alone, and the machine's ceiling.
+
+Each convolution of a workload (``Workload.convolutions``) is timed at the workload's batch size,
+forward and backward, in a child process per framework (``run.py`` spawns them):
+
+- tinykeras: a ``Conv2D`` layer, built with ``build_for``; ``forward(x, training=True)``, then
+  ``backward(dy)`` (the kernel, bias and input gradients) after one forward.
+- PyTorch: ``F.conv2d`` on NCHW tensors (its native layout) that require gradients, as in
+  training, then ``torch.autograd.grad`` of one output for the input, weight and bias (the graph
+  is kept between calls, so only the backward is timed).
+
+A call's time is the median of ``repeats`` calls after one warm-up call (which also compiles
+tinykeras' Numba kernels). A forward convolution does ``2 * N * OH * OW * KH * KW * C * F`` FLOPs
+(``conv_flops``); the backward does twice that (dW and dX, the bias gradient left out).
+
+The ceiling is NumPy's float32 ``a @ b`` on 2048 x 2048 matrices (the GEMM tinykeras' convolution
+calls; ``sgemm_gflops``, in a child of its own) and the theoretical peak, cores x 32 FLOP/cycle (two
+8-wide FMA units) x clock (``theoretical_peak``).
+"""
+
+import os
+import re
+import statistics
+import subprocess
+import time
+
+import numpy as np
+
+SGEMM_SIZE = 2048
+PASSES = ("forward", "backward")  # the backward does twice the forward's FLOPs
+FLOPS_PER_CYCLE = 32  # float32 per core: two AVX2 FMA units x 8 lanes x 2 (multiply and add)
+
+
+def convolutions(workloads, names):
+    """The kernel table's convolutions for the workloads ``names``, as JSON-ready dicts.
+
+    Each has: workload, layer (its Conv2D's rank in the model, from 1), input_shape (N, H, W, C)
+    at the workload's batch size, filters, kernel_size.
+    """
+    return [
+        {
+            "workload": name,
+            "layer": rank,
+            "input_shape": [workloads[name].batch_size, *shape],
+            "filters": filters,
+            "kernel_size": kernel_size,
+        }
+        for name in names
+        for rank, (shape, filters, kernel_size) in enumerate(workloads[name].convolutions, 1)
+    ]
+
+
+def conv_flops(conv):
+    """FLOPs of one forward pass of a 'valid', stride-1 convolution: 2*N*OH*OW*KH*KW*C*F."""
+    n, h, w, c = conv["input_shape"]
+    k = conv["kernel_size"]
+    return 2 * n * (h - k + 1) * (w - k + 1) * k * k * c * conv["filters"]
+
+
+def median_seconds(call, repeats):
+    """The median wall time of ``repeats`` calls of ``call()``, after one untimed call."""
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _rows(conv, forward_s, backward_s):
+    """The table's two rows (forward and backward) of one convolution from its two timings."""
+    flops = conv_flops(conv)
+    return [
+        {**conv, "pass": name, "ms": seconds * 1e3, "gflops": factor * flops / seconds / 1e9}
+        for name, seconds, factor in zip(PASSES, (forward_s, backward_s), (1, 2))
+    ]
+
+
+def _inputs(conv, seed):
+    """A standard-normal float32 NHWC input and output gradient for ``conv``."""
+    rng = np.random.default_rng(seed)
+    n, h, w, _ = conv["input_shape"]
+    k = conv["kernel_size"]
+    x = rng.standard_normal(conv["input_shape"], dtype=np.float32)
+    dy = rng.standard_normal((n, h - k + 1, w - k + 1, conv["filters"]), dtype=np.float32)
+    return x, dy
+
+
+def tinykeras_conv(conv, repeats, seed=0):
+    """The two rows (see ``_rows``) of tinykeras' ``Conv2D`` forward and backward on ``conv``."""
+    from tinykeras.layers import Conv2D
+
+    x, dy = _inputs(conv, seed)
+    layer = Conv2D(conv["filters"], conv["kernel_size"])
+    layer.build_for((None,) + x.shape[1:])
+    forward_s = median_seconds(lambda: layer.forward(x, training=True), repeats)
+    backward_s = median_seconds(lambda: layer.backward(dy), repeats)
+    return _rows(conv, forward_s, backward_s)
+
+
+def torch_conv(conv, repeats, seed=0):
+    """The two rows (see ``_rows``) of PyTorch's ``F.conv2d`` forward and autograd backward on
+    ``conv``, in NCHW."""
+    import torch
+    import torch.nn.functional as F
+
+    x, dy = (torch.from_numpy(a).permute(0, 3, 1, 2).contiguous() for a in _inputs(conv, seed))
+    c, k, f = x.shape[1], conv["kernel_size"], conv["filters"]
+    x.requires_grad_(True)
+    weight = torch.randn(f, c, k, k, requires_grad=True)
+    bias = torch.zeros(f, requires_grad=True)
+    forward_s = median_seconds(lambda: F.conv2d(x, weight, bias), repeats)
+    y = F.conv2d(x, weight, bias)
+    backward_s = median_seconds(
+        lambda: torch.autograd.grad(y, (x, weight, bias), dy, retain_graph=True), repeats
+    )
+    return _rows(conv, forward_s, backward_s)
+
+
+def time_tinykeras(convs, repeats):
+    """The rows of every convolution of ``convs`` with tinykeras."""
+    return [row for conv in convs for row in tinykeras_conv(conv, repeats)]
+
+
+def time_torch(convs, repeats):
+    """The rows of every convolution of ``convs`` with PyTorch, on all cores."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    return [row for conv in convs for row in torch_conv(conv, repeats)]
+
+
+TIMERS = {"tinykeras": time_tinykeras, "torch": time_torch}
+
+
+def sgemm_gflops(repeats, size=SGEMM_SIZE, seed=0):
+    """NumPy's float32 ``a @ b`` on two ``size`` x ``size`` matrices, in GFLOP/s (2 * size**3
+    FLOPs a call, median time)."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    return 2 * size**3 / median_seconds(lambda: a @ b, repeats) / 1e9
+
+
+def cpu_mhz():
+    """The clock in MHz and where it was read: ``lscpu``'s 'CPU max MHz' when it reports one,
+    else the largest 'cpu MHz' of /proc/cpuinfo (the current clock); (None, reason) otherwise."""
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        lscpu = ""
+    match = re.search(r"^CPU max MHz:\s*([\d.]+)", lscpu, re.MULTILINE)
+    if match:
+        return float(match.group(1)), "lscpu 'CPU max MHz'"
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+        clocks = [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.MULTILINE)]
+    except OSError:
+        clocks = []
+    if clocks:
+        return max(clocks), "/proc/cpuinfo 'cpu MHz', the current clock: lscpu reports no max"
+    return None, "no clock found in lscpu or /proc/cpuinfo"
+
+
+def theoretical_peak():
+    """cores x FLOPS_PER_CYCLE x clock, in GFLOP/s (None when the clock is unknown), with the
+    clock and where it was read."""
+    mhz, source = cpu_mhz()
+    peak = None if mhz is None else os.cpu_count() * FLOPS_PER_CYCLE * mhz / 1e3
+    return {
+        "peak_gflops": peak,
+        "cores": os.cpu_count(),
+        "flops_per_cycle": FLOPS_PER_CYCLE,
+        "mhz": mhz,
+        "mhz_source": source,
+    }

@@ -1,0 +1,63 @@
+"""Fixtures shared by the kernel tests: one call run on the serial and then on the parallel
+drivers, and non-C-contiguous views of an array."""
+import numba
+import numpy as np
+import pytest
+
+from tinykeras.kernels import _common
+
+SERIAL_ONLY = 2**62
+
+LAYOUTS = {
+    "fortran": np.asfortranarray,
+    "reversed": lambda a: np.ascontiguousarray(a[:, ::-1])[:, ::-1],
+    "swapped": lambda a: np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1),
+    "strided": lambda a: np.repeat(a[..., None], 2, axis=-1)[..., 0],
+}
+
+
+def _recording(driver, name, ran):
+    def record(*args):
+        ran.append(name)
+        return driver(*args)
+
+    return record
+
+
+@pytest.fixture
+def serial_and_parallel(monkeypatch):
+    """Returns ``run(call, module, *parallel_drivers)``, which evaluates ``call()`` twice: first
+    with ``_common.PARALLEL_MIN_ELEMENTS`` so large that every kernel takes its serial driver,
+    then with it at 0. It checks that the named ``prange`` drivers of ``module`` ran in the second
+    call only, and returns ``(serial_result, parallel_result)``."""
+    if numba.get_num_threads() < 2:
+        pytest.skip("the parallel drivers need more than one Numba thread")
+
+    def run(call, module, *parallel_drivers):
+        ran = []
+        for name in parallel_drivers:
+            monkeypatch.setattr(module, name, _recording(getattr(module, name), name, ran))
+        monkeypatch.setattr(_common, "PARALLEL_MIN_ELEMENTS", SERIAL_ONLY)
+        serial = call()
+        assert ran == []
+        monkeypatch.setattr(_common, "PARALLEL_MIN_ELEMENTS", 0)
+        parallel = call()
+        assert sorted(set(ran)) == sorted(parallel_drivers)
+        return serial, parallel
+
+    return run
+
+
+@pytest.fixture(params=sorted(LAYOUTS))
+def non_contiguous(request):
+    """Returns a function giving a view equal to its (at least 2-D) argument that is not
+    C-contiguous: Fortran order, negative strides, swapped axes or a strided last axis."""
+    layout = LAYOUTS[request.param]
+
+    def view(a):
+        v = layout(a)
+        assert not v.flags.c_contiguous
+        np.testing.assert_array_equal(v, a)
+        return v
+
+    return view

@@ -1,0 +1,40 @@
+"""Numba kernels for the memory-bound loops of the layers, each beside a plain NumPy reference.
+
+Every kernel compiles on its first call (and is cached on disk), never at import. Set
+``NUMBA_DISABLE_JIT=1`` to run them as plain Python.
+"""
+from tinykeras.kernels.im2col import (
+    col2im,
+    col2im_reference,
+    conv_output_size,
+    im2col,
+    im2col_reference,
+    same_padding,
+)
+from tinykeras.kernels.pooling import (
+    avg_pool_backward,
+    avg_pool_backward_reference,
+    avg_pool_forward,
+    avg_pool_forward_reference,
+    max_pool_backward,
+    max_pool_backward_reference,
+    max_pool_forward,
+    max_pool_forward_reference,
+)
+
+__all__ = [
+    "avg_pool_backward",
+    "avg_pool_backward_reference",
+    "avg_pool_forward",
+    "avg_pool_forward_reference",
+    "col2im",
+    "col2im_reference",
+    "conv_output_size",
+    "im2col",
+    "im2col_reference",
+    "max_pool_backward",
+    "max_pool_backward_reference",
+    "max_pool_forward",
+    "max_pool_forward_reference",
+    "same_padding",
+]

@@ -1,0 +1,65 @@
+"""Helpers shared by the kernels: argument checks, output sizes from explicit pads, and the
+choice between a kernel's serial and parallel driver."""
+import numba
+import numpy as np
+
+# Below this many elements touched per call, starting the thread pool costs more than it saves
+# (measured on the MNIST and CIFAR shapes in the kernels' benchmark; see the tests' docstrings).
+PARALLEL_MIN_ELEMENTS = 200_000
+
+
+def use_parallel(tasks, elements):
+    """Whether to run the ``prange`` driver: more than one task, enough work, and threads to use.
+
+    Args:
+        tasks: the number of independent iterations the parallel driver splits.
+        elements: the number of array elements the call reads and writes.
+    """
+    return tasks > 1 and elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
+
+
+def as_float_image(x, name="x"):
+    """Returns ``x`` as a C-contiguous (N, H, W, C) float32/float64 array (no copy if it is one).
+
+    Raises:
+        ValueError: if x is not 4-D. TypeError: if its dtype is not float32 or float64.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"Expected {name} of shape (N, H, W, C). Received: {name}.shape={x.shape}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"Expected {name} of dtype float32 or float64. Received: dtype={x.dtype}")
+    return np.ascontiguousarray(x)
+
+
+def output_size_from_pads(size, kernel, stride, dilation, pad_before, pad_after):
+    """Output length along one axis once ``size`` is padded explicitly; raises if not positive."""
+    dilated = (kernel - 1) * dilation + 1
+    out = (size + pad_before + pad_after - dilated) // stride + 1
+    if out <= 0:
+        raise ValueError(
+            f"Expected a window of {dilated} (kernel {kernel}, dilation {dilation}) to fit in an "
+            f"input of length {size} padded by {(pad_before, pad_after)}. Received: output "
+            f"length {out}. Use padding='same' or a smaller kernel."
+        )
+    return out
+
+
+def int_pair(value, name):
+    """Returns ``value`` (a pair of ints) as a tuple of two Python ints."""
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"Expected {name} to be a pair of integers. Received: {name}={value!r}")
+    return pair
+
+
+def output_buffer(out, shape, dtype, name="out"):
+    """Returns ``out`` if it has ``shape`` and ``dtype`` and is C-contiguous, else a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(
+            f"Expected {name} to be a C-contiguous {np.dtype(dtype)} array of shape "
+            f"{tuple(shape)}. Received: shape={out.shape}, dtype={out.dtype}"
+        )
+    return out

@@ -1,0 +1,350 @@
+"""Max and average 2-D pooling over NHWC (channels_last) batches, forward and backward.
+
+Window (oh, ow) covers input rows ``oh*SH - top + i`` and columns ``ow*SW - left + j`` for
+``i < PH``, ``j < PW``. As in TensorFlow's ``same`` pooling, padded positions take no part:
+they never win a max and are not counted in an average's divisor. Output sizes follow
+``conv_output_size`` with dilation 1 (``valid``: ``floor((H - PH) / SH) + 1``).
+
+The fast kernels are Numba functions compiled on first call (``cache=True``); each has a plain
+NumPy reference below it.
+"""
+import numpy as np
+from numba import njit, prange
+
+from tinykeras.kernels._common import (
+    as_float_image,
+    int_pair,
+    output_size_from_pads,
+    use_parallel,
+)
+
+
+def _geometry(x_shape, pool_size, strides, pads):
+    """The integers the kernels need, as one tuple: (H, W, C, PH, PW, SH, SW, top, left, OH, OW)."""
+    _, H, W, C = (int(s) for s in x_shape)
+    (PH, PW), (SH, SW) = int_pair(pool_size, "pool_size"), int_pair(strides, "strides")
+    (top, bottom), (left, right) = int_pair(pads[0], "pads[0]"), int_pair(pads[1], "pads[1]")
+    if min(PH, PW, SH, SW) < 1:
+        raise ValueError(
+            f"Expected positive pool_size and strides. Received: pool_size={pool_size}, "
+            f"strides={strides}"
+        )
+    # A pad smaller than the window keeps at least one real pixel in every window.
+    if not (0 <= top < PH and 0 <= bottom < PH and 0 <= left < PW and 0 <= right < PW):
+        raise ValueError(
+            f"Expected each pad to be non-negative and smaller than the pool size {(PH, PW)}. "
+            f"Received: pads={pads}"
+        )
+    OH = output_size_from_pads(H, PH, SH, 1, top, bottom)
+    OW = output_size_from_pads(W, PW, SW, 1, left, right)
+    return (H, W, C, PH, PW, SH, SW, top, left, OH, OW)
+
+
+def max_pool_forward(x, pool_size, strides, pads):
+    """Max pooling.
+
+    Args:
+        x: (N, H, W, C) float32/float64 array.
+        pool_size: (PH, PW). strides: (SH, SW). pads: ((top, bottom), (left, right)).
+
+    Returns:
+        y: (N, OH, OW, C), the max of each window over its non-padded positions.
+        argmax: int32 (N, OH, OW, C), the flat index ``h * W + w`` within the image of the input
+            that won; the first in row-major window order on ties (a NaN wins and propagates).
+    """
+    x = as_float_image(x)
+    geom = _geometry(x.shape, pool_size, strides, pads)
+    N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
+    y = np.empty((N, OH, OW, C), dtype=x.dtype)
+    argmax = np.empty((N, OH, OW, C), dtype=np.int32)
+    kernel = _max_forward_parallel if use_parallel(N * OH, x.size) else _max_forward_serial
+    kernel(x, y, argmax, geom)
+    return y, argmax
+
+
+def max_pool_backward(dy, argmax, x_shape):
+    """The gradient of max pooling: each dy is added to the input that won its window.
+
+    Args:
+        dy: (N, OH, OW, C) float32/float64 array. argmax: from ``max_pool_forward``.
+        x_shape: (N, H, W, C) of the pooled input.
+
+    Returns:
+        dx of shape x_shape and dy's dtype (an input that won several windows gets their sum).
+    """
+    dy = as_float_image(dy, "dy")
+    argmax = np.ascontiguousarray(argmax)
+    if argmax.shape != dy.shape or x_shape[0] != dy.shape[0] or x_shape[3] != dy.shape[3]:
+        raise ValueError(
+            f"Expected dy and argmax of shape (N, OH, OW, C) for x_shape={tuple(x_shape)}. "
+            f"Received: dy.shape={dy.shape}, argmax.shape={argmax.shape}"
+        )
+    N, H, W, C = (int(s) for s in x_shape)
+    if argmax.dtype != np.int32 or (argmax.size and (argmax.min() < 0 or argmax.max() >= H * W)):
+        raise ValueError(
+            f"Expected argmax to be int32 indices in [0, {H * W}) (from max_pool_forward on an "
+            f"input of shape {tuple(x_shape)}). Received: dtype={argmax.dtype}, range="
+            f"[{argmax.min() if argmax.size else None}, {argmax.max() if argmax.size else None}]"
+        )
+    dx = np.empty((N, H * W, C), dtype=dy.dtype)
+    kernel = _max_backward_parallel if use_parallel(N, dx.size) else _max_backward_serial
+    kernel(dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx)
+    return dx.reshape(N, H, W, C)
+
+
+def avg_pool_forward(x, pool_size, strides, pads):
+    """Average pooling: the mean of each window over its non-padded positions.
+
+    Args:
+        x: (N, H, W, C) float32/float64 array.
+        pool_size: (PH, PW). strides: (SH, SW). pads: ((top, bottom), (left, right)).
+
+    Returns:
+        y: (N, OH, OW, C) of x's dtype.
+    """
+    x = as_float_image(x)
+    geom = _geometry(x.shape, pool_size, strides, pads)
+    N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
+    y = np.empty((N, OH, OW, C), dtype=x.dtype)
+    kernel = _avg_forward_parallel if use_parallel(N * OH, x.size) else _avg_forward_serial
+    kernel(x, y, geom)
+    return y
+
+
+def avg_pool_backward(dy, x_shape, pool_size, strides, pads):
+    """The gradient of average pooling: each dy spread equally over its window's real inputs.
+
+    Args:
+        dy: (N, OH, OW, C) float32/float64 array.
+        x_shape: (N, H, W, C) of the pooled input; pool_size, strides, pads: as for the forward.
+
+    Returns:
+        dx of shape x_shape and dy's dtype.
+    """
+    dy = as_float_image(dy, "dy")
+    geom = _geometry(x_shape, pool_size, strides, pads)
+    expected = (int(x_shape[0]), geom[9], geom[10], geom[2])
+    if dy.shape != expected:
+        raise ValueError(
+            f"Expected dy of shape {expected} for x_shape={tuple(x_shape)}. "
+            f"Received: dy.shape={dy.shape}"
+        )
+    dx = np.empty(tuple(int(s) for s in x_shape), dtype=dy.dtype)
+    kernel = _avg_backward_parallel if use_parallel(dy.shape[0], dx.size) else _avg_backward_serial
+    kernel(dy, dx, geom)
+    return dx
+
+
+# ---- Numba kernels ----------------------------------------------------------------------------
+# Arrays keep their 4-D shapes; the innermost loops run over the C contiguous channels of one
+# pixel through 1-D views indexed from 0 (so Numba drops its negative-index checks and LLVM
+# vectorises them). Forward kernels write disjoint outputs and split over output rows (n, oh);
+# backward kernels scatter-add and split over images, each iteration writing only its own image.
+
+
+@njit(cache=True)
+def _window(o, stride, pad, pool, size):
+    """First input position of window o, and its taps [lo, hi) that fall inside [0, size)."""
+    start = o * stride - pad
+    return start, max(0, -start), min(pool, size - start)
+
+
+@njit(cache=True)
+def _max_forward_row(x, y, argmax, n, oh, geom):
+    H, W, C, PH, PW, SH, SW, top, left, OH, OW = geom
+    h0, ilo, ihi = _window(oh, SH, top, PH, H)
+    for ow in range(OW):
+        w0, jlo, jhi = _window(ow, SW, left, PW, W)
+        best, arg = y[n, oh, ow], argmax[n, oh, ow]
+        first = x[n, h0 + ilo, w0 + jlo]
+        for c in range(C):
+            best[c] = first[c]
+            arg[c] = (h0 + ilo) * W + w0 + jlo
+        for i in range(ilo, ihi):
+            for j in range(jlo, jhi):
+                pixel, index = x[n, h0 + i, w0 + j], (h0 + i) * W + w0 + j
+                for c in range(C):
+                    v = pixel[c]
+                    # Strictly greater: the first max wins ties. A NaN wins once and stays.
+                    if v > best[c] or (v != v and best[c] == best[c]):
+                        best[c] = v
+                        arg[c] = index
+
+
+@njit(cache=True)
+def _max_forward_serial(x, y, argmax, geom):
+    for n in range(x.shape[0]):
+        for oh in range(geom[9]):
+            _max_forward_row(x, y, argmax, n, oh, geom)
+
+
+@njit(cache=True, parallel=True)
+def _max_forward_parallel(x, y, argmax, geom):
+    OH = geom[9]
+    for r in prange(x.shape[0] * OH):
+        _max_forward_row(x, y, argmax, r // OH, r % OH, geom)
+
+
+@njit(cache=True)
+def _max_backward_image(dy, argmax, dx, n):
+    """Zeroes image n of dx (N, H*W, C) and adds each of its dy onto the input that won."""
+    image = dx[n]
+    for p in range(image.shape[0]):
+        pixel = image[p]
+        for c in range(pixel.size):
+            pixel[c] = 0
+    grads, winners = dy[n], argmax[n]
+    for q in range(grads.shape[0]):
+        g, a = grads[q], winners[q]
+        for c in range(g.size):
+            image[a[c], c] += g[c]
+
+
+@njit(cache=True)
+def _max_backward_serial(dy, argmax, dx):
+    for n in range(dx.shape[0]):
+        _max_backward_image(dy, argmax, dx, n)
+
+
+@njit(cache=True, parallel=True)
+def _max_backward_parallel(dy, argmax, dx):
+    for n in prange(dx.shape[0]):
+        _max_backward_image(dy, argmax, dx, n)
+
+
+@njit(cache=True)
+def _avg_forward_row(x, y, n, oh, geom):
+    H, W, C, PH, PW, SH, SW, top, left, OH, OW = geom
+    h0, ilo, ihi = _window(oh, SH, top, PH, H)
+    for ow in range(OW):
+        w0, jlo, jhi = _window(ow, SW, left, PW, W)
+        mean = y[n, oh, ow]
+        for c in range(C):
+            mean[c] = 0
+        for i in range(ilo, ihi):
+            for j in range(jlo, jhi):
+                pixel = x[n, h0 + i, w0 + j]
+                for c in range(C):
+                    mean[c] += pixel[c]
+        count = (ihi - ilo) * (jhi - jlo)
+        for c in range(C):
+            mean[c] /= count
+
+
+@njit(cache=True)
+def _avg_forward_serial(x, y, geom):
+    for n in range(x.shape[0]):
+        for oh in range(geom[9]):
+            _avg_forward_row(x, y, n, oh, geom)
+
+
+@njit(cache=True, parallel=True)
+def _avg_forward_parallel(x, y, geom):
+    OH = geom[9]
+    for r in prange(x.shape[0] * OH):
+        _avg_forward_row(x, y, r // OH, r % OH, geom)
+
+
+@njit(cache=True)
+def _avg_backward_image(dy, dx, n, geom):
+    """Zeroes image n of dx and spreads each of its dy over the window's real inputs."""
+    H, W, C, PH, PW, SH, SW, top, left, OH, OW = geom
+    image = dx[n]
+    for h in range(H):
+        for w in range(W):
+            pixel = image[h, w]
+            for c in range(C):
+                pixel[c] = 0
+    for oh in range(OH):
+        h0, ilo, ihi = _window(oh, SH, top, PH, H)
+        for ow in range(OW):
+            w0, jlo, jhi = _window(ow, SW, left, PW, W)
+            g = dy[n, oh, ow]
+            scale = 1.0 / ((ihi - ilo) * (jhi - jlo))
+            for i in range(ilo, ihi):
+                for j in range(jlo, jhi):
+                    pixel = image[h0 + i, w0 + j]
+                    for c in range(C):
+                        pixel[c] += g[c] * scale
+
+
+@njit(cache=True)
+def _avg_backward_serial(dy, dx, geom):
+    for n in range(dx.shape[0]):
+        _avg_backward_image(dy, dx, n, geom)
+
+
+@njit(cache=True, parallel=True)
+def _avg_backward_parallel(dy, dx, geom):
+    for n in prange(dx.shape[0]):
+        _avg_backward_image(dy, dx, n, geom)
+
+
+# ---- plain NumPy references -------------------------------------------------------------------
+
+
+def _windows(padded, geom):
+    """(N, OH, OW, PH*PW, C): every window of a padded input, taps in row-major order."""
+    _, _, _, PH, PW, SH, SW, _, _, OH, OW = geom
+    N, C = padded.shape[0], padded.shape[3]
+    stack = np.empty((N, OH, OW, PH * PW, C), dtype=padded.dtype)
+    for i in range(PH):
+        for j in range(PW):
+            stack[:, :, :, i * PW + j, :] = padded[
+                :, i : i + SH * (OH - 1) + 1 : SH, j : j + SW * (OW - 1) + 1 : SW, :
+            ]
+    return stack
+
+
+def _pad(x, pads, value):
+    return np.pad(x, ((0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)), constant_values=value)
+
+
+def max_pool_forward_reference(x, pool_size, strides, pads):
+    """``max_pool_forward`` in plain NumPy: the max of each window's real (non-padded) taps, and
+    the first real tap equal to it (or the first NaN)."""
+    x = np.asarray(x)
+    geom = _geometry(x.shape, pool_size, strides, pads)
+    H, W, _, PH, PW, SH, SW, top, left, OH, OW = geom
+    windows = _windows(_pad(x, pads, 0), geom)
+    real = _windows(_pad(np.ones((1,) + x.shape[1:3] + (1,), bool), pads, False), geom)
+    y = np.where(real, windows, -np.inf).max(axis=3)  # NaN if the window holds one
+    won = real & ((windows == y[:, :, :, None, :]) | (np.isnan(windows) & np.isnan(y)[:, :, :, None, :]))
+    tap = won.argmax(axis=3)
+    rows = np.arange(OH)[None, :, None, None] * SH - top + tap // PW
+    columns = np.arange(OW)[None, None, :, None] * SW - left + tap % PW
+    return y, (rows * W + columns).astype(np.int32)
+
+
+def max_pool_backward_reference(dy, argmax, x_shape):
+    """``max_pool_backward`` in plain NumPy with ``np.add.at``."""
+    N, H, W, C = x_shape
+    dx = np.zeros((N, H * W, C), dtype=dy.dtype)
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, None, None, :]
+    np.add.at(dx, (np.broadcast_to(n, dy.shape), argmax, np.broadcast_to(c, dy.shape)), dy)
+    return dx.reshape(x_shape)
+
+
+def avg_pool_forward_reference(x, pool_size, strides, pads):
+    """``avg_pool_forward`` in plain NumPy: window sums divided by the count of real inputs."""
+    x = np.asarray(x)
+    geom = _geometry(x.shape, pool_size, strides, pads)
+    sums = _windows(_pad(x, pads, 0), geom).sum(axis=3)
+    counts = _windows(_pad(np.ones((1,) + x.shape[1:3] + (1,)), pads, 0), geom).sum(axis=3)
+    return (sums / counts).astype(x.dtype)
+
+
+def avg_pool_backward_reference(dy, x_shape, pool_size, strides, pads):
+    """``avg_pool_backward`` in plain NumPy: each tap adds dy / count onto a strided slice."""
+    geom = _geometry(x_shape, pool_size, strides, pads)
+    N, H, W, C = x_shape
+    _, _, _, PH, PW, SH, SW, top, left, OH, OW = geom
+    (_, bottom), (_, right) = pads
+    counts = _windows(_pad(np.ones((1, H, W, 1)), pads, 0), geom).sum(axis=3)
+    share = dy / counts
+    padded = np.zeros((N, H + top + bottom, W + left + right, C), dtype=dy.dtype)
+    for i in range(PH):
+        for j in range(PW):
+            padded[:, i : i + SH * (OH - 1) + 1 : SH, j : j + SW * (OW - 1) + 1 : SW, :] += share
+    return padded[:, top : top + H, left : left + W, :].copy()

@@ -1,0 +1,223 @@
+"""Conv2D and ZeroPadding2D.
+
+A convolution is one matrix product: im2col lays every receptive field out as a row of a
+(N*OH*OW, KH*KW*C) matrix whose columns follow the kernel reshaped to (KH*KW*C, F), so
+``cols @ kernel`` is the NHWC output with no transpose. Backward is two more products,
+``dW = cols^T dY`` and ``dcols = dY W^T``, and col2im scatter-adds dcols back onto the input.
+"""
+import numpy as np
+
+from tinykeras import initializers
+from tinykeras.kernels import col2im, conv_output_size, im2col, same_padding
+from tinykeras.kernels.blas import matmul
+from tinykeras.layers.arguments import (
+    from_channels_last,
+    image_shape,
+    require_rank,
+    spatial_shape,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_last,
+)
+from tinykeras.layers.base import ActivatedLayer, Layer
+
+
+def output_spatial_shape(layer, input_shape, kernel_size, strides, dilation, padding, data_format):
+    """(OH, OW) for a convolution or pooling window, or a ValueError naming the layer when the
+    input is too small for it."""
+    require_rank(layer, input_shape)
+    (height, width), _ = spatial_shape(input_shape, data_format)
+    sizes = []
+    for size, k, s, d in zip((height, width), kernel_size, strides, dilation):
+        sizes.append(None if size is None else conv_output_size(size, k, s, d, padding))
+    if any(s is not None and s <= 0 for s in sizes):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) with a {kernel_size} window "
+            f"(strides {strides}, padding '{padding}') cannot be applied to an input of spatial "
+            f"size {(height, width)}: the output would be {tuple(sizes)}. Use padding='same', a "
+            "smaller window, or fewer downsampling layers before it."
+        )
+    return tuple(sizes)
+
+
+def window_pads(spatial, kernel_size, strides, dilation, padding):
+    """((top, bottom), (left, right)) padding, split like TensorFlow for 'same'."""
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation))
+
+
+class Conv2D(ActivatedLayer):
+    """2-D convolution: ``y = activation(conv(x, kernel) + bias)``.
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or (height, width) of the window.
+        strides: an int or (sh, sw).
+        padding: 'valid' (no padding) or 'same' (output size ceil(input / stride); the extra
+            row/column of padding goes to the bottom/right, as in TensorFlow).
+        data_format: 'channels_last' (N, H, W, C) or 'channels_first' (N, C, H, W); default from
+            ``backend.image_data_format()``.
+        dilation_rate: an int or (dh, dw): the spacing between kernel taps.
+        activation: name or function; None means linear.
+        use_bias: whether to add a bias per filter.
+        kernel_initializer: initializer of the (KH, KW, C_in, filters) kernel.
+        bias_initializer: initializer of the bias.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(activation=activation, **kwargs)
+        if not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(
+                "Invalid value for argument `filters`. Expected a strictly positive value. "
+                f"Received filters={filters!r}."
+            )
+        self.filters = int(filters)
+        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
+        self.strides = standardize_tuple(strides, 2, "strides")
+        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(
+                "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
+            )
+        self.padding = standardize_padding(padding)
+        self.data_format = standardize_data_format(data_format)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self._cols = None
+        self._geometry = None
+
+    def build(self, input_shape):
+        require_rank(self, input_shape)
+        _, channels = spatial_shape(input_shape, self.data_format)
+        if channels is None:
+            raise ValueError(
+                f"Layer '{self.name}' (Conv2D) needs the channel axis of its input to be known. "
+                f"Received input_shape={input_shape}."
+            )
+        shape = self.kernel_size + (channels, self.filters)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
+        self.bias = (
+            self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+        )
+
+    def compute_output_shape(self, input_shape):
+        spatial = output_spatial_shape(
+            self, input_shape, self.kernel_size, self.strides, self.dilation_rate, self.padding, self.data_format
+        )
+        return image_shape(input_shape[0], spatial, self.filters, self.data_format)
+
+    def _window(self, x_shape):
+        """Kernel geometry for an NHWC input shape: (kernel, strides, dilation, pads, (OH, OW))."""
+        spatial = x_shape[1:3]
+        pads = window_pads(spatial, self.kernel_size, self.strides, self.dilation_rate, self.padding)
+        out = tuple(
+            conv_output_size(n, k, s, d, self.padding)
+            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
+        )
+        return self.kernel_size, self.strides, self.dilation_rate, pads, out
+
+    def forward_linear(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        kernel, strides, dilation, pads, (oh, ow) = self._window(x.shape)
+        rows, depth = x.shape[0] * oh * ow, kernel[0] * kernel[1] * x.shape[3]
+        if self._cols is None or self._cols.shape != (rows, depth) or self._cols.dtype != x.dtype:
+            self._cols = np.empty((rows, depth), dtype=x.dtype)
+        cols = im2col(x, kernel, strides, dilation, pads, out=self._cols)
+        z = matmul(cols, self.kernel.value.reshape(depth, self.filters))
+        if self.use_bias:
+            z += self.bias.value
+        self._geometry = (x.shape, kernel, strides, dilation, pads)
+        return from_channels_last(z.reshape(x.shape[0], oh, ow, self.filters), self.data_format)
+
+    def backward_linear(self, dz):
+        x_shape, kernel, strides, dilation, pads = self._geometry
+        dz2 = to_channels_last(dz, self.data_format).reshape(-1, self.filters)
+        kernel2d = self.kernel.value.reshape(-1, self.filters)
+        self.grads = [matmul(self._cols.T, dz2).reshape(self.kernel.shape)]
+        if self.use_bias:
+            self.grads.append(dz2.sum(axis=0))
+        if not self.input_gradient:
+            return None
+        dx = col2im(matmul(dz2, kernel2d.T), x_shape, kernel, strides, dilation, pads)
+        return from_channels_last(dx, self.data_format)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+class ZeroPadding2D(Layer):
+    """Adds rows and columns of zeros around each image.
+
+    Args:
+        padding: an int (all sides), (rows, cols) (symmetric), or ((top, bottom), (left, right)).
+        data_format: 'channels_last' or 'channels_first'.
+    """
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(padding, (int, np.integer)):
+            pads = ((padding, padding), (padding, padding))
+        elif len(padding) == 2 and all(isinstance(p, (int, np.integer)) for p in padding):
+            pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+        else:
+            pads = tuple(standardize_tuple(p, 2, "padding", allow_zero=True) for p in padding)
+        if len(pads) != 2 or any(p < 0 for pair in pads for p in pair):
+            raise ValueError(
+                "`padding` should be an int, a tuple of 2 ints, or a tuple of 2 tuples of 2 "
+                f"non-negative ints. Received: padding={padding!r}"
+            )
+        self.padding = tuple(tuple(int(p) for p in pair) for pair in pads)
+        self.data_format = standardize_data_format(data_format)
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape)
+        (h, w), c = spatial_shape(input_shape, self.data_format)
+        (top, bottom), (left, right) = self.padding
+        grown = (None if h is None else h + top + bottom, None if w is None else w + left + right)
+        return image_shape(input_shape[0], grown, c, self.data_format)
+
+    def _spatial_axes(self):
+        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+
+    def forward(self, x, training=False):
+        widths = [(0, 0)] * 4
+        for axis, pair in zip(self._spatial_axes(), self.padding):
+            widths[axis] = pair
+        return np.pad(x, widths)
+
+    def backward(self, dy):
+        index = [slice(None)] * 4
+        for axis, (before, after) in zip(self._spatial_axes(), self.padding):
+            index[axis] = slice(before, dy.shape[axis] - after)
+        return dy[tuple(index)]
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}

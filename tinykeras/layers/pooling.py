@@ -1,0 +1,146 @@
+"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling2D."""
+import numpy as np
+
+from tinykeras.kernels import (
+    avg_pool_backward,
+    avg_pool_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
+from tinykeras.layers.arguments import (
+    from_channels_last,
+    image_shape,
+    require_rank,
+    spatial_shape,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_last,
+)
+from tinykeras.layers.base import Layer
+from tinykeras.layers.convolutional import output_spatial_shape, window_pads
+
+
+class _Pooling2D(Layer):
+    """Shared by MaxPooling2D and AveragePooling2D: a window slid over each channel.
+
+    Args:
+        pool_size: an int or (ph, pw): the window.
+        strides: an int or (sh, sw); None means pool_size.
+        padding: 'valid' or 'same' (padding never counts: it is never the max and is left out
+            of the average, as in TensorFlow).
+        data_format: 'channels_last' or 'channels_first'.
+    """
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = standardize_tuple(pool_size, 2, "pool_size")
+        self.strides = self.pool_size if strides is None else standardize_tuple(strides, 2, "strides")
+        self.padding = standardize_padding(padding)
+        self.data_format = standardize_data_format(data_format)
+        self._x_shape = None
+
+    def compute_output_shape(self, input_shape):
+        spatial = output_spatial_shape(
+            self, input_shape, self.pool_size, self.strides, (1, 1), self.padding, self.data_format
+        )
+        _, channels = spatial_shape(input_shape, self.data_format)
+        return image_shape(input_shape[0], spatial, channels, self.data_format)
+
+    def _pads(self, x_shape):
+        return window_pads(x_shape[1:3], self.pool_size, self.strides, (1, 1), self.padding)
+
+    def forward(self, x, training=False):
+        x = to_channels_last(x, self.data_format)
+        self._x_shape = x.shape
+        return from_channels_last(self.pool(x, self._pads(x.shape)), self.data_format)
+
+    def backward(self, dy):
+        dy = to_channels_last(dy, self.data_format)
+        dx = self.unpool(np.ascontiguousarray(dy), self._pads(self._x_shape))
+        return from_channels_last(dx, self.data_format)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
+
+
+class MaxPooling2D(_Pooling2D):
+    """The maximum of each window; the gradient flows to the input that was the maximum."""
+
+    def pool(self, x, pads):
+        y, self._argmax = max_pool_forward(x, self.pool_size, self.strides, pads)
+        return y
+
+    def unpool(self, dy, pads):
+        return max_pool_backward(dy, self._argmax, self._x_shape)
+
+
+class AveragePooling2D(_Pooling2D):
+    """The mean of each window; the gradient is spread evenly over the window."""
+
+    def pool(self, x, pads):
+        return avg_pool_forward(x, self.pool_size, self.strides, pads)
+
+    def unpool(self, dy, pads):
+        return avg_pool_backward(dy, self._x_shape, self.pool_size, self.strides, pads)
+
+
+class _GlobalPooling2D(Layer):
+    """Shared by the global poolings: one value per channel.
+
+    Args:
+        data_format: 'channels_last' or 'channels_first'.
+        keepdims: keep the spatial axes (as size 1).
+    """
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self.keepdims = keepdims
+        self._x_shape = None
+
+    def _axes(self):
+        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape)
+        _, channels = spatial_shape(input_shape, self.data_format)
+        if self.keepdims:
+            return image_shape(input_shape[0], (1, 1), channels, self.data_format)
+        return (input_shape[0], channels)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """The mean over all positions of each channel."""
+
+    def forward(self, x, training=False):
+        self._x_shape = x.shape
+        return x.mean(axis=self._axes(), keepdims=self.keepdims)
+
+    def backward(self, dy):
+        h, w = (self._x_shape[a] for a in self._axes())
+        dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
+        return np.broadcast_to(dy / (h * w), self._x_shape).copy()
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """The maximum over all positions of each channel (ties share the gradient equally)."""
+
+    def forward(self, x, training=False):
+        y = x.max(axis=self._axes(), keepdims=True)
+        self._winners = x == y
+        return y if self.keepdims else y.reshape(y.shape[0], -1)
+
+    def backward(self, dy):
+        dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
+        counts = self._winners.sum(axis=self._axes(), keepdims=True)
+        return self._winners * (dy / counts)
