@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from tinykeras.kernels.activations import relu_backward, relu_forward
 from tinykeras.utils.naming import lookup
 
 # SELU constants (Klambauer et al., 2017), as in Keras.
@@ -43,7 +44,15 @@ def _linear(x):
 
 
 def _relu(x):
+    if x.ndim and x.dtype.kind == "f":
+        return relu_forward(x)
     return np.maximum(x, 0)
+
+
+def _relu_backward(dy, x, y):
+    if x.ndim and x.dtype.kind == "f" and dy.shape == x.shape:
+        return relu_backward(dy, x)
+    return dy * (x > 0)
 
 
 def _sigmoid(x):
@@ -119,7 +128,7 @@ _ACTIVATIONS = {
     a.name: a
     for a in [
         Activation("linear", _linear, lambda dy, x, y: dy),
-        Activation("relu", _relu, lambda dy, x, y: dy * (x > 0)),
+        Activation("relu", _relu, _relu_backward),
         Activation("sigmoid", _sigmoid, lambda dy, x, y: dy * y * (1 - y)),
         Activation("tanh", _tanh, lambda dy, x, y: dy * (1 - y * y)),
         Activation("softmax", _softmax, _softmax_backward),

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from tinykeras.kernels.optimizers import adam_update
 from tinykeras.utils.naming import lookup
 
 
@@ -177,6 +178,20 @@ class Adam(Optimizer):
 
     def update_step(self, grad, value, slots, lr):
         m, v = slots["momentum"], slots["velocity"]
+        if not self.amsgrad and grad.dtype == value.dtype and value.flags.c_contiguous:
+            # The four lines below in one pass over memory instead of about ten.
+            dtype = value.dtype.type
+            adam_update(
+                value.reshape(-1),
+                np.ascontiguousarray(grad).reshape(-1),
+                m.reshape(-1),
+                v.reshape(-1),
+                dtype(1 - self.beta_1),
+                dtype(1 - self.beta_2),
+                dtype(lr * self._alpha),
+                dtype(self.epsilon),
+            )
+            return
         m += (grad - m) * (1 - self.beta_1)
         v += (grad * grad - v) * (1 - self.beta_2)
         if self.amsgrad:

@@ -3,9 +3,12 @@ choice between a kernel's serial and parallel driver."""
 import numba
 import numpy as np
 
-# Below this many elements touched per call, starting the thread pool costs more than it saves
-# (measured on the MNIST and CIFAR shapes in the kernels' benchmark; see the tests' docstrings).
-PARALLEL_MIN_ELEMENTS = 200_000
+# Below this many elements touched per call, a kernel runs on the calling thread. Numba's
+# OpenMP threads keep spinning after a parallel loop and then slow down the BLAS threads of the
+# next matrix product: on the deep MNIST CNN (batch 32, 590,000-element activations) a training
+# step took 41 ms with parallel kernels and 24 ms with serial ones on 2 cores. So only arrays
+# far larger than the tutorials' go parallel.
+PARALLEL_MIN_ELEMENTS = 8_000_000
 
 
 def use_parallel(tasks, elements):

@@ -1,12 +1,12 @@
 """Matrix products through NumPy's BLAS, single-threaded when the product is small.
 
 OpenBLAS splits any product above about a quarter of a million multiply-adds over every core.
-For the products of small models (a batch of 32 through a 64-unit layer, a 3x3 convolution with
-8 filters) starting and joining the threads costs more than the arithmetic, and on a busy
-machine the waiting threads make such a product ten times slower than on one thread. So
-``matmul`` runs products below ``PARALLEL_MIN_FLOPS`` on the calling thread only, through
-OpenBLAS' thread-local setting (the caller's own setting is restored afterwards), and leaves
-larger ones to BLAS' threads.
+On an idle 2-core machine that still pays for the tutorials' products (a 3 MFLOP product takes
+0.055 ms on two threads and 0.098 ms on one), but when another process keeps the cores busy,
+OpenBLAS' waiting threads make a small product up to twenty times slower than on one thread
+(3.8 ms instead of 0.2 ms for a 3 MFLOP convolution product). So ``matmul`` runs products below
+``PARALLEL_MIN_FLOPS`` on the calling thread only, through OpenBLAS' thread-local setting (the
+caller's own setting is restored afterwards), and leaves larger ones to BLAS' threads.
 
 When NumPy's BLAS is not an OpenBLAS with that setting (Accelerate on macOS, MKL, an old
 OpenBLAS), ``matmul`` is plain ``np.matmul``.
@@ -17,8 +17,9 @@ import os
 
 import numpy as np
 
-# Products below this many floating-point operations (2*M*K*N) run on one thread.
-PARALLEL_MIN_FLOPS = 50_000_000
+# Products below this many floating-point operations (2*M*K*N) run on one thread: a product this
+# small takes about 0.1 ms, so one thread costs little when idle and saves much when busy.
+PARALLEL_MIN_FLOPS = 5_000_000
 
 
 def _thread_local_setter():

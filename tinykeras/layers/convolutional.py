@@ -9,6 +9,7 @@ import numpy as np
 
 from tinykeras import initializers
 from tinykeras.kernels import col2im, conv_output_size, im2col, same_padding
+from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
     from_channels_last,
@@ -142,7 +143,7 @@ class Conv2D(ActivatedLayer):
         cols = im2col(x, kernel, strides, dilation, pads, out=self._cols)
         z = matmul(cols, self.kernel.value.reshape(depth, self.filters))
         if self.use_bias:
-            z += self.bias.value
+            add_bias(z, self.bias.value)
         self._geometry = (x.shape, kernel, strides, dilation, pads)
         return from_channels_last(z.reshape(x.shape[0], oh, ow, self.filters), self.data_format)
 
@@ -152,7 +153,7 @@ class Conv2D(ActivatedLayer):
         kernel2d = self.kernel.value.reshape(-1, self.filters)
         self.grads = [matmul(self._cols.T, dz2).reshape(self.kernel.shape)]
         if self.use_bias:
-            self.grads.append(dz2.sum(axis=0))
+            self.grads.append(bias_gradient(dz2))
         if not self.input_gradient:
             return None
         dx = col2im(matmul(dz2, kernel2d.T), x_shape, kernel, strides, dilation, pads)

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from tinykeras import backend, initializers
+from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.base import ActivatedLayer, Layer
 
@@ -58,7 +59,7 @@ class Dense(ActivatedLayer):
         self._x = x
         z = matmul(x.reshape(-1, x.shape[-1]), self.kernel.value)
         if self.use_bias:
-            z += self.bias.value
+            add_bias(z, self.bias.value)
         return z.reshape(x.shape[:-1] + (self.units,))
 
     def backward_linear(self, dz):
@@ -67,7 +68,7 @@ class Dense(ActivatedLayer):
         dz2 = dz.reshape(-1, self.units)
         self.grads = [matmul(x2.T, dz2)]
         if self.use_bias:
-            self.grads.append(dz2.sum(axis=0))
+            self.grads.append(bias_gradient(dz2))
         if not self.input_gradient:
             return None
         return matmul(dz2, self.kernel.value.T).reshape(self._x.shape)

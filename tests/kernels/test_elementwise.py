@@ -1,0 +1,61 @@
+"""The fused element-wise kernels equal the NumPy expressions they replace: bias add and its
+column-sum gradient, ReLU and its gradient, and Adam's update."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinykeras.kernels.activations import relu_backward, relu_forward
+from tinykeras.kernels.bias import add_bias, bias_gradient
+from tinykeras.kernels.optimizers import adam_update
+
+dtypes = st.sampled_from([np.float32, np.float64])
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.integers(1, 300), columns=st.integers(1, 40), dtype=dtypes, seed=st.integers(0, 2**32 - 1))
+def test_bias_add_and_gradient_equal_numpy(rows, columns, dtype, seed):
+    rng = np.random.default_rng(seed)
+    z, b = rng.standard_normal((rows, columns)).astype(dtype), rng.standard_normal(columns).astype(dtype)
+    expected = z + b
+    assert add_bias(z, b) is z
+    np.testing.assert_array_equal(z, expected)
+    gradient = bias_gradient(z)
+    assert gradient.dtype == dtype
+    np.testing.assert_allclose(gradient, z.astype(np.float64).sum(axis=0), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+def test_bias_gradient_accumulates_in_double_precision():
+    """2**24 and then a thousand ones: a float32 running sum would never move from 2**24."""
+    dz = np.ones((1001, 1), np.float32)
+    dz[0] = 2**24
+    assert bias_gradient(dz)[0] == 2**24 + 1000
+
+
+@settings(max_examples=50, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4), dtype=dtypes, seed=st.integers(0, 2**32 - 1))
+def test_relu_and_its_gradient_equal_numpy(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x, dy = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_array_equal(relu_forward(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(relu_backward(dy, x), dy * (x > 0))
+    np.testing.assert_array_equal(relu_forward(x.T), np.maximum(x.T, 0))
+
+
+def test_relu_propagates_nan():
+    x = np.array([-1.0, np.nan, 2.0], np.float32)
+    np.testing.assert_array_equal(relu_forward(x), [0, np.nan, 2])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_update_equals_the_numpy_formula(dtype, rng):
+    value, grad = rng.standard_normal(1000).astype(dtype), rng.standard_normal(1000).astype(dtype)
+    m, v = rng.standard_normal(1000).astype(dtype) * 0.1, rng.random(1000).astype(dtype) * 0.01
+    expected_m = m + (grad - m) * dtype(0.1)
+    expected_v = v + (grad * grad - v) * dtype(0.001)
+    expected = value - dtype(0.003) * expected_m / (np.sqrt(expected_v) + dtype(1e-7))
+    adam_update(value, grad, m, v, dtype(0.1), dtype(0.001), dtype(0.003), dtype(1e-7))
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(m, expected_m, rtol=rtol)
+    np.testing.assert_allclose(v, expected_v, rtol=rtol)
+    np.testing.assert_allclose(value, expected, rtol=rtol)
