@@ -46,6 +46,8 @@ def test_mnist_cnn_small_tutorial_learns_on_a_subset(mnist, capsys):
 def test_mnist_cnn_deep_tutorial_learns_on_a_subset(mnist):
     """One epoch on 3,000 images, and the model's 600,810 parameters."""
     example = load_example("mnist_cnn_deep")
-    assert example.build_model().count_params() == 600_810
+    model = example.build_model()
+    assert model.count_params() == 600_810
+    assert model.layers[2].output_shape == (None, 12, 12, 32) and model.output_shape == (None, 10)
     accuracy = example.main(seed=1, epochs=1, train_samples=3000, verbose=0)
     assert accuracy >= 0.85

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from layer_helpers import concrete, int_or_pair, pair, to_nchw, to_nhwc
 
 from tinykeras import Sequential, initializers
 from tinykeras.layers import Conv2D, Dense, Flatten, MaxPooling2D, ZeroPadding2D
@@ -24,28 +25,6 @@ seeds = st.integers(0, 2**32 - 1)
 data_formats = st.sampled_from(["channels_last", "channels_first"])
 # The `float64` fixture only sets floatx, which holds for every example of a test.
 FLOAT64_FIXTURE = [HealthCheck.function_scoped_fixture]
-
-
-def int_or_pair(low, high):
-    """An int or a 2-tuple of ints in [low, high], as Keras accepts for window arguments."""
-    values = st.integers(low, high)
-    return st.one_of(values, st.tuples(values, values))
-
-
-def pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
-def concrete(shape, batch):
-    return tuple(batch if d is None else d for d in shape)
-
-
-def to_nchw(x):
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
-def to_nhwc(x):
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
 def tf_pads(size, kernel, stride, dilation, padding):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from layer_helpers import concrete
 
 from tinykeras import activations, backend, initializers
 from tinykeras.layers import Activation, Dense, Dropout, Flatten, Reshape
@@ -48,10 +49,6 @@ def dense_away_from_kinks(layer, rng, x_shape):
         if np.abs(z).min() > KINK_MARGIN:
             return x
     raise RuntimeError("could not draw pre-activations away from 0")
-
-
-def concrete(shape, batch):
-    return tuple(batch if d is None else d for d in shape)
 
 
 # ---- Dense --------------------------------------------------------------------------------

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from layer_helpers import concrete, int_or_pair, pair, to_nchw
 
 from tinykeras import Sequential
 from tinykeras.layers import (
     AveragePooling2D,
     Conv2D,
     Dense,
-    Dropout,
     Flatten,
     GlobalAveragePooling2D,
     GlobalMaxPooling2D,
@@ -35,24 +35,6 @@ WINDOW_POOLINGS = [MaxPooling2D, AveragePooling2D]
 GLOBAL_POOLINGS = [GlobalMaxPooling2D, GlobalAveragePooling2D]
 WINDOW_REDUCTIONS = [(MaxPooling2D, np.max), (AveragePooling2D, np.mean)]
 GLOBAL_REDUCTIONS = [(GlobalMaxPooling2D, np.max), (GlobalAveragePooling2D, np.mean)]
-
-
-def int_or_pair(low, high):
-    """An int or a 2-tuple of ints in [low, high], as Keras accepts for window arguments."""
-    values = st.integers(low, high)
-    return st.one_of(values, st.tuples(values, values))
-
-
-def pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
-
-
-def concrete(shape, batch):
-    return tuple(batch if d is None else d for d in shape)
-
-
-def to_nchw(x):
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 def distinct_values(rng, shape):
@@ -324,24 +306,6 @@ def test_small_cnn_parameter_count_and_shapes():
     ]
     assert model.output_shape == (None, 10)
     assert model.predict(np.zeros((2, 28, 28, 1)), verbose=0).shape == (2, 10)
-
-
-def test_deep_cnn_parameter_count():
-    model = Sequential(
-        [
-            Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
-            Conv2D(32, 3, activation="relu"),
-            MaxPooling2D((2, 2)),
-            Dropout(0.25),
-            Flatten(),
-            Dense(128, activation="relu"),
-            Dropout(0.5),
-            Dense(10, activation="softmax"),
-        ]
-    )
-    assert model.count_params() == 600_810
-    assert model.layers[2].output_shape == (None, 12, 12, 32)
-    assert model.output_shape == (None, 10)
 
 
 def test_one_conv_cnn_parameter_count():
