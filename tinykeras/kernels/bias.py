@@ -9,25 +9,32 @@ batch of pixels loses no precision.
 import numpy as np
 from numba import njit
 
+# Consecutive rows are grouped into wide rows of about this many values.
+WIDE_ROW = 64
+
+
+def wide_row_count(columns):
+    """How many consecutive rows of ``columns`` values make one wide row (at least one)."""
+    return max(1, WIDE_ROW // columns)
+
 
 def add_bias(z, bias):
     """``z += bias`` in place for a C-contiguous (rows, columns) ``z``; returns z."""
-    _add_rows(z, bias)
+    _add_rows(z, bias, wide_row_count(z.shape[1]))
     return z
 
 
 def bias_gradient(dz):
     """The sum over rows of a (rows, columns) ``dz``, in dz's dtype (accumulated in float64)."""
     out = np.empty(dz.shape[1], dtype=dz.dtype)
-    _column_sums(np.ascontiguousarray(dz), out)
+    _column_sums(np.ascontiguousarray(dz), wide_row_count(dz.shape[1]), out)
     return out
 
 
 @njit(cache=True)
-def _add_rows(z, bias):
+def _add_rows(z, bias, m):
     # As in _column_sums: m rows at a time, against the bias repeated m times.
     rows, columns = z.shape
-    m = max(1, 64 // columns)
     width, wide_rows = m * columns, rows // m
     tiled = np.empty(width, dtype=z.dtype)
     for k in range(width):
@@ -43,11 +50,10 @@ def _add_rows(z, bias):
 
 
 @njit(cache=True)
-def _column_sums(dz, out):
+def _column_sums(dz, m, out):
     # Rows of a few floats make a loop too short to vectorise, so m consecutive rows are summed
     # as one wide row of m*columns floats (about 64), then the wide sums fold back to columns.
     rows, columns = dz.shape
-    m = max(1, 64 // columns)
     width, wide_rows = m * columns, rows // m
     flat = dz.reshape(rows * columns)
     wide = np.zeros(width)

@@ -10,6 +10,7 @@ from tinykeras.layers.core import (
     InputLayer,
     Reshape,
 )
+from tinykeras.layers.normalization import BatchNormalization
 from tinykeras.layers.pooling import (
     AveragePooling2D,
     GlobalAveragePooling2D,
@@ -21,6 +22,7 @@ __all__ = [
     "ActivatedLayer",
     "Activation",
     "AveragePooling2D",
+    "BatchNormalization",
     "Conv2D",
     "Dense",
     "Dropout",

@@ -1,0 +1,189 @@
+"""Batch normalization's per-channel loops on a (rows, channels) matrix.
+
+A normalized activation is ``y = (x - mu) * a + b`` with one ``mu``, ``a`` and ``b`` per channel
+(column), and its backward pass needs two column sums, ``sum(dy)`` and ``sum(dy * (x - mu))``.
+NumPy would run each of these as several passes with an inner loop as short as a row (32
+channels); here each is one pass. As in ``bias.py``, a few consecutive rows are treated as one
+wide row so that the inner loop is long enough to vectorise. Sums accumulate in float64.
+
+Moments are taken around a shift (the first row), which keeps ``E[(x-k)^2] - E[x-k]^2`` exact
+enough even when the mean is large against the spread (raw pixels in 0..255).
+"""
+import numpy as np
+from numba import njit
+
+from tinykeras.kernels.bias import wide_row_count
+
+
+def channel_moments(x):
+    """The mean and the biased variance of each column of a C-contiguous (rows, channels) x.
+
+    Returns:
+        Two float64 arrays of shape (channels,).
+    """
+    rows, channels = x.shape
+    if rows == 0:
+        raise ValueError(f"Expected at least one row to take moments over. Received: x.shape={x.shape}")
+    mean = np.empty(channels)
+    variance = np.empty(channels)
+    _moments(np.ascontiguousarray(x), wide_row_count(channels), mean, variance)
+    return mean, variance
+
+
+def normalize(x, mu, scale, shift, out=None):
+    """``out = (x - mu) * scale + shift``, column by column, for a (rows, channels) x.
+
+    Args:
+        x: C-contiguous (rows, channels) float array.
+        mu, scale, shift: (channels,) arrays, cast to x's dtype.
+        out: optional (rows, channels) array of x's dtype to write into.
+    """
+    out = np.empty_like(x) if out is None else out
+    dtype = x.dtype
+    _normalize(
+        np.ascontiguousarray(x), mu.astype(dtype), scale.astype(dtype), shift.astype(dtype),
+        wide_row_count(x.shape[1]), out,
+    )
+    return out
+
+
+def gradient_sums(dy, x, mu):
+    """The column sums ``sum(dy)`` and ``sum(dy * (x - mu))`` of two (rows, channels) arrays.
+
+    Returns:
+        Two float64 arrays of shape (channels,).
+    """
+    channels = x.shape[1]
+    sum_dy = np.empty(channels)
+    sum_dy_xc = np.empty(channels)
+    _gradient_sums(
+        np.ascontiguousarray(dy), np.ascontiguousarray(x), mu.astype(x.dtype),
+        wide_row_count(channels), sum_dy, sum_dy_xc,
+    )
+    return sum_dy, sum_dy_xc
+
+
+def normalize_backward(dy, x, mu, a, c, d, out=None):
+    """``out = dy * a + (x - mu) * c + d``, column by column: the input gradient of batch
+    normalization once its per-channel coefficients are known."""
+    out = np.empty_like(dy) if out is None else out
+    dtype = dy.dtype
+    _normalize_backward(
+        np.ascontiguousarray(dy), np.ascontiguousarray(x), mu.astype(dtype), a.astype(dtype),
+        c.astype(dtype), d.astype(dtype), wide_row_count(x.shape[1]), out,
+    )
+    return out
+
+
+@njit(cache=True)
+def _tile(values, width, dtype):
+    tiled = np.empty(width, dtype=dtype)
+    for k in range(width):
+        tiled[k] = values[k % values.size]
+    return tiled
+
+
+@njit(cache=True)
+def _fold(wide, columns):
+    total = np.zeros(columns)
+    for k in range(wide.size):
+        total[k % columns] += wide[k]
+    return total
+
+
+@njit(cache=True)
+def _moments(x, m, mean, variance):
+    rows, columns = x.shape
+    width, wide_rows = m * columns, rows // m
+    shift = _tile(x[0], width, np.float64)
+    flat = x.reshape(rows * columns)
+    s1 = np.zeros(width)
+    s2 = np.zeros(width)
+    for r in range(wide_rows):
+        base = r * width
+        for k in range(width):
+            v = flat[base + k] - shift[k]
+            s1[k] += v
+            s2[k] += v * v
+    t1, t2 = _fold(s1, columns), _fold(s2, columns)
+    for r in range(wide_rows * m, rows):
+        for c in range(columns):
+            v = x[r, c] - shift[c]
+            t1[c] += v
+            t2[c] += v * v
+    for c in range(columns):
+        centred = t1[c] / rows
+        mean[c] = shift[c] + centred
+        variance[c] = max(t2[c] / rows - centred * centred, 0.0)
+
+
+@njit(cache=True)
+def _normalize(x, mu, scale, shift, m, out):
+    rows, columns = x.shape
+    width, wide_rows = m * columns, rows // m
+    tmu, tscale, tshift = _tile(mu, width, x.dtype), _tile(scale, width, x.dtype), _tile(shift, width, x.dtype)
+    flat, flat_out = x.reshape(rows * columns), out.reshape(rows * columns)
+    for r in range(wide_rows):
+        base = r * width
+        for k in range(width):
+            flat_out[base + k] = (flat[base + k] - tmu[k]) * tscale[k] + tshift[k]
+    for r in range(wide_rows * m, rows):
+        for c in range(columns):
+            out[r, c] = (x[r, c] - mu[c]) * scale[c] + shift[c]
+
+
+@njit(cache=True)
+def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
+    rows, columns = x.shape
+    width, wide_rows = m * columns, rows // m
+    tmu = _tile(mu, width, x.dtype)
+    flat_dy, flat_x = dy.reshape(rows * columns), x.reshape(rows * columns)
+    s1 = np.zeros(width)
+    s2 = np.zeros(width)
+    for r in range(wide_rows):
+        base = r * width
+        for k in range(width):
+            g = flat_dy[base + k]
+            s1[k] += g
+            s2[k] += g * (flat_x[base + k] - tmu[k])
+    t1, t2 = _fold(s1, columns), _fold(s2, columns)
+    for r in range(wide_rows * m, rows):
+        for c in range(columns):
+            t1[c] += dy[r, c]
+            t2[c] += dy[r, c] * (x[r, c] - mu[c])
+    for c in range(columns):
+        sum_dy[c] = t1[c]
+        sum_dy_xc[c] = t2[c]
+
+
+@njit(cache=True)
+def _normalize_backward(dy, x, mu, a, c_, d, m, out):
+    rows, columns = x.shape
+    width, wide_rows = m * columns, rows // m
+    tmu, ta = _tile(mu, width, x.dtype), _tile(a, width, x.dtype)
+    tc, td = _tile(c_, width, x.dtype), _tile(d, width, x.dtype)
+    flat_dy, flat_x, flat_out = dy.reshape(rows * columns), x.reshape(rows * columns), out.reshape(rows * columns)
+    for r in range(wide_rows):
+        base = r * width
+        for k in range(width):
+            flat_out[base + k] = flat_dy[base + k] * ta[k] + (flat_x[base + k] - tmu[k]) * tc[k] + td[k]
+    for r in range(wide_rows * m, rows):
+        for c in range(columns):
+            out[r, c] = dy[r, c] * a[c] + (x[r, c] - mu[c]) * c_[c] + d[c]
+
+
+def normalize_reference(x, mu, scale, shift):
+    """Plain NumPy ``(x - mu) * scale + shift``."""
+    return ((x - mu) * scale + shift).astype(x.dtype)
+
+
+def channel_moments_reference(x):
+    """Plain NumPy column means and biased variances, in float64."""
+    x = x.astype(np.float64)
+    return x.mean(axis=0), x.var(axis=0)
+
+
+def gradient_sums_reference(dy, x, mu):
+    """Plain NumPy ``sum(dy)`` and ``sum(dy * (x - mu))`` per column, in float64."""
+    dy, centred = dy.astype(np.float64), x.astype(np.float64) - mu
+    return dy.sum(axis=0), (dy * centred).sum(axis=0)

@@ -1,0 +1,172 @@
+"""BatchNormalization: normalize each feature over the batch, then scale and shift it."""
+import numpy as np
+
+from tinykeras import initializers
+from tinykeras.kernels.normalization import (
+    channel_moments,
+    gradient_sums,
+    normalize,
+    normalize_backward,
+)
+from tinykeras.layers.base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature of ``axis`` to zero mean and unit variance, then scales it by
+    ``gamma`` and shifts it by ``beta``: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+
+    In training, mean and var are the batch's (the biased variance) and the moving statistics
+    follow them: ``moving = moving * momentum + batch * (1 - momentum)``. In inference, and
+    whenever the layer is not trainable (as in Keras), the moving statistics are used instead.
+
+    Args:
+        axis: the feature axis: -1 after Dense and channels_last Conv2D, 1 after channels_first.
+        momentum: the moving statistics' momentum.
+        epsilon: added to the variance before the square root.
+        center: whether to learn the shift ``beta``.
+        scale: whether to learn the scale ``gamma``.
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+            moving_variance_initializer: initializers of the four variables.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if not isinstance(axis, (int, np.integer)):
+            raise TypeError(
+                f"BatchNormalization: axis must be an integer (the feature axis). Received: axis={axis!r}"
+            )
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1]. Received: momentum={momentum!r}")
+        if epsilon <= 0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive. Received: epsilon={epsilon!r}")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self._feature_axis = self._ndim = None
+        self._cache = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization): axis={self.axis} is not a feature axis "
+                f"of an input of shape {tuple(input_shape)}. Use -1 for channels_last data or 1 "
+                "for channels_first."
+            )
+        self._feature_axis = self.axis % ndim
+        self._ndim = ndim
+        features = input_shape[self._feature_axis]
+        if features is None:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) needs axis {self.axis} of its input to "
+                f"be known. Received input_shape={tuple(input_shape)}."
+            )
+        shape = (features,)
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight(
+            "moving_variance", shape, self.moving_variance_initializer, trainable=False
+        )
+
+    # The kernels work on a (rows, features) matrix: the feature axis is moved last.
+
+    def _rows(self, a):
+        if self._feature_axis != a.ndim - 1:
+            a = np.moveaxis(a, self._feature_axis, -1)
+        return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+    def _unrows(self, rows, shape):
+        axis = self._feature_axis
+        out = rows.reshape(shape[:axis] + shape[axis + 1 :] + (shape[axis],))
+        return np.moveaxis(out, -1, axis) if axis != len(shape) - 1 else out
+
+    def forward(self, x, training=False):
+        features = self.moving_mean.shape[0]
+        if x.ndim != self._ndim or x.shape[self._feature_axis] != features:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) expects {features} features on axis "
+                f"{self.axis}. Received: input of shape {x.shape}."
+            )
+        x2 = self._rows(x)
+        use_batch = training and self.trainable
+        if use_batch:
+            mean, variance = channel_moments(x2)
+            self._update_moving(mean, variance)
+        else:
+            mean = self.moving_mean.value.astype(np.float64)
+            variance = self.moving_variance.value.astype(np.float64)
+        inv_std = 1.0 / np.sqrt(variance + self.epsilon)
+        gamma = self.gamma.value if self.scale else 1.0
+        beta = self.beta.value if self.center else np.zeros(features)
+        a = gamma * inv_std
+        y2 = normalize(x2, mean, a, np.asarray(beta, dtype=np.float64))
+        self._cache = (x2, x.shape, mean, inv_std, a, use_batch)
+        return self._unrows(y2, x.shape)
+
+    def _update_moving(self, mean, variance):
+        # Keras: moving = moving * momentum + batch * (1 - momentum), with the biased variance.
+        for variable, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            updated = variable.value * self.momentum + batch * (1 - self.momentum)
+            variable.value[...] = updated
+
+    def backward(self, dy):
+        # With xhat = (x - mean) * inv_std and y = gamma * xhat + beta over m rows:
+        #   dbeta = sum(dy), dgamma = sum(dy * xhat),
+        #   dx = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m)   (batch statistics),
+        #   dx = gamma * inv_std * dy                                       (moving statistics).
+        x2, shape, mean, inv_std, a, use_batch = self._cache
+        dy2 = self._rows(dy)
+        sum_dy, sum_dy_xc = gradient_sums(dy2, x2, mean)
+        dtype = x2.dtype
+        self.grads = []
+        if self.trainable:
+            if self.scale:
+                self.grads.append((sum_dy_xc * inv_std).astype(dtype))
+            if self.center:
+                self.grads.append(sum_dy.astype(dtype))
+        if not self.input_gradient:
+            return None
+        zeros = np.zeros_like(inv_std)
+        if use_batch:
+            m = x2.shape[0]
+            c = -a * inv_std * inv_std * sum_dy_xc / m
+            d = -a * sum_dy / m
+        else:
+            c = d = zeros
+        dx2 = normalize_backward(dy2, x2, mean, np.asarray(a, dtype=np.float64), c, d)
+        return self._unrows(dx2, shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+        }
