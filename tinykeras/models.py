@@ -4,6 +4,7 @@ One training step: forward through each layer -> loss and its gradient -> backwa
 layer in reverse -> one optimizer step -> metrics and callbacks.
 """
 import functools
+import warnings
 
 import numpy as np
 
@@ -14,10 +15,14 @@ from tinykeras.layers.base import Layer
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import summary as summary_module
 from tinykeras.utils.data import (
+    ArrayBatches,
+    IteratorBatches,
+    SequenceBatches,
     check_inputs,
     check_targets,
-    iterate_batches,
+    is_array_data,
     split_validation,
+    unpack_batch,
 )
 
 
@@ -357,20 +362,28 @@ class Sequential:
         validation_data=None,
         shuffle=True,
         initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
     ):
-        """Trains the model for ``epochs`` passes over (x, y).
+        """Trains the model for ``epochs`` passes over the data.
 
         Args:
-            x, y: inputs and targets (NumPy arrays).
-            batch_size: samples per step (32 by default).
+            x, y: inputs and targets as NumPy arrays; or, with y None, x a sequence of (x, y)
+                batches (anything with ``len()`` and ``[i]``, such as
+                ``ImageDataGenerator.flow(...)``) or a generator of (x, y) batches.
+            batch_size: samples per step for arrays (32 by default); a sequence or generator
+                makes its own batches.
             epochs: the epoch to stop at (counting from ``initial_epoch``).
             verbose: 'auto' or 1 for a progress bar, 2 for a line per epoch, 0 for silence.
             callbacks: a list of :class:`tinykeras.callbacks.Callback`.
-            validation_split: the fraction of the data, taken from the end before shuffling,
+            validation_split: the fraction of array data, taken from the end before shuffling,
                 held out to compute val_ metrics after each epoch.
-            validation_data: (x_val, y_val), used instead of validation_split.
-            shuffle: shuffle the training samples before each epoch.
+            validation_data: (x_val, y_val) arrays, or a sequence or generator of batches.
+            shuffle: shuffle array samples before each epoch (a sequence shuffles itself).
             initial_epoch: the epoch to start from (to resume a run).
+            steps_per_epoch: batches per epoch; by default all of them (for a generator: until
+                it is exhausted).
+            validation_steps: batches of validation data per evaluation; by default all.
 
         Returns:
             A :class:`History` whose ``history`` dict maps each log name to its per-epoch values.
@@ -378,15 +391,25 @@ class Sequential:
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else int(batch_size)
         verbose = 1 if verbose == "auto" else verbose
-        x, y = self._prepare(x, y, "fit")
         if validation_data is None and validation_split:
+            if not is_array_data(x):
+                raise ValueError(
+                    "fit: validation_split works only with array data; received x of type "
+                    f"{type(x).__name__}. Pass validation_data instead."
+                )
+            x, y = self._prepare(x, y, "fit")
             (x, y), validation_data = split_validation(x, y, validation_split)
+        data = self._batches(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+        validation = None
         if validation_data is not None:
-            val_x, val_y = self._prepare(*_unpack_validation(validation_data), "fit")
-        steps = -(-len(x) // batch_size)
+            if is_array_data(validation_data):
+                validation_data = _unpack_validation(validation_data)
+                validation = self._batches(*validation_data, batch_size, False, validation_steps, "fit")
+            else:
+                validation = self._batches(validation_data, None, batch_size, False, validation_steps, "fit")
         history = History()
         callback_list = self._callbacks(
-            callbacks, history, verbose, {"epochs": epochs, "steps": steps, "verbose": verbose}
+            callbacks, history, verbose, {"epochs": epochs, "steps": data.steps, "verbose": verbose}
         )
         batch_logs = callback_list.wants("on_train_batch_end")
         self.stop_training = False
@@ -394,24 +417,58 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
-            for step, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, shuffle)):
+            step = -1
+            for step, (xb, yb) in enumerate(data.epoch()):
                 callback_list.on_train_batch_begin(step)
                 self._update_metrics(*self._train_batch(xb, yb))
                 if batch_logs:
                     callback_list.on_train_batch_end(step, self._logs())
                 if self.stop_training:
                     break
+            if step < 0:
+                _warn_ran_out(epochs, data.steps)
+                break
             logs = self._logs()
-            if validation_data is not None:
+            if validation is not None:
                 callback_list.params["in_fit"] = True
-                logs.update(self._evaluate(val_x, val_y, batch_size, callback_list, prefix="val_"))
+                logs.update(self._evaluate(validation, callback_list, prefix="val_"))
                 callback_list.params["in_fit"] = False
             callback_list.on_epoch_end(epoch, logs)
+            if getattr(data, "ran_out", False):
+                _warn_ran_out(epochs, data.steps)
+                break
+            if data.steps is None:
+                data.steps = callback_list.params["steps"] = step + 1
             if self.stop_training:
                 break
         callback_list.on_train_end()
         self.history = history
         return history
+
+    def _batches(self, x, y, batch_size, shuffle, steps, method, needs_targets=True):
+        """The batches of x (and y): from arrays, a sequence of batches, or a generator."""
+        if is_array_data(x):
+            x, y = self._prepare(x, y, method)
+            if y is None and needs_targets:
+                raise ValueError(f"{method}: y is None. Pass the targets as y, one per sample of x.")
+            return ArrayBatches(x, y, batch_size, shuffle, steps)
+        if y is not None:
+            raise ValueError(
+                f"{method}: y must be None when x is a {type(x).__name__}, which yields its own "
+                "(x, y) batches."
+            )
+
+        def prepare(batch):
+            return self._prepare(*unpack_batch(batch, method, needs_targets), method)
+
+        if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
+            return SequenceBatches(x, steps, prepare, method)
+        if hasattr(x, "__iter__") or hasattr(x, "__next__"):
+            return IteratorBatches(x, steps, prepare)
+        raise TypeError(
+            f"{method}: x must be a NumPy array, a sequence of batches or a generator of batches. "
+            f"Received: {type(x).__name__}."
+        )
 
     def _callbacks(self, callbacks, history, verbose, params):
         callbacks = list(callbacks or [])
@@ -421,11 +478,11 @@ class Sequential:
             callbacks.append(history)
         return CallbackList(callbacks, self, params)
 
-    def _evaluate(self, x, y, batch_size, callback_list, prefix=""):
+    def _evaluate(self, data, callback_list, prefix=""):
         self._reset_metrics()
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
-        for step, (xb, yb) in enumerate(iterate_batches(x, y, batch_size, shuffle=False)):
+        for step, (xb, yb) in enumerate(data.epoch()):
             callback_list.on_test_batch_begin(step)
             self._test_batch(xb, yb)
             if batch_logs:
@@ -435,8 +492,13 @@ class Sequential:
         return logs
 
     @_numeric_warnings_silenced
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False):
-        """The loss and metrics on (x, y).
+    def evaluate(
+        self, x=None, y=None, batch_size=None, verbose="auto", steps=None, callbacks=None, return_dict=False
+    ):
+        """The loss and metrics on (x, y) arrays, or on a sequence or generator of (x, y) batches.
+
+        Args:
+            steps: how many batches to evaluate; by default all.
 
         Returns:
             The loss alone when there are no metrics, else [loss, *metrics] (or a dict with
@@ -445,31 +507,30 @@ class Sequential:
         self._require_compiled("evaluate")
         batch_size = 32 if batch_size is None else int(batch_size)
         verbose = 1 if verbose == "auto" else verbose
-        x, y = self._prepare(x, y, "evaluate")
-        steps = -(-len(x) // batch_size)
-        callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": steps, "verbose": verbose})
-        logs = self._evaluate(x, y, batch_size, callback_list)
+        data = self._batches(x, y, batch_size, False, steps, "evaluate")
+        callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
+        logs = self._evaluate(data, callback_list)
         return logs if return_dict else self._result_values()
 
     @_numeric_warnings_silenced
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for x, computed in batches (32 by default)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for x (an array, or a sequence or generator of batches whose
+        targets, if any, are ignored), computed in batches (32 by default)."""
         batch_size = 32 if batch_size is None else int(batch_size)
         verbose = 1 if verbose == "auto" else verbose
-        x, _ = self._prepare(x, None, "predict")
-        steps = -(-len(x) // batch_size)
-        callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": steps, "verbose": verbose})
+        data = self._batches(x, None, batch_size, False, steps, "predict", needs_targets=False)
+        callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": data.steps, "verbose": verbose})
         callback_list.on_predict_begin()
-        outputs = None
-        for step, (xb, _) in enumerate(iterate_batches(x, None, batch_size, shuffle=False)):
+        outputs = []
+        for step, (xb, _) in enumerate(data.epoch()):
             callback_list.on_predict_batch_begin(step)
-            out = self._forward(xb, training=False)
-            if outputs is None:
-                outputs = np.empty((len(x),) + out.shape[1:], dtype=out.dtype)
-            outputs[step * batch_size : step * batch_size + len(out)] = out
+            out = self._forward(xb, training=False).copy()
+            outputs.append(out)
             callback_list.on_predict_batch_end(step, {"outputs": out})
         callback_list.on_predict_end()
-        return outputs
+        if not outputs:
+            raise ValueError("predict: the input yielded no batches.")
+        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
 
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""
@@ -499,3 +560,11 @@ def _unpack_validation(validation_data):
             f"{type(validation_data).__name__} of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
         )
     return validation_data
+
+
+def _warn_ran_out(epochs, steps):
+    warnings.warn(
+        "Your input ran out of data; interrupting training. Make sure that your dataset or "
+        f"generator can generate at least `steps_per_epoch * epochs` batches ({steps} * {epochs}).",
+        stacklevel=3,
+    )

@@ -108,3 +108,136 @@ def iterate_batches(x, y, batch_size, shuffle):
     for start in range(0, n, batch_size):
         index = order[start : start + batch_size]
         yield x.take(index, axis=0), None if y is None else y.take(index, axis=0)
+
+
+# ---- where batches come from: arrays, a sequence of batches, or a generator -----------------
+
+
+def is_array_data(x):
+    """Whether ``x`` is array data (a NumPy array or nested lists of numbers) rather than a
+    source of ready-made batches."""
+    return isinstance(x, (np.ndarray, list, tuple, int, float)) or x is None
+
+
+class ArrayBatches:
+    """Batches sliced from in-memory arrays.
+
+    Args:
+        x, y: checked arrays (y may be None).
+        batch_size: samples per batch.
+        shuffle: draw a new order for each epoch.
+        steps: optional cap on the batches of one epoch.
+    """
+
+    def __init__(self, x, y, batch_size, shuffle=False, steps=None):
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        available = -(-len(x) // batch_size)
+        self.steps = available if steps is None else min(int(steps), available)
+
+    def epoch(self):
+        """Yields the (x, y) batches of one epoch."""
+        batches = iterate_batches(self.x, self.y, self.batch_size, self.shuffle)
+        for _, batch in zip(range(self.steps), batches):
+            yield batch
+
+    def __repr__(self):
+        return f"<ArrayBatches samples={len(self.x)}, batch_size={self.batch_size}, steps={self.steps}>"
+
+
+class SequenceBatches:
+    """Batches read by index from a sequence: any object with ``len()`` and ``[i]``, such as
+    ``ImageDataGenerator.flow(...)``. After each epoch its ``on_epoch_end()`` is called, if it
+    has one (that is where a sequence reshuffles).
+
+    Args:
+        sequence: the sequence of batches.
+        steps: batches per epoch (by default ``len(sequence)``; at most that many).
+        prepare: ``prepare(batch)`` checks and converts one batch, returning (x, y).
+    """
+
+    def __init__(self, sequence, steps, prepare, method):
+        self.sequence = sequence
+        available = len(sequence)
+        if available == 0:
+            raise ValueError(f"{method}: the sequence of batches passed as x is empty (len 0).")
+        if steps is not None and int(steps) > available:
+            raise ValueError(
+                f"{method}: steps={int(steps)} is more than the {available} batches the sequence "
+                f"of type {type(sequence).__name__} holds per epoch. Pass at most {available}, or "
+                "None to use them all."
+            )
+        self.steps = available if steps is None else int(steps)
+        self.prepare = prepare
+
+    def epoch(self):
+        for index in range(self.steps):
+            yield self.prepare(self.sequence[index])
+        on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
+        if callable(on_epoch_end):
+            on_epoch_end()
+
+    def __repr__(self):
+        return f"<SequenceBatches {type(self.sequence).__name__}, steps={self.steps}>"
+
+
+class IteratorBatches:
+    """Batches drawn from an iterator, such as a Python generator of (x, y) tuples.
+
+    Each epoch takes ``steps`` batches, continuing where the previous epoch stopped; without
+    ``steps`` an epoch lasts until the iterator is exhausted. ``ran_out`` becomes True when the
+    iterator ends before an epoch has its batches.
+
+    Args:
+        iterable: the iterator or iterable.
+        steps: batches per epoch, or None.
+        prepare: ``prepare(batch)`` checks and converts one batch, returning (x, y).
+    """
+
+    def __init__(self, iterable, steps, prepare):
+        self.iterator = iter(iterable)
+        self.steps = None if steps is None else int(steps)
+        self.prepare = prepare
+        self.ran_out = False
+
+    def epoch(self):
+        count = 0
+        while self.steps is None or count < self.steps:
+            try:
+                batch = next(self.iterator)
+            except StopIteration:
+                self.ran_out = self.steps is not None or count == 0
+                return
+            count += 1
+            yield self.prepare(batch)
+
+    def __repr__(self):
+        return f"<IteratorBatches steps={self.steps}>"
+
+
+def unpack_batch(batch, method, needs_targets):
+    """Splits a batch yielded by a sequence or generator into (x, y).
+
+    A batch is ``(x, y)``, ``(x,)`` or a lone x; y may be missing only when ``needs_targets`` is
+    False.
+    """
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 1:
+            x, y = batch[0], None
+        elif len(batch) == 2:
+            x, y = batch
+        else:
+            raise ValueError(
+                f"{method}: each batch must be (x, y) or (x,); received a {type(batch).__name__} "
+                f"of {len(batch)} items. Batches with sample weights, (x, y, sample_weight), "
+                "are not accepted: yield (x, y)."
+            )
+    else:
+        x, y = batch, None
+    if y is None and needs_targets:
+        raise ValueError(
+            f"{method}: each batch must be a tuple (x, y) of inputs and targets; received "
+            f"{type(batch).__name__} without targets."
+        )
+    return x, y
