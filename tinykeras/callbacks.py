@@ -3,7 +3,10 @@
 A callback overrides any of ``on_{train,test,predict}_{begin,end}``, ``on_epoch_{begin,end}``
 and ``on_{train,test,predict}_batch_{begin,end}``; each receives a ``logs`` dict.
 """
+import csv
+import inspect
 import math
+import numbers
 import os
 import warnings
 
@@ -189,7 +192,10 @@ class ProgbarLogger(Callback):
 
 
 class _MonitorMixin:
-    """Shared by EarlyStopping and ModelCheckpoint: which way of a monitored value is better."""
+    """Shared by the callbacks that watch a log: which way of the monitored value is better.
+
+    Used by EarlyStopping, ModelCheckpoint and ReduceLROnPlateau.
+    """
 
     def _init_monitor(self, monitor, mode):
         if mode not in ("auto", "min", "max"):
@@ -213,6 +219,10 @@ class _MonitorMixin:
                 stacklevel=3,
             )
         return value
+
+    def _improved(self, value, reference):
+        """Whether ``value`` beats ``reference`` by more than ``min_delta``, in the mode's direction."""
+        return self.sign * (value - reference) > self.min_delta
 
 
 class EarlyStopping(Callback, _MonitorMixin):
@@ -256,15 +266,14 @@ class EarlyStopping(Callback, _MonitorMixin):
         self.best_weights = None
         self.best_epoch = 0
 
-    def _improved(self, value, reference):
-        return self.sign * (value - reference) > self.min_delta
-
     def on_epoch_end(self, epoch, logs=None):
         value = self._monitored(logs)
         if value is None or epoch < self.start_from_epoch:
             return
         if self.restore_best_weights and self.best_weights is None:
+            # The first watched epoch is the best so far, even if its value is NaN.
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
         if self._improved(value, self.best):
             self.best = value
@@ -363,3 +372,218 @@ class TerminateOnNaN(Callback):
         if loss is not None and not np.isfinite(loss):
             print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
+
+
+class ReduceLROnPlateau(Callback, _MonitorMixin):
+    """Reduces the learning rate when the monitored value has stopped improving.
+
+    After ``patience`` epochs without an improvement larger than ``min_delta``, the optimizer's
+    learning rate becomes ``max(lr * factor, min_lr)`` (unless it is already at ``min_lr``). Epochs
+    without improvement are then not counted until ``cooldown`` more epochs have ended; as in Keras
+    the countdown runs before the check, so the first epoch counted again is the ``cooldown``-th
+    after the reduction. Each epoch's rate is added to the logs (and so to the History) as
+    'learning_rate'.
+
+    Args:
+        monitor: the log to watch ('val_loss' by default).
+        factor: the rate is multiplied by this; must be below 1.
+        patience: epochs with no improvement after which the rate is reduced.
+        verbose: 1 prints a line at each reduction.
+        mode: 'min', 'max', or 'auto' (max for accuracies, min otherwise).
+        min_delta: the smallest change that counts as an improvement.
+        cooldown: epochs to wait after a reduction before counting epochs without improvement.
+        min_lr: the rate is never reduced below this.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(
+                "ReduceLROnPlateau does not support a factor >= 1.0: the learning rate is "
+                f"multiplied by it. Received: factor={factor}"
+            )
+        self._init_monitor(monitor, mode)
+        self.factor = factor
+        self.patience = patience
+        self.verbose = verbose
+        self.min_delta = min_delta
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self._reset()
+
+    def _reset(self):
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def in_cooldown(self):
+        """Whether the epochs right after a reduction are still being skipped."""
+        return self.cooldown_counter > 0
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        value = self._monitored(logs)
+        if value is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value, self.best):
+            self.best = value
+            self.wait = 0
+            return
+        if self.in_cooldown():
+            return
+        self.wait += 1
+        if self.wait < self.patience:
+            return
+        old_lr = float(optimizer.learning_rate)
+        # Compared in float32, the precision Keras keeps the rate in, so that a rate already at
+        # min_lr is left alone whichever way min_lr rounds.
+        if np.float32(old_lr) > np.float32(self.min_lr):
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            optimizer.learning_rate = new_lr
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            self.cooldown_counter = self.cooldown
+            self.wait = 0
+
+    def __repr__(self):
+        return (
+            f"ReduceLROnPlateau(monitor={self.monitor!r}, factor={self.factor}, "
+            f"patience={self.patience}, mode={self.mode!r}, min_delta={self.min_delta}, "
+            f"cooldown={self.cooldown}, min_lr={self.min_lr}; best={self.best}, wait={self.wait}, "
+            f"cooldown_counter={self.cooldown_counter})"
+        )
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate before each epoch from ``schedule``.
+
+    Each epoch's rate is added to the logs (and so to the History) as 'learning_rate'.
+
+    Args:
+        schedule: ``schedule(epoch, lr)`` returning the rate for ``epoch`` (counted from 0) given
+            the current rate ``lr``; a function of the epoch alone, ``schedule(epoch)``, also works.
+        verbose: 1 prints the rate set at each epoch.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(
+                "LearningRateScheduler expects a function schedule(epoch, lr) returning the new "
+                f"learning rate. Received: schedule={schedule!r}"
+            )
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        if _accepts_two_arguments(self.schedule):
+            learning_rate = self.schedule(epoch, float(optimizer.learning_rate))
+        else:
+            learning_rate = self.schedule(epoch)
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+            raise ValueError(  # noqa: TRY004 - the error Keras raises here
+                f"The output of the `schedule` function should be a float. Received: {learning_rate!r}"
+            )
+        optimizer.learning_rate = float(learning_rate)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {learning_rate}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+    def __repr__(self):
+        name = getattr(self.schedule, "__name__", repr(self.schedule))
+        return f"LearningRateScheduler(schedule={name}, verbose={self.verbose})"
+
+
+def _accepts_two_arguments(function):
+    """Whether ``function(epoch, lr)`` is a valid call (else the schedule takes the epoch alone)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # no signature to read (some built-ins): use the usual form
+        return True
+    try:
+        signature.bind(0, 0.0)
+    except TypeError:
+        return False
+    return True
+
+
+class CSVLogger(Callback):
+    """Writes each epoch's logs as a row of a CSV file, the way Keras does.
+
+    The header is 'epoch' followed by the log names in sorted order, as seen at the end of the
+    first epoch; epochs count from 0; a log missing later is written 'NA'. Rows are written with
+    Python's ``csv`` module ('excel' dialect, so lines end in '\\r\\n') and flushed one by one, so an
+    interrupted run keeps every finished epoch.
+
+    Args:
+        filename: the CSV file.
+        separator: the string between fields.
+        append: add to an existing file (to continue a run) instead of overwriting it; the header
+            is written only if the file is missing or empty.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys = None
+        self.csv_file = None
+        self._writer = None
+        self._write_header = True
+
+    def on_train_begin(self, logs=None):
+        self._close()
+        self._write_header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="", encoding="utf-8") as existing:
+                self._write_header = not existing.readline()
+        mode = "a" if self.append else "w"
+        self.csv_file = open(self.filename, mode, newline="", encoding="utf-8")  # noqa: SIM115
+        self.keys = None
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._writer is None:
+            self.keys = sorted(logs)
+            self._writer = csv.writer(self.csv_file, delimiter=self.sep)
+            if self._write_header:
+                self._writer.writerow(["epoch", *self.keys])
+        self._writer.writerow([epoch, *(logs.get(key, "NA") for key in self.keys)])
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        self._close()
+
+    def _close(self):
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self._writer = None
+
+    def __repr__(self):
+        return f"CSVLogger(filename={self.filename!r}, separator={self.sep!r}, append={self.append})"

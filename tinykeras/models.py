@@ -471,11 +471,13 @@ class Sequential:
         )
 
     def _callbacks(self, callbacks, history, verbose, params):
+        # Keras' order: the user's callbacks, then History, then the progress bar, so that
+        # values the user's callbacks add to the logs (a learning rate) are printed too.
         callbacks = list(callbacks or [])
-        if verbose:
-            callbacks.insert(0, ProgbarLogger(verbose))
         if history is not None:
             callbacks.append(history)
+        if verbose:
+            callbacks.append(ProgbarLogger(verbose))
         return CallbackList(callbacks, self, params)
 
     def _evaluate(self, data, callback_list, prefix=""):

@@ -1,7 +1,16 @@
-"""Utilities: one-hot encoding, seeding, gradient checking."""
+"""Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily)."""
 from tinykeras.backend import set_random_seed
 from tinykeras.utils import np_utils
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.np_utils import to_categorical
+from tinykeras.utils.plotting import plot_history, plot_images
 
-__all__ = ["check_gradients", "np_utils", "numerical_gradient", "set_random_seed", "to_categorical"]
+__all__ = [
+    "check_gradients",
+    "np_utils",
+    "numerical_gradient",
+    "plot_history",
+    "plot_images",
+    "set_random_seed",
+    "to_categorical",
+]
