@@ -1,9 +1,16 @@
-"""Small standard datasets, loaded as in ``keras.datasets``: ``mnist.load_data()``.
+"""Small standard datasets, loaded as in ``keras.datasets``: ``mnist.load_data()``,
+``cifar10.load_data()``.
 
 Each dataset is a submodule with a ``load_data()`` that reads a verified cache under
 ``$TINYKERAS_HOME/datasets`` and fills it on first use; ``python -m tinykeras.datasets NAME``
 fills it ahead of time. A new dataset is one more submodule listed in ``__all__``.
-"""
-from tinykeras.datasets import mnist
 
-__all__ = ["mnist"]
+``DatasetUnavailableError`` (an ``OSError``) says that a dataset is neither cached nor fetchable,
+and how to place its files by hand; ``IntegrityError`` (a ``ValueError``) that a file differs
+from its published checksum or layout.
+"""
+from tinykeras.datasets import cifar10, mnist
+from tinykeras.datasets._cache import DatasetUnavailableError as DatasetUnavailableError
+from tinykeras.datasets._cache import IntegrityError as IntegrityError
+
+__all__ = ["mnist", "cifar10"]  # noqa: RUF022 - the order the command line lists them in

@@ -1,7 +1,7 @@
-"""Fills the dataset cache ahead of time: ``python -m tinykeras.datasets mnist``.
+"""Fills the dataset cache ahead of time: ``python -m tinykeras.datasets mnist cifar10``.
 
-Prints where each cached file is. Exits with 0 when every named dataset is cached and verified,
-1 otherwise.
+Prints where each cached file or folder is. Exits with 0 when every named dataset is cached and
+verified, 1 otherwise.
 """
 import argparse
 import importlib
@@ -48,12 +48,12 @@ def _cache_one(name):
         name: a submodule of ``tinykeras.datasets``.
 
     Returns:
-        0 on success, 1 when the dataset could not be fetched.
+        0 on success, 1 when the dataset could not be fetched or its files are damaged.
     """
     module = importlib.import_module(f"tinykeras.datasets.{name}")
     try:
         module.load_data()
-    except _cache.DatasetUnavailableError as error:
+    except (_cache.DatasetUnavailableError, _cache.IntegrityError) as error:
         print(error, file=sys.stderr)
         return 1
     print(f"{name}: {module.cache_path()}")

@@ -6,6 +6,10 @@ when the file is missing, unreadable or altered it tries each ``Source`` in turn
 the source gave, and writes the cache atomically. Nothing here executes code from a data file:
 ``.npz`` files are read with ``allow_pickle=False`` and pickles only through
 ``RestrictedUnpickler``.
+
+A dataset published as an archive of files (CIFAR-10) is cached as the folder the archive holds:
+``file_digest`` checks the archive, ``extract_tar`` takes out only the files expected, and
+``replace_folder`` moves the extracted folder into place in one rename.
 """
 import collections
 import glob
@@ -13,9 +17,11 @@ import hashlib
 import io
 import os
 import pickle
+import posixpath
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import warnings
 import zipfile
@@ -105,11 +111,7 @@ def file_sha256(path):
     Args:
         path: the file to hash.
     """
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def verify_file(path, sha256):
@@ -125,6 +127,23 @@ def verify_file(path, sha256):
     actual = file_sha256(path)
     if actual != sha256:
         raise IntegrityError(f"file SHA-256 is {actual}, expected {sha256}")
+
+
+def file_digest(path, algorithm):
+    """A file's digest with any ``hashlib`` algorithm, as a hex string: for sources that publish
+    only an MD5 (``file_digest(path, 'md5')``).
+
+    Args:
+        path: the file to hash.
+        algorithm: a name ``hashlib.new`` knows, e.g. ``'md5'`` or ``'sha256'``.
+    """
+    # usedforsecurity=False lets MD5 run on FIPS-mode systems: it checks a download, it signs
+    # nothing.
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def array_sha256(array):
@@ -265,6 +284,97 @@ def load_or_fetch(path, title, specs, sources, manual_help):
         arrays = fetch_first(title, sources, specs, workdir, manual_help)
     write_npz(path, arrays)
     return arrays
+
+
+def extract_tar(archive, destination, members):
+    """Extracts the named regular files of a tar archive and refuses every other entry.
+
+    The archive may hold only the files in ``members`` and the folders above them. Any other
+    entry — another name, an absolute or ``..`` path, a link, a device — raises before anything
+    is written, so an altered archive can neither write outside ``destination`` nor smuggle in
+    extra files. Each file is written with ``atomic_write`` under the name given in
+    ``members``, never under a name taken from the archive.
+
+    Args:
+        archive: path of a tar file, plain or compressed (gzip, bz2, xz).
+        destination: the folder to extract into (normally an empty temporary one).
+        members: the POSIX paths of the expected files inside the archive, e.g.
+            ``'cifar-10-batches-py/test_batch'``.
+
+    Returns:
+        The sorted list of the members extracted (those of ``members`` the archive holds).
+
+    Raises:
+        IntegrityError: when the archive is unreadable or holds an entry not expected.
+    """
+    expected = set(members)
+    folders = {parent for name in expected for parent in _parent_folders(name)}
+    try:
+        with tarfile.open(archive) as tar:
+            files = {}
+            for entry in tar.getmembers():
+                name = posixpath.normpath(entry.name)
+                if entry.isfile() and name in expected:
+                    files[name] = entry
+                elif not (entry.isdir() and name in folders):
+                    raise IntegrityError(
+                        f"{archive} holds an unexpected {_entry_kind(entry)} {entry.name!r}; "
+                        f"expected only the files {', '.join(sorted(expected))} and their folders")
+            for name, entry in sorted(files.items()):
+                with tar.extractfile(entry) as stream, \
+                        atomic_write(os.path.join(destination, *name.split("/"))) as file:
+                    shutil.copyfileobj(stream, file, 1 << 20)
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise IntegrityError(
+            f"{archive} is unreadable ({type(error).__name__}: {error})") from error
+    return sorted(files)
+
+
+def _parent_folders(name):
+    """The folders above a POSIX path: ``'a/b/c'`` gives ``['a/b', 'a']``."""
+    parents = []
+    while "/" in name:
+        name = name.rsplit("/", 1)[0]
+        parents.append(name)
+    return parents
+
+
+def _entry_kind(entry):
+    """What a tar entry is, in words, for messages."""
+    for kind, test in [("file", entry.isfile), ("folder", entry.isdir),
+                       ("symbolic link", entry.issym), ("hard link", entry.islnk)]:
+        if test():
+            return kind
+    return "special file"
+
+
+def replace_folder(source, target):
+    """Moves the folder ``source`` to ``target``, replacing any folder already there.
+
+    Both must be on the same file system (``source`` normally a temporary folder beside
+    ``target``). When ``target`` does not exist this is one atomic rename: readers see no folder
+    or the whole new one. An existing ``target`` folder is first renamed aside, then deleted
+    once the new one is in place (and put back if the move fails).
+
+    Args:
+        source: the complete new folder.
+        target: where it belongs.
+    """
+    target = os.path.abspath(target)
+    parent, name = os.path.split(target)
+    if os.path.islink(target) or not os.path.isdir(target):
+        os.rename(source, target)
+        return
+    aside = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
+    old = os.path.join(aside, name)
+    os.rename(target, old)
+    try:
+        os.rename(source, target)
+    except BaseException:
+        os.rename(old, target)
+        os.rmdir(aside)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _numpy_globals():
