@@ -14,6 +14,7 @@ from tinykeras import (
     losses,
     metrics,
     optimizers,
+    preprocessing,
     utils,
 )
 from tinykeras.layers import Input
@@ -33,5 +34,6 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "preprocessing",
     "utils",
 ]

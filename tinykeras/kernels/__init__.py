@@ -3,6 +3,7 @@
 Every kernel compiles on its first call (and is cached on disk), never at import. Set
 ``NUMBA_DISABLE_JIT=1`` to run them as plain Python.
 """
+from tinykeras.kernels.augment import affine_transform, affine_transform_reference
 from tinykeras.kernels.im2col import (
     col2im,
     col2im_reference,
@@ -23,6 +24,8 @@ from tinykeras.kernels.pooling import (
 )
 
 __all__ = [
+    "affine_transform",
+    "affine_transform_reference",
     "avg_pool_backward",
     "avg_pool_backward_reference",
     "avg_pool_forward",
