@@ -9,13 +9,11 @@ import tarfile
 
 import numpy as np
 import pytest
+from cifar_batches import N, batch_arrays, batch_bytes, synthetic_batches, write_folder
 
 from tinykeras import backend, datasets
 from tinykeras.datasets import _cache, cifar10
 from tinykeras.datasets.__main__ import main as datasets_main
-
-N = 4
-"""Images per synthetic batch (the real batches hold 10,000)."""
 
 
 @pytest.fixture
@@ -46,26 +44,7 @@ def downloads(monkeypatch):
     return calls
 
 
-# Synthetic batches in the original format
-
-def batch_arrays(number, n=N):
-    """Random rows (n, 3072) and a list of n labels for batch ``number``."""
-    rng = np.random.default_rng(number)
-    return (rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-            [int(label) for label in rng.integers(0, 10, n)])
-
-
-def synthetic_batches(n=N):
-    """data_batch_1..5 and test_batch: dict from file name to (rows, labels)."""
-    return {name: batch_arrays(number, n) for number, name in enumerate(cifar10.BATCHES, start=1)}
-
-
-def batch_bytes(data, labels, protocol=2):
-    """A batch pickled as the originals are: a dict with bytes keys."""
-    batch = {b"batch_label": b"synthetic batch", b"labels": labels, b"data": data,
-             b"filenames": [f"image_{i}.png".encode() for i in range(len(labels))]}
-    return pickle.dumps(batch, protocol=protocol)
-
+# Synthetic batches in the original format: see cifar_batches.py
 
 def python2_batch_bytes(data, labels):
     """A batch as Python 2's cPickle wrote the originals (protocol 2): the keys and the array's
@@ -89,14 +68,6 @@ def python2_batch_bytes(data, labels):
     ])
     label_list = b"](" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
     return b"".join([b"\x80\x02}(", string("data"), array, string("labels"), label_list, b"u."])
-
-
-def write_folder(folder, batches):
-    """Writes the batch files into ``folder`` (created)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, (data, labels) in batches.items():
-        (folder / name).write_bytes(batch_bytes(data, labels))
-    return folder
 
 
 def add_file(tar, name, content):
