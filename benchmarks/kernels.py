@@ -3,11 +3,15 @@
 Each convolution of a workload (``Workload.convolutions``) is timed at the workload's batch size,
 forward and backward, in a child process per framework (``run.py`` spawns them):
 
-- tinykeras: a ``Conv2D`` layer, built with ``build_for``; ``forward(x, training=True)``, then
-  ``backward(dy)`` (the kernel, bias and input gradients) after one forward.
-- PyTorch: ``F.conv2d`` on NCHW tensors (its native layout) that require gradients, as in
-  training, then ``torch.autograd.grad`` of one output for the input, weight and bias (the graph
-  is kept between calls, so only the backward is timed).
+- tinykeras: a ``Conv2D`` layer with the workload's padding, built with ``build_for``;
+  ``forward(x, training=True)``, then ``backward(dy)`` (the kernel, bias and input gradients)
+  after one forward.
+- PyTorch: ``F.conv2d`` with the same padding on NCHW tensors (its native layout) that require
+  gradients, as in training, then ``torch.autograd.grad`` of one output for the input, weight and
+  bias (the graph is kept between calls, so only the backward is timed).
+
+Convolutions have stride 1 and 'valid' or 'same' padding (the output as large as the input; the
+FLOPs count the products with the padding's zeros, as the GEMM does them).
 
 A call's time is the median of ``repeats`` calls after one warm-up call (which also compiles
 tinykeras' Numba kernels). A forward convolution does ``2 * N * OH * OW * KH * KW * C * F`` FLOPs
@@ -35,7 +39,7 @@ def convolutions(workloads, names):
     """The kernel table's convolutions for the workloads ``names``, as JSON-ready dicts.
 
     Each has: workload, layer (its Conv2D's rank in the model, from 1), input_shape (N, H, W, C)
-    at the workload's batch size, filters, kernel_size.
+    at the workload's batch size, filters, kernel_size, padding ('valid' or 'same').
     """
     return [
         {
@@ -44,17 +48,29 @@ def convolutions(workloads, names):
             "input_shape": [workloads[name].batch_size, *shape],
             "filters": filters,
             "kernel_size": kernel_size,
+            "padding": padding,
         }
         for name in names
-        for rank, (shape, filters, kernel_size) in enumerate(workloads[name].convolutions, 1)
+        for rank, (shape, filters, kernel_size, padding) in enumerate(
+            workloads[name].convolutions, 1
+        )
     ]
 
 
+def output_size(conv):
+    """(OH, OW) of a stride-1 convolution: the input's with 'same' padding, less the kernel's
+    size minus one with 'valid'."""
+    _, h, w, _ = conv["input_shape"]
+    shrink = 0 if conv["padding"] == "same" else conv["kernel_size"] - 1
+    return h - shrink, w - shrink
+
+
 def conv_flops(conv):
-    """FLOPs of one forward pass of a 'valid', stride-1 convolution: 2*N*OH*OW*KH*KW*C*F."""
-    n, h, w, c = conv["input_shape"]
+    """FLOPs of one forward pass of a stride-1 convolution: 2*N*OH*OW*KH*KW*C*F."""
+    n, _, _, c = conv["input_shape"]
+    oh, ow = output_size(conv)
     k = conv["kernel_size"]
-    return 2 * n * (h - k + 1) * (w - k + 1) * k * k * c * conv["filters"]
+    return 2 * n * oh * ow * k * k * c * conv["filters"]
 
 
 def median_seconds(call, repeats):
@@ -80,11 +96,9 @@ def _rows(conv, forward_s, backward_s):
 def _inputs(conv, seed):
     """A standard-normal float32 NHWC input and output gradient for ``conv``."""
     rng = np.random.default_rng(seed)
-    n, h, w, _ = conv["input_shape"]
-    k = conv["kernel_size"]
     x = rng.standard_normal(conv["input_shape"], dtype=np.float32)
-    dy = rng.standard_normal((n, h - k + 1, w - k + 1, conv["filters"]), dtype=np.float32)
-    return x, dy
+    dy_shape = (conv["input_shape"][0], *output_size(conv), conv["filters"])
+    return x, rng.standard_normal(dy_shape, dtype=np.float32)
 
 
 def tinykeras_conv(conv, repeats, seed=0):
@@ -92,7 +106,7 @@ def tinykeras_conv(conv, repeats, seed=0):
     from tinykeras.layers import Conv2D
 
     x, dy = _inputs(conv, seed)
-    layer = Conv2D(conv["filters"], conv["kernel_size"])
+    layer = Conv2D(conv["filters"], conv["kernel_size"], padding=conv["padding"])
     layer.build_for((None,) + x.shape[1:])
     forward_s = median_seconds(lambda: layer.forward(x, training=True), repeats)
     backward_s = median_seconds(lambda: layer.backward(dy), repeats)
@@ -110,8 +124,9 @@ def torch_conv(conv, repeats, seed=0):
     x.requires_grad_(True)
     weight = torch.randn(f, c, k, k, requires_grad=True)
     bias = torch.zeros(f, requires_grad=True)
-    forward_s = median_seconds(lambda: F.conv2d(x, weight, bias), repeats)
-    y = F.conv2d(x, weight, bias)
+    padding = conv["padding"]
+    forward_s = median_seconds(lambda: F.conv2d(x, weight, bias, padding=padding), repeats)
+    y = F.conv2d(x, weight, bias, padding=padding)
     backward_s = median_seconds(
         lambda: torch.autograd.grad(y, (x, weight, bias), dy, retain_graph=True), repeats
     )

@@ -5,7 +5,10 @@ import time and the peak resident memory it reports are its own. A child imports
 before anything else, trains (one warm-up pass, then the timed epochs), evaluates on the test set
 and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``.
 
-A second table times the workloads' convolutions alone (``kernels.py``), forward and backward, in a
+For the workloads with data augmentation, a child times tinykeras' ``ImageDataGenerator``
+producing one augmented batch (``workloads.time_augmentation``), reported beside the training step.
+
+A last table times the workloads' convolutions alone (``kernels.py``), forward and backward, in a
 child per framework, against the machine's ceiling: NumPy's float32 matrix product, measured in a
 child of its own, and the theoretical peak of the CPU.
 
@@ -37,6 +40,9 @@ QUICK_TRAIN_SAMPLES = 10_000
 QUICK_WARMUP_STEPS = 10
 KERNEL_REPEATS = 15
 QUICK_KERNEL_REPEATS = 5
+AUGMENT_BATCHES = 50  # timed augmented batches, after AUGMENT_WARMUP_BATCHES untimed ones
+AUGMENT_WARMUP_BATCHES = 5
+AUGMENT_MODULE = "tinykeras.preprocessing.image"
 
 
 def parse_args(argv=None):
@@ -118,6 +124,26 @@ def child_train(spec):
     print(json.dumps(result))
 
 
+def child_augment(spec):
+    """Times tinykeras' augmentation of the workload's training data
+    (``workloads.time_augmentation``); reports the module as unavailable if it is missing."""
+    import numpy as np
+    import workloads
+
+    with np.load(spec["data"], allow_pickle=False) as f:
+        data = {key: f[key] for key in f.files}
+    workload = workloads.WORKLOADS[spec["workload"]]
+    try:
+        result = workloads.time_augmentation(
+            workload, data, spec["batches"], spec["warmup_batches"], spec["seed"]
+        )
+    except ModuleNotFoundError as error:
+        if error.name not in (AUGMENT_MODULE, AUGMENT_MODULE.rpartition(".")[0]):
+            raise
+        result = {"unavailable": str(error)}
+    print(json.dumps(result))
+
+
 def child_kernels(spec):
     """Imports the framework first, then times its convolutions (``kernels.TIMERS``)."""
     framework = importlib.import_module(FRAMEWORKS[spec["framework"]])
@@ -139,6 +165,7 @@ def child_ceiling(spec):
 CHILDREN = {
     "prepare": child_prepare,
     "train": child_train,
+    "augment": child_augment,
     "kernels": child_kernels,
     "ceiling": child_ceiling,
 }
@@ -162,10 +189,17 @@ def spawn(task, spec):
 
 
 def benchmark(names, frameworks, args):
-    """Prepares each workload's data once, then runs each framework on it in turn."""
+    """Prepares each workload's data once, then runs each framework on it in turn, and times
+    tinykeras' augmentation of it when the workload has some.
+
+    Returns:
+        (rows, augment_rows): one row per workload and framework (the child's results, with the
+        median epoch time and the time per step added); one row per workload with augmentation
+        (the child's results, with the median time per batch added).
+    """
     import workloads
 
-    rows = []
+    rows, augment_rows = [], []
     with tempfile.TemporaryDirectory(prefix="tinykeras-bench-") as folder:
         for name in names:
             workload = workloads.WORKLOADS[name]
@@ -182,6 +216,7 @@ def benchmark(names, frameworks, args):
                 print(f"running {name} with {framework}...", file=sys.stderr, flush=True)
                 result = spawn("train", {**spec, "framework": framework})
                 result["epoch_median_s"] = statistics.median(result["epoch_s"])
+                result["step_ms"] = 1e3 * result["epoch_median_s"] / result["steps"]
                 rows.append(
                     {
                         "workload": name,
@@ -191,7 +226,26 @@ def benchmark(names, frameworks, args):
                         **result,
                     }
                 )
-    return rows
+            if workload.augmentation and "tinykeras" in frameworks:
+                print(f"timing {name}'s augmentation...", file=sys.stderr, flush=True)
+                augment = {
+                    "batches": AUGMENT_BATCHES,
+                    "warmup_batches": AUGMENT_WARMUP_BATCHES,
+                    "seed": args.seed,
+                }
+                result = spawn("augment", {**spec, **augment})
+                if "batch_ms" in result:
+                    result["batch_median_ms"] = statistics.median(result["batch_ms"])
+                augment_rows.append(
+                    {
+                        "workload": name,
+                        "arguments": workload.augmentation,
+                        "batch_size": workload.batch_size,
+                        **augment,
+                        **result,
+                    }
+                )
+    return rows, augment_rows
 
 
 def kernel_benchmark(names, frameworks, args):
@@ -238,7 +292,8 @@ def kernel_benchmark(names, frameworks, args):
 
 
 def ratios(rows):
-    """tinykeras / torch, per workload, of the median epoch time and of the peak RSS."""
+    """tinykeras / torch, per workload, of the median epoch time (also the ratio of the times per
+    step: both run the same steps) and of the peak RSS."""
     by_key = {(r["workload"], r["framework"]): r for r in rows}
     out = []
     for workload in dict.fromkeys(r["workload"] for r in rows):
@@ -259,24 +314,58 @@ def markdown(rows, ratio_rows):
     lines = [
         (
             "| workload | framework | threads | import (s) | first step (s) | epoch (s) "
-            "| test acc | peak RSS (MB) |"
+            "| step (ms) | test acc | peak RSS (MB) |"
         ),
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['workload']} | {r['framework']} {r['version']} | {r['threads']} "
             f"| {r['import_s']:.2f} | {r['first_step_s']:.3f} | {r['epoch_median_s']:.2f} "
-            f"| {r['test_accuracy']:.4f} | {r['peak_rss_mb']:.0f} |"
+            f"| {r['step_ms']:.2f} | {r['test_accuracy']:.4f} | {r['peak_rss_mb']:.0f} |"
         )
     if ratio_rows:
         lines += [
             "",
-            "| workload | epoch time tinykeras/torch | peak RSS tinykeras/torch |",
+            "| workload | epoch (and step) time tinykeras/torch | peak RSS tinykeras/torch |",
             "| --- | ---: | ---: |",
         ]
         for r in ratio_rows:
             lines.append(f"| {r['workload']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} |")
+    return "\n".join(lines)
+
+
+def augment_markdown(augment_rows, rows):
+    """The augmentation table, as markdown: each workload's time per augmented batch against its
+    tinykeras training step (from ``rows``)."""
+    step_ms = {r["workload"]: r["step_ms"] for r in rows if r["framework"] == "tinykeras"}
+    batches, warm_up = augment_rows[0]["batches"], augment_rows[0]["warmup_batches"]
+    title = (
+        "Augmentation, tinykeras: ImageDataGenerator(arguments).flow(x_train, y_train, batch, "
+        f"shuffle=True), one batch [i] at a time; ms/batch is the median of {batches} batches "
+        f"after {warm_up} untimed ones, the first batch's time includes the Numba compilation "
+        "(or the load of its cache):"
+    )
+    lines = [
+        title,
+        "",
+        "| workload | arguments | batch | first batch (s) | ms/batch | batch/step |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in augment_rows:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in r["arguments"].items())
+        if "unavailable" in r:
+            lines.append(
+                f"| {r['workload']} | {arguments} | {r['batch_size']} "
+                f"| not measured: {r['unavailable']} | | |"
+            )
+            continue
+        step = step_ms.get(r["workload"])
+        share = f"{r['batch_median_ms'] / step:.3f}" if step else "-"
+        lines.append(
+            f"| {r['workload']} | {arguments} | {r['batch_size']} | {r['first_batch_s']:.3f} "
+            f"| {r['batch_median_ms']:.2f} | {share} |"
+        )
     return "\n".join(lines)
 
 
@@ -295,8 +384,8 @@ def kernel_markdown(rows, ceiling):
         k = r["kernel_size"]
         lines.append(
             f"| {r['workload']} conv {r['layer']} "
-            f"| {tuple(r['input_shape'])} -> {r['filters']} ({k}x{k}) | {r['pass']} "
-            f"| {r['framework']} {r['version']} | {r['ms']:.2f} | {r['gflops']:.1f} "
+            f"| {tuple(r['input_shape'])} -> {r['filters']} ({k}x{k}, {r['padding']}) "
+            f"| {r['pass']} | {r['framework']} {r['version']} | {r['ms']:.2f} | {r['gflops']:.1f} "
             f"| {r['percent_of_sgemm']:.0f}% |"
         )
     peak = ceiling["peak_gflops"]
@@ -340,7 +429,7 @@ def main(argv=None):
         raise SystemExit("No framework left to run.")
 
     load_before = os.getloadavg()[0]
-    rows = benchmark(names, frameworks, args)
+    rows, augment_rows = benchmark(names, frameworks, args)
     kernel_rows, ceiling = [], None
     if not args.no_kernels:
         kernel_rows, ceiling = kernel_benchmark(names, frameworks, args)
@@ -362,6 +451,8 @@ def main(argv=None):
         )
     print(markdown(rows, ratio_rows))
     print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
+    if augment_rows:
+        print("\n" + augment_markdown(augment_rows, rows))
     if kernel_rows:
         print("\n" + kernel_markdown(kernel_rows, ceiling))
     if args.json:
@@ -384,6 +475,7 @@ def main(argv=None):
             "machine": machine,
             "results": rows,
             "ratios": ratio_rows,
+            "augmentation": augment_rows,
             "kernels": kernel_rows,
             "ceiling": ceiling,
         }

@@ -2,7 +2,8 @@
 
 A workload is an entry of ``WORKLOADS``: a data preparation function (NumPy only, run once in a
 process of its own), a tinykeras builder, a PyTorch builder, a batch size, a default number of
-timed epochs, an optional validation split and the convolutions the kernel table times.
+timed epochs, an optional validation split, the convolutions the kernel table times and optional
+data augmentation, timed per batch (``time_augmentation``).
 ``train_tinykeras`` and ``train_torch`` run any workload, so adding one means writing its
 ``prepare`` and its two builders, and adding a ``Workload`` entry.
 
@@ -25,6 +26,19 @@ import numpy as np
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
 MNIST_IMAGE = (28, 28, 1)
+CIFAR_IMAGE = (32, 32, 3)
+CIFAR_BATCH = 64
+CIFAR_STEPS = 100  # training steps an epoch: a few tens of seconds at ~0.2 s a step
+CIFAR_TEST_SAMPLES = 640
+CIFAR_SEED = 1234
+#: The CIFAR-10 tutorial's augmentation (``ImageDataGenerator`` arguments).
+CIFAR_AUGMENTATION = {
+    "width_shift_range": 0.2,
+    "height_shift_range": 0.2,
+    "zoom_range": 0.2,
+    "horizontal_flip": True,
+    "fill_mode": "nearest",
+}
 
 
 @dataclass(frozen=True)
@@ -40,8 +54,12 @@ class Workload:
         epochs: timed epochs by default (after one warm-up epoch); odd, for a true median.
         validation_split: the fraction of the training samples, taken from the end, held out and
             evaluated after every epoch (inside the epoch's time), as Keras' ``fit`` does.
-        convolutions: ``((H, W, C), filters, kernel_size)`` of each Conv2D layer, in order, for
-            the kernel table (``kernels.py``), which times them at ``batch_size``.
+        convolutions: ``((H, W, C), filters, kernel_size, padding)`` of each Conv2D layer (stride
+            1; padding 'valid' or 'same'), in order, for the kernel table (``kernels.py``), which
+            times them at ``batch_size``.
+        augmentation: ``ImageDataGenerator`` arguments, or None; when given, the time tinykeras
+            takes to produce one augmented batch of ``batch_size`` is measured
+            (``time_augmentation``).
     """
 
     description: str
@@ -52,6 +70,7 @@ class Workload:
     epochs: int = 3
     validation_split: float = 0.0
     convolutions: tuple = ()
+    augmentation: dict | None = None
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -111,6 +130,27 @@ def prepare_mnist_unit():
     return mnist_arrays(MNIST_IMAGE, divisor=255, offset=0)
 
 
+def prepare_cifar_synthetic(
+    train=CIFAR_BATCH * CIFAR_STEPS, test=CIFAR_TEST_SAMPLES, seed=CIFAR_SEED
+):
+    """Synthetic CIFAR-10-shaped data, the same on every call: ``train`` and ``test`` float32
+    images (32, 32, 3) in [0, 1] and labels 0..9 (uint8) that a CNN can learn.
+
+    Each image is the mean of a random 4 x 4 x 3 pattern enlarged to 32 x 32 (blocks of 8 x 8
+    pixels) and of uniform noise; its label is the argmax of a fixed random linear function of
+    the pattern (centred on zero).
+    """
+    rng = np.random.default_rng(seed)
+    count = train + test
+    pattern = rng.random((count, 4, 4, 3), dtype=np.float32)
+    x = rng.random((count, *CIFAR_IMAGE), dtype=np.float32)
+    x += pattern.repeat(8, axis=1).repeat(8, axis=2)
+    x *= np.float32(0.5)
+    weights = rng.standard_normal((pattern[0].size, 10), dtype=np.float32)
+    y = np.argmax((pattern.reshape(count, -1) - 0.5) @ weights, axis=1).astype(np.uint8)
+    return {"x_train": x[:train], "y_train": y[:train], "x_test": x[train:], "y_test": y[train:]}
+
+
 # ---- models ------------------------------------------------------------------------------------
 # Every tinykeras model is compiled by ``_compiled`` and every PyTorch model is made by
 # ``_torch_model``, so the optimizer, the loss and the initial weights are the same everywhere.
@@ -130,14 +170,22 @@ def _compiled(layers):
     return model
 
 
+def _he_uniform(layer):
+    """Marks a PyTorch ``nn.Linear`` or ``nn.Conv2d`` for He-uniform initialisation (Keras'
+    ``kernel_initializer='he_uniform'``), which ``_torch_model`` applies; returns the layer."""
+    layer.kernel_initializer = "he_uniform"
+    return layer
+
+
 def _torch_model(*layers, images=False):
     """A PyTorch ``nn.Sequential`` of ``layers`` with its Adam and loss, as a workload builds it.
 
-    Kernels (of ``nn.Linear`` and ``nn.Conv2d``) are Glorot-uniform and biases zero; the model
-    outputs logits for ``nn.CrossEntropyLoss``. With ``images``, the model takes NHWC arrays, as
-    tinykeras does, and permutes them to torch's NCHW first. torch's Adam adds eps to
-    sqrt(v_hat) (Keras adds it to sqrt(v) before the bias correction of the step size); with
-    eps=1e-7 the difference does not matter for a benchmark.
+    Kernels (of ``nn.Linear`` and ``nn.Conv2d``) are Glorot-uniform, or He-uniform for the layers
+    marked with ``_he_uniform`` (``kaiming_uniform_`` with the relu gain: bound sqrt(6 / fan_in),
+    as Keras' he_uniform), and biases zero; the model outputs logits for ``nn.CrossEntropyLoss``.
+    With ``images``, the model takes NHWC arrays, as tinykeras does, and permutes them to torch's
+    NCHW first. torch's Adam adds eps to sqrt(v_hat) (Keras adds it to sqrt(v) before the bias
+    correction of the step size); with eps=1e-7 the difference does not matter for a benchmark.
 
     Returns:
         (module, optimizer, loss_fn).
@@ -151,10 +199,14 @@ def _torch_model(*layers, images=False):
         def forward(self, x):
             return x.permute(0, 3, 1, 2)
 
+    initializers = {
+        "glorot_uniform": nn.init.xavier_uniform_,
+        "he_uniform": lambda weight: nn.init.kaiming_uniform_(weight, nonlinearity="relu"),
+    }
     model = nn.Sequential(*((NHWCToNCHW(),) if images else ()), *layers)
     for layer in model:
         if isinstance(layer, (nn.Linear, nn.Conv2d)):
-            nn.init.xavier_uniform_(layer.weight)
+            initializers[getattr(layer, "kernel_initializer", "glorot_uniform")](layer.weight)
             nn.init.zeros_(layer.bias)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.9, 0.999), eps=1e-7)
     return model, optimizer, nn.CrossEntropyLoss()
@@ -278,6 +330,89 @@ def cnn_deep_torch():
     )
 
 
+def _cifar_block_tinykeras(filters, dropout, **first):
+    """Conv2D(filters, 3x3, same, relu, he_uniform) -> BatchNormalization, twice, ->
+    MaxPooling2D(2) -> Dropout(dropout); ``first`` goes to the first Conv2D (input_shape)."""
+    from tinykeras.layers import BatchNormalization, Conv2D, Dropout, MaxPooling2D
+
+    def conv(**kwargs):
+        return Conv2D(
+            filters,
+            (3, 3),
+            activation="relu",
+            kernel_initializer="he_uniform",
+            padding="same",
+            **kwargs,
+        )
+
+    return [
+        conv(**first),
+        BatchNormalization(),
+        conv(),
+        BatchNormalization(),
+        MaxPooling2D((2, 2)),
+        Dropout(dropout),
+    ]
+
+
+def cifar_tinykeras():
+    """Three blocks of 32, 64 and 128 filters (``_cifar_block_tinykeras``; dropout 0.2, 0.3,
+    0.4) -> Flatten -> Dense(128, relu, he_uniform) -> BatchNormalization -> Dropout(0.5) ->
+    Dense(10, softmax): 552,874 parameters (the CIFAR-10 tutorial's model)."""
+    from tinykeras.layers import BatchNormalization, Dense, Dropout, Flatten
+
+    return _compiled(
+        _cifar_block_tinykeras(32, 0.2, input_shape=CIFAR_IMAGE)
+        + _cifar_block_tinykeras(64, 0.3)
+        + _cifar_block_tinykeras(128, 0.4)
+        + [
+            Flatten(),
+            Dense(128, activation="relu", kernel_initializer="he_uniform"),
+            BatchNormalization(),
+            Dropout(0.5),
+            Dense(10, activation="softmax"),
+        ]
+    )
+
+
+def _cifar_block_torch(channels, filters, dropout):
+    """The PyTorch peer of ``_cifar_block_tinykeras`` on ``channels`` input channels. The batch
+    normalizations take Keras' epsilon (1e-3) and momentum (torch's momentum is 1 - Keras')."""
+    from torch import nn
+
+    def conv_relu_norm(c_in):
+        return [
+            _he_uniform(nn.Conv2d(c_in, filters, 3, padding=1)),
+            nn.ReLU(),
+            nn.BatchNorm2d(filters, eps=1e-3, momentum=0.01),
+        ]
+
+    return [
+        *conv_relu_norm(channels),
+        *conv_relu_norm(filters),
+        nn.MaxPool2d(2),
+        nn.Dropout(dropout),
+    ]
+
+
+def cifar_torch():
+    """The same CIFAR-10 model in PyTorch: 32x32x3 -> 16x16x32 -> 8x8x64 -> 4x4x128 -> 128 -> 10."""
+    from torch import nn
+
+    return _torch_model(
+        *_cifar_block_torch(3, 32, 0.2),
+        *_cifar_block_torch(32, 64, 0.3),
+        *_cifar_block_torch(64, 128, 0.4),
+        nn.Flatten(),
+        _he_uniform(nn.Linear(128 * 4 * 4, 128)),
+        nn.ReLU(),
+        nn.BatchNorm1d(128, eps=1e-3, momentum=0.01),
+        nn.Dropout(0.5),
+        nn.Linear(128, 10),
+        images=True,
+    )
+
+
 WORKLOADS = {
     "mlp": Workload(
         description="MNIST MLP 784-64-64-10 (relu, softmax), Adam, batch 32",
@@ -291,7 +426,7 @@ WORKLOADS = {
         prepare=prepare_mnist_centered,
         build_tinykeras=cnn_tinykeras,
         build_torch=cnn_torch,
-        convolutions=((MNIST_IMAGE, 8, 3),),
+        convolutions=((MNIST_IMAGE, 8, 3, "valid"),),
     ),
     "cnn_small": Workload(
         description="MNIST CNN on raw pixels 0..255: Conv2D(10, 3, relu), MaxPooling2D(2) x 2, "
@@ -309,20 +444,40 @@ WORKLOADS = {
         build_tinykeras=cnn_deep_tinykeras,
         build_torch=cnn_deep_torch,
         epochs=1,
-        convolutions=((MNIST_IMAGE, 32, 3), ((26, 26, 32), 32, 3)),
+        convolutions=((MNIST_IMAGE, 32, 3, "valid"), ((26, 26, 32), 32, 3, "valid")),
+    ),
+    "cifar": Workload(
+        description="synthetic CIFAR-10-shaped images (32, 32, 3) in [0, 1]: Conv2D(3x3, same, "
+        "relu, he_uniform) and BatchNormalization x 2, MaxPooling2D(2), Dropout, for 32, 64, 128 "
+        "filters; Dense(128, relu), BatchNormalization, Dropout(0.5), Dense(10, softmax); Adam, "
+        f"batch {CIFAR_BATCH}; target: step time <= 1.3x PyTorch's",
+        prepare=prepare_cifar_synthetic,
+        build_tinykeras=cifar_tinykeras,
+        build_torch=cifar_torch,
+        batch_size=CIFAR_BATCH,
+        epochs=1,
+        convolutions=(
+            (CIFAR_IMAGE, 32, 3, "same"),
+            ((32, 32, 32), 32, 3, "same"),
+            ((16, 16, 32), 64, 3, "same"),
+            ((16, 16, 64), 64, 3, "same"),
+            ((8, 8, 64), 128, 3, "same"),
+            ((8, 8, 128), 128, 3, "same"),
+        ),
+        augmentation=CIFAR_AUGMENTATION,
     ),
 }
 
 
 # ---- training loops ----------------------------------------------------------------------------
-# Each trainer returns a dict: first_step_s, epoch_s (one time per timed epoch), train_loss,
-# train_accuracy and val_accuracy (of the last epoch; val_accuracy None without a validation
-# split), test_accuracy, threads. first_step_s runs from the start of model construction to the end
-# of the first optimizer step: building, the first call into the framework (and any JIT
-# compilation) included. The warm-up is the first pass over the training data, cut after
-# ``warmup_steps`` steps (None: a whole epoch); only the epochs after it are timed. With a
-# validation split, every pass (the warm-up too) trains on the first samples only and ends with an
-# evaluation of the held-out ones, which the epoch's time includes.
+# Each trainer returns a dict: first_step_s, epoch_s (one time per timed epoch), steps (training
+# steps per epoch), train_loss, train_accuracy and val_accuracy (of the last epoch; val_accuracy
+# None without a validation split), test_accuracy, threads. first_step_s runs from the start of
+# model construction to the end of the first optimizer step: building, the first call into the
+# framework (and any JIT compilation) included. The warm-up is the first pass over the training
+# data, cut after ``warmup_steps`` steps (None: a whole epoch); only the epochs after it are timed.
+# With a validation split, every pass (the warm-up too) trains on the first samples only and ends
+# with an evaluation of the held-out ones, which the epoch's time includes.
 
 
 def train_tinykeras(workload, data, epochs, warmup_steps, seed):
@@ -346,15 +501,16 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
             self.first_step_end = self.first_step_end or time.perf_counter()
 
     class EpochTimer(Callback):
-        """Records the wall time of each epoch."""
+        """Records the wall time and the training steps of each epoch."""
 
-        times = ()
+        times = steps = ()
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             self.times += (time.perf_counter() - self.start,)
+            self.steps += (self.params["steps"],)
 
     backend.set_random_seed(seed)
     classes = _num_classes(data)
@@ -376,6 +532,7 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
     return {
         "first_step_s": warm_up.first_step_end - start,
         "epoch_s": list(timer.times),
+        "steps": timer.steps[-1],
         "train_loss": history.history["loss"][-1],
         "train_accuracy": history.history["accuracy"][-1],
         "val_accuracy": history.history.get("val_accuracy", [None])[-1],
@@ -422,14 +579,16 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
         of the validation samples if any.
 
         Returns:
-            (time at which the first step ended, mean loss, accuracy, validation accuracy or None).
+            (time at which the first step ended, steps, mean loss, accuracy, validation accuracy
+            or None).
         """
         model.train()
         order = torch.randperm(len(x))
-        total_loss, correct, seen, first_step_end = 0.0, 0, 0, None
-        for step, begin in enumerate(range(0, len(x), workload.batch_size)):
-            if step == max_steps:
+        total_loss, correct, seen, steps, first_step_end = 0.0, 0, 0, 0, None
+        for begin in range(0, len(x), workload.batch_size):
+            if steps == max_steps:
                 break
+            steps += 1
             index = order[begin : begin + workload.batch_size]
             xb, yb = x[index], y[index]
             logits = model(xb)
@@ -442,19 +601,20 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
             correct += (logits.argmax(dim=1) == yb).sum().item()
             first_step_end = first_step_end or time.perf_counter()
         val_accuracy = evaluate(*validation)[1] if validation else None
-        return first_step_end, total_loss / seen, correct / seen, val_accuracy
+        return first_step_end, steps, total_loss / seen, correct / seen, val_accuracy
 
     first_step_s = run_epoch(warmup_steps)[0] - start
     epoch_s = []
     for _ in range(epochs):
         epoch_start = time.perf_counter()
-        _, train_loss, train_accuracy, val_accuracy = run_epoch()
+        _, steps, train_loss, train_accuracy, val_accuracy = run_epoch()
         epoch_s.append(time.perf_counter() - epoch_start)
     y_test = torch.from_numpy(data["y_test"].astype(np.int64))
     _, test_accuracy = evaluate(torch.from_numpy(data["x_test"]), y_test)
     return {
         "first_step_s": first_step_s,
         "epoch_s": epoch_s,
+        "steps": steps,
         "train_loss": train_loss,
         "train_accuracy": train_accuracy,
         "val_accuracy": val_accuracy,
@@ -477,3 +637,40 @@ def _blas_threads():
 
 
 TRAINERS = {"tinykeras": train_tinykeras, "torch": train_torch}
+
+
+# ---- augmentation ------------------------------------------------------------------------------
+
+
+def time_augmentation(workload, data, batches, warmup, seed):
+    """Times tinykeras' ``ImageDataGenerator(**workload.augmentation)`` producing batches of the
+    training data: ``flow(x_train, one-hot y_train, batch_size, shuffle=True)``, then one
+    ``flow[i]`` per batch (i = 0, 1, ..., wrapping around after the last batch).
+
+    Returns:
+        dict: first_batch_s (``flow[0]``, which compiles the Numba kernels or loads them from the
+        cache), batch_ms (each of the ``batches`` batches timed after ``warmup`` untimed ones),
+        batch_shape (of the augmented images).
+    """
+    from tinykeras import backend
+    from tinykeras.preprocessing.image import ImageDataGenerator
+    from tinykeras.utils import to_categorical
+
+    backend.set_random_seed(seed)
+    x, y = data["x_train"], to_categorical(data["y_train"], _num_classes(data))
+    generator = ImageDataGenerator(**workload.augmentation)
+    flow = generator.flow(x, y, batch_size=workload.batch_size, shuffle=True)
+    start = time.perf_counter()
+    images, _ = flow[0]
+    first_batch_s = time.perf_counter() - start
+    batch_ms = []
+    for i in range(1, 1 + warmup + batches):
+        start = time.perf_counter()
+        flow[i % len(flow)]
+        if i > warmup:
+            batch_ms.append((time.perf_counter() - start) * 1e3)
+    return {
+        "first_batch_s": first_batch_s,
+        "batch_ms": batch_ms,
+        "batch_shape": list(images.shape),
+    }
