@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 from layer_helpers import concrete, int_or_pair, pair, to_nchw, to_nhwc
 
 from tinykeras import Sequential, initializers
-from tinykeras.layers import Conv2D, Dense, Flatten, MaxPooling2D, ZeroPadding2D
+from tinykeras.layers import (
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPooling2D,
+    ZeroPadding2D,
+    convolutional,
+)
 from tinykeras.utils import check_gradients
 
 seeds = st.integers(0, 2**32 - 1)
@@ -114,13 +121,22 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
     return layer, kernel, bias
 
 
+@pytest.fixture(params=["whole batch", "one image per chunk"])
+def chunking(request, monkeypatch):
+    """Convolve the batch in one piece (the default for these small inputs), or image by image
+    (then backward unfolds every chunk but the last again)."""
+    if request.param == "one image per chunk":
+        monkeypatch.setattr(convolutional, "CHUNK_BYTES", 1)
+    return request.param
+
+
 # ---- Conv2D properties --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("activation", [None, "tanh"])
 @settings(max_examples=80, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
 @given(case=conv_cases(), data_format=data_formats)
-def test_conv2d_forward_equals_direct_convolution(float64, activation, case, data_format):
+def test_conv2d_forward_equals_direct_convolution(float64, chunking, activation, case, data_format):
     rng = np.random.default_rng(case["seed"])
     args, shape = case["args"], case["shape"]
     layer, kernel, bias = random_conv(args, shape, rng, data_format, activation)
@@ -152,7 +168,7 @@ def test_conv2d_output_shape_matches_compute_output_shape(case, data_format):
 @pytest.mark.parametrize("activation", [None, "tanh"])
 @settings(max_examples=60, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
 @given(case=conv_cases(), data_format=data_formats)
-def test_conv2d_gradients(float64, activation, case, data_format):
+def test_conv2d_gradients(float64, chunking, activation, case, data_format):
     rng = np.random.default_rng(case["seed"])
     args, shape = case["args"], case["shape"]
     layer, _, _ = random_conv(args, shape, rng, data_format, activation)
@@ -160,6 +176,39 @@ def test_conv2d_gradients(float64, activation, case, data_format):
     x = x if data_format == "channels_last" else to_nchw(x)
     errors = check_gradients(layer, x)
     assert set(errors) == ({"input", "kernel", "bias"} if args["use_bias"] else {"input", "kernel"})
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
+@given(
+    batch=st.integers(2, 9),
+    chunk_images=st.integers(1, 9),
+    padding=st.sampled_from(["valid", "same"]),
+    input_gradient=st.booleans(),
+    seed=seeds,
+)
+def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, seed):
+    """Any chunk size gives the whole batch's output and gradients (float32), including a
+    backward pass that must not read rows left from forward for the wrong chunk."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, 7, 6, 3)).astype(np.float32)
+    dy_shape = (batch, 5, 4, 4) if padding == "valid" else (batch, 7, 6, 4)
+    dy = rng.standard_normal(dy_shape).astype(np.float32)
+    weights = [rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)]
+    results = []
+    for chunk_bytes in (2**40, chunk_images * dy_shape[1] * dy_shape[2] * 27 * 4):
+        monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
+        layer = Conv2D(4, 3, padding=padding, activation="relu")
+        layer.build_for((None, 7, 6, 3))
+        layer.set_weights(weights)
+        layer.input_gradient = input_gradient
+        y = layer.forward(x, training=True)
+        dx = layer.backward(dy)
+        results.append((y, dx, *layer.grads))
+    for whole, chunked in zip(*results):
+        if whole is None:
+            assert chunked is None
+        else:
+            np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
