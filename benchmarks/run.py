@@ -68,12 +68,21 @@ def parse_args(argv=None):
         action="store_true",
         help="skip the kernel table (the workloads' convolutions timed alone)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="train each workload this many times per framework, alternating the frameworks; "
+        "the epoch time is the median over all rounds (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one child's task (JSON)
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1. Received: --epochs {args.epochs}")
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1. Received: --rounds {args.rounds}")
     return args
 
 
@@ -212,11 +221,16 @@ def benchmark(names, frameworks, args):
                 "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
                 "seed": args.seed,
             }
+            # Rounds alternate the frameworks, so that a slow spell of a shared machine falls on
+            # both rather than on whichever ran during it.
+            runs = {framework: [] for framework in frameworks}
+            for round_number in range(args.rounds):
+                for framework in frameworks:
+                    counter = f" (round {round_number + 1}/{args.rounds})" if args.rounds > 1 else ""
+                    print(f"running {name} with {framework}{counter}...", file=sys.stderr, flush=True)
+                    runs[framework].append(spawn("train", {**spec, "framework": framework}))
             for framework in frameworks:
-                print(f"running {name} with {framework}...", file=sys.stderr, flush=True)
-                result = spawn("train", {**spec, "framework": framework})
-                result["epoch_median_s"] = statistics.median(result["epoch_s"])
-                result["step_ms"] = 1e3 * result["epoch_median_s"] / result["steps"]
+                result = merge_rounds(runs[framework])
                 rows.append(
                     {
                         "workload": name,
@@ -291,9 +305,28 @@ def kernel_benchmark(names, frameworks, args):
     return rows, ceiling
 
 
+def merge_rounds(results):
+    """One framework's results over the rounds of a workload: every timed epoch pooled (their
+    median is the epoch time), the median import and first-step times, the largest peak RSS, and
+    each round's median epoch; accuracies and the rest from the first round (the seed is the
+    same)."""
+    first = results[0]
+    merged = {
+        **first,
+        "epoch_s": [t for r in results for t in r["epoch_s"]],
+        "round_epoch_s": [statistics.median(r["epoch_s"]) for r in results],
+        "import_s": statistics.median(r["import_s"] for r in results),
+        "first_step_s": statistics.median(r["first_step_s"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+    }
+    merged["epoch_median_s"] = statistics.median(merged["epoch_s"])
+    merged["step_ms"] = 1e3 * merged["epoch_median_s"] / merged["steps"]
+    return merged
+
+
 def ratios(rows):
     """tinykeras / torch, per workload, of the median epoch time (also the ratio of the times per
-    step: both run the same steps) and of the peak RSS."""
+    step: both run the same steps), of each round's epoch time, and of the peak RSS."""
     by_key = {(r["workload"], r["framework"]): r for r in rows}
     out = []
     for workload in dict.fromkeys(r["workload"] for r in rows):
@@ -303,6 +336,7 @@ def ratios(rows):
                 {
                     "workload": workload,
                     "epoch_time": ours["epoch_median_s"] / theirs["epoch_median_s"],
+                    "rounds": [a / b for a, b in zip(ours["round_epoch_s"], theirs["round_epoch_s"])],
                     "peak_rss": ours["peak_rss_mb"] / theirs["peak_rss_mb"],
                 }
             )
@@ -327,11 +361,12 @@ def markdown(rows, ratio_rows):
     if ratio_rows:
         lines += [
             "",
-            "| workload | epoch (and step) time tinykeras/torch | peak RSS tinykeras/torch |",
-            "| --- | ---: | ---: |",
+            "| workload | epoch (and step) time tinykeras/torch | each round | peak RSS tinykeras/torch |",
+            "| --- | ---: | ---: | ---: |",
         ]
         for r in ratio_rows:
-            lines.append(f"| {r['workload']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} |")
+            each = ", ".join(f"{ratio:.2f}" for ratio in r["rounds"])
+            lines.append(f"| {r['workload']} | {r['epoch_time']:.2f} | {each} | {r['peak_rss']:.2f} |")
     return "\n".join(lines)
 
 
@@ -440,7 +475,8 @@ def main(argv=None):
     warm_up = f"a {QUICK_WARMUP_STEPS}-step" if args.quick else "a 1-epoch"
     print(
         f"{'quick' if args.quick else 'full'} run, training samples x timed epochs after {warm_up} "
-        f"warm-up: {runs}; {os.cpu_count()} cores, load average {load_before:.2f} before and "
+        f"warm-up: {runs}; {args.rounds} round(s) per framework, alternating; "
+        f"{os.cpu_count()} cores, load average {load_before:.2f} before and "
         f"{load_after:.2f} after; Python {platform.python_version()}\n"
     )
     if load_before > os.cpu_count():
@@ -467,6 +503,7 @@ def main(argv=None):
             "workloads": {name: workloads.WORKLOADS[name].description for name in names},
             "quick": args.quick,
             "seed": args.seed,
+            "rounds": args.rounds,
             "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
             "kernels": not args.no_kernels,
         }
