@@ -17,15 +17,6 @@ from tinykeras.datasets.__main__ import main as datasets_main
 
 
 @pytest.fixture
-def datasets_dir(tmp_path, monkeypatch):
-    """An empty cache: TINYKERAS_HOME points at a temporary folder."""
-    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
-    folder = tmp_path / "home" / "datasets"
-    folder.mkdir(parents=True)
-    return folder
-
-
-@pytest.fixture
 def small(monkeypatch):
     """The loader expects batches of N images instead of 10,000."""
     monkeypatch.setattr(cifar10, "IMAGES_PER_BATCH", N)

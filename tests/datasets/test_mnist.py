@@ -24,15 +24,6 @@ needs_shared_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def datasets_dir(tmp_path, monkeypatch):
-    """An empty cache: TINYKERAS_HOME points at a temporary folder."""
-    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
-    folder = tmp_path / "home" / "datasets"
-    folder.mkdir(parents=True)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def reference():
     """The reference MNIST arrays, read once."""
@@ -329,10 +320,9 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
     target = tmp_path / "data.bin"
     target.write_bytes(b"old contents")
 
-    with pytest.raises(RuntimeError):
-        with files.atomic_write(target) as file:
-            file.write(b"half of the new")
-            raise RuntimeError("writer failed mid-write")
+    with pytest.raises(RuntimeError), files.atomic_write(target) as file:
+        file.write(b"half of the new")
+        raise RuntimeError("writer failed mid-write")
 
     assert target.read_bytes() == b"old contents"
     assert os.listdir(tmp_path) == ["data.bin"]

@@ -1,5 +1,10 @@
 """Fixtures shared by the kernel tests: one call run on the serial and then on the parallel
-drivers, and non-C-contiguous views of an array."""
+drivers, non-C-contiguous views of an array, and a script run with the JIT disabled."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -61,3 +66,27 @@ def non_contiguous(request):
         return v
 
     return view
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def run_without_jit():
+    """Returns ``run(script)``, which runs a Python script in a fresh interpreter with
+    ``NUMBA_DISABLE_JIT=1`` (every kernel as plain Python, as coverage sees it) and asserts that
+    it exits cleanly after printing 'ok'."""
+
+    def run(script):
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            check=False,
+            env={**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONPATH": str(REPO_ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "ok"
+
+    return run
