@@ -95,3 +95,24 @@ def test_cifar10_tutorial_without_data_says_how_to_place_it(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert status == 1
     assert "CIFAR-10 is not available" in err and "cifar-10-batches-py" in err
+
+
+def test_mnist_cnn_keras1_tutorial_learns_on_a_subset(mnist, capsys):
+    """The Keras 1 tutorial (Convolution2D, border_mode, nb_epoch, channels_first images): one
+    epoch on 3,000 images, and the first layer's channels-first output shape."""
+    import warnings
+
+    from tinykeras import backend
+
+    example = load_example("mnist_cnn_keras1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy names warn by design
+        accuracy = example.main(seed=1, epochs=1, train_samples=3000, verbose=0)
+        out = capsys.readouterr().out
+        assert backend.image_data_format() == "channels_first"
+        model = example.build_model()
+    assert accuracy >= 0.85  # chance is 0.10; the full 10 epochs reach about 0.99
+    assert "First layer output shape: (None, 32, 26, 26)" in out
+    assert "X_train shape: (3000, 1, 28, 28)" in out and "Test accuracy:" in out
+    assert model.layers[0].output_shape == (None, 32, 26, 26)
+    assert model.output_shape == (None, 10) and model.count_params() == 600_810

@@ -2,12 +2,32 @@
 
 Keras keeps these in ``keras.config`` / ``keras.backend``; tinykeras keeps them here, with the
 same names, so ``keras.backend.set_floatx('float64')`` reads the same.
+
+Where the settings come from, the later overriding the earlier:
+
+1. the defaults: floatx 'float32', epsilon 1e-7, image_data_format 'channels_last';
+2. the settings file ``$TINYKERAS_HOME/tinykeras.json`` (``~/.tinykeras/tinykeras.json`` without
+   the variable), read at import as Keras reads ``~/.keras/keras.json``, e.g.
+   ``{"image_data_format": "channels_first", "floatx": "float32", "epsilon": 1e-07}``
+   (every key optional; other keys, such as Keras' "backend", are ignored);
+3. the environment variable ``TINYKERAS_IMAGE_DATA_FORMAT`` ('channels_last' or 'channels_first');
+4. calls in the program: ``set_image_data_format()``, ``set_floatx()``, ``set_epsilon()``.
+
+``load_config()`` reads steps 1-3 again (after the file or the variable changed).
+A layer takes the image data format when it is created, so set it before building the model.
 """
+import json
 import os
 import re
+import warnings
 from collections import defaultdict
 
 import numpy as np
+
+FLOATX_TYPES = ("float32", "float64")
+IMAGE_DATA_FORMATS = ("channels_last", "channels_first")
+CONFIG_FILE = "tinykeras.json"
+IMAGE_DATA_FORMAT_VARIABLE = "TINYKERAS_IMAGE_DATA_FORMAT"
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
@@ -24,7 +44,7 @@ def floatx():
 def set_floatx(value):
     """Sets the default float type: 'float32' (default) or 'float64' (for gradient checks)."""
     global _FLOATX
-    if value not in ("float32", "float64"):
+    if value not in FLOATX_TYPES:
         raise ValueError(
             f"Unknown floatx type: {value!r}. Expected one of 'float32', 'float64'."
         )
@@ -50,12 +70,111 @@ def image_data_format():
 def set_image_data_format(data_format):
     """Sets the default image data format: 'channels_last' or 'channels_first'."""
     global _IMAGE_DATA_FORMAT
-    if data_format not in ("channels_last", "channels_first"):
+    if data_format not in IMAGE_DATA_FORMATS:
         raise ValueError(
             "The image_data_format must be 'channels_last' or 'channels_first'. "
             f"Received: {data_format!r}"
         )
     _IMAGE_DATA_FORMAT = data_format
+
+
+def image_dim_ordering():
+    """Keras 1's name for the image data format: 'th' (channels_first) or 'tf' (channels_last).
+    Deprecated: use ``image_data_format()``."""
+    warnings.warn(
+        "`image_dim_ordering()` is deprecated; use `image_data_format()`, which returns "
+        "'channels_first' (Keras 1's 'th') or 'channels_last' ('tf').",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return "th" if _IMAGE_DATA_FORMAT == "channels_first" else "tf"
+
+
+def set_image_dim_ordering(dim_ordering):
+    """Keras 1's setter: 'th' sets channels_first, 'tf' channels_last. Deprecated: use
+    ``set_image_data_format('channels_first')`` or ``set_image_data_format('channels_last')``."""
+    orderings = {"th": "channels_first", "tf": "channels_last"}
+    if dim_ordering not in orderings:
+        raise ValueError(
+            "The image_dim_ordering must be 'th' or 'tf' (Keras 1 names; prefer "
+            f"set_image_data_format('channels_first' or 'channels_last')). Received: {dim_ordering!r}"
+        )
+    warnings.warn(
+        "`set_image_dim_ordering()` is deprecated; use "
+        f"`set_image_data_format({orderings[dim_ordering]!r})`.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    set_image_data_format(orderings[dim_ordering])
+
+
+def config_path():
+    """The settings file: ``$TINYKERAS_HOME/tinykeras.json`` (``~/.tinykeras/tinykeras.json``)."""
+    return os.path.join(tinykeras_home(), CONFIG_FILE)
+
+
+def _read_config_file(path):
+    """The settings in ``path`` as a dict ({} when there is no file), checked key by key."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Cannot read the tinykeras settings file {path}: {error}. It must be a JSON object "
+            'such as {"image_data_format": "channels_first"}; fix or delete the file.'
+        ) from error
+    if not isinstance(config, dict):
+        raise ValueError(  # noqa: TRY004 (a file holding the wrong thing is a bad value)
+            f"The tinykeras settings file {path} must hold a JSON object such as "
+            f'{{"image_data_format": "channels_first"}}. Received: {config!r}'
+        )
+    settings = {}
+    if "image_data_format" in config:
+        settings["image_data_format"] = _checked(
+            config["image_data_format"], IMAGE_DATA_FORMATS, f'"image_data_format" in {path}'
+        )
+    if "floatx" in config:
+        settings["floatx"] = _checked(config["floatx"], FLOATX_TYPES, f'"floatx" in {path}')
+    if "epsilon" in config:
+        value = config["epsilon"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(
+                f'"epsilon" in {path} must be a positive number such as 1e-07. Received: {value!r}'
+            )
+        settings["epsilon"] = float(value)
+    return settings
+
+
+def _checked(value, allowed, where):
+    if value not in allowed:
+        expected = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{where} must be one of {expected}. Received: {value!r}")
+    return value
+
+
+def load_config():
+    """Applies the defaults, then the settings file, then ``$TINYKERAS_IMAGE_DATA_FORMAT`` (see
+    the module's docstring); tinykeras does this at import.
+
+    Returns:
+        The settings in force: {'floatx': ..., 'epsilon': ..., 'image_data_format': ...}.
+
+    Raises:
+        ValueError: for a value outside the allowed ones, naming the file or the variable.
+    """
+    settings = {"floatx": "float32", "epsilon": 1e-7, "image_data_format": "channels_last"}
+    settings.update(_read_config_file(config_path()))
+    from_environment = os.environ.get(IMAGE_DATA_FORMAT_VARIABLE)
+    if from_environment:
+        settings["image_data_format"] = _checked(
+            from_environment, IMAGE_DATA_FORMATS, f"The environment variable {IMAGE_DATA_FORMAT_VARIABLE}"
+        )
+    set_floatx(settings["floatx"])
+    set_epsilon(settings["epsilon"])
+    set_image_data_format(settings["image_data_format"])
+    return settings
 
 
 def tinykeras_home():
@@ -102,3 +221,6 @@ def snake_case(name):
 def clear_session():
     """Resets the layer-name counters, so the next Dense is named 'dense' again."""
     _NAME_COUNTS.clear()
+
+
+load_config()

@@ -200,7 +200,8 @@ class Sequential:
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
-        """Loads weights saved by ``save_weights``; every shape is checked before any is set."""
+        """Loads weights saved by ``save_weights`` or by Keras (3's '.weights.h5', 2's '.h5');
+        every shape is checked before any is set."""
         saving.load_weights(self, filepath)
 
     # ---- compile --------------------------------------------------------------------------
@@ -364,6 +365,7 @@ class Sequential:
         initial_epoch=0,
         steps_per_epoch=None,
         validation_steps=None,
+        **kwargs,
     ):
         """Trains the model for ``epochs`` passes over the data.
 
@@ -384,10 +386,24 @@ class Sequential:
             steps_per_epoch: batches per epoch; by default all of them (for a generator: until
                 it is exhausted).
             validation_steps: batches of validation data per evaluation; by default all.
+            nb_epoch: Keras 1's name for ``epochs``, accepted with a DeprecationWarning.
 
         Returns:
             A :class:`History` whose ``history`` dict maps each log name to its per-epoch values.
         """
+        if "nb_epoch" in kwargs:
+            warnings.warn(
+                "The `nb_epoch` argument in `fit` has been renamed `epochs`: "
+                f"use fit(..., epochs={kwargs['nb_epoch']!r}).",
+                DeprecationWarning,
+                stacklevel=3,  # past the numeric-warnings wrapper, to the caller of fit
+            )
+            epochs = kwargs.pop("nb_epoch")
+        if kwargs:
+            raise TypeError(
+                f"fit() got unexpected keyword argument(s) {sorted(kwargs)}. "
+                "Check the spelling against fit's documented arguments."
+            )
         self._require_compiled("fit")
         batch_size = 32 if batch_size is None else int(batch_size)
         verbose = 1 if verbose == "auto" else verbose
@@ -533,6 +549,32 @@ class Sequential:
         if not outputs:
             raise ValueError("predict: the input yielded no batches.")
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+    def predict_classes(self, x, batch_size=32, verbose=0):
+        """Keras 2's class predictions: the argmax of each output row, or for a single output unit
+        ``(p > 0.5).astype('int32')``. Deprecated: use ``np.argmax(model.predict(x), axis=-1)``
+        (or ``(model.predict(x) > 0.5).astype('int32')`` for one sigmoid unit)."""
+        warnings.warn(
+            "`model.predict_classes()` is deprecated. Use `np.argmax(model.predict(x), axis=-1)` "
+            "for multi-class classification (a softmax last layer), or "
+            "`(model.predict(x) > 0.5).astype('int32')` for binary classification (one sigmoid unit).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size=32, verbose=0):
+        """Keras 2's name for :meth:`predict` on a model with probability outputs. Deprecated: use
+        ``model.predict(x)``."""
+        warnings.warn(
+            "`model.predict_proba()` is deprecated. Use `model.predict(x)` instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""

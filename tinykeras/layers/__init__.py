@@ -1,6 +1,6 @@
 """Layers with Keras' names and arguments."""
 from tinykeras.layers.base import ActivatedLayer, Layer, Variable
-from tinykeras.layers.convolutional import Conv2D, ZeroPadding2D
+from tinykeras.layers.convolutional import Conv2D, Convolution2D, ZeroPadding2D
 from tinykeras.layers.core import (
     Activation,
     Dense,
@@ -24,6 +24,7 @@ __all__ = [
     "AveragePooling2D",
     "BatchNormalization",
     "Conv2D",
+    "Convolution2D",
     "Dense",
     "Dropout",
     "Flatten",

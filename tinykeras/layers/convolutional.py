@@ -23,6 +23,7 @@ from tinykeras.layers.arguments import (
     to_channels_last,
 )
 from tinykeras.layers.base import ActivatedLayer, Layer
+from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
 # A batch is convolved a chunk of images at a time, the chunk's im2col rows taking about this
 # many bytes: the rows are then still in cache when the matrix product reads them, and the layer
@@ -57,6 +58,16 @@ def window_pads(spatial, kernel_size, strides, dilation, padding):
     return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation))
 
 
+#: Conv2D's defaults for the arguments Keras 1 spelled differently.
+CONV2D_DEFAULTS = {
+    "strides": (1, 1),
+    "padding": "valid",
+    "data_format": None,
+    "use_bias": True,
+    "kernel_initializer": "glorot_uniform",
+}
+
+
 class Conv2D(ActivatedLayer):
     """2-D convolution: ``y = activation(conv(x, kernel) + bias)``.
 
@@ -73,6 +84,10 @@ class Conv2D(ActivatedLayer):
         use_bias: whether to add a bias per filter.
         kernel_initializer: initializer of the (KH, KW, C_in, filters) kernel.
         bias_initializer: initializer of the bias.
+
+    Keras 1's keywords ``subsample`` (strides), ``border_mode`` (padding), ``dim_ordering``
+    ('th', 'tf', 'default': data_format), ``init`` (kernel_initializer) and ``bias`` (use_bias)
+    are accepted with a DeprecationWarning; see also :func:`Convolution2D`.
     """
 
     def __init__(
@@ -89,7 +104,17 @@ class Conv2D(ActivatedLayer):
         bias_initializer="zeros",
         **kwargs,
     ):
+        given = {
+            "strides": strides,
+            "padding": padding,
+            "data_format": data_format,
+            "use_bias": use_bias,
+            "kernel_initializer": kernel_initializer,
+        }
+        arguments, renamed = pop_legacy_arguments("Conv2D", kwargs, given, CONV2D_DEFAULTS)
+        strides, padding, data_format, use_bias, kernel_initializer = (arguments[k] for k in given)
         super().__init__(activation=activation, **kwargs)
+        warn_legacy_call("Conv2D", renamed, arguments)
         if not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(
                 "Invalid value for argument `filters`. Expected a strictly positive value. "
@@ -209,6 +234,55 @@ class Conv2D(ActivatedLayer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
         }
+
+
+def Convolution2D(filters=None, kernel_size=None, nb_col=None, **kwargs):
+    """Keras' older name for :class:`Conv2D`; returns a Conv2D.
+
+    ``Convolution2D(32, (3, 3), padding='same')`` is Conv2D under another name. Keras 1's call,
+    ``Convolution2D(nb_filter, nb_row, nb_col, subsample=(1, 1), border_mode='valid',
+    init='glorot_uniform', dim_ordering='default', bias=True, ...)``, gives the same Conv2D with
+    one DeprecationWarning that spells out the Conv2D call: nb_filter -> filters,
+    (nb_row, nb_col) -> kernel_size, subsample -> strides, border_mode -> padding,
+    init -> kernel_initializer, dim_ordering 'th'/'tf'/'default' -> data_format
+    'channels_first'/'channels_last'/None (the backend's setting), bias -> use_bias.
+    Any other keyword goes to Conv2D as it is (``activation``, ``input_shape``, ``name``, ...).
+    """
+    renamed = []
+    if "nb_filter" in kwargs:
+        if filters is not None:
+            raise TypeError(
+                f"Convolution2D: got both `nb_filter` (the Keras 1 name) and `filters`. "
+                f"Pass only filters={filters!r}."
+            )
+        filters = kwargs.pop("nb_filter")
+        renamed.append(("nb_filter", "filters"))
+    nb_row = kwargs.pop("nb_row", None)
+    if nb_row is not None:
+        if kernel_size is not None:
+            raise TypeError(
+                "Convolution2D: got both `nb_row` (the Keras 1 name) and `kernel_size`. "
+                f"Pass only kernel_size={kernel_size!r}."
+            )
+        kernel_size = nb_row
+    if nb_col is not None or nb_row is not None:
+        if not isinstance(kernel_size, (int, np.integer)) or not isinstance(nb_col, (int, np.integer)):
+            raise TypeError(
+                "Convolution2D: Keras 1's call gives the kernel as two integers, "
+                "Convolution2D(nb_filter, nb_row, nb_col); the current call as one argument, "
+                f"Conv2D(filters, kernel_size=(rows, cols)). Received: nb_row={kernel_size!r}, "
+                f"nb_col={nb_col!r}."
+            )
+        kernel_size = (int(kernel_size), int(nb_col))
+        renamed.append(("nb_row, nb_col", "kernel_size"))
+    given = {k: kwargs.pop(k, default) for k, default in CONV2D_DEFAULTS.items()}
+    arguments, more = pop_legacy_arguments("Convolution2D", kwargs, given, CONV2D_DEFAULTS)
+    renamed += more
+    arguments.update(filters=filters, kernel_size=kernel_size)
+    warn_legacy_call(
+        "Convolution2D", renamed, arguments, current_name="Conv2D", positional=("filters", "kernel_size")
+    )
+    return Conv2D(**arguments, **kwargs)
 
 
 class ZeroPadding2D(Layer):

@@ -7,6 +7,7 @@ from tinykeras import backend, initializers
 from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.base import ActivatedLayer, Layer
+from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
 
 class Dense(ActivatedLayer):
@@ -18,18 +19,26 @@ class Dense(ActivatedLayer):
         use_bias: whether to add a bias vector.
         kernel_initializer: initializer of the (in, units) kernel; 'glorot_uniform' by default.
         bias_initializer: initializer of the bias; 'zeros' by default.
+
+    Keras 1's names ``output_dim`` (units), ``init`` (kernel_initializer) and ``bias`` (use_bias)
+    are accepted with a DeprecationWarning.
     """
 
     def __init__(
         self,
-        units,
+        units=None,
         activation=None,
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         **kwargs,
     ):
+        given = {"units": units, "use_bias": use_bias, "kernel_initializer": kernel_initializer}
+        defaults = {"units": None, "use_bias": True, "kernel_initializer": "glorot_uniform"}
+        arguments, renamed = pop_legacy_arguments("Dense", kwargs, given, defaults)
+        units, use_bias, kernel_initializer = (arguments[k] for k in given)
         super().__init__(activation=activation, **kwargs)
+        warn_legacy_call("Dense", renamed, arguments, positional=("units",))
         if not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(
                 f"Dense: units must be a positive integer. Received: units={units!r}"

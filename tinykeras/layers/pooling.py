@@ -19,6 +19,7 @@ from tinykeras.layers.arguments import (
 )
 from tinykeras.layers.base import Layer
 from tinykeras.layers.convolutional import output_spatial_shape, window_pads
+from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
 
 class _Pooling2D(Layer):
@@ -30,10 +31,18 @@ class _Pooling2D(Layer):
         padding: 'valid' or 'same' (padding never counts: it is never the max and is left out
             of the average, as in TensorFlow).
         data_format: 'channels_last' or 'channels_first'.
+
+    Keras 1's ``border_mode`` (padding) and ``dim_ordering`` ('th', 'tf', 'default':
+    data_format) are accepted with a DeprecationWarning.
     """
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        name = type(self).__name__
+        given = {"padding": padding, "data_format": data_format}
+        arguments, renamed = pop_legacy_arguments(name, kwargs, given, {"padding": "valid", "data_format": None})
+        padding, data_format = arguments["padding"], arguments["data_format"]
         super().__init__(**kwargs)
+        warn_legacy_call(name, renamed, arguments)
         self.pool_size = standardize_tuple(pool_size, 2, "pool_size")
         self.strides = self.pool_size if strides is None else standardize_tuple(strides, 2, "strides")
         self.padding = standardize_padding(padding)

@@ -1,0 +1,113 @@
+"""The user's settings: $TINYKERAS_HOME/tinykeras.json, $TINYKERAS_IMAGE_DATA_FORMAT and the
+set_ functions, in that order of precedence."""
+import importlib
+import json
+import warnings
+
+import pytest
+
+from tinykeras import backend, layers
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty TINYKERAS_HOME and no format variable; every setting is restored afterwards."""
+    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("TINYKERAS_IMAGE_DATA_FORMAT", raising=False)
+    saved = backend.floatx(), backend.epsilon(), backend.image_data_format()
+    yield tmp_path
+    backend.set_floatx(saved[0])
+    backend.set_epsilon(saved[1])
+    backend.set_image_data_format(saved[2])
+
+
+def write_settings(home, settings):
+    path = home / "tinykeras.json"
+    path.write_text(settings if isinstance(settings, str) else json.dumps(settings))
+    return path
+
+
+def test_defaults_without_file_or_variable(home):
+    assert backend.load_config() == {
+        "floatx": "float32",
+        "epsilon": 1e-7,
+        "image_data_format": "channels_last",
+    }
+    assert backend.config_path() == str(home / "tinykeras.json")
+
+
+def test_settings_file_is_read_at_import(home):
+    write_settings(home, {"image_data_format": "channels_first", "floatx": "float64", "epsilon": 1e-5,
+                          "backend": "tensorflow"})
+    importlib.reload(backend)
+    assert backend.image_data_format() == "channels_first"
+    assert backend.floatx() == "float64" and backend.epsilon() == 1e-5
+    conv = layers.Conv2D(4, 3)
+    assert conv.data_format == "channels_first"
+
+
+def test_environment_variable_overrides_the_file(home, monkeypatch):
+    write_settings(home, {"image_data_format": "channels_last"})
+    monkeypatch.setenv("TINYKERAS_IMAGE_DATA_FORMAT", "channels_first")
+    assert backend.load_config()["image_data_format"] == "channels_first"
+    assert backend.image_data_format() == "channels_first"
+
+
+def test_set_image_data_format_overrides_both(home, monkeypatch):
+    write_settings(home, {"image_data_format": "channels_first"})
+    monkeypatch.setenv("TINYKERAS_IMAGE_DATA_FORMAT", "channels_first")
+    backend.load_config()
+    backend.set_image_data_format("channels_last")
+    assert backend.image_data_format() == "channels_last"
+    assert layers.MaxPooling2D().data_format == "channels_last"
+
+
+def test_load_config_applies_a_changed_file(home):
+    backend.load_config()
+    write_settings(home, {"image_data_format": "channels_first"})
+    assert backend.image_data_format() == "channels_last"  # read only when asked
+    backend.load_config()
+    assert backend.image_data_format() == "channels_first"
+
+
+@pytest.mark.parametrize(
+    ("settings", "pattern"),
+    [
+        (
+            {"image_data_format": "NCHW"},
+            (r'"image_data_format" in .*tinykeras\.json must be one of '
+             r"'channels_last', 'channels_first'\. Received: 'NCHW'"),
+        ),
+        (
+            {"floatx": "float16"},
+            (r'"floatx" in .*tinykeras\.json must be one of '
+             r"'float32', 'float64'\. Received: 'float16'"),
+        ),
+        ({"epsilon": -1}, r'"epsilon" in .*tinykeras\.json must be a positive number'),
+        ("{not json", r"Cannot read the tinykeras settings file .*tinykeras\.json.*fix or delete"),
+        ("[1, 2]", r"settings file .*tinykeras\.json must hold a JSON object"),
+    ],
+)
+def test_bad_settings_file_names_the_file_and_the_allowed_values(home, settings, pattern):
+    write_settings(home, settings)
+    with pytest.raises(ValueError, match=pattern):
+        backend.load_config()
+
+
+def test_bad_environment_variable_names_it(home, monkeypatch):
+    monkeypatch.setenv("TINYKERAS_IMAGE_DATA_FORMAT", "th")
+    with pytest.raises(ValueError, match=r"TINYKERAS_IMAGE_DATA_FORMAT must be one of "
+                                         r"'channels_last', 'channels_first'\. Received: 'th'"):
+        backend.load_config()
+
+
+def test_keras1_image_dim_ordering(home):
+    with pytest.warns(DeprecationWarning, match=r"set_image_data_format\('channels_first'\)"):
+        backend.set_image_dim_ordering("th")
+    assert backend.image_data_format() == "channels_first"
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert backend.image_dim_ordering() == "th"
+    assert len(record) == 1 and "image_data_format()" in str(record[0].message)
+    with pytest.raises(ValueError, match=r"'th' or 'tf'.*Received: 'channels_first'"):
+        backend.set_image_dim_ordering("channels_first")
