@@ -212,8 +212,7 @@ def get(identifier):
     ):
         return identifier
     if isinstance(identifier, dict):
-        name = _CLASS_NAMES.get(identifier["class_name"], identifier["class_name"])
-        return lookup("initializer", name, _INITIALIZERS, _ALIASES)(**identifier.get("config", {}))
+        return _deserialize(identifier)
     if isinstance(identifier, str):
         name = _CLASS_NAMES.get(identifier, identifier)
         return lookup("initializer", name, _INITIALIZERS, _ALIASES)()
@@ -226,3 +225,32 @@ def get(identifier):
 def serialize(initializer):
     """Keras' config form: {'class_name': 'GlorotUniform', 'config': {...}}."""
     return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+#: Keyword arguments Keras writes in initializer configs that only matter when set.
+_UNSET_IN_KERAS = ("input_axes", "output_axes")
+
+
+def _deserialize(config):
+    """An Initializer from a serialized dict: tinykeras' {'class_name', 'config'} or Keras 3's
+    (with 'module' and 'registered_name'; input_axes/output_axes must be unset).
+
+    Raises:
+        ValueError: for a malformed dict or an unknown class.
+    """
+    class_name, settings = config.get("class_name"), config.get("config", {})
+    if not isinstance(class_name, str) or not isinstance(settings, dict):
+        raise ValueError(  # noqa: TRY004 - a malformed config read from a file is a bad value
+            "A serialized initializer must be {'class_name': str, 'config': dict}. "
+            f"Received: {config!r}"
+        )
+    settings = dict(settings)
+    for key in _UNSET_IN_KERAS:
+        if settings.get(key, None) is not None:
+            raise ValueError(f"Initializer {class_name}: {key}={settings[key]!r} is not supported.")
+        settings.pop(key, None)
+    name = _CLASS_NAMES.get(class_name, class_name)
+    try:
+        return lookup("initializer", name, _INITIALIZERS, _ALIASES)(**settings)
+    except TypeError as error:
+        raise ValueError(f"Initializer {class_name} cannot be built from config {settings!r}: {error}") from None

@@ -4,6 +4,7 @@ One training step: forward through each layer -> loss and its gradient -> backwa
 layer in reverse -> one optimizer step -> metrics and callbacks.
 """
 import functools
+import json
 import warnings
 
 import numpy as np
@@ -198,6 +199,12 @@ class Sequential:
         """Saves the weights to an HDF5 file in Keras 3's '.weights.h5' layout (atomically)."""
         self._require_built("weights to save")
         saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def save(self, filepath, overwrite=True):
+        """Saves the whole model (architecture, weights, compile settings) to a '.keras' file in
+        Keras 3's format, atomically; ``load_model`` (or Keras 3's) reads it back. The
+        optimizer's state (moments, iteration count) is not saved."""
+        saving.save_model(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath):
         """Loads weights saved by ``save_weights`` or by Keras (3's '.weights.h5', 2's '.h5');
@@ -588,13 +595,46 @@ class Sequential:
         summary_module.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
     def get_config(self):
-        config = {"name": self.name, "layers": []}
-        for layer in self.layers:
-            config["layers"].append({"class_name": type(layer).__name__, "config": layer.get_config()})
-        return config
+        """Keras 3's config of the model: name, trainable, dtype, one entry per layer ({'module',
+        'class_name', 'config', 'registered_name'}, an InputLayer first once the input shape is
+        known) and build_input_shape."""
+        return saving.sequential_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds an (unweighted) model from ``get_config()``'s dict or Keras 3's."""
+        return saving.sequential_from_config(config)
+
+    def to_json(self, **kwargs):
+        """The model's description as JSON, as in a '.keras' file's config.json (no weights).
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(saving.serialize_model(self), **kwargs)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, layers={len(self.layers)}, built={self.built}>"
+
+
+def load_model(filepath, compile=True):
+    """Loads a Sequential model from a '.keras' file written by ``Sequential.save`` or by Keras 3.
+
+    Args:
+        filepath: the '.keras' file.
+        compile: restore the compile settings (optimizer, loss, metrics) saved with the model.
+            Settings tinykeras does not support leave the model uncompiled, with a warning.
+
+    Raises:
+        ValueError: for a malformed file, or layers tinykeras does not support (each is named).
+    """
+    return saving.load_model(filepath, compile=compile)
+
+
+def model_from_json(json_string):
+    """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's)."""
+    try:
+        serialized = json.loads(json_string)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"model_from_json: the string is not valid JSON: {error}") from None
+    return saving.deserialize_model(serialized, compile=False)
 
 
 def _unpack_validation(validation_data):

@@ -7,11 +7,21 @@ not the layer's own name, so two instances of one architecture address their wei
 
 Loading also reads Keras 2's '.h5' weights layout (see ``load_weights``).
 
+Whole models go to Keras 3's '.keras' archive (see ``save_model`` and ``load_model``): a zip
+holding 'metadata.json', 'config.json' (the model described as Keras serializes it) and
+'model.weights.h5' (the weights layout above).
+
 Writes are atomic: the file is written next to its destination under a temporary name and moved
 into place, so an interrupted save leaves any previous file intact. Loading checks every layer and
 shape before it changes anything.
 """
+import datetime
+import io
+import json
 import os
+import warnings
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -33,8 +43,6 @@ def layer_paths(layers):
 
 def save_weights(model, filepath, overwrite=True):
     """Writes every layer's weights to ``filepath`` (which should end in '.weights.h5')."""
-    import h5py
-
     filepath = os.fspath(filepath)
     if not filepath.endswith(".weights.h5"):
         raise ValueError(
@@ -44,7 +52,15 @@ def save_weights(model, filepath, overwrite=True):
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False.")
 
-    with atomic_write(filepath) as file, h5py.File(file, "w") as f:
+    with atomic_write(filepath) as file:
+        _write_weights(model, file)
+
+
+def _write_weights(model, file):
+    """Writes the weights layout into an open binary file object."""
+    import h5py
+
+    with h5py.File(file, "w") as f:
         for layer, group_path in zip(model.layers, layer_paths(model.layers)):
             group = f.create_group(f"{group_path}/vars")
             for i, variable in enumerate(layer.variables):
@@ -80,27 +96,32 @@ def read_layer_weights(filepath):
     Raises:
         ValueError: if the file is not an HDF5 weights file of the expected layout.
     """
-    import h5py
-
     filepath = os.fspath(filepath)
     with _open(filepath) as f:
-        if "layers" not in f or not isinstance(f["layers"], h5py.Group):
-            raise ValueError(
-                f"{filepath} has no 'layers' group: it is not a weights file written by "
-                "save_weights (Keras 3 '.weights.h5' layout) nor a Keras 2 '.h5' file."
-            )
-        entries = []
-        for name in f["layers"]:
-            group = f["layers"][name]
-            variables = group.get("vars")
-            if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
-                raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
-            arrays = [
-                _numeric(variables[key], filepath, f"{name}/vars/{key}")
-                for key in sorted(variables.keys(), key=_as_index)
-            ]
-            entries.append((f"layers/{name}", arrays))
-        return entries
+        return _read_layer_groups(f, filepath)
+
+
+def _read_layer_groups(f, filepath):
+    """The (group path, [arrays]) entries of an open file in the '.weights.h5' layout."""
+    import h5py
+
+    if "layers" not in f or not isinstance(f["layers"], h5py.Group):
+        raise ValueError(
+            f"{filepath} has no 'layers' group: it is not a weights file written by "
+            "save_weights (Keras 3 '.weights.h5' layout) nor a Keras 2 '.h5' file."
+        )
+    entries = []
+    for name in f["layers"]:
+        group = f["layers"][name]
+        variables = group.get("vars")
+        if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
+            raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
+        arrays = [
+            _numeric(variables[key], filepath, f"{name}/vars/{key}")
+            for key in sorted(variables.keys(), key=_as_index)
+        ]
+        entries.append((f"layers/{name}", arrays))
+    return entries
 
 
 def _as_index(key):
@@ -185,9 +206,10 @@ def _check_layer(layer, arrays, where):
             )
 
 
-def _plan(model, filepath):
-    """Pairs each layer with its arrays of a '.weights.h5' file, by group path."""
-    stored = dict(read_layer_weights(filepath))
+def _plan(model, filepath, entries=None):
+    """Pairs each layer with its arrays of a '.weights.h5' file (or of ``entries`` read from
+    it), by group path."""
+    stored = dict(read_layer_weights(filepath) if entries is None else entries)
     plan = []
     for layer, path in zip(model.layers, layer_paths(model.layers)):
         arrays = stored.pop(path, None)
@@ -246,3 +268,455 @@ def load_weights(model, filepath):
     for layer, arrays in plan:
         for variable, array in zip(layer.variables, arrays):
             variable.value[...] = array
+
+
+# ---- whole models: Keras 3's '.keras' archive ----------------------------------------------
+#
+# config.json is the model as Keras serializes it: {"module": "keras", "class_name":
+# "Sequential", "config": {"name", "trainable", "dtype", "layers": [...], "build_input_shape"},
+# "registered_name", "build_config", "compile_config"}. Each layer entry is {"module":
+# "keras.layers", "class_name", "config", "registered_name"} plus, for the layers whose Keras
+# class has its own build(), "build_config": {"input_shape": [...]}. Reading never executes
+# anything: classes are looked up in the tables below, by name.
+
+#: The Keras release whose '.keras' layout this module writes (recorded in metadata.json).
+KERAS_VERSION = "3.15.1"
+_METADATA, _CONFIG, _WEIGHTS = "metadata.json", "config.json", "model.weights.h5"
+_MAX_JSON_BYTES = 64 * 2**20
+_FLOAT_DTYPES = ("float32", "float64")
+
+_POOLING = ("pool_size", "strides", "padding", "data_format")
+_CONV2D = (
+    "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
+    "use_bias", "kernel_initializer", "bias_initializer",
+)
+#: The constructor arguments of each supported layer, besides name, trainable and dtype.
+LAYER_ARGUMENTS = {
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "Activation": ("activation",),
+    "Dropout": ("rate", "seed", "noise_shape"),
+    "Flatten": ("data_format",),
+    "Reshape": ("target_shape",),
+    "Conv2D": _CONV2D,
+    "MaxPooling2D": _POOLING,
+    "AveragePooling2D": _POOLING,
+    "GlobalMaxPooling2D": ("data_format", "keepdims"),
+    "GlobalAveragePooling2D": ("data_format", "keepdims"),
+    "ZeroPadding2D": ("padding", "data_format"),
+    "BatchNormalization": (
+        "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+        "moving_mean_initializer", "moving_variance_initializer",
+    ),
+}
+SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS)
+_WEIGHT_FREE = {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
+#: Settings Keras writes that tinykeras does not model, with the one value it supports.
+_KERAS_ONLY = {
+    "Dense": {**_WEIGHT_FREE, "quantization_config": None},
+    "Conv2D": {"groups": 1, **_WEIGHT_FREE, "activity_regularizer": None},
+    "BatchNormalization": {
+        "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+        "gamma_constraint": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
+        "renorm_momentum": 0.99,
+    },
+}
+#: Settings read but not used (they only matter when another setting is on).
+_IGNORED = {"renorm_momentum", "ema_momentum"}
+#: Keras' layers whose class defines build(): their entries carry a build_config.
+_BUILD_CONFIG = {"Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D"}
+_OPTIMIZER_KERAS_ONLY = {
+    "weight_decay": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+    "loss_scale_factor": None, "gradient_accumulation_steps": None,
+}
+
+
+def _jsonable(value):
+    """Tuples become lists (as JSON stores them), recursively."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _dtype_policy(name):
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
+
+
+def _keras_initializer(config):
+    """tinykeras' {'class_name', 'config'} as Keras serializes an initializer."""
+    from tinykeras import initializers
+
+    settings = dict(config["config"])
+    if issubclass(getattr(initializers, config["class_name"]), initializers.VarianceScaling):
+        settings.update({"input_axes": None, "output_axes": None})
+    return {"module": "keras.initializers", "class_name": config["class_name"], "config": settings, "registered_name": None}
+
+
+def _layer_entry(layer):
+    """One layer's entry in config.json, as Keras writes it."""
+    class_name = type(layer).__name__
+    if class_name not in LAYER_ARGUMENTS:
+        raise ValueError(
+            f"Layer '{layer.name}' of class {class_name} cannot be saved to a '.keras' file: "
+            f"supported layers are {', '.join(SUPPORTED_LAYERS)}. Use save_weights instead."
+        )
+    own = layer.get_config()
+    config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(own["dtype"])}
+    for key in LAYER_ARGUMENTS[class_name]:
+        value = own[key]
+        config[key] = _keras_initializer(value) if key.endswith("_initializer") else _jsonable(value)
+    config.update(_KERAS_ONLY.get(class_name, {}))
+    entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
+    if class_name in _BUILD_CONFIG and layer.input_shape is not None:
+        entry["build_config"] = {"input_shape": _jsonable(layer.input_shape)}
+    return entry
+
+
+def _input_entry(model):
+    """The InputLayer entry Keras puts first in a built Sequential's layers."""
+    given = model._input_layer
+    return {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "config": {
+            "batch_shape": _jsonable(given.batch_input_shape if given else model.input_shape),
+            "dtype": (given.dtype if given else None) or backend.floatx(),
+            "sparse": False,
+            "ragged": False,
+            "name": given.name if given else "input_layer",
+            "optional": False,
+        },
+        "registered_name": None,
+    }
+
+
+def sequential_config(model):
+    """What ``Sequential.get_config()`` returns: Keras' config of a Sequential model."""
+    layers = [_input_entry(model)] if model.built else []
+    layers += [_layer_entry(layer) for layer in model.layers]
+    config = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(backend.floatx()), "layers": layers}
+    if model.built:
+        config["build_input_shape"] = _jsonable(layers[0]["config"]["batch_shape"])
+    return config
+
+
+def _optimizer_entry(optimizer):
+    own = optimizer.get_config()
+    config = {"name": own.pop("name"), "learning_rate": own.pop("learning_rate")}
+    config.update({"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None})
+    config.update({k: v for k, v in own.items() if k in ("clipnorm", "global_clipnorm", "clipvalue")})
+    config.update({k: v for k, v in _OPTIMIZER_KERAS_ONLY.items() if k != "weight_decay"})
+    config.update({k: v for k, v in own.items() if k not in config})
+    return {"module": "keras.optimizers", "class_name": type(optimizer).__name__, "config": config, "registered_name": None}
+
+
+def _loss_entry(loss):
+    if not loss.from_logits:
+        return loss.name
+    config = {"name": loss.name, "reduction": "sum_over_batch_size", "from_logits": True}
+    return {"module": "keras.losses", "class_name": type(loss).__name__, "config": config, "registered_name": None}
+
+
+def compile_config(model):
+    """Keras' compile_config of a compiled model ({} when it is not compiled)."""
+    if not model.compiled:
+        return {}
+    return {
+        "optimizer": _optimizer_entry(model.optimizer),
+        "loss": _loss_entry(model.loss),
+        "loss_weights": None,
+        "metrics": [m.name for m in model.metrics] or None,
+        "weighted_metrics": None,
+        "run_eagerly": False,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+    }
+
+
+def serialize_model(model):
+    """The whole config.json object of a Sequential model (also what ``to_json`` writes)."""
+    config = sequential_config(model)
+    serialized = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+    if model.built:
+        serialized["build_config"] = {"input_shape": config["build_input_shape"]}
+    serialized["compile_config"] = compile_config(model)
+    return serialized
+
+
+def save_model(model, filepath, overwrite=True):
+    """Writes the model to a '.keras' archive (Keras 3's format), atomically.
+
+    Raises:
+        ValueError: for another extension, or a layer that the format cannot describe.
+    """
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(
+            "Model.save writes Keras 3's whole-model format, whose filename must end in `.keras`; "
+            "for the weights alone use save_weights('....weights.h5'). Keras 2's '.h5' model "
+            f"format is not written. Received: filepath={filepath}"
+        )
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False.")
+    config = json.dumps(serialize_model(model))
+    metadata = json.dumps({
+        "keras_version": KERAS_VERSION,
+        "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+    })
+    weights = io.BytesIO()
+    if model.built:
+        _write_weights(model, weights)
+    with atomic_write(filepath) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(_METADATA, metadata)
+        archive.writestr(_CONFIG, config)
+        if model.built:
+            archive.writestr(_WEIGHTS, weights.getvalue())
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def _expect_dict(value, where, keys=()):
+    if not isinstance(value, dict):
+        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+            f"Malformed model config: {where} must be a JSON object; found {type(value).__name__}."
+        )
+    missing = [key for key in keys if key not in value]
+    if missing:
+        raise ValueError(f"Malformed model config: {where} lacks the key(s) {', '.join(missing)}.")
+    return value
+
+
+def _dtype_name(value, where):
+    """A dtype string, or the name of a Keras DTypePolicy dict; float32 or float64 only."""
+    if isinstance(value, dict):
+        value = _expect_dict(value.get("config"), f"{where} 'dtype' policy", ("name",))["name"]
+    if value is None:
+        return None
+    if value not in _FLOAT_DTYPES:
+        raise ValueError(f"{where}: dtype {value!r} is not supported; tinykeras computes in {' or '.join(_FLOAT_DTYPES)}.")
+    return value
+
+
+def _check_unused(settings, known, defaults, where):
+    """Raises ValueError for a setting tinykeras does not model, unless at its neutral value."""
+    for key, value in settings.items():
+        if key in known or key in _IGNORED or value is None:
+            continue
+        if key in defaults and value == defaults[key]:
+            continue
+        raise ValueError(
+            f"{where}: setting {key}={value!r} is not supported by tinykeras"
+            + (f" (only {key}={defaults[key]!r})." if key in defaults else ".")
+        )
+
+
+def _shape(value, where):
+    if not isinstance(value, list) or not all(d is None or (isinstance(d, int) and d >= 0) for d in value):
+        raise ValueError(f"Malformed model config: {where} must be a list of sizes (null for unknown); found {value!r}.")
+    return tuple(value)
+
+
+def _layer_from_entry(entry, index):
+    from tinykeras import layers
+
+    class_name = entry["class_name"]
+    settings = _expect_dict(entry["config"], f"layer {index} ({class_name}) 'config'")
+    where = f"Layer {index} ({class_name} '{settings.get('name')}')"
+    if class_name == "InputLayer":
+        shape = settings.get("batch_shape", settings.get("batch_input_shape"))
+        _check_unused(settings, {"batch_shape", "batch_input_shape", "dtype", "name"},
+                      {"sparse": False, "ragged": False, "optional": False}, where)
+        return layers.InputLayer(
+            batch_input_shape=_shape(shape, f"{where} batch_shape"), name=settings.get("name"),
+            dtype=_dtype_name(settings.get("dtype"), where),
+        )
+    arguments = LAYER_ARGUMENTS[class_name]
+    _check_unused(settings, {"name", "trainable", "dtype", *arguments}, _KERAS_ONLY.get(class_name, {}), where)
+    kwargs = {key: settings[key] for key in arguments if key in settings}
+    kwargs["name"] = settings.get("name")
+    kwargs["trainable"] = settings.get("trainable", True)
+    kwargs["dtype"] = _dtype_name(settings.get("dtype"), where)
+    if not isinstance(kwargs["name"], (str, type(None))):
+        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+            f"Malformed model config: {where} has a name that is not a string."
+        )
+    try:
+        return getattr(layers, class_name)(**kwargs)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{where} cannot be rebuilt from its config: {error}") from None
+
+
+def sequential_from_config(config):
+    """Rebuilds (and builds, when the input shape is known) a Sequential from Keras' config."""
+    from tinykeras.models import Sequential
+
+    config = _expect_dict(config, "the Sequential 'config'", ("layers",))
+    entries = config["layers"]
+    if not isinstance(entries, list):
+        raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
+    for index, entry in enumerate(entries):
+        _expect_dict(entry, f"layer entry {index}", ("class_name", "config"))
+        if not isinstance(entry["class_name"], str):
+            raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+                f"Malformed model config: layer entry {index} has a class_name that is not a string."
+            )
+    unsupported = sorted({e["class_name"] for e in entries} - set(SUPPORTED_LAYERS))
+    if unsupported:
+        raise ValueError(
+            f"The model uses layer class(es) tinykeras does not support: {', '.join(unsupported)}. "
+            f"Supported layers: {', '.join(SUPPORTED_LAYERS)}."
+        )
+    name = config.get("name")
+    if not isinstance(name, (str, type(None))):
+        raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+            "Malformed model config: the model's name is not a string."
+        )
+    _dtype_name(config.get("dtype"), f"Model '{name}'")
+    model = Sequential(name=name, trainable=bool(config.get("trainable", True)))
+    for index, entry in enumerate(entries):
+        model.add(_layer_from_entry(entry, index))
+    if not model.built and config.get("build_input_shape") is not None:
+        model.build(_shape(config["build_input_shape"], "'build_input_shape'"))
+    return model
+
+
+def _compile_arguments(config):
+    """compile() arguments for a Keras compile_config, or None with a warning naming what
+    tinykeras does not support."""
+    from tinykeras import losses, metrics, optimizers
+
+    try:
+        for key in ("loss_weights", "weighted_metrics"):
+            if config.get(key) is not None:
+                raise ValueError(f"{key} is not supported")
+        optimizer = config.get("optimizer")
+        if isinstance(optimizer, dict):
+            _expect_dict(optimizer, "the optimizer", ("class_name", "config"))
+            settings = _expect_dict(optimizer["config"], "the optimizer's config")
+            known = set(settings) - set(_OPTIMIZER_KERAS_ONLY)
+            _check_unused(settings, known, _OPTIMIZER_KERAS_ONLY, f"Optimizer {optimizer['class_name']}")
+            kwargs = {k: v for k, v in settings.items() if k not in _OPTIMIZER_KERAS_ONLY}
+            cls = type(optimizers.get(str(optimizer["class_name"]).lower()))
+            if not isinstance(kwargs.get("learning_rate", 0.0), (int, float)):
+                raise ValueError("a learning-rate schedule is not supported")  # noqa: TRY004 - a malformed file is a bad value
+            optimizer = cls(**kwargs)
+        else:
+            optimizer = optimizers.get(optimizer)
+        loss = config.get("loss")
+        if isinstance(loss, dict):
+            _expect_dict(loss, "the loss", ("class_name",))
+            settings = _expect_dict(loss.get("config", {}), "the loss's config")
+            _check_unused(settings, {"name", "from_logits"},
+                          {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
+            loss = type(losses.get(str(loss["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
+        else:
+            loss = losses.get(loss)
+        names = config.get("metrics") or []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"metrics other than names are not supported: {names!r}")
+        for name in names:
+            metrics.get(name)
+    except (TypeError, ValueError) as error:
+        warnings.warn(
+            f"The model's compile_config cannot be restored ({error}); the model is loaded "
+            "uncompiled: call compile() before training it.",
+            stacklevel=4,
+        )
+        return None
+    return {"optimizer": optimizer, "loss": loss, "metrics": names}
+
+
+def deserialize_model(serialized, compile=True):
+    """Rebuilds a Sequential from a config.json object (without weights).
+
+    Raises:
+        ValueError: for a malformed config, a class other than Sequential, or unsupported layers.
+    """
+    serialized = _expect_dict(serialized, "the model description", ("class_name", "config"))
+    if serialized["class_name"] != "Sequential":
+        raise ValueError(
+            f"tinykeras loads Sequential models only; the file describes a {serialized['class_name']!r} model."
+        )
+    model = sequential_from_config(serialized["config"])
+    compile_settings = serialized.get("compile_config")
+    if compile and compile_settings:
+        arguments = _compile_arguments(_expect_dict(compile_settings, "'compile_config'"))
+        if arguments is not None:
+            model.compile(**arguments)
+    return model
+
+
+def _archive_json(archive, name, filepath):
+    info = archive.getinfo(name)
+    if info.file_size > _MAX_JSON_BYTES:
+        raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
+    try:
+        return json.loads(archive.read(name).decode("utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{filepath}: '{name}' is not valid JSON: {error}") from None
+
+
+def _check_member_names(names, filepath):
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+            raise ValueError(f"{filepath}: archive entry {name!r} points outside the archive.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{filepath}: the archive holds duplicate entries.")
+    if "model.weights.json" in names:
+        raise ValueError(f"{filepath}: sharded weights (model.weights.json) are not supported.")
+    for required in (_CONFIG,):
+        if required not in names:
+            raise ValueError(f"{filepath} has no '{required}': it is not a '.keras' model archive.")
+
+
+def load_model(filepath, compile=True):
+    """Loads a model from a '.keras' archive written by ``save_model`` or by Keras 3.
+
+    The Sequential is rebuilt from config.json (only the layers of ``SUPPORTED_LAYERS``), built,
+    and given the weights of model.weights.h5. With ``compile=True`` the compile state
+    (optimizer, loss, metrics) is restored when tinykeras supports it; otherwise the model is
+    returned uncompiled, with a warning. The optimizer's own state (moments, iteration count)
+    is not restored. Nothing in the file is executed.
+
+    Raises:
+        FileNotFoundError: if there is no file at ``filepath``.
+        ValueError: for a file that is not a '.keras' zip, a malformed or unsupported config
+            (naming the problem, or each unsupported layer class), or weights that do not fit.
+    """
+    import h5py
+
+    filepath = os.fspath(filepath)
+    if not os.path.isfile(filepath):
+        raise FileNotFoundError(f"No model file at {filepath}.")
+    try:
+        archive = zipfile.ZipFile(filepath, "r")
+    except zipfile.BadZipFile:
+        raise ValueError(
+            f"{filepath} is not a '.keras' zip archive (truncated or corrupt, or another format: "
+            "'.weights.h5' files load with model.load_weights)."
+        ) from None
+    with archive:
+        names = archive.namelist()
+        _check_member_names(names, filepath)
+        if _METADATA in names:
+            _expect_dict(_archive_json(archive, _METADATA, filepath), f"{filepath} '{_METADATA}'")
+        model = deserialize_model(_archive_json(archive, _CONFIG, filepath), compile=compile)
+        if not model.built:
+            raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
+        if _WEIGHTS not in names:
+            if any(layer.variables for layer in model.layers):
+                raise ValueError(f"{filepath} has no '{_WEIGHTS}' for a model with weights.")
+            return model
+        try:
+            weights = h5py.File(io.BytesIO(archive.read(_WEIGHTS)), "r")
+        except (OSError, zipfile.BadZipFile, zlib.error) as error:
+            raise ValueError(f"{filepath}: '{_WEIGHTS}' is not a readable HDF5 file: {error}") from None
+    with weights:
+        entries = _read_layer_groups(weights, f"{filepath}/{_WEIGHTS}")
+    for layer, arrays in _plan(model, f"{filepath}/{_WEIGHTS}", entries):
+        for variable, array in zip(layer.variables, arrays):
+            variable.value[...] = array
+    return model
