@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinykeras as keras
-from tinykeras import Sequential, backend, callbacks, optimizers
+from tinykeras import Sequential, backend, callbacks, models, optimizers
 from tinykeras.layers import Dense, Dropout, Flatten, Input
 from tinykeras.utils import to_categorical
 
@@ -229,6 +229,26 @@ def test_model_checkpoint_save_best_only_skips_worse_epochs(tmp_path):
     checkpoint = callbacks.ModelCheckpoint(str(path), monitor="loss", save_best_only=True)
     model.fit(x, y, epochs=3, callbacks=[checkpoint], verbose=0)
     assert path.exists() and checkpoint.best == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
+
+
+def test_model_checkpoint_saves_the_whole_model_to_a_keras_file(tmp_path):
+    x, y = blobs(40)
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    path = tmp_path / "model.{epoch:02d}.keras"
+    model.fit(x, y, epochs=2, callbacks=[callbacks.ModelCheckpoint(str(path))], verbose=0)
+    restored = models.load_model(tmp_path / "model.02.keras")
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert restored.compiled
+
+
+@pytest.mark.parametrize(
+    "filepath, weights_only, message",
+    [("ckpt.keras", True, "must end in `.weights.h5`"), ("ckpt.h5", False, "must end in `.keras`")],
+)
+def test_model_checkpoint_refuses_a_file_name_it_cannot_write(filepath, weights_only, message):
+    with pytest.raises(ValueError, match=message):
+        callbacks.ModelCheckpoint(filepath, save_weights_only=weights_only)
 
 
 def test_terminate_on_nan_stops_training():

@@ -297,15 +297,17 @@ class EarlyStopping(Callback, _MonitorMixin):
 
 
 class ModelCheckpoint(Callback, _MonitorMixin):
-    """Saves the model's weights after each epoch.
+    """Saves the model (or its weights) after each epoch.
 
     Args:
         filepath: where to save; may hold ``{epoch:02d}`` and any log, e.g.
-            ``'w.{epoch:02d}-{val_loss:.2f}.weights.h5'`` (epochs count from 1).
+            ``'w.{epoch:02d}-{val_loss:.2f}.keras'`` (epochs count from 1). A name ending in
+            '.keras' gets the whole model (``model.save``), one ending in '.weights.h5' the
+            weights (``model.save_weights``).
         monitor: the log compared when ``save_best_only``.
         verbose: 1 prints a line per save.
         save_best_only: save only when the monitored value improves.
-        save_weights_only: must be True: tinykeras saves weights files ('.weights.h5').
+        save_weights_only: save only the weights; the filepath must then end in '.weights.h5'.
         mode: 'min', 'max' or 'auto'.
         save_freq: 'epoch' (the only frequency supported).
         initial_value_threshold: a value the first save must beat.
@@ -317,25 +319,32 @@ class ModelCheckpoint(Callback, _MonitorMixin):
         monitor="val_loss",
         verbose=0,
         save_best_only=False,
-        save_weights_only=True,
+        save_weights_only=False,
         mode="auto",
         save_freq="epoch",
         initial_value_threshold=None,
     ):
         super().__init__()
-        if not save_weights_only:
+        name = os.fspath(filepath)
+        if save_weights_only and not name.endswith(".weights.h5"):
             raise ValueError(
-                "ModelCheckpoint: tinykeras saves weights files; pass save_weights_only=True and a "
-                f"filepath ending in '.weights.h5'. Received: filepath={filepath!r}"
+                "When using `save_weights_only=True` in `ModelCheckpoint`, the filepath provided "
+                f"must end in `.weights.h5` (Keras weights format). Received: filepath={name}"
+            )
+        if not name.endswith((".keras", ".weights.h5")):
+            raise ValueError(
+                "The filepath provided must end in `.keras` (the whole model) or `.weights.h5` "
+                f"(the weights). Received: filepath={name}"
             )
         if save_freq != "epoch":
             raise ValueError(
                 f"ModelCheckpoint: save_freq must be 'epoch'. Received: save_freq={save_freq!r}"
             )
         self._init_monitor(monitor, mode)
-        self.filepath = os.fspath(filepath)
+        self.filepath = name
         self.verbose = verbose
         self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
         self.best = initial_value_threshold
         self.save_freq = save_freq
 
@@ -361,7 +370,10 @@ class ModelCheckpoint(Callback, _MonitorMixin):
             self.best = value
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
-        self.model.save_weights(path)
+        if path.endswith(".weights.h5"):
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
 
 
 class TerminateOnNaN(Callback):
