@@ -5,35 +5,20 @@ The fixtures were written by tests/fixtures/make_keras_fixtures.py (see its docs
 Keras; these tests need only tinykeras. Predictions are compared with an absolute tolerance of
 1e-5 (rtol=0): they are softmax probabilities in [0, 1].
 """
-import importlib.util
 import os
 
 import h5py
 import numpy as np
 import pytest
+from keras_fixtures import ATOL, FIXTURES, NAMES, interchange, keras_fixture
 
 import tinykeras
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-_spec = importlib.util.spec_from_file_location(
-    "interchange_models", os.path.join(FIXTURES, "interchange_models.py")
-)
-interchange = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(interchange)
-
-NAMES = sorted(interchange.MODELS)
-ATOL = 1e-5
 
 
 def build(name):
     return interchange.MODELS[name](tinykeras)
 
 
-def keras_fixture(name):
-    """The path of Keras' weights file and its input batch and predictions."""
-    with np.load(os.path.join(FIXTURES, f"keras_{name}.npz"), allow_pickle=False) as data:
-        x, y = data["x"], data["y"]
-    return os.path.join(FIXTURES, f"keras_{name}.weights.h5"), x, y
 
 
 def layout(path):
@@ -48,7 +33,7 @@ def layout(path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_weights_predict_like_keras(name):
-    weights_path, x, expected = keras_fixture(name)
+    weights_path, x, expected = keras_fixture(name, ".weights.h5")
     model = build(name)
     assert not np.allclose(model.predict(x, verbose=0), expected, rtol=0, atol=1e-3)
 
@@ -58,7 +43,7 @@ def test_keras_weights_predict_like_keras(name):
 
 
 def test_keras_batchnorm_statistics_are_loaded_in_keras_order():
-    weights_path, _, _ = keras_fixture("batchnorm_cnn")
+    weights_path, _, _ = keras_fixture("batchnorm_cnn", ".weights.h5")
     model = build("batchnorm_cnn")
     model.load_weights(weights_path)
     with h5py.File(weights_path, "r") as f:
@@ -75,7 +60,7 @@ def test_saved_file_has_keras_layout(name, tmp_path):
     model = build(name)
     path = tmp_path / f"{name}.weights.h5"
     model.save_weights(path)
-    keras_path, _, _ = keras_fixture(name)
+    keras_path, _, _ = keras_fixture(name, ".weights.h5")
     assert layout(path) == layout(keras_path)
     with h5py.File(path, "r") as mine, h5py.File(keras_path, "r") as theirs:
         groups = []
@@ -115,7 +100,7 @@ def test_wrong_architecture_raises_naming_layer_and_shapes_and_changes_nothing()
         ]
     )
     before = model.get_weights()
-    weights_path, _, _ = keras_fixture("batchnorm_cnn")
+    weights_path, _, _ = keras_fixture("batchnorm_cnn", ".weights.h5")
 
     with pytest.raises(ValueError, match=r"Layer 'dense'.*\(64, 5\).*\(64, 6\).*'layers/dense'"):
         model.load_weights(weights_path)
@@ -128,7 +113,7 @@ def test_wrong_architecture_raises_naming_layer_and_shapes_and_changes_nothing()
 def test_other_models_fixture_raises_and_changes_nothing():
     model = build("mnist_cnn")
     before = model.get_weights()
-    weights_path, _, _ = keras_fixture("batchnorm_cnn")
+    weights_path, _, _ = keras_fixture("batchnorm_cnn", ".weights.h5")
 
     with pytest.raises(ValueError, match=r"Layer 'conv2d'.*\(3, 3, 1, 8\).*\(3, 3, 3, 4\)"):
         model.load_weights(weights_path)
@@ -141,7 +126,7 @@ def test_other_models_fixture_raises_and_changes_nothing():
 
 @pytest.mark.parametrize("filename", ["keras_legacy_batchnorm_cnn.h5", "keras_legacy_model_batchnorm_cnn.h5"])
 def test_keras_2_layout_predicts_like_keras(filename):
-    _, x, expected = keras_fixture("batchnorm_cnn")
+    _, x, expected = keras_fixture("batchnorm_cnn", ".weights.h5")
     model = build("batchnorm_cnn")
 
     model.load_weights(os.path.join(FIXTURES, filename))

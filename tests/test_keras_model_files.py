@@ -5,34 +5,17 @@ unsupported files raise ValueError naming the problem.
 The keras_<model>.keras fixtures were written by tests/fixtures/make_keras_fixtures.py (see its
 docstring) with real Keras; these tests need only tinykeras.
 """
-import importlib.util
 import json
 import os
 import zipfile
 
 import numpy as np
 import pytest
+from keras_fixtures import ATOL, NAMES, interchange, keras_fixture
 
 import tinykeras
 from tinykeras import layers, optimizers
 from tinykeras.models import Sequential, load_model, model_from_json
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-_spec = importlib.util.spec_from_file_location(
-    "interchange_models", os.path.join(FIXTURES, "interchange_models.py")
-)
-interchange = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(interchange)
-
-NAMES = sorted(interchange.MODELS)
-ATOL = 1e-5
-
-
-def keras_fixture(name):
-    """The path of Keras' '.keras' file, its input batch and Keras' predictions."""
-    with np.load(os.path.join(FIXTURES, f"keras_{name}.npz"), allow_pickle=False) as data:
-        x, y = data["x"], data["y"]
-    return os.path.join(FIXTURES, f"keras_{name}.keras"), x, y
 
 
 def seeded_model(name):
@@ -55,7 +38,7 @@ def write_members(path, members):
 
 def edited_fixture(tmp_path, edit, name="mnist_cnn"):
     """A copy of Keras' '.keras' fixture whose config.json went through ``edit(config)``."""
-    members = read_members(keras_fixture(name)[0])
+    members = read_members(keras_fixture(name, ".keras")[0])
     config = json.loads(members["config.json"])
     edit(config)
     members["config.json"] = json.dumps(config)
@@ -76,7 +59,7 @@ def without_bookkeeping(value):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_model_file_predicts_like_keras(name):
-    path, x, expected = keras_fixture(name)
+    path, x, expected = keras_fixture(name, ".keras")
 
     model = load_model(path)
 
@@ -93,7 +76,7 @@ def test_keras_model_file_predicts_like_keras(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_config_mirrors_the_one_keras_wrote(name):
-    path = keras_fixture(name)[0]
+    path = keras_fixture(name, ".keras")[0]
     written_by_keras = json.loads(read_members(path)["config.json"])
 
     ours = tinykeras.saving.serialize_model(load_model(path))
@@ -105,7 +88,7 @@ def test_config_mirrors_the_one_keras_wrote(name):
 
 
 def test_keras_model_compiled_from_file_trains():
-    path, x, _ = keras_fixture("batchnorm_cnn")
+    path, x, _ = keras_fixture("batchnorm_cnn", ".keras")
     model = load_model(path)
     y = np.eye(3, dtype=np.float32)[np.arange(len(x)) % 3]
     history = model.fit(x, y, epochs=2, batch_size=4, verbose=0)
@@ -113,7 +96,7 @@ def test_keras_model_compiled_from_file_trains():
 
 
 def test_load_model_compile_false_leaves_the_model_uncompiled():
-    assert not load_model(keras_fixture("mnist_cnn")[0], compile=False).compiled
+    assert not load_model(keras_fixture("mnist_cnn", ".keras")[0], compile=False).compiled
 
 
 # ---- tinykeras round trip ------------------------------------------------------------------------
@@ -307,7 +290,7 @@ def test_not_a_zip(tmp_path):
 
 
 def test_truncated_zip(tmp_path):
-    with open(keras_fixture("mnist_cnn")[0], "rb") as file:
+    with open(keras_fixture("mnist_cnn", ".keras")[0], "rb") as file:
         data = file.read()
     path = tmp_path / "m.keras"
     path.write_bytes(data[: len(data) // 2])
@@ -341,14 +324,14 @@ def test_malformed_archives(tmp_path, members, message):
 
 
 def test_missing_weights_file(tmp_path):
-    members = read_members(keras_fixture("mnist_cnn")[0])
+    members = read_members(keras_fixture("mnist_cnn", ".keras")[0])
     del members["model.weights.h5"]
     with pytest.raises(ValueError, match="no 'model.weights.h5'"):
         load_model(write_members(tmp_path / "m.keras", members))
 
 
 def test_corrupt_weights_file(tmp_path):
-    members = read_members(keras_fixture("mnist_cnn")[0])
+    members = read_members(keras_fixture("mnist_cnn", ".keras")[0])
     members["model.weights.h5"] = b"garbage"
     with pytest.raises(ValueError, match="model.weights.h5"):
         load_model(write_members(tmp_path / "m.keras", members))

@@ -1,0 +1,24 @@
+"""The files real Keras 3 wrote into tests/fixtures/, and the architectures they belong to
+(tests/fixtures/interchange_models.py, shared with the scripts that made them)."""
+import importlib.util
+import os
+
+import numpy as np
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+_spec = importlib.util.spec_from_file_location(
+    "interchange_models", os.path.join(FIXTURES, "interchange_models.py")
+)
+interchange = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(interchange)
+
+NAMES = sorted(interchange.MODELS)
+ATOL = 1e-5
+"""Predictions are softmax probabilities in [0, 1]: compared with this absolute tolerance."""
+
+
+def keras_fixture(name, extension):
+    """The path of Keras' file ``keras_<name><extension>``, its input batch and Keras' predictions."""
+    with np.load(os.path.join(FIXTURES, f"keras_{name}.npz"), allow_pickle=False) as data:
+        x, y = data["x"], data["y"]
+    return os.path.join(FIXTURES, f"keras_{name}{extension}"), x, y
