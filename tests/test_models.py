@@ -1,6 +1,7 @@
 """The Sequential engine: building, compile/fit/evaluate/predict, callbacks, weights, summary."""
 import io
 import os
+import signal
 
 import h5py
 import numpy as np
@@ -403,3 +404,40 @@ def test_only_the_first_layer_skips_its_input_gradient():
     assert first.backward(np.ones((len(x), first.units), "float32")) is None
     model.add(Dense(3))
     assert model.layers[-1].input_gradient and not model.layers[0].input_gradient
+
+
+# ---- interrupting fit -----------------------------------------------------------------------
+
+
+class CtrlC(callbacks.Callback):
+    """Sends this process a SIGINT (as Ctrl-C does) when batch ``batch`` of epoch ``epoch`` starts."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_in_fit_stops_after_the_batch_and_keeps_the_finished_epochs():
+    x, y = blobs(64)
+    interrupted, reference = mlp(), mlp()
+    reference.set_weights(interrupted.get_weights())
+    for model in (interrupted, reference):
+        model.compile(optimizers.SGD(0.1), "sparse_categorical_crossentropy")
+
+    with pytest.raises(KeyboardInterrupt, match="after batch 3 of epoch 2"):
+        interrupted.fit(x, y, batch_size=16, epochs=3, shuffle=False, callbacks=[CtrlC(1, 2)], verbose=0)
+
+    # One full epoch (4 batches) and then batches 1-3 of the second: every update whole.
+    reference.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    reference.fit(x[:48], y[:48], batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(interrupted.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert len(interrupted.history.history["loss"]) == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -25,6 +25,7 @@ from tinykeras.utils.data import (
     split_validation,
     unpack_batch,
 )
+from tinykeras.utils.interrupts import DeferredInterrupt
 
 
 def _numeric_warnings_silenced(method):
@@ -437,35 +438,39 @@ class Sequential:
         batch_logs = callback_list.wants("on_train_batch_end")
         self.stop_training = False
         callback_list.on_train_begin()
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            step = -1
-            for step, (xb, yb) in enumerate(data.epoch()):
-                callback_list.on_train_batch_begin(step)
-                self._update_metrics(*self._train_batch(xb, yb))
-                if batch_logs:
-                    callback_list.on_train_batch_end(step, self._logs())
+        # Set before training, so that after an interruption it holds the finished epochs.
+        self.history = history
+        with DeferredInterrupt() as interrupt:
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
+                step = -1
+                for step, (xb, yb) in enumerate(data.epoch()):
+                    callback_list.on_train_batch_begin(step)
+                    self._update_metrics(*self._train_batch(xb, yb))
+                    if batch_logs:
+                        callback_list.on_train_batch_end(step, self._logs())
+                    interrupt.check(epoch, step)
+                    if self.stop_training:
+                        break
+                if step < 0:
+                    _warn_ran_out(epochs, data.steps)
+                    break
+                logs = self._logs()
+                if validation is not None:
+                    callback_list.params["in_fit"] = True
+                    logs.update(self._evaluate(validation, callback_list, prefix="val_"))
+                    callback_list.params["in_fit"] = False
+                callback_list.on_epoch_end(epoch, logs)
+                interrupt.check(epoch)
+                if getattr(data, "ran_out", False):
+                    _warn_ran_out(epochs, data.steps)
+                    break
+                if data.steps is None:
+                    data.steps = callback_list.params["steps"] = step + 1
                 if self.stop_training:
                     break
-            if step < 0:
-                _warn_ran_out(epochs, data.steps)
-                break
-            logs = self._logs()
-            if validation is not None:
-                callback_list.params["in_fit"] = True
-                logs.update(self._evaluate(validation, callback_list, prefix="val_"))
-                callback_list.params["in_fit"] = False
-            callback_list.on_epoch_end(epoch, logs)
-            if getattr(data, "ran_out", False):
-                _warn_ran_out(epochs, data.steps)
-                break
-            if data.steps is None:
-                data.steps = callback_list.params["steps"] = step + 1
-            if self.stop_training:
-                break
         callback_list.on_train_end()
-        self.history = history
         return history
 
     def _batches(self, x, y, batch_size, shuffle, steps, method, needs_targets=True):
