@@ -91,9 +91,8 @@ def get(identifier):
             f"Could not interpret metric {identifier!r}: pass a name such as 'accuracy' or a "
             "function fn(y_true, y_pred)."
         )
-    if identifier.lower() in _ACCURACY_NAMES:
-        return Mean(identifier, accuracy)
-    return Mean(identifier, lookup("metric", identifier.lower(), _FUNCTIONS, _ALIASES))
+    registry = {**_FUNCTIONS, **dict.fromkeys(_ACCURACY_NAMES, accuracy)}
+    return Mean(identifier, lookup("metric", identifier.lower(), registry, _ALIASES))
 
 
 def accuracy(y_true, y_pred):

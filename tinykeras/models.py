@@ -316,7 +316,21 @@ class Sequential:
             self.build((None,) + x.shape[1:])
         if y is not None:
             y = check_targets(y, x, method)
+            if self.compiled and self.layers and None not in self.output_shape[1:]:
+                self._check_targets_fit_output(y, method)
         return x, y
+
+    def _check_targets_fit_output(self, y, method):
+        """Checks every target against the loss before any batch runs, naming the output layer."""
+        output = np.broadcast_to(np.zeros((), backend.floatx()), (len(y),) + self.output_shape[1:])
+        try:
+            self.loss.prepare_targets(y, output)
+        except ValueError as error:
+            last = self.layers[-1]
+            raise ValueError(
+                f"{method}: the targets do not fit the output of layer '{last.name}' "
+                f"(output shape {self.output_shape}). {error}"
+            ) from None
 
     @_numeric_warnings_silenced
     def train_on_batch(self, x, y):

@@ -14,14 +14,23 @@ def check_inputs(x, model, method):
     """
     if x is None:
         raise ValueError(f"{method}: x is None. Pass the input data as a NumPy array.")
-    array = np.asarray(x)
+    array = _as_array(x, method, "inputs")
     if array.dtype.kind not in "biuf":
         raise TypeError(
             f"{method}: inputs must be numeric; received an array of dtype {array.dtype}. "
-            "Convert them with np.asarray(x, dtype='float32')."
+            "Convert them with np.asarray(x, dtype='float32'); an object array usually holds "
+            "None values or rows of different lengths, which must be filled in first."
         )
-    if array.ndim == 0 or len(array) == 0:
-        raise ValueError(f"{method}: received empty inputs of shape {array.shape}.")
+    if array.ndim == 0:
+        raise ValueError(
+            f"{method}: expected inputs with a batch axis first; received a scalar {array!r}. "
+            "Pass an array of shape (samples, ...), e.g. np.array([[...], ...])."
+        )
+    if len(array) == 0:
+        raise ValueError(
+            f"{method}: expected at least one input sample; received empty inputs of shape "
+            f"{array.shape}. Check that the data loaded and that any filtering kept some samples."
+        )
     array = np.ascontiguousarray(array, dtype=backend.floatx())
     _check_finite(array, method, "inputs")
     if model.built:
@@ -36,8 +45,19 @@ def _check_finite(array, method, what):
         where = ", ".join(str(tuple(int(i) for i in index)) for index in bad[:3])
         raise ValueError(
             f"{method}: the {what} contain {len(bad)} NaN or infinite value(s), first at index "
-            f"{where}. Clean or impute them before training."
+            f"{where}. Remove or impute them (e.g. with np.nan_to_num) before calling {method}."
         )
+
+
+def _as_array(data, method, what):
+    """np.asarray, with a clear message for nested lists of different lengths."""
+    try:
+        return np.asarray(data)
+    except ValueError as error:
+        raise ValueError(
+            f"{method}: the {what} must form a rectangular array, one row per sample; "
+            f"NumPy could not convert them: {error} Pad or truncate the rows to one length."
+        ) from None
 
 
 def _check_shape(shape, model, method):
@@ -47,10 +67,14 @@ def _check_shape(shape, model, method):
     ):
         return
     first = model.layers[0].name if model.layers else model.name
-    fix = ""
     sample = expected[1:]
     if None not in sample and np.prod(shape[1:]) == np.prod(sample):
         fix = f" Reshape it with x.reshape(-1, {', '.join(str(d) for d in sample)})."
+    else:
+        fix = (
+            f" Pass inputs of that shape, or build the model for this data by giving the first "
+            f"layer input_shape={tuple(shape[1:])}."
+        )
     raise ValueError(
         f"{method}: layer '{first}' of model '{model.name}' expects inputs of shape {expected}, "
         f"received inputs of shape {(None,) + tuple(shape[1:])}.{fix}"
@@ -59,16 +83,19 @@ def _check_shape(shape, model, method):
 
 def check_targets(y, x, method):
     """Checks that there is one target per input sample and that the targets are numeric."""
-    array = np.asarray(y)
+    array = _as_array(y, method, "targets")
     if array.dtype.kind not in "biuf":
         raise TypeError(
-            f"{method}: targets must be numeric; received an array of dtype {array.dtype}."
+            f"{method}: targets must be numeric; received an array of dtype {array.dtype}. "
+            "Encode class names as integer labels, e.g. with "
+            "labels, y = np.unique(y, return_inverse=True)."
         )
     if array.ndim == 0 or len(array) != len(x):
         raise ValueError(
             f"{method}: x and y must have the same number of samples; received x with "
             f"{len(x)} and y with {array.shape[0] if array.ndim else 0} (shapes {x.shape} and "
-            f"{array.shape})."
+            f"{array.shape}). Pass one target per input sample, and slice or shuffle x and y "
+            "together."
         )
     if array.dtype.kind == "f":
         _check_finite(array, method, "targets")

@@ -1,0 +1,385 @@
+"""Errors at the boundary (compile/fit/evaluate/predict): each message names the layer (where a
+layer is involved), the expected and the received value, and the likely fix.
+
+Cases already covered elsewhere, and not repeated here:
+- unknown optimizer, loss, activation and initializer names called directly through ``get()``:
+  tests/test_optimizers.py, test_losses.py, test_activations.py, test_initializers.py (the tests
+  below go through ``compile`` and the layers instead, and add the metric names);
+- the loss messages on their own: tests/test_losses.py (integer labels with
+  categorical_crossentropy, sparse labels out of range);
+- Conv2D/pooling layers built directly on too small inputs: tests/layers/test_convolutional.py,
+  tests/layers/test_pooling.py; bad batches from a generator: tests/test_batch_sources.py.
+"""
+
+import re
+
+import numpy as np
+import pytest
+
+from tinykeras import Sequential
+from tinykeras.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
+
+CALLS = {
+    "fit": lambda model, x, y: model.fit(x, y, epochs=1, verbose=0),
+    "evaluate": lambda model, x, y: model.evaluate(x, y, verbose=0),
+    "predict": lambda model, x, y: model.predict(x, verbose=0),
+}
+WITH_TARGETS = ["fit", "evaluate"]
+
+
+def mlp(loss="categorical_crossentropy", compile=True):
+    model = Sequential(
+        [
+            Dense(4, activation="relu", input_shape=(3,), name="hidden"),
+            Dense(3, activation="softmax", name="out"),
+        ],
+        name="mlp",
+    )
+    if compile:
+        model.compile("sgd", loss, metrics=["accuracy"])
+    return model
+
+
+def data(n=10):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    labels = np.arange(n) % 3
+    return x, np.eye(3, dtype=np.float32)[labels], labels
+
+
+def unchanged(model, before):
+    return all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+# ---- (a) x and y of different lengths -------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_x_and_y_of_different_lengths(method):
+    x, y, _ = data()
+    with pytest.raises(ValueError) as error:
+        CALLS[method](mlp(), x, y[:7])
+    message = str(error.value)
+    assert message.startswith(f"{method}: x and y must have the same number of samples")
+    assert "x with 10 and y with 7" in message
+    assert "shapes (10, 3) and (7, 3)" in message
+    assert "slice or shuffle x and y together" in message
+
+
+# ---- (b) inputs that do not match input_shape ----------------------------------------------
+
+
+def conv_model():
+    model = Sequential(
+        [
+            Conv2D(4, 3, input_shape=(28, 28, 1), name="conv"),
+            Flatten(),
+            Dense(3, activation="softmax"),
+        ],
+        name="convnet",
+    )
+    model.compile("sgd", "categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_flat_images_into_conv2d_suggest_the_reshape(method):
+    x = np.zeros((5, 784), np.float32)
+    y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    pattern = (
+        rf"^{method}: layer 'conv' of model 'convnet' expects inputs of shape "
+        r"\(None, 28, 28, 1\), received inputs of shape \(None, 784\)\. "
+        r"Reshape it with x\.reshape\(-1, 28, 28, 1\)\.$"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](conv_model(), x, y)
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_wrong_number_of_features_suggests_input_shape(method):
+    x = np.zeros((5, 4), np.float32)
+    y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1]]
+    pattern = (
+        rf"{method}: layer 'hidden' of model 'mlp' expects inputs of shape \(None, 3\), received "
+        r"inputs of shape \(None, 4\)\. .*input_shape=\(4,\)"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](mlp(), x, y)
+
+
+# ---- (c) integer labels with categorical_crossentropy ---------------------------------------
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+@pytest.mark.parametrize("shape", [(10,), (10, 1)])
+def test_integer_labels_with_categorical_crossentropy(method, shape):
+    x, _, labels = data()
+    model = mlp()
+    before = model.get_weights()
+    with pytest.raises(ValueError) as error:
+        CALLS[method](model, x, labels.reshape(shape))
+    message = str(error.value)
+    assert message.startswith(
+        f"{method}: the targets do not fit the output of layer 'out'"
+    )
+    assert "(output shape (None, 3))" in message
+    assert f"received targets of shape {shape[1:]} per sample" in message
+    assert "to_categorical(y)" in message
+    assert "loss='sparse_categorical_crossentropy'" in message
+    assert unchanged(model, before)
+
+
+# ---- (d) labels out of range for sparse cross-entropy ---------------------------------------
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+@pytest.mark.parametrize("bad, low, high", [(3, 0, 3), (-1, -1, 2)])
+def test_sparse_labels_out_of_range_are_refused_before_training(method, bad, low, high):
+    # 40 samples in batches of 32 (fit's default): the bad label sits in the second batch, so
+    # only a check of all the targets up front refuses it before the first update.
+    x, _, labels = data(40)
+    labels[-1] = bad
+    model = mlp("sparse_categorical_crossentropy")
+    before = model.get_weights()
+    pattern = re.escape(
+        f"{method}: the targets do not fit the output of layer 'out' (output shape (None, 3)). "
+        f"sparse_categorical_crossentropy: labels must be in [0, 2] for an output of 3 classes; "
+        f"received labels from {low} to {high}. Give the last layer as many units as classes."
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](model, x, labels)
+    assert unchanged(model, before)
+
+
+# ---- (e) unknown names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, kind, given, nearest, valid",
+    [
+        (
+            lambda: mlp(compile=False).compile("adma", "mse"),
+            "optimizer",
+            "adma",
+            "adam",
+            ["rmsprop", "sgd"],
+        ),
+        (
+            lambda: mlp(compile=False).compile("sgd", "categorical_crosentropy"),
+            "loss",
+            "categorical_crosentropy",
+            "categorical_crossentropy",
+            [
+                "binary_crossentropy",
+                "mean_squared_error",
+                "sparse_categorical_crossentropy",
+            ],
+        ),
+        (
+            lambda: Dense(3, activation="rellu"),
+            "activation",
+            "rellu",
+            "relu",
+            ["sigmoid", "softmax", "tanh"],
+        ),
+        (
+            lambda: Conv2D(2, 3, kernel_initializer="he_uniforn"),
+            "initializer",
+            "he_uniforn",
+            "he_uniform",
+            ["glorot_uniform", "zeros"],
+        ),
+        (
+            lambda: mlp(compile=False).compile("sgd", "mse", metrics=["acuracy"]),
+            "metric",
+            "acuracy",
+            "accuracy",
+            [
+                "acc",
+                "binary_accuracy",
+                "categorical_accuracy",
+                "sparse_categorical_accuracy",
+            ],
+        ),
+    ],
+    ids=["optimizer", "loss", "activation", "initializer", "metric"],
+)
+def test_unknown_names_list_the_valid_ones_and_suggest_the_nearest(
+    make, kind, given, nearest, valid
+):
+    pattern = rf"^Unknown {kind}: '{given}'\. Did you mean '{nearest}'\? Valid {kind} names: .*"
+    with pytest.raises(ValueError, match=pattern) as error:
+        make()
+    listed = str(error.value).split("names: ")[1].rstrip(".").split(", ")
+    assert nearest in listed
+    assert set(valid) <= set(listed)
+
+
+# ---- (f) fit before compile -----------------------------------------------------------------
+# tests/test_models.py::test_fit_before_compile_says_how_to_compile checks fit's message start;
+# this adds the other training/testing entry points and the example call that fixes it.
+
+
+@pytest.mark.parametrize(
+    "method, call",
+    [
+        ("fit", lambda model, x, y: model.fit(x, y, verbose=0)),
+        ("evaluate", lambda model, x, y: model.evaluate(x, y, verbose=0)),
+        ("train_on_batch", lambda model, x, y: model.train_on_batch(x, y)),
+        ("test_on_batch", lambda model, x, y: model.test_on_batch(x, y)),
+    ],
+)
+def test_training_or_testing_before_compile(method, call):
+    x, y, _ = data()
+    pattern = re.escape(
+        f"You must call compile() before {method}(). For example: model.compile(optimizer='adam', "
+        "loss='categorical_crossentropy', metrics=['accuracy'])."
+    )
+    with pytest.raises(RuntimeError, match=pattern):
+        call(mlp(compile=False), x, y)
+
+
+# ---- (g) Conv2D or pooling on an input too small --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer, kind, window, strides, size, output",
+    [
+        (Conv2D(4, 5, name="small_conv"), "Conv2D", (5, 5), (1, 1), (3, 3), (-1, -1)),
+        (
+            MaxPooling2D(4, name="small_pool"),
+            "MaxPooling2D",
+            (4, 4),
+            (4, 4),
+            (3, 3),
+            (0, 0),
+        ),
+        (
+            AveragePooling2D((2, 5), name="small_avg"),
+            "AveragePooling2D",
+            (2, 5),
+            (2, 5),
+            (3, 3),
+            (1, 0),
+        ),
+    ],
+    ids=["conv", "max_pool", "average_pool"],
+)
+def test_window_larger_than_its_input_names_the_layer_and_the_sizes(
+    layer, kind, window, strides, size, output
+):
+    pattern = re.escape(
+        f"Layer '{layer.name}' ({kind}) with a {window} window (strides {strides}, padding "
+        f"'valid') cannot be applied to an input of spatial size {size}: the output would be "
+        f"{output}. Use padding='same', a smaller window, or fewer downsampling layers before it."
+    )
+    with pytest.raises(ValueError, match=pattern):
+        Sequential([Conv2D(2, 3, input_shape=(5, 5, 1), name="first"), layer])
+
+
+# ---- (h) empty arrays -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_empty_inputs(method):
+    pattern = (
+        rf"^{method}: expected at least one input sample; received empty inputs of shape "
+        r"\(0, 3\)\. Check that the data loaded"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](mlp(), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_empty_targets(method):
+    x, _, _ = data()
+    with pytest.raises(
+        ValueError, match=rf"^{method}: .*x with 10 and y with 0 .*together\.$"
+    ):
+        CALLS[method](mlp(), x, np.zeros((0, 3), np.float32))
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_a_scalar_has_no_batch_axis(method):
+    with pytest.raises(
+        ValueError,
+        match=rf"^{method}: expected inputs with a batch axis first; received a scalar",
+    ):
+        CALLS[method](mlp(), 1.5, 1.0)
+
+
+# ---- (i) non-numeric or object arrays -------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+@pytest.mark.parametrize(
+    "x, dtype",
+    [
+        (np.array([["a", "b", "c"]] * 10), "<U1"),
+        (np.array([[1.0, 2.0, None]] * 10, dtype=object), "object"),
+    ],
+    ids=["strings", "object"],
+)
+def test_non_numeric_inputs(method, x, dtype):
+    _, y, _ = data()
+    pattern = (
+        rf"^{method}: inputs must be numeric; received an array of dtype {re.escape(dtype)}\. "
+        r"Convert them with np\.asarray\(x, dtype='float32'\)"
+    )
+    with pytest.raises(TypeError, match=pattern):
+        CALLS[method](mlp(), x, y)
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_non_numeric_targets(method):
+    x, _, labels = data()
+    names = np.array(["cat", "dog", "bird"])[labels]
+    pattern = (
+        rf"^{method}: targets must be numeric; received an array of dtype <U4\. .*"
+        r"np\.unique\(y, return_inverse=True\)"
+    )
+    with pytest.raises(TypeError, match=pattern):
+        CALLS[method](mlp("sparse_categorical_crossentropy"), x, names)
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+def test_rows_of_different_lengths(method):
+    _, y, _ = data(2)
+    pattern = rf"^{method}: the inputs must form a rectangular array, one row per sample; .*Pad or truncate"
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](mlp(), [[1.0, 2.0, 3.0], [1.0, 2.0]], y)
+
+
+# ---- (j) NaN or inf -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(CALLS))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_inputs_are_refused_before_training(method, bad):
+    x, y, _ = data()
+    x[2, 1] = x[7, 0] = bad
+    model = mlp()
+    before = model.get_weights()
+    pattern = re.escape(
+        f"{method}: the inputs contain 2 NaN or infinite value(s), first at index (2, 1), (7, 0). "
+        f"Remove or impute them (e.g. with np.nan_to_num) before calling {method}."
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](model, x, y)
+    assert unchanged(model, before)
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_non_finite_targets_are_refused_before_training(method):
+    x, y, _ = data()
+    y[4, 2] = np.nan
+    model = mlp()
+    before = model.get_weights()
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{method}: the targets contain 1 NaN or infinite value(s), first at index (4, 2)."
+        ),
+    ):
+        CALLS[method](model, x, y)
+    assert unchanged(model, before)
