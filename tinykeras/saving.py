@@ -22,6 +22,7 @@ import os
 import warnings
 import zipfile
 import zlib
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -68,25 +69,43 @@ def _write_weights(model, file):
         f.create_group("vars")
 
 
-def _open(filepath):
-    """Opens an HDF5 file for reading, with the errors of a missing or unreadable file."""
-    import h5py
+@contextmanager
+def _hdf5_errors(filepath):
+    """Turns the errors h5py raises on a damaged file into a ValueError naming the file.
 
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No weights file at {filepath}.")
+    h5py reports truncated or corrupt structures as OSError, RuntimeError or KeyError, depending
+    on where its C library stops; all mean the same to a caller: the file is unreadable.
+    """
     try:
-        return h5py.File(filepath, "r")
-    except OSError as error:
+        yield
+    except (OSError, RuntimeError, KeyError) as error:
         raise ValueError(
             f"{filepath} is not a readable HDF5 weights file (truncated or corrupt?): {error}"
         ) from None
 
 
-def _numeric(dataset, filepath, where):
+@contextmanager
+def _open(filepath):
+    """Opens an HDF5 file for reading; a missing file raises FileNotFoundError, an unreadable
+    one (when opened or while read in the block) ValueError."""
     import h5py
 
-    if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "fiub":
-        raise ValueError(f"{filepath}: '{where}' is not a numeric array.")
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No weights file at {filepath}.")
+    with _hdf5_errors(filepath), h5py.File(filepath, "r") as f:
+        yield f
+
+
+def _float_array(dataset, filepath, where):
+    """The floating-point array of a weight dataset; anything else raises ValueError."""
+    import h5py
+
+    if not isinstance(dataset, h5py.Dataset):
+        raise ValueError(f"{filepath}: '{where}' is not a dataset.")  # noqa: TRY004 - a malformed file is a bad value
+    if dataset.dtype.kind != "f":
+        raise ValueError(
+            f"{filepath}: '{where}' holds {dataset.dtype} values; weights are floating-point arrays."
+        )
     return np.asarray(dataset[()])
 
 
@@ -117,7 +136,7 @@ def _read_layer_groups(f, filepath):
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
         arrays = [
-            _numeric(variables[key], filepath, f"{name}/vars/{key}")
+            _float_array(variables[key], filepath, f"{name}/vars/{key}")
             for key in sorted(variables.keys(), key=_as_index)
         ]
         entries.append((f"layers/{name}", arrays))
@@ -138,11 +157,11 @@ def _as_index(key):
 def _strings(group, name):
     """A list-of-strings attribute of an HDF5 group, joined from its chunks if it was split."""
     if name in group.attrs:
-        values = list(group.attrs[name])
+        values = list(np.atleast_1d(group.attrs[name]))
     else:
         values, chunk = [], 0
         while f"{name}{chunk}" in group.attrs:
-            values.extend(group.attrs[f"{name}{chunk}"])
+            values.extend(np.atleast_1d(group.attrs[f"{name}{chunk}"]))
             chunk += 1
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
 
@@ -177,7 +196,7 @@ def read_legacy_weights(filepath):
                     f"{filepath} lists layer '{name}' in 'layer_names' but has no group for it."
                 )
             arrays = [
-                _numeric(group.get(weight), filepath, f"{name}/{weight}")
+                _float_array(group.get(weight), filepath, f"{name}/{weight}")
                 for weight in _strings(group, "weight_names")
             ]
             if arrays:
@@ -653,8 +672,12 @@ def _archive_json(archive, name, filepath):
     if info.file_size > _MAX_JSON_BYTES:
         raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
     try:
-        return json.loads(archive.read(name).decode("utf8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, zipfile.BadZipFile, zlib.error) as error:
+        data = archive.read(name)
+    except (OSError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{filepath}: '{name}' cannot be read from the archive (corrupt?): {error}") from None
+    try:
+        return json.loads(data.decode("utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{filepath}: '{name}' is not valid JSON: {error}") from None
 
 
@@ -711,10 +734,10 @@ def load_model(filepath, compile=True):
                 raise ValueError(f"{filepath} has no '{_WEIGHTS}' for a model with weights.")
             return model
         try:
-            weights = h5py.File(io.BytesIO(archive.read(_WEIGHTS)), "r")
+            data = archive.read(_WEIGHTS)
         except (OSError, zipfile.BadZipFile, zlib.error) as error:
-            raise ValueError(f"{filepath}: '{_WEIGHTS}' is not a readable HDF5 file: {error}") from None
-    with weights:
+            raise ValueError(f"{filepath}: '{_WEIGHTS}' cannot be read from the archive (corrupt?): {error}") from None
+    with _hdf5_errors(f"{filepath}/{_WEIGHTS}"), h5py.File(io.BytesIO(data), "r") as weights:
         entries = _read_layer_groups(weights, f"{filepath}/{_WEIGHTS}")
     for layer, arrays in _plan(model, f"{filepath}/{_WEIGHTS}", entries):
         for variable, array in zip(layer.variables, arrays):
