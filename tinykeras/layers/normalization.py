@@ -137,8 +137,10 @@ class BatchNormalization(Layer):
         #   dx = gamma * inv_std * dy                                       (moving statistics).
         x2, shape, mean, inv_std, a, use_batch = self._cache
         dy2 = self._rows(dy)
-        sum_dy, sum_dy_xc = gradient_sums(dy2, x2, mean)
         dtype = x2.dtype
+        needs_sums = (self.trainable and (self.scale or self.center)) or (use_batch and self.input_gradient)
+        if needs_sums:
+            sum_dy, sum_dy_xc = gradient_sums(dy2, x2, mean)
         self.grads = []
         if self.trainable:
             if self.scale:
@@ -147,13 +149,12 @@ class BatchNormalization(Layer):
                 self.grads.append(sum_dy.astype(dtype))
         if not self.input_gradient:
             return None
-        zeros = np.zeros_like(inv_std)
         if use_batch:
             m = x2.shape[0]
             c = -a * inv_std * inv_std * sum_dy_xc / m
             d = -a * sum_dy / m
         else:
-            c = d = zeros
+            c = d = np.zeros_like(inv_std)
         dx2 = normalize_backward(dy2, x2, mean, np.asarray(a, dtype=np.float64), c, d)
         return self._unrows(dx2, shape)
 
