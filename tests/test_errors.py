@@ -8,7 +8,7 @@ Cases already covered elsewhere, and not repeated here:
 - the loss messages on their own: tests/test_losses.py (integer labels with
   categorical_crossentropy, sparse labels out of range);
 - Conv2D/pooling layers built directly on too small inputs: tests/layers/test_convolutional.py,
-  tests/layers/test_pooling.py; bad batches from a generator: tests/test_batch_sources.py.
+  tests/layers/test_pooling.py; malformed batches from a generator: tests/test_batch_sources.py.
 """
 
 import re
@@ -383,3 +383,98 @@ def test_non_finite_targets_are_refused_before_training(method):
     ):
         CALLS[method](model, x, y)
     assert unchanged(model, before)
+
+
+@pytest.mark.parametrize("kind", ["generator", "sequence"])
+def test_non_finite_inputs_in_a_later_batch_stop_training_at_that_batch(kind):
+    # A generator's batches cannot be checked before training starts: the third batch is refused
+    # as it arrives, the weights keep exactly the updates of the first two and stay finite.
+    x, y, _ = data(40)
+    x[21, 0] = np.nan  # batch 3 of 8 samples each
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 40, 8)]
+    model, twin = mlp(), mlp()
+    twin.set_weights(model.get_weights())
+    source = iter(batches) if kind == "generator" else Batches(batches)
+    with pytest.raises(ValueError) as error:
+        model.fit(source, epochs=1, verbose=0)
+    origin = "the generator" if kind == "generator" else "the Batches sequence"
+    assert str(error.value).startswith(
+        f"Batch 3 of the epoch from {origin} was refused. fit: the inputs contain 1 NaN or "
+        "infinite value(s), first at index (5, 0)."
+    )
+    for batch_x, batch_y in batches[:2]:
+        twin.train_on_batch(batch_x, batch_y)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
+
+
+class Batches:
+    """A minimal sequence of ready-made batches."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        return self.batches[index]
+
+
+# ---- (k) labels that do not fit the loss ----------------------------------------------------
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_fractional_labels_with_sparse_crossentropy_are_refused(method):
+    # Truncating 1.5 to 1 would train on labels the user never gave.
+    x, _, labels = data(40)
+    labels = labels.astype(np.float32)
+    labels[33] = 1.5
+    model = mlp("sparse_categorical_crossentropy")
+    before = model.get_weights()
+    pattern = re.escape(
+        f"{method}: the targets do not fit the output of layer 'out' (output shape (None, 3)). "
+        "sparse_categorical_crossentropy expects integer class labels; received 1 fractional "
+        "label(s), the first 1.5 at index 33."
+    )
+    with pytest.raises(ValueError, match=pattern) as error:
+        CALLS[method](model, x, labels)
+    assert "loss='categorical_crossentropy'" in str(error.value)
+    assert unchanged(model, before)
+
+
+def test_whole_number_float_labels_train_like_integer_labels():
+    x, _, labels = data(40)
+    with_ints, with_floats = mlp("sparse_categorical_crossentropy"), mlp("sparse_categorical_crossentropy")
+    with_floats.set_weights(with_ints.get_weights())
+    with_ints.fit(x, labels, epochs=2, shuffle=False, verbose=0)
+    with_floats.fit(x, labels.astype(np.float64), epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(with_ints.get_weights(), with_floats.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", WITH_TARGETS)
+def test_mean_squared_error_targets_of_another_shape_are_refused_before_training(method):
+    x, y, _ = data(40)
+    model = mlp("mse")
+    before = model.get_weights()
+    pattern = re.escape(
+        f"{method}: the targets do not fit the output of layer 'out' (output shape (None, 3)). "
+        "mean_squared_error expects targets of the output's shape (3,) per sample; received "
+        "targets of shape (2,) per sample. Reshape the targets to (samples, 3), or give the last "
+        "layer as many units as each target has values."
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CALLS[method](model, x, y[:, :2])
+    assert unchanged(model, before)
+
+
+def test_mean_squared_error_takes_flat_targets_for_one_output():
+    # (samples,) against an output of (samples, 1) is expanded, as Keras does, not broadcast to
+    # (samples, samples).
+    x, _, labels = data(40)
+    model = Sequential([Dense(1, input_shape=(3,))])
+    model.compile("sgd", "mse")
+    flat = model.evaluate(x, labels.astype(np.float32), verbose=0)
+    column = model.evaluate(x, labels.astype(np.float32)[:, None], verbose=0)
+    assert flat == column

@@ -122,6 +122,15 @@ class SparseCategoricalCrossentropy(Loss):
                 f"(targets of shape {y_pred.shape[:-1]}); received targets of shape "
                 f"{y_true.shape}. For one-hot targets use loss='categorical_crossentropy'."
             )
+        if y_true.dtype.kind == "f" and not np.array_equal(y_true, np.round(y_true)):
+            fractional = np.flatnonzero(y_true != np.round(y_true))
+            raise ValueError(
+                f"sparse_categorical_crossentropy expects integer class labels; received "
+                f"{len(fractional)} fractional label(s), the first {y_true.flat[fractional[0]].item()} "
+                f"at index {int(fractional[0])}. Pass labels such as 0, 1, 2 (y.astype(int) "
+                "if they are whole numbers stored as floats); for probabilities per class use "
+                "loss='categorical_crossentropy'."
+            )
         labels = y_true.astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= y_pred.shape[-1]):
             raise ValueError(
@@ -183,15 +192,20 @@ class BinaryCrossentropy(Loss):
 class MeanSquaredError(Loss):
     """``mean((y_true - y_pred)^2)`` over the last axis, then over the batch."""
 
-    def value_and_grad(self, y_true, y_pred):
+    def prepare_targets(self, y_true, y_pred):
+        y_true = np.asarray(y_true)
+        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+            y_true = y_true[..., None]
         if y_true.shape != y_pred.shape:
-            if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-                y_true = y_true[..., None]
-            else:
-                raise ValueError(
-                    f"mean_squared_error expects targets of shape {y_pred.shape[1:]} per sample; "
-                    f"received {y_true.shape[1:]}."
-                )
+            raise ValueError(
+                f"mean_squared_error expects targets of the output's shape {y_pred.shape[1:]} "
+                f"per sample; received targets of shape {y_true.shape[1:]} per sample. Reshape "
+                f"the targets to (samples, {', '.join(map(str, y_pred.shape[1:]))}), or give the "
+                "last layer as many units as each target has values."
+            )
+        return y_true.astype(y_pred.dtype, copy=False)
+
+    def value_and_grad(self, y_true, y_pred):
         diff = y_pred - y_true
         count = diff.size
         return float((diff * diff).sum() / count), diff * (2 / count)

@@ -500,10 +500,19 @@ class Sequential:
                 "(x, y) batches."
             )
 
-        def prepare(batch):
-            return self._prepare(*unpack_batch(batch, method, needs_targets), method)
+        sequence = hasattr(x, "__len__") and hasattr(x, "__getitem__")
+        source = f"the {type(x).__name__} sequence" if sequence else "the generator"
 
-        if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
+        def prepare(batch, number):
+            try:
+                return self._prepare(*unpack_batch(batch, method, needs_targets), method)
+            except (ValueError, TypeError) as error:
+                # Batches arrive one at a time, so say which one was refused.
+                refused = f"Batch {number} of the epoch from {source} was refused."
+                error.args = (f"{refused} {error}",)
+                raise
+
+        if sequence:
             return SequenceBatches(x, steps, prepare, method)
         if hasattr(x, "__iter__") or hasattr(x, "__next__"):
             return IteratorBatches(x, steps, prepare)

@@ -543,3 +543,67 @@ def test_replace_folder_replaces_an_existing_folder_and_leaves_nothing_behind(tm
     assert os.listdir(tmp_path) == ["old"]
     assert os.listdir(tmp_path / "old") == ["a"]
     assert (tmp_path / "old" / "a").read_text() == "new"
+
+
+def test_place_folder_moves_into_a_missing_target(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "a").write_text("new")
+    assert _cache.place_folder(tmp_path / "new", tmp_path / "target", lambda: False)
+    assert os.listdir(tmp_path) == ["target"]
+    assert (tmp_path / "target" / "a").read_text() == "new"
+
+
+def test_place_folder_keeps_a_complete_target_placed_meanwhile(tmp_path):
+    # Another process got there first: its folder stays where it is, untouched (a process reading
+    # it must not see it move), and the new folder is left to its owner.
+    for name in ("new", "target"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a").write_text(name)
+    inode = os.stat(tmp_path / "target").st_ino
+    assert not _cache.place_folder(tmp_path / "new", tmp_path / "target", lambda: True)
+    assert os.stat(tmp_path / "target").st_ino == inode
+    assert (tmp_path / "target" / "a").read_text() == "target"
+    assert (tmp_path / "new" / "a").read_text() == "new"
+
+
+def test_place_folder_replaces_an_incomplete_target(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "a").write_text("new")
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "stale").write_text("old")
+    assert _cache.place_folder(tmp_path / "new", tmp_path / "target", lambda: False)
+    assert sorted(os.listdir(tmp_path)) == ["target"]
+    assert os.listdir(tmp_path / "target") == ["a"]
+
+
+def test_processes_fetching_cifar10_at_once_all_succeed(datasets_dir, small, tmp_path, run_at_once,
+                                                       downloads):
+    batches = synthetic_batches()
+    archive = write_archive(tmp_path / "cifar.tar.gz", batches)
+    results = run_at_once(f"""
+        import shutil, time
+        from tinykeras.datasets import _cache, cifar10
+
+        cifar10.IMAGES_PER_BATCH = {N}
+        cifar10.ARCHIVE_MD5 = {md5(archive)!r}
+
+        def slow_download(url, path, timeout=None):
+            time.sleep(0.5)
+            shutil.copyfile({str(archive)!r}, path)
+            return path
+
+        _cache.download = slow_download
+        wait_for_the_others()
+        for attempt in range(3):  # loading again reads the folder some other process placed
+            (x_train, y_train), (x_test, y_test) = cifar10.load_data()
+        print(_cache.array_sha256(x_train), _cache.array_sha256(x_test), y_test[:, 0].tolist())
+    """, count=4)
+
+    for returncode, _, err in results:
+        assert returncode == 0, err
+    outputs = {out for _, out, _ in results}
+    assert len(outputs) == 1
+    folder = datasets_dir / "cifar-10-batches-py"
+    assert os.listdir(datasets_dir) == ["cifar-10-batches-py"]
+    assert sorted(os.listdir(folder)) == sorted(cifar10.ARCHIVE_FILES)
+    assert_loaded(cifar10.load_data(), batches)  # from the cache: downloads now fail

@@ -362,3 +362,41 @@ def test_cli_rejects_unknown_names_with_a_suggestion(capsys):
 def test_cli_without_names_explains_usage(capsys):
     assert datasets_main([]) == 1
     assert "Name at least one dataset: mnist" in capsys.readouterr().err
+
+
+# Several processes fetching at once
+
+def test_processes_fetching_mnist_at_once_all_succeed(datasets_dir, run_at_once):
+    # Each process fetches (slowly, so that the fetches overlap) and caches the same arrays; every
+    # one must load them, and the cache left behind must be one complete, verified file.
+    results = run_at_once("""
+        import time
+        import numpy as np
+        from tinykeras.datasets import _cache, mnist
+
+        arrays = {"x_train": np.arange(6 * 28 * 28).reshape(6, 28, 28).astype(np.uint8),
+                  "y_train": np.arange(6, dtype=np.uint8),
+                  "x_test": np.full((2, 28, 28), 7, np.uint8),
+                  "y_test": np.array([3, 4], np.uint8)}
+        mnist.ARRAYS = {name: _cache.ArraySpec(a.shape, str(a.dtype), _cache.array_sha256(a))
+                        for name, a in arrays.items()}
+
+        def slow_fetch(workdir):
+            time.sleep(0.5)
+            return {name: a.copy() for name, a in arrays.items()}
+
+        mnist._sources = lambda: [_cache.Source("a slow mirror", slow_fetch)]
+        wait_for_the_others()
+        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        print(_cache.array_sha256(x_train), y_train.tolist(), y_test.tolist())
+    """, count=4)
+
+    for returncode, out, err in results:
+        assert returncode == 0, err
+        assert "Fetching MNIST from a slow mirror" in err
+    outputs = {out for _, out, _ in results}
+    assert len(outputs) == 1
+    assert outputs.pop().split(" ", 1)[1].strip() == "[0, 1, 2, 3, 4, 5] [3, 4]"
+    assert os.listdir(datasets_dir) == ["mnist.npz"]
+    with np.load(datasets_dir / "mnist.npz", allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["x_test"], np.full((2, 28, 28), 7, np.uint8))

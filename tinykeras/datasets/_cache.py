@@ -348,6 +348,35 @@ def _entry_kind(entry):
     return "special file"
 
 
+def place_folder(source, target, is_complete):
+    """Moves the folder ``source`` to ``target``, unless a complete ``target`` is already there.
+
+    Safe when several processes fill the same cache at once: the first to arrive renames its
+    folder into place in one step; the others find it complete and leave it alone, so nobody
+    reading it sees it move. Only an incomplete ``target`` (files deleted by hand, say) is
+    replaced, with ``replace_folder``.
+
+    Args:
+        source: the complete new folder, on the same file system as ``target``.
+        target: where it belongs.
+        is_complete: ``is_complete()`` tells whether ``target`` holds everything it should.
+
+    Returns:
+        True when ``source`` was moved into place, False when the ``target`` already there was
+        kept (``source`` is then left for the caller to delete).
+    """
+    try:
+        os.rename(source, target)  # atomic, and fails when a non-empty target is there
+        return True
+    except OSError:
+        if os.path.islink(target) or not os.path.isdir(target):
+            raise
+    if is_complete():
+        return False
+    replace_folder(source, target)
+    return True
+
+
 def replace_folder(source, target):
     """Moves the folder ``source`` to ``target``, replacing any folder already there.
 

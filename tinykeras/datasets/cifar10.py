@@ -108,8 +108,8 @@ def _fetch(folder):
         if missing:
             lacking = ", ".join(f"{FOLDER}/{name}" for name in missing)
             raise _bad_archive(archive, f"lacks {lacking}")
-        if _missing_batches(folder):  # another process may have filled it in the meantime
-            _cache.replace_folder(extracted, folder)
+        # Another process may have filled the folder in the meantime: then it is kept.
+        _cache.place_folder(extracted, folder, lambda: not _missing_batches(folder))
 
 
 def _archive(folder, workdir):

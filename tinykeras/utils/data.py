@@ -181,7 +181,8 @@ class SequenceBatches:
     Args:
         sequence: the sequence of batches.
         steps: batches per epoch (by default ``len(sequence)``; at most that many).
-        prepare: ``prepare(batch)`` checks and converts one batch, returning (x, y).
+        prepare: ``prepare(batch, number)`` checks and converts one batch, the ``number``-th
+            (from 1) of the epoch, returning (x, y).
     """
 
     def __init__(self, sequence, steps, prepare, method):
@@ -200,7 +201,7 @@ class SequenceBatches:
 
     def epoch(self):
         for index in range(self.steps):
-            yield self.prepare(self.sequence[index])
+            yield self.prepare(self.sequence[index], index + 1)
         on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
         if callable(on_epoch_end):
             on_epoch_end()
@@ -219,7 +220,8 @@ class IteratorBatches:
     Args:
         iterable: the iterator or iterable.
         steps: batches per epoch, or None.
-        prepare: ``prepare(batch)`` checks and converts one batch, returning (x, y).
+        prepare: ``prepare(batch, number)`` checks and converts one batch, the ``number``-th
+            (from 1) of the epoch, returning (x, y).
     """
 
     def __init__(self, iterable, steps, prepare):
@@ -237,7 +239,7 @@ class IteratorBatches:
                 self.ran_out = self.steps is not None or count == 0
                 return
             count += 1
-            yield self.prepare(batch)
+            yield self.prepare(batch, count)
 
     def __repr__(self):
         return f"<IteratorBatches steps={self.steps}>"
