@@ -153,23 +153,28 @@ def _window(o, stride, pad, pool, size):
 def _max_forward_row(x, y, argmax, n, oh, geom):
     H, W, C, PH, PW, SH, SW, top, left, OH, OW = geom
     h0, ilo, ihi = _window(oh, SH, top, PH, H)
-    for ow in range(OW):
-        w0, jlo, jhi = _window(ow, SW, left, PW, W)
-        best, arg = y[n, oh, ow], argmax[n, oh, ow]
-        first = x[n, h0 + ilo, w0 + jlo]
+    # Views of whole rows, taken once per input row: a view per pixel costs more than the
+    # compares of a few channels.
+    best, arg = y[n, oh], argmax[n, oh]
+    row = x[n, h0 + ilo]
+    for ow in range(OW):  # each window starts from its first real input
+        w0, jlo, _ = _window(ow, SW, left, PW, W)
         for c in range(C):
-            best[c] = first[c]
-            arg[c] = (h0 + ilo) * W + w0 + jlo
-        for i in range(ilo, ihi):
-            for j in range(jlo, jhi):
-                pixel, index = x[n, h0 + i, w0 + j], (h0 + i) * W + w0 + j
+            best[ow, c] = row[w0 + jlo, c]
+            arg[ow, c] = (h0 + ilo) * W + w0 + jlo
+    for i in range(ilo, ihi):
+        row = x[n, h0 + i]
+        for ow in range(OW):
+            w0, jlo, jhi = _window(ow, SW, left, PW, W)
+            for j in range(jlo + (i == ilo), jhi):
+                index = (h0 + i) * W + w0 + j
                 for c in range(C):
-                    v, b = pixel[c], best[c]
+                    v, b = row[w0 + j, c], best[ow, c]
                     # Strictly greater: the first max wins ties. A NaN wins once and stays.
                     # Selects rather than a branch: twice as fast, the loop has no jumps.
                     take = (v > b) | ((v != v) & (b == b))
-                    best[c] = v if take else b
-                    arg[c] = index if take else arg[c]
+                    best[ow, c] = v if take else b
+                    arg[ow, c] = index if take else arg[ow, c]
 
 
 @njit(cache=True)
