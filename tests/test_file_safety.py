@@ -77,7 +77,7 @@ def rewrite_dataset(path, name, data):
     [
         (np.array([b"a", b"b", b"c"]), r"'dense_1/vars/1' holds \|S1 values; weights are floating-point"),
         (np.zeros(3, np.int64), r"'dense_1/vars/1' holds int64 values; weights are floating-point"),
-        (np.zeros((3, 1)), r"weight 'bias' has shape \(3,\), the file has \(3, 1\) at 'layers/dense_1'"),
+        (np.zeros((3, 1)), r"weight 'bias' has shape \(3,\), the file .*m\.weights\.h5 has \(3, 1\) at 'layers/dense_1'"),
     ],
     ids=["strings", "ints", "extra axis"],
 )
@@ -99,7 +99,7 @@ def test_weights_file_with_a_missing_last_dataset_changes_nothing(tmp_path):
         del f["layers/dense_1/vars/1"]
     model = mlp()
     before = snapshot(model)
-    with pytest.raises(ValueError, match=r"expects 2 weight arrays, the file has 1 at 'layers/dense_1'"):
+    with pytest.raises(ValueError, match=r"expects 2 weight arrays, the file .*\.weights\.h5 has 1 at 'layers/dense_1'"):
         model.load_weights(path)
     assert_unchanged(model, before)
 

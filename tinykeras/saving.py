@@ -209,19 +209,20 @@ def _is_legacy(filepath):
         return "layers" not in f and _legacy_root(f) is not None
 
 
-def _check_layer(layer, arrays, where):
+def _check_layer(layer, arrays, filepath, where):
     """Raises ValueError unless ``arrays`` fit the layer's variables in number and shapes."""
     if len(arrays) != len(layer.variables):
         raise ValueError(
-            f"Layer '{layer.name}' expects {len(layer.variables)} weight arrays, the file has "
-            f"{len(arrays)} at '{where}'. The file was saved from a different architecture."
+            f"Layer '{layer.name}' expects {len(layer.variables)} weight arrays, the file "
+            f"{filepath} has {len(arrays)} at '{where}'. The file was saved from a different "
+            "architecture, or is damaged."
         )
     for variable, array in zip(layer.variables, arrays):
         if variable.shape != array.shape:
             raise ValueError(
                 f"Layer '{layer.name}': weight '{variable.name}' has shape {variable.shape}, "
-                f"the file has {array.shape} at '{where}'. The file was saved from a "
-                "different architecture."
+                f"the file {filepath} has {array.shape} at '{where}'. The file was saved from "
+                "a different architecture, or is damaged."
             )
 
 
@@ -239,7 +240,7 @@ def _plan(model, filepath, entries=None):
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
-        _check_layer(layer, arrays, path)
+        _check_layer(layer, arrays, filepath, path)
         plan.append((layer, arrays))
     leftover = [p for p, arrays in stored.items() if arrays]
     if leftover:
@@ -261,7 +262,7 @@ def _legacy_plan(model, filepath):
             "layers with weights. The file was saved from a different architecture."
         )
     for layer, (name, arrays) in zip(layers, stored):
-        _check_layer(layer, arrays, name)
+        _check_layer(layer, arrays, filepath, name)
     return [(layer, arrays) for layer, (_, arrays) in zip(layers, stored)]
 
 
