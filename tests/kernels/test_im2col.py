@@ -23,6 +23,7 @@ from tinykeras.kernels import (
     conv_output_size,
     im2col,
     im2col_reference,
+    prefers_tap_order,
     same_padding,
 )
 
@@ -225,6 +226,23 @@ def test_im2col_fills_and_returns_out_overwriting_garbage(conv, dtype, seed):
     np.testing.assert_array_equal(out, im2col_reference(x, *conv.args))
 
 
+@settings(max_examples=150, deadline=None)
+@given(conv=convolutions(), dtype=dtypes, seed=seeds)
+@example(conv=KERNEL_WIDER_THAN_STRIDE, dtype=np.float32, seed=0)
+@example(conv=STRIDE_WIDER_THAN_KERNEL, dtype=np.float64, seed=0)
+def test_im2col_filled_by_taps_into_a_fortran_out_matches_reference(conv, dtype, seed):
+    x = np.random.default_rng(seed).standard_normal(conv.x_shape).astype(dtype)
+    out = np.full(conv.cols_shape, np.nan, dtype=dtype, order="F")
+    assert im2col(x, *conv.args, out=out) is out
+    np.testing.assert_array_equal(out, im2col_reference(x, *conv.args))
+
+
+def test_single_channel_images_prefer_tap_order_once_large():
+    assert prefers_tap_order(1, 32 * 26 * 26 * 9)  # the MNIST CNN's first layer
+    assert not prefers_tap_order(1, 2 * 5 * 5 * 9)
+    assert not prefers_tap_order(3, 64 * 32 * 32 * 27)
+
+
 @settings(max_examples=60, deadline=None)
 @given(conv=convolutions(), dtype=dtypes, seed=seeds)
 def test_col2im_zeroes_out_before_adding(conv, dtype, seed):
@@ -243,9 +261,10 @@ SMALL = Conv((2, 6, 5, 3), (3, 2), (2, 1), (1, 2), "same")
         np.empty((SMALL.cols_shape[0] + 1, SMALL.cols_shape[1])),
         np.empty(SMALL.cols_shape[::-1]),
         np.empty(SMALL.cols_shape, dtype=np.float32),
-        np.empty(SMALL.cols_shape, order="F"),
+        np.empty((SMALL.cols_shape[0], 2 * SMALL.cols_shape[1]))[:, ::2],
+        np.empty((SMALL.cols_shape[0] + 1, SMALL.cols_shape[1]), order="F")[1:],
     ],
-    ids=["rows", "transposed-shape", "dtype", "fortran"],
+    ids=["rows", "transposed-shape", "dtype", "strided", "strided-fortran"],
 )
 def test_im2col_rejects_a_wrong_out(out):
     x = np.zeros(SMALL.x_shape)

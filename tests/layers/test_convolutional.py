@@ -121,12 +121,15 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
     return layer, kernel, bias
 
 
-@pytest.fixture(params=["whole batch", "one image per chunk"])
+@pytest.fixture(params=["whole batch", "one image per chunk", "by taps", "by taps, image by image"])
 def chunking(request, monkeypatch):
     """Convolve the batch in one piece (the default for these small inputs), or image by image
-    (then backward unfolds every chunk but the last again)."""
-    if request.param == "one image per chunk":
+    (then backward unfolds every chunk but the last again); with the im2col matrix filled row by
+    row (the default for these small inputs) or tap by tap, whatever the number of channels."""
+    if "image" in request.param:
         monkeypatch.setattr(convolutional, "CHUNK_BYTES", 1)
+    if "taps" in request.param:
+        monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
     return request.param
 
 

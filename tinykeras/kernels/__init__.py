@@ -10,6 +10,7 @@ from tinykeras.kernels.im2col import (
     conv_output_size,
     im2col,
     im2col_reference,
+    prefers_tap_order,
     same_padding,
 )
 from tinykeras.kernels.pooling import (
@@ -39,5 +40,6 @@ __all__ = [
     "max_pool_backward_reference",
     "max_pool_forward",
     "max_pool_forward_reference",
+    "prefers_tap_order",
     "same_padding",
 ]

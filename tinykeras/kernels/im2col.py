@@ -26,6 +26,9 @@ from tinykeras.kernels._common import (
     use_parallel,
 )
 
+TAP_ORDER_MIN_ELEMENTS = 32_768
+"""The smallest im2col matrix filled column by column (see ``prefers_tap_order``)."""
+
 
 def conv_output_size(size, kernel, stride, dilation, padding):
     """Output length along one axis, as Keras/TensorFlow compute it.
@@ -73,11 +76,18 @@ def _geometry(x_shape, kernel_size, strides, dilation, pads):
 def im2col(x, kernel_size, strides, dilation, pads, out=None):
     """Unfolds every receptive field of an NHWC batch into a row.
 
+    The matrix is stored row by row (C order, the default), or column by column when ``out`` is
+    given in Fortran order. Row by row, each output pixel's window is copied as KH runs of KW*C
+    consecutive floats: the way for inputs of many channels. Column by column, each tap (i, j)
+    becomes one strided copy of the whole batch: the way for single-channel images, whose
+    windows are runs of only KW floats (``prefers_tap_order``). Both hold the same matrix, and
+    NumPy's BLAS multiplies either without a copy.
+
     Args:
         x: (N, H, W, C) float32/float64 array (copied once if not C-contiguous).
         kernel_size: (KH, KW). strides: (SH, SW). dilation: (DH, DW).
         pads: ((top, bottom), (left, right)) zero padding.
-        out: optional C-contiguous (N*OH*OW, KH*KW*C) array of x's dtype to fill.
+        out: optional (N*OH*OW, KH*KW*C) array of x's dtype to fill, C- or F-contiguous.
 
     Returns:
         cols, (N*OH*OW, KH*KW*C): rows (n, oh, ow) and columns (i, j, c) in C order, matching
@@ -87,10 +97,58 @@ def im2col(x, kernel_size, strides, dilation, pads, out=None):
     N = x.shape[0]
     geom = _geometry(x.shape, kernel_size, strides, dilation, pads)
     H, W, C, KH, KW, *_, OH, OW = geom
-    cols = output_buffer(out, (N * OH * OW, KH * KW * C), x.dtype)
+    shape = (N * OH * OW, KH * KW * C)
+    if out is not None and out.ndim == 2 and not out.flags.c_contiguous and out.flags.f_contiguous:
+        output_buffer(out.T, shape[::-1], x.dtype, "out.T")
+        _im2col_by_taps(x, out.T.reshape(KH, KW, C, N, OH, OW), geom)
+        return out
+    cols = output_buffer(out, shape, x.dtype)
     kernel = _im2col_parallel if use_parallel(N * OH, cols.size) else _im2col_serial
     kernel(x.reshape(N, H, W * C), cols.reshape(N * OH * OW, KH, KW * C), geom)
     return cols
+
+
+def prefers_tap_order(channels, size):
+    """Whether ``im2col`` is faster column by column (into an F-ordered ``out``) than row by row.
+
+    Column by column costs a few NumPy calls per tap, about 50 us in all for a 3x3 kernel; it
+    pays on single-channel images once the matrix is large. On the MNIST CNN's first layer (32
+    images of 28x28x1, 3x3 kernel) it takes 0.10 ms against 0.34 ms row by row; at three
+    channels row by row is already as fast, counting the matrix product.
+
+    Args:
+        channels: C, the input's channels.
+        size: the number of elements of the matrix, N*OH*OW*KH*KW*C.
+    """
+    return channels == 1 and size >= TAP_ORDER_MIN_ELEMENTS
+
+
+def _im2col_by_taps(x, planes, geom):
+    """Fills ``planes`` (KH, KW, C, N, OH, OW), the transposed im2col matrix, one tap at a time:
+    the output pixels whose tap (i, j) falls inside the image get one strided slice of x, the
+    others 0."""
+    H, W, C, KH, KW, SH, SW, DH, DW, top, left, OH, OW = geom
+    channels_first = np.moveaxis(x, 3, 0)  # (C, N, H, W), a view
+    for i in range(KH):
+        h0, (olo, ohi) = i * DH - top, _inside(i * DH - top, SH, H, OH)
+        for j in range(KW):
+            w0, (wlo, whi) = j * DW - left, _inside(j * DW - left, SW, W, OW)
+            plane = planes[i, j]
+            plane[:, :, :olo] = 0
+            plane[:, :, ohi:] = 0
+            plane[:, :, olo:ohi, :wlo] = 0
+            plane[:, :, olo:ohi, whi:] = 0
+            if olo < ohi and wlo < whi:
+                plane[:, :, olo:ohi, wlo:whi] = channels_first[
+                    :, :, h0 + olo * SH : h0 + (ohi - 1) * SH + 1 : SH,
+                    w0 + wlo * SW : w0 + (whi - 1) * SW + 1 : SW]
+
+
+def _inside(first, stride, size, count):
+    """The outputs [lo, hi) among ``count`` whose position ``first + o * stride`` is in
+    [0, size)."""
+    lo = min(count, max(0, (-first + stride - 1) // stride))
+    return lo, max(lo, min(count, (size - first + stride - 1) // stride))
 
 
 def col2im(dcols, x_shape, kernel_size, strides, dilation, pads, out=None):

@@ -9,7 +9,7 @@ Large batches go through these steps a chunk of images at a time (see ``CHUNK_BY
 import numpy as np
 
 from tinykeras import initializers
-from tinykeras.kernels import col2im, conv_output_size, im2col, same_padding
+from tinykeras.kernels import col2im, conv_output_size, im2col, prefers_tap_order, same_padding
 from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
@@ -173,33 +173,42 @@ class Conv2D(ActivatedLayer):
         return max(1, min(batch, CHUNK_BYTES // (rows_per_image * depth * itemsize)))
 
     def _rows_buffer(self, rows, depth, dtype):
-        if self._cols is None or self._cols.shape != (rows, depth) or self._cols.dtype != dtype:
-            self._cols = np.empty((rows, depth), dtype=dtype)
+        """The layer's im2col buffer, for chunks of up to ``rows`` rows (kept between steps)."""
+        if self._cols is None or self._cols.size != rows * depth or self._cols.dtype != dtype:
+            self._cols = np.empty(rows * depth, dtype=dtype)
         return self._cols
+
+    def _rows(self, count, depth, by_taps):
+        """A (count, depth) im2col matrix in the buffer: C-ordered, or F-ordered to be filled
+        tap by tap."""
+        flat = self._cols[: count * depth]
+        return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
 
     def forward_linear(self, x, training=False):
         x = to_channels_last(x, self.data_format)
         kernel, strides, dilation, pads, (oh, ow) = self._window(x.shape)
         n, per_image, depth = x.shape[0], oh * ow, kernel[0] * kernel[1] * x.shape[3]
         step = self._chunk_images(n, per_image, depth, x.itemsize)
-        cols = self._rows_buffer(step * per_image, depth, x.dtype)
+        by_taps = prefers_tap_order(x.shape[3], step * per_image * depth)
+        self._rows_buffer(step * per_image, depth, x.dtype)
         kernel2d = self.kernel.value.reshape(depth, self.filters)
         z = np.empty((n * per_image, self.filters), dtype=x.dtype)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            chunk = im2col(x[start:stop], kernel, strides, dilation, pads, out=cols[: (stop - start) * per_image])
+            chunk = self._rows((stop - start) * per_image, depth, by_taps)
+            im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
             matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
         if self.use_bias:
             add_bias(z, self.bias.value)
         self._x = x
-        self._geometry = (kernel, strides, dilation, pads, per_image, step)
+        self._geometry = (kernel, strides, dilation, pads, per_image, step, by_taps)
         return from_channels_last(z.reshape(n, oh, ow, self.filters), self.data_format)
 
     def backward_linear(self, dz):
         # Chunk by chunk, last first: the buffer still holds the last chunk's rows from forward
         # (with one chunk, all of them), and earlier chunks are unfolded again.
         x = self._x
-        kernel, strides, dilation, pads, per_image, step = self._geometry
+        kernel, strides, dilation, pads, per_image, step, by_taps = self._geometry
         dz2 = to_channels_last(dz, self.data_format).reshape(-1, self.filters)
         kernel2d = self.kernel.value.reshape(-1, self.filters)
         n, depth = x.shape[0], kernel2d.shape[0]
@@ -209,12 +218,12 @@ class Conv2D(ActivatedLayer):
         for i, start in enumerate(reversed(starts)):
             stop = min(n, start + step)
             rows = slice(start * per_image, stop * per_image)
-            chunk = self._cols[: (stop - start) * per_image]
+            chunk = self._rows((stop - start) * per_image, depth, by_taps)
             if i:
                 im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
             dkernel += matmul(chunk.T, dz2[rows])
-            if dx is not None:
-                dcols = matmul(dz2[rows], kernel2d.T, out=chunk)
+            if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
+                dcols = matmul(dz2[rows], kernel2d.T, out=None if by_taps else chunk)
                 col2im(dcols, (stop - start,) + x.shape[1:], kernel, strides, dilation, pads, out=dx[start:stop])
         self.grads = [dkernel.reshape(self.kernel.shape)]
         if self.use_bias:
