@@ -113,13 +113,19 @@ def direct_convolution(x, kernel, strides, dilation, pads):
 # ---- im2col and col2im over drawn geometries ----------------------------------------------------
 
 
+@pytest.mark.parametrize("order", ["C", "F"], ids=["by rows", "by taps into a Fortran out"])
 @settings(max_examples=150, deadline=None)
 @given(conv=convolutions(), dtype=dtypes, seed=seeds)
 @example(conv=KERNEL_WIDER_THAN_STRIDE, dtype=np.float32, seed=0)
 @example(conv=STRIDE_WIDER_THAN_KERNEL, dtype=np.float64, seed=0)
-def test_im2col_matches_reference_and_output_size(conv, dtype, seed):
+def test_im2col_matches_reference_and_output_size(order, conv, dtype, seed):
     x = np.random.default_rng(seed).standard_normal(conv.x_shape).astype(dtype)
-    cols = im2col(x, *conv.args)
+    if order == "C":
+        cols = im2col(x, *conv.args)
+    else:
+        out = np.full(conv.cols_shape, np.nan, dtype=dtype, order="F")
+        cols = im2col(x, *conv.args, out=out)
+        assert cols is out
     assert cols.dtype == dtype
     assert cols.shape == conv.cols_shape
     np.testing.assert_array_equal(cols, im2col_reference(x, *conv.args))
@@ -222,17 +228,6 @@ def test_parallel_drivers_match_serial(serial_and_parallel, conv, dtype):
 def test_im2col_fills_and_returns_out_overwriting_garbage(conv, dtype, seed):
     x = np.random.default_rng(seed).standard_normal(conv.x_shape).astype(dtype)
     out = np.full(conv.cols_shape, np.nan, dtype=dtype)
-    assert im2col(x, *conv.args, out=out) is out
-    np.testing.assert_array_equal(out, im2col_reference(x, *conv.args))
-
-
-@settings(max_examples=150, deadline=None)
-@given(conv=convolutions(), dtype=dtypes, seed=seeds)
-@example(conv=KERNEL_WIDER_THAN_STRIDE, dtype=np.float32, seed=0)
-@example(conv=STRIDE_WIDER_THAN_KERNEL, dtype=np.float64, seed=0)
-def test_im2col_filled_by_taps_into_a_fortran_out_matches_reference(conv, dtype, seed):
-    x = np.random.default_rng(seed).standard_normal(conv.x_shape).astype(dtype)
-    out = np.full(conv.cols_shape, np.nan, dtype=dtype, order="F")
     assert im2col(x, *conv.args, out=out) is out
     np.testing.assert_array_equal(out, im2col_reference(x, *conv.args))
 
