@@ -424,7 +424,16 @@ class CtrlC(callbacks.Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_ctrl_c_in_fit_stops_after_the_batch_and_keeps_the_finished_epochs():
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own SIGINT handler, as in a terminal: a process started in the background by a
+    shell inherits SIGINT ignored, and then Ctrl-C does nothing at all."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_in_fit_stops_after_the_batch_and_keeps_the_finished_epochs(ctrl_c_raises):
     x, y = blobs(64)
     interrupted, reference = mlp(), mlp()
     reference.set_weights(interrupted.get_weights())
