@@ -122,8 +122,8 @@ class SparseCategoricalCrossentropy(Loss):
                 f"(targets of shape {y_pred.shape[:-1]}); received targets of shape "
                 f"{y_true.shape}. For one-hot targets use loss='categorical_crossentropy'."
             )
-        if y_true.dtype.kind == "f" and not np.array_equal(y_true, np.round(y_true)):
-            fractional = np.flatnonzero(y_true != np.round(y_true))
+        fractional = np.flatnonzero(y_true != np.round(y_true)) if y_true.dtype.kind == "f" else []
+        if len(fractional):
             raise ValueError(
                 f"sparse_categorical_crossentropy expects integer class labels; received "
                 f"{len(fractional)} fractional label(s), the first {y_true.flat[fractional[0]].item()} "

@@ -130,9 +130,12 @@ def _im2col_by_taps(x, planes, geom):
     H, W, C, KH, KW, SH, SW, DH, DW, top, left, OH, OW = geom
     channels_first = np.moveaxis(x, 3, 0)  # (C, N, H, W), a view
     for i in range(KH):
-        h0, (olo, ohi) = i * DH - top, _inside(i * DH - top, SH, H, OH)
+        # Outputs o read row h0 + o*SH: the same range as the taps of a window (step SH, OH taps).
+        h0 = i * DH - top
+        olo, ohi = _tap_range(h0, OH, SH, H)
         for j in range(KW):
-            w0, (wlo, whi) = j * DW - left, _inside(j * DW - left, SW, W, OW)
+            w0 = j * DW - left
+            wlo, whi = _tap_range(w0, OW, SW, W)
             plane = planes[i, j]
             plane[:, :, :olo] = 0
             plane[:, :, ohi:] = 0
@@ -142,13 +145,6 @@ def _im2col_by_taps(x, planes, geom):
                 plane[:, :, olo:ohi, wlo:whi] = channels_first[
                     :, :, h0 + olo * SH : h0 + (ohi - 1) * SH + 1 : SH,
                     w0 + wlo * SW : w0 + (whi - 1) * SW + 1 : SW]
-
-
-def _inside(first, stride, size, count):
-    """The outputs [lo, hi) among ``count`` whose position ``first + o * stride`` is in
-    [0, size)."""
-    lo = min(count, max(0, (-first + stride - 1) // stride))
-    return lo, max(lo, min(count, (size - first + stride - 1) // stride))
 
 
 def col2im(dcols, x_shape, kernel_size, strides, dilation, pads, out=None):

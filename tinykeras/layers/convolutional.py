@@ -9,7 +9,13 @@ Large batches go through these steps a chunk of images at a time (see ``CHUNK_BY
 import numpy as np
 
 from tinykeras import initializers
-from tinykeras.kernels import col2im, conv_output_size, im2col, prefers_tap_order, same_padding
+from tinykeras.kernels import (
+    col2im,
+    conv_output_size,
+    im2col,
+    prefers_tap_order,
+    same_padding,
+)
 from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
@@ -173,10 +179,9 @@ class Conv2D(ActivatedLayer):
         return max(1, min(batch, CHUNK_BYTES // (rows_per_image * depth * itemsize)))
 
     def _rows_buffer(self, rows, depth, dtype):
-        """The layer's im2col buffer, for chunks of up to ``rows`` rows (kept between steps)."""
+        """Sizes the layer's im2col buffer for chunks of up to ``rows`` rows (kept between steps)."""
         if self._cols is None or self._cols.size != rows * depth or self._cols.dtype != dtype:
             self._cols = np.empty(rows * depth, dtype=dtype)
-        return self._cols
 
     def _rows(self, count, depth, by_taps):
         """A (count, depth) im2col matrix in the buffer: C-ordered, or F-ordered to be filled
