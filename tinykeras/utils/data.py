@@ -39,14 +39,16 @@ def check_inputs(x, model, method):
 
 
 def _check_finite(array, method, what):
-    finite = np.isfinite(array)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        where = ", ".join(str(tuple(int(i) for i in index)) for index in bad[:3])
-        raise ValueError(
-            f"{method}: the {what} contain {len(bad)} NaN or infinite value(s), first at index "
-            f"{where}. Remove or impute them (e.g. with np.nan_to_num) before calling {method}."
-        )
+    # min and max propagate NaN and reach any infinity: two passes without a temporary array as
+    # large as the data (np.isfinite(x) would add a boolean copy of x to the peak memory).
+    if array.size == 0 or (np.isfinite(array.min()) and np.isfinite(array.max())):
+        return
+    bad = np.argwhere(~np.isfinite(array))
+    where = ", ".join(str(tuple(int(i) for i in index)) for index in bad[:3])
+    raise ValueError(
+        f"{method}: the {what} contain {len(bad)} NaN or infinite value(s), first at index "
+        f"{where}. Remove or impute them (e.g. with np.nan_to_num) before calling {method}."
+    )
 
 
 def _as_array(data, method, what):
