@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels.activations import relu_backward, relu_forward
+from tinykeras.kernels.activations import relu_backward, relu_forward, relu_in_place
 from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.optimizers import adam_update
 
@@ -40,6 +40,17 @@ def test_relu_and_its_gradient_equal_numpy(shape, dtype, seed):
     np.testing.assert_array_equal(relu_forward(x), np.maximum(x, 0))
     np.testing.assert_array_equal(relu_backward(dy, x), dy * (x > 0))
     np.testing.assert_array_equal(relu_forward(x.T), np.maximum(x.T, 0))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_relu_in_place_overwrites_its_argument(layout):
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    x[0, 0] = np.nan
+    x = x if layout == "contiguous" else x.T
+    expected = np.maximum(x, 0)
+    y = relu_in_place(x)
+    assert y is x
+    np.testing.assert_array_equal(x, expected)
 
 
 def test_relu_propagates_nan():

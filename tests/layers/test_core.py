@@ -140,6 +140,22 @@ def test_dense_forward_with_activation_applies_it_after_the_affine_map(rng):
     np.testing.assert_allclose(layer.logits, z, rtol=1e-12)
 
 
+def test_relu_overwrites_only_the_linear_output_a_layer_computed_itself(rng):
+    # Dense may turn its own z into relu(z) in place (keeping one array, not two); Activation
+    # must leave its input, the previous layer's output, untouched.
+    x = rng.standard_normal((5, 4))
+    kept = x.copy()
+    np.testing.assert_array_equal(Activation("relu").forward(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(x, kept)
+    dense = Dense(3, activation="relu", dtype="float64")
+    dense.build_for((None, 4))
+    z = x @ dense.kernel.value + dense.bias.value
+    np.testing.assert_array_equal(dense.forward(x), np.maximum(z, 0))
+    assert dense.logits is None
+    dy = rng.standard_normal((5, 3))
+    np.testing.assert_allclose(dense.backward(dy), (dy * (z > 0)) @ dense.kernel.value.T, rtol=1e-12)
+
+
 def test_dense_backward_numbers(rng):
     layer = Dense(2, dtype="float64")
     layer.build_for((None, 3))

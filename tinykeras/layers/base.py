@@ -226,8 +226,13 @@ class ActivatedLayer(Layer):
 
     Subclasses implement ``forward_linear`` and ``backward_linear``. Keeping the two parts apart
     lets the model take a softmax or sigmoid output's loss straight from the logits ``z``, as
-    Keras does, which is both exact and stable.
+    Keras does, which is both exact and stable. An activation that can overwrite z with its
+    output (ReLU) does so when z is the layer's own array, and ``logits`` is then None.
     """
+
+    #: Whether ``forward_linear`` returns a new array, which the activation may overwrite (the
+    #: default ``forward_linear`` returns its input, which the previous layer may keep).
+    owns_linear_output = False
 
     def __init__(self, activation=None, **kwargs):
         super().__init__(**kwargs)
@@ -246,6 +251,10 @@ class ActivatedLayer(Layer):
         if self.activation is activations.linear:
             self.logits = self._y = z
             return z
+        if self.activation.forward_in_place is not None and self.owns_linear_output:
+            self.logits = None
+            self._y = self.activation.forward_in_place(z)
+            return self._y
         self.logits = z
         self._y = self.activation.forward(z)
         return self._y

@@ -96,6 +96,8 @@ class Conv2D(ActivatedLayer):
     are accepted with a DeprecationWarning; see also :func:`Convolution2D`.
     """
 
+    owns_linear_output = True
+
     def __init__(
         self,
         filters,

@@ -24,6 +24,8 @@ class Dense(ActivatedLayer):
     are accepted with a DeprecationWarning.
     """
 
+    owns_linear_output = True
+
     def __init__(
         self,
         units=None,
