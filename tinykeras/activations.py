@@ -2,16 +2,14 @@
 
 Every activation is an :class:`Activation` pairing ``forward(x) -> y`` with
 ``backward(dy, x, y) -> dx``: the chain rule ``dx = dy * f'(x)`` written in whichever of x or y
-makes it cheapest. An activation whose derivative needs only y (ReLU) can also overwrite x with y
-(``forward_in_place``), so that a layer keeps one array per step instead of two. The plain
-functions (``relu(x)``, ``softmax(x)``, ...) are exported too, as in
+makes it cheapest. The plain functions (``relu(x)``, ``softmax(x)``, ...) are exported too, as in
 ``keras.activations``.
 """
 import math
 
 import numpy as np
 
-from tinykeras.kernels.activations import relu_backward, relu_forward, relu_in_place
+from tinykeras.kernels.activations import relu_backward, relu_forward
 from tinykeras.utils.naming import lookup
 
 # SELU constants (Klambauer et al., 2017), as in Keras.
@@ -26,16 +24,13 @@ class Activation:
         name: the Keras name ('relu', 'softmax', ...).
         forward: y = f(x).
         backward: dx = backward(dy, x, y), the gradient of the loss with respect to x.
-        forward_in_place: optional; overwrites x with f(x) and returns it. Given only when
-            ``backward`` reads y alone, which it is then called with x=None.
     """
 
-    def __init__(self, name, forward, backward, forward_in_place=None):
+    def __init__(self, name, forward, backward):
         self.__name__ = name
         self.name = name
         self.forward = forward
         self.backward = backward
-        self.forward_in_place = forward_in_place
 
     def __call__(self, x):
         return self.forward(np.asarray(x))
@@ -54,17 +49,10 @@ def _relu(x):
     return np.maximum(x, 0)
 
 
-def _relu_in_place(x):
-    if x.ndim and x.dtype.kind == "f":
-        return relu_in_place(x)
-    return _relu(x)
-
-
 def _relu_backward(dy, x, y):
-    # relu(x) > 0 exactly where x > 0: y alone decides.
-    if y.ndim and y.dtype.kind == "f" and dy.shape == y.shape:
-        return relu_backward(dy, y)
-    return dy * (y > 0)
+    if x.ndim and x.dtype.kind == "f" and dy.shape == x.shape:
+        return relu_backward(dy, x)
+    return dy * (x > 0)
 
 
 def _sigmoid(x):
@@ -140,7 +128,7 @@ _ACTIVATIONS = {
     a.name: a
     for a in [
         Activation("linear", _linear, lambda dy, x, y: dy),
-        Activation("relu", _relu, _relu_backward, _relu_in_place),
+        Activation("relu", _relu, _relu_backward),
         Activation("sigmoid", _sigmoid, lambda dy, x, y: dy * y * (1 - y)),
         Activation("tanh", _tanh, lambda dy, x, y: dy * (1 - y * y)),
         Activation("softmax", _softmax, _softmax_backward),

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels.activations import relu_backward, relu_forward, relu_in_place
-from tinykeras.kernels.bias import add_bias, bias_gradient
+from tinykeras.kernels.activations import relu_backward, relu_forward
+from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.optimizers import adam_update
 
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -25,6 +25,24 @@ def test_bias_add_and_gradient_equal_numpy(rows, columns, dtype, seed):
     np.testing.assert_allclose(gradient, z.astype(np.float64).sum(axis=0), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
 
 
+@settings(max_examples=50, deadline=None)
+@given(rows=st.integers(1, 300), columns=st.integers(1, 40), dtype=dtypes, bias=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_bias_with_relu_and_its_gradient_equal_numpy(rows, columns, dtype, bias, seed):
+    rng = np.random.default_rng(seed)
+    z, b = rng.standard_normal((rows, columns)).astype(dtype), rng.standard_normal(columns).astype(dtype)
+    z[0, 0] = np.nan
+    expected = np.maximum(z + b if bias else z, 0)
+    assert add_bias(z, b if bias else None, relu=True) is z
+    np.testing.assert_array_equal(z, expected)
+    dy = rng.standard_normal((rows, columns)).astype(dtype)
+    out, sums = np.empty_like(dy), np.ones(columns)
+    assert relu_gradient(dy, z, out, sums) is out
+    np.testing.assert_array_equal(out, np.where(z > 0, dy, 0))
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sums, 1 + out.astype(np.float64).sum(axis=0), rtol=tolerance, atol=1e-5)
+    np.testing.assert_array_equal(relu_gradient(dy, z, np.empty_like(dy)), out)
+
+
 def test_bias_gradient_accumulates_in_double_precision():
     """2**24 and then a thousand ones: a float32 running sum would never move from 2**24."""
     dz = np.ones((1001, 1), np.float32)
@@ -40,17 +58,6 @@ def test_relu_and_its_gradient_equal_numpy(shape, dtype, seed):
     np.testing.assert_array_equal(relu_forward(x), np.maximum(x, 0))
     np.testing.assert_array_equal(relu_backward(dy, x), dy * (x > 0))
     np.testing.assert_array_equal(relu_forward(x.T), np.maximum(x.T, 0))
-
-
-@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
-def test_relu_in_place_overwrites_its_argument(layout):
-    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
-    x[0, 0] = np.nan
-    x = x if layout == "contiguous" else x.T
-    expected = np.maximum(x, 0)
-    y = relu_in_place(x)
-    assert y is x
-    np.testing.assert_array_equal(x, expected)
 
 
 def test_relu_propagates_nan():

@@ -181,6 +181,28 @@ def test_conv2d_gradients(float64, chunking, activation, case, data_format):
     assert set(errors) == ({"input", "kernel", "bias"} if args["use_bias"] else {"input", "kernel"})
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
+@given(case=conv_cases(), data_format=data_formats)
+def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case, data_format):
+    """ReLU is applied inside the layer's own passes (with the bias, and chunk by chunk going
+    back): its output and gradients equal the chain rule applied around the same layer without
+    an activation, y = max(z, 0) and dz = dy where z > 0."""
+    rng = np.random.default_rng(case["seed"])
+    args, shape = case["args"], case["shape"]
+    fused, _, _ = random_conv(args, shape, rng, data_format, "relu")
+    linear, _, _ = random_conv(args, shape, rng, data_format)
+    linear.set_weights(fused.get_weights())
+    x = rng.standard_normal(shape)
+    x = x if data_format == "channels_last" else to_nchw(x)
+    z = linear.forward(x)
+    np.testing.assert_array_equal(fused.forward(x), np.maximum(z, 0))
+    assert fused.logits is None
+    dy = rng.standard_normal(z.shape)
+    np.testing.assert_allclose(fused.backward(dy), linear.backward(dy * (z > 0)), rtol=1e-12, atol=1e-12)
+    for got, expected in zip(fused.grads, linear.grads):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
 @given(
     batch=st.integers(2, 9),

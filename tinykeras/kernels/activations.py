@@ -13,19 +13,8 @@ def relu_forward(x):
     return y
 
 
-def relu_in_place(x):
-    """Overwrites x with ``max(x, 0)`` (NaN propagated) and returns it."""
-    if x.flags.c_contiguous:
-        flat = x.reshape(-1)
-        _relu(flat, flat)
-    else:
-        np.maximum(x, 0, out=x)
-    return x
-
-
 def relu_backward(dy, x):
-    """``dy`` where ``x > 0``, else 0: the gradient through ``relu(x)``. x may be relu's input
-    or its output: either is positive exactly where the other is."""
+    """``dy`` where ``x > 0``, else 0: the gradient through ``relu(x)``."""
     dy, x = np.ascontiguousarray(dy), np.ascontiguousarray(x)
     dx = np.empty_like(dy)
     _relu_gradient(dy.reshape(-1), x.reshape(-1), dx.reshape(-1))

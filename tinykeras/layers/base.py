@@ -226,13 +226,16 @@ class ActivatedLayer(Layer):
 
     Subclasses implement ``forward_linear`` and ``backward_linear``. Keeping the two parts apart
     lets the model take a softmax or sigmoid output's loss straight from the logits ``z``, as
-    Keras does, which is both exact and stable. An activation that can overwrite z with its
-    output (ReLU) does so when z is the layer's own array, and ``logits`` is then None.
+    Keras does, which is both exact and stable.
+
+    A layer that sets ``fuses_relu`` applies a ReLU activation itself: ``forward_linear(x,
+    training, relu=True)`` returns relu(z) computed in z's place, in the same pass as the bias,
+    and ``backward_linear(dy, relu=True)`` takes the gradient through the ReLU from the output
+    alone (relu(z) > 0 exactly where z > 0). The layer then keeps one array per step instead of
+    two, and ``logits`` is None.
     """
 
-    #: Whether ``forward_linear`` returns a new array, which the activation may overwrite (the
-    #: default ``forward_linear`` returns its input, which the previous layer may keep).
-    owns_linear_output = False
+    fuses_relu = False
 
     def __init__(self, activation=None, **kwargs):
         super().__init__(**kwargs)
@@ -246,20 +249,25 @@ class ActivatedLayer(Layer):
     def backward_linear(self, dz):
         return dz
 
+    def _relu_fused(self):
+        return self.fuses_relu and self.activation is activations.relu
+
     def forward(self, x, training=False):
+        if self._relu_fused():
+            self.logits = None
+            self._y = self.forward_linear(x, training, relu=True)
+            return self._y
         z = self.forward_linear(x, training)
         if self.activation is activations.linear:
             self.logits = self._y = z
             return z
-        if self.activation.forward_in_place is not None and self.owns_linear_output:
-            self.logits = None
-            self._y = self.activation.forward_in_place(z)
-            return self._y
         self.logits = z
         self._y = self.activation.forward(z)
         return self._y
 
     def backward(self, dy):
+        if self._relu_fused():
+            return self.backward_linear(dy, relu=True)
         if self.activation is not activations.linear:
             dy = self.activation.backward(dy, self.logits, self._y)
         return self.backward_linear(dy)

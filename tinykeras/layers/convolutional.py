@@ -16,7 +16,7 @@ from tinykeras.kernels import (
     prefers_tap_order,
     same_padding,
 )
-from tinykeras.kernels.bias import add_bias, bias_gradient
+from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
     from_channels_last,
@@ -96,7 +96,7 @@ class Conv2D(ActivatedLayer):
     are accepted with a DeprecationWarning; see also :func:`Convolution2D`.
     """
 
-    owns_linear_output = True
+    fuses_relu = True
 
     def __init__(
         self,
@@ -191,7 +191,7 @@ class Conv2D(ActivatedLayer):
         flat = self._cols[: count * depth]
         return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
 
-    def forward_linear(self, x, training=False):
+    def forward_linear(self, x, training=False, relu=False):
         x = to_channels_last(x, self.data_format)
         kernel, strides, dilation, pads, (oh, ow) = self._window(x.shape)
         n, per_image, depth = x.shape[0], oh * ow, kernel[0] * kernel[1] * x.shape[3]
@@ -199,21 +199,24 @@ class Conv2D(ActivatedLayer):
         by_taps = prefers_tap_order(x.shape[3], step * per_image * depth)
         self._rows_buffer(step * per_image, depth, x.dtype)
         kernel2d = self.kernel.value.reshape(depth, self.filters)
+        bias = self.bias.value if self.use_bias else None
         z = np.empty((n * per_image, self.filters), dtype=x.dtype)
         for start in range(0, n, step):
             stop = min(n, start + step)
             chunk = self._rows((stop - start) * per_image, depth, by_taps)
             im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-            matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
-        if self.use_bias:
-            add_bias(z, self.bias.value)
+            out = matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
+            if bias is not None or relu:  # while the chunk's output is still in cache
+                add_bias(out, bias, relu)
         self._x = x
         self._geometry = (kernel, strides, dilation, pads, per_image, step, by_taps)
         return from_channels_last(z.reshape(n, oh, ow, self.filters), self.data_format)
 
-    def backward_linear(self, dz):
+    def backward_linear(self, dz, relu=False):
         # Chunk by chunk, last first: the buffer still holds the last chunk's rows from forward
-        # (with one chunk, all of them), and earlier chunks are unfolded again.
+        # (with one chunk, all of them), and earlier chunks are unfolded again. With relu, dz
+        # arrives as dy, the gradient of relu(z), and each chunk's dz is taken into a scratch
+        # matrix just before its products read it.
         x = self._x
         kernel, strides, dilation, pads, per_image, step, by_taps = self._geometry
         dz2 = to_channels_last(dz, self.data_format).reshape(-1, self.filters)
@@ -221,6 +224,10 @@ class Conv2D(ActivatedLayer):
         n, depth = x.shape[0], kernel2d.shape[0]
         dkernel = np.zeros((depth, self.filters), dtype=x.dtype)
         dx = np.empty(x.shape, dtype=x.dtype) if self.input_gradient else None
+        if relu:
+            y2 = to_channels_last(self._y, self.data_format).reshape(-1, self.filters)
+            scratch = np.empty((step * per_image, self.filters), dtype=x.dtype)
+            sums = np.zeros(self.filters) if self.use_bias else None
         starts = list(range(0, n, step))
         for i, start in enumerate(reversed(starts)):
             stop = min(n, start + step)
@@ -228,13 +235,16 @@ class Conv2D(ActivatedLayer):
             chunk = self._rows((stop - start) * per_image, depth, by_taps)
             if i:
                 im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-            dkernel += matmul(chunk.T, dz2[rows])
+            g = dz2[rows]
+            if relu:
+                g = relu_gradient(g, y2[rows], scratch[: len(g)], sums)
+            dkernel += matmul(chunk.T, g)
             if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
-                dcols = matmul(dz2[rows], kernel2d.T, out=None if by_taps else chunk)
+                dcols = matmul(g, kernel2d.T, out=None if by_taps else chunk)
                 col2im(dcols, (stop - start,) + x.shape[1:], kernel, strides, dilation, pads, out=dx[start:stop])
         self.grads = [dkernel.reshape(self.kernel.shape)]
         if self.use_bias:
-            self.grads.append(bias_gradient(dz2))
+            self.grads.append(sums.astype(x.dtype) if relu else bias_gradient(dz2))
         return None if dx is None else from_channels_last(dx, self.data_format)
 
     def get_config(self):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from tinykeras import backend, initializers
-from tinykeras.kernels.bias import add_bias, bias_gradient
+from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.base import ActivatedLayer, Layer
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
@@ -24,7 +24,7 @@ class Dense(ActivatedLayer):
     are accepted with a DeprecationWarning.
     """
 
-    owns_linear_output = True
+    fuses_relu = True
 
     def __init__(
         self,
@@ -66,20 +66,24 @@ class Dense(ActivatedLayer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def forward_linear(self, x, training=False):
+    def forward_linear(self, x, training=False, relu=False):
         self._x = x
         z = matmul(x.reshape(-1, x.shape[-1]), self.kernel.value)
-        if self.use_bias:
-            add_bias(z, self.bias.value)
+        if self.use_bias or relu:
+            add_bias(z, self.bias.value if self.use_bias else None, relu)
         return z.reshape(x.shape[:-1] + (self.units,))
 
-    def backward_linear(self, dz):
+    def backward_linear(self, dz, relu=False):
         # z = x W + b  =>  dW = x^T dz,  db = sum over samples of dz,  dx = dz W^T
         x2 = self._x.reshape(-1, self.kernel.shape[0])
-        dz2 = dz.reshape(-1, self.units)
+        dz2 = np.ascontiguousarray(dz).reshape(-1, self.units)
+        sums = np.zeros(self.units) if relu and self.use_bias else None
+        if relu:  # dz arrives as dy, the gradient of relu(z)
+            y2 = self._y.reshape(dz2.shape)
+            dz2 = relu_gradient(dz2, y2, np.empty_like(dz2), sums)
         self.grads = [matmul(x2.T, dz2)]
         if self.use_bias:
-            self.grads.append(bias_gradient(dz2))
+            self.grads.append(bias_gradient(dz2) if sums is None else sums.astype(dz2.dtype))
         if not self.input_gradient:
             return None
         return matmul(dz2, self.kernel.value.T).reshape(self._x.shape)
