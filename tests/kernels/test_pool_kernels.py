@@ -291,6 +291,32 @@ def test_max_pool_reference_of_minus_inf_with_same_padding_points_into_the_image
     np.testing.assert_array_equal(argmax[0, :, :, 0], [[0, 1]])
 
 
+@st.composite
+def halving_poolings(draw):
+    """2x2 windows at stride 2 without padding ('valid', or 'same' on even sizes), any channels."""
+    height, width = draw(axis_pairs(2, 12))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    if padding == "same":
+        height, width = height // 2 * 2, width // 2 * 2
+    shape = (draw(st.integers(1, 4)), height, width, draw(st.integers(1, 40)))
+    return Pool(shape, (2, 2), (2, 2), padding)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pool=halving_poolings(), dtype=dtypes, seed=seeds, values=st.sampled_from(["normal", "ties", "nan"]))
+def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
+    """The kernel for 2x2 windows at stride 2 (used from HALVING_MIN_CHANNELS channels on, here
+    from one) gives the general kernel's maxima and argmax, ties and NaN included."""
+    x = random_image(seed, pool.x_shape, dtype, values)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pooling_module, "HALVING_MIN_CHANNELS", 1)
+        patch.setattr(pooling_module, "_max_forward_serial", None)  # the general kernel must not run
+        y, argmax = max_pool_forward(x, *pool.args)
+    y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
+    np.testing.assert_array_equal(y, y_reference)
+    np.testing.assert_array_equal(argmax, argmax_reference)
+
+
 # ---- serial and parallel drivers ------------------------------------------------------------------
 
 
@@ -327,6 +353,17 @@ def test_parallel_drivers_match_serial(serial_and_parallel, pool, dtype):
         "_max_backward_parallel",
         "_avg_forward_parallel",
         "_avg_backward_parallel",
+    )
+    for result_parallel, result_serial in zip(parallel, serial):
+        np.testing.assert_array_equal(result_parallel, result_serial)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_halving_parallel_driver_matches_serial(serial_and_parallel, dtype):
+    pool = Pool((8, 26, 25, 32), (2, 2), (2, 2), "valid")
+    x = random_image(0, pool.x_shape, dtype, "ties")
+    serial, parallel = serial_and_parallel(
+        lambda: max_pool_forward(x, *pool.args), pooling_module, "_max_halving_parallel"
     )
     for result_parallel, result_serial in zip(parallel, serial):
         np.testing.assert_array_equal(result_parallel, result_serial)

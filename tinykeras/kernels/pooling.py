@@ -19,6 +19,23 @@ from tinykeras.kernels._common import (
 )
 
 
+# The tutorials' MaxPooling2D((2, 2)) without padding has its own kernel (``_max_halving_row``),
+# which LLVM vectorises over the channels when there are at least this many: on 32 channels it
+# takes 1.0 ns per output value against 2.8 ns for the general kernel, but on fewer than 16 its
+# loop runs scalar at about 16 ns, where the general kernel takes 6-8 ns.
+HALVING_MIN_CHANNELS = 16
+
+
+def _halves(pool_size, strides, pads, channels):
+    """Whether the halving kernel applies: 2x2 windows, stride 2, no padding, enough channels."""
+    return (
+        int_pair(pool_size, "pool_size") == (2, 2)
+        and int_pair(strides, "strides") == (2, 2)
+        and all(int(p) == 0 for pair in pads for p in pair)
+        and channels >= HALVING_MIN_CHANNELS
+    )
+
+
 def _geometry(x_shape, pool_size, strides, pads):
     """The integers the kernels need, as one tuple: (H, W, C, PH, PW, SH, SW, top, left, OH, OW)."""
     _, H, W, C = (int(s) for s in x_shape)
@@ -57,7 +74,11 @@ def max_pool_forward(x, pool_size, strides, pads):
     N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
     y = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.int32)
-    kernel = _max_forward_parallel if use_parallel(N * OH, x.size) else _max_forward_serial
+    parallel = use_parallel(N * OH, x.size)
+    if _halves(pool_size, strides, pads, C):
+        kernel = _max_halving_parallel if parallel else _max_halving_serial
+    else:
+        kernel = _max_forward_parallel if parallel else _max_forward_serial
     kernel(x, y, argmax, geom)
     return y, argmax
 
@@ -189,6 +210,44 @@ def _max_forward_parallel(x, y, argmax, geom):
     OH = geom[9]
     for r in prange(x.shape[0] * OH):
         _max_forward_row(x, y, argmax, r // OH, r % OH, geom)
+
+
+@njit(cache=True)
+def _max_halving_row(x, y, argmax, n, oh, geom):
+    """Output row oh of a 2x2 max pooling with stride 2 and no padding: each window's four
+    inputs compared in row-major order, with the general kernel's rule for ties and NaN."""
+    W = geom[1]
+    top, bottom = x[n, 2 * oh], x[n, 2 * oh + 1]
+    best, arg = y[n, oh], argmax[n, oh]
+    for ow in range(best.shape[0]):
+        w, first = 2 * ow, 2 * oh * W + 2 * ow
+        for c in range(best.shape[1]):
+            b, k = top[w, c], first
+            v = top[w + 1, c]
+            take = (v > b) | ((v != v) & (b == b))
+            b, k = (v, first + 1) if take else (b, k)
+            v = bottom[w, c]
+            take = (v > b) | ((v != v) & (b == b))
+            b, k = (v, first + W) if take else (b, k)
+            v = bottom[w + 1, c]
+            take = (v > b) | ((v != v) & (b == b))
+            b, k = (v, first + W + 1) if take else (b, k)
+            best[ow, c] = b
+            arg[ow, c] = k
+
+
+@njit(cache=True)
+def _max_halving_serial(x, y, argmax, geom):
+    for n in range(x.shape[0]):
+        for oh in range(geom[9]):
+            _max_halving_row(x, y, argmax, n, oh, geom)
+
+
+@njit(cache=True, parallel=True)
+def _max_halving_parallel(x, y, argmax, geom):
+    OH = geom[9]
+    for r in prange(x.shape[0] * OH):
+        _max_halving_row(x, y, argmax, r // OH, r % OH, geom)
 
 
 @njit(cache=True)
