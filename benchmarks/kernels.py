@@ -17,6 +17,11 @@ A call's time is the median of ``repeats`` calls after one warm-up call (which a
 tinykeras' Numba kernels). A forward convolution does ``2 * N * OH * OW * KH * KW * C * F`` FLOPs
 (``conv_flops``); the backward does twice that (dW and dX, the bias gradient left out).
 
+For tinykeras, the matrix products inside the layer are also timed on their own
+(``gemm_seconds``): in a second series of calls, the layer's ``matmul`` is wrapped in a clock, so
+the table can split a convolution's time between its GEMMs, which do all of its FLOPs, and the
+memory passes around them (im2col, col2im, bias and activation).
+
 The ceiling is NumPy's float32 ``a @ b`` on 2048 x 2048 matrices (the GEMM tinykeras' convolution
 calls; ``sgemm_gflops``, in a child of its own) and the theoretical peak, cores x 32 FLOP/cycle (two
 8-wide FMA units) x clock (``theoretical_peak``).
@@ -84,12 +89,47 @@ def median_seconds(call, repeats):
     return statistics.median(times)
 
 
-def _rows(conv, forward_s, backward_s):
-    """The table's two rows (forward and backward) of one convolution from its two timings."""
+def gemm_seconds(call, repeats):
+    """The median time, per call of ``call()`` (after one untimed call), spent in the matrix
+    products of tinykeras' ``Conv2D``: ``tinykeras.layers.convolutional.matmul`` is wrapped in a
+    clock for the duration."""
+    from tinykeras.layers import convolutional
+
+    original, spent = convolutional.matmul, [0.0]
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    convolutional.matmul = timed
+    try:
+        call()
+        per_call = []
+        for _ in range(repeats):
+            spent[0] = 0.0
+            call()
+            per_call.append(spent[0])
+    finally:
+        convolutional.matmul = original
+    return statistics.median(per_call)
+
+
+def _rows(conv, forward_s, backward_s, gemm_s=(None, None)):
+    """The table's two rows (forward and backward) of one convolution from its two timings, and
+    optionally the two times of its GEMMs alone (``gemm_gflops``: the FLOPs over that time)."""
     flops = conv_flops(conv)
     return [
-        {**conv, "pass": name, "ms": seconds * 1e3, "gflops": factor * flops / seconds / 1e9}
-        for name, seconds, factor in zip(PASSES, (forward_s, backward_s), (1, 2))
+        {
+            **conv,
+            "pass": name,
+            "ms": seconds * 1e3,
+            "gflops": factor * flops / seconds / 1e9,
+            "gemm_gflops": None if gemm is None else factor * flops / gemm / 1e9,
+        }
+        for name, seconds, gemm, factor in zip(PASSES, (forward_s, backward_s), gemm_s, (1, 2))
     ]
 
 
@@ -108,9 +148,10 @@ def tinykeras_conv(conv, repeats, seed=0):
     x, dy = _inputs(conv, seed)
     layer = Conv2D(conv["filters"], conv["kernel_size"], padding=conv["padding"])
     layer.build_for((None,) + x.shape[1:])
-    forward_s = median_seconds(lambda: layer.forward(x, training=True), repeats)
-    backward_s = median_seconds(lambda: layer.backward(dy), repeats)
-    return _rows(conv, forward_s, backward_s)
+    forward, backward = lambda: layer.forward(x, training=True), lambda: layer.backward(dy)
+    forward_s, backward_s = median_seconds(forward, repeats), median_seconds(backward, repeats)
+    gemm_s = (gemm_seconds(forward, repeats), gemm_seconds(backward, repeats))
+    return _rows(conv, forward_s, backward_s, gemm_s)
 
 
 def torch_conv(conv, repeats, seed=0):

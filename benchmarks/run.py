@@ -291,12 +291,14 @@ def kernel_benchmark(names, frameworks, args):
         result = spawn("kernels", spec)
         for row in result["rows"]:
             percent = 100 * row["gflops"] / ceiling["sgemm_gflops"]
+            gemm = row.get("gemm_gflops")
             rows.append(
                 {
                     **row,
                     "framework": framework,
                     "version": result["version"],
                     "percent_of_sgemm": percent,
+                    "gemm_percent_of_sgemm": None if gemm is None else 100 * gemm / ceiling["sgemm_gflops"],
                 }
             )
     # Stable: within one convolution and pass, the frameworks keep their order.
@@ -408,20 +410,25 @@ def kernel_markdown(rows, ceiling):
     """The kernel table and the ceiling it is measured against, as markdown."""
     title = (
         f"Convolutions alone, float32, ms per call (median of {ceiling['repeats']} after a "
-        "warm-up); FLOPs 2*N*OH*OW*KH*KW*C*F forward, twice that backward (dW and dX):"
+        "warm-up); FLOPs 2*N*OH*OW*KH*KW*C*F forward, twice that backward (dW and dX). For "
+        "tinykeras, the last column divides the same FLOPs by the time of the layer's GEMMs "
+        "alone (timed inside the layer), the rest of the call being im2col, col2im and the "
+        "bias and activation passes:"
     )
     header = (
         "| convolution | input (N, H, W, C) -> filters | pass | framework | ms/call | GFLOP/s "
-        "| % of sgemm |"
+        "| % of sgemm | GEMMs alone: GFLOP/s (% of sgemm) |"
     )
-    lines = [title, "", header, "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+    lines = [title, "", header, "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         k = r["kernel_size"]
+        gemm = r.get("gemm_gflops")
+        gemm_text = "" if gemm is None else f"{gemm:.1f} ({r['gemm_percent_of_sgemm']:.0f}%)"
         lines.append(
             f"| {r['workload']} conv {r['layer']} "
             f"| {tuple(r['input_shape'])} -> {r['filters']} ({k}x{k}, {r['padding']}) "
             f"| {r['pass']} | {r['framework']} {r['version']} | {r['ms']:.2f} | {r['gflops']:.1f} "
-            f"| {r['percent_of_sgemm']:.0f}% |"
+            f"| {r['percent_of_sgemm']:.0f}% | {gemm_text} |"
         )
     peak = ceiling["peak_gflops"]
     if peak is None:
