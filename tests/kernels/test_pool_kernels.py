@@ -308,10 +308,17 @@ def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
     """The kernel for 2x2 windows at stride 2 (used from HALVING_MIN_CHANNELS channels on, here
     from one) gives the general kernel's maxima and argmax, ties and NaN included."""
     x = random_image(seed, pool.x_shape, dtype, values)
+    driver, halving = pooling_module._max_forward_serial, []
+
+    def recording(*args):
+        halving.append(args[-1])
+        return driver(*args)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pooling_module, "HALVING_MIN_CHANNELS", 1)
-        patch.setattr(pooling_module, "_max_forward_serial", None)  # the general kernel must not run
+        patch.setattr(pooling_module, "_max_forward_serial", recording)
         y, argmax = max_pool_forward(x, *pool.args)
+    assert halving == [True]
     y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
     np.testing.assert_array_equal(y, y_reference)
     np.testing.assert_array_equal(argmax, argmax_reference)
@@ -363,7 +370,7 @@ def test_halving_parallel_driver_matches_serial(serial_and_parallel, dtype):
     pool = Pool((8, 26, 25, 32), (2, 2), (2, 2), "valid")
     x = random_image(0, pool.x_shape, dtype, "ties")
     serial, parallel = serial_and_parallel(
-        lambda: max_pool_forward(x, *pool.args), pooling_module, "_max_halving_parallel"
+        lambda: max_pool_forward(x, *pool.args), pooling_module, "_max_forward_parallel"
     )
     for result_parallel, result_serial in zip(parallel, serial):
         np.testing.assert_array_equal(result_parallel, result_serial)

@@ -74,12 +74,8 @@ def max_pool_forward(x, pool_size, strides, pads):
     N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
     y = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.int32)
-    parallel = use_parallel(N * OH, x.size)
-    if _halves(pool_size, strides, pads, C):
-        kernel = _max_halving_parallel if parallel else _max_halving_serial
-    else:
-        kernel = _max_forward_parallel if parallel else _max_forward_serial
-    kernel(x, y, argmax, geom)
+    kernel = _max_forward_parallel if use_parallel(N * OH, x.size) else _max_forward_serial
+    kernel(x, y, argmax, geom, _halves(pool_size, strides, pads, C))
     return y, argmax
 
 
@@ -191,31 +187,23 @@ def _max_forward_row(x, y, argmax, n, oh, geom):
                 index = (h0 + i) * W + w0 + j
                 for c in range(C):
                     v, b = row[w0 + j, c], best[ow, c]
-                    # Strictly greater: the first max wins ties. A NaN wins once and stays.
                     # Selects rather than a branch: twice as fast, the loop has no jumps.
-                    take = (v > b) | ((v != v) & (b == b))
+                    take = _wins(v, b)
                     best[ow, c] = v if take else b
                     arg[ow, c] = index if take else arg[ow, c]
 
 
-@njit(cache=True)
-def _max_forward_serial(x, y, argmax, geom):
-    for n in range(x.shape[0]):
-        for oh in range(geom[9]):
-            _max_forward_row(x, y, argmax, n, oh, geom)
-
-
-@njit(cache=True, parallel=True)
-def _max_forward_parallel(x, y, argmax, geom):
-    OH = geom[9]
-    for r in prange(x.shape[0] * OH):
-        _max_forward_row(x, y, argmax, r // OH, r % OH, geom)
+@njit(cache=True, inline="always")
+def _wins(v, b):
+    """Whether v replaces the running maximum b: strictly greater, so the first max wins ties;
+    a NaN wins once and stays."""
+    return (v > b) | ((v != v) & (b == b))
 
 
 @njit(cache=True)
 def _max_halving_row(x, y, argmax, n, oh, geom):
     """Output row oh of a 2x2 max pooling with stride 2 and no padding: each window's four
-    inputs compared in row-major order, with the general kernel's rule for ties and NaN."""
+    inputs compared in row-major order, by the general kernel's rule."""
     W = geom[1]
     top, bottom = x[n, 2 * oh], x[n, 2 * oh + 1]
     best, arg = y[n, oh], argmax[n, oh]
@@ -224,30 +212,35 @@ def _max_halving_row(x, y, argmax, n, oh, geom):
         for c in range(best.shape[1]):
             b, k = top[w, c], first
             v = top[w + 1, c]
-            take = (v > b) | ((v != v) & (b == b))
-            b, k = (v, first + 1) if take else (b, k)
+            b, k = (v, first + 1) if _wins(v, b) else (b, k)
             v = bottom[w, c]
-            take = (v > b) | ((v != v) & (b == b))
-            b, k = (v, first + W) if take else (b, k)
+            b, k = (v, first + W) if _wins(v, b) else (b, k)
             v = bottom[w + 1, c]
-            take = (v > b) | ((v != v) & (b == b))
-            b, k = (v, first + W + 1) if take else (b, k)
+            b, k = (v, first + W + 1) if _wins(v, b) else (b, k)
             best[ow, c] = b
             arg[ow, c] = k
 
 
 @njit(cache=True)
-def _max_halving_serial(x, y, argmax, geom):
+def _max_row(x, y, argmax, n, oh, geom, halving):
+    if halving:
+        _max_halving_row(x, y, argmax, n, oh, geom)
+    else:
+        _max_forward_row(x, y, argmax, n, oh, geom)
+
+
+@njit(cache=True)
+def _max_forward_serial(x, y, argmax, geom, halving):
     for n in range(x.shape[0]):
         for oh in range(geom[9]):
-            _max_halving_row(x, y, argmax, n, oh, geom)
+            _max_row(x, y, argmax, n, oh, geom, halving)
 
 
 @njit(cache=True, parallel=True)
-def _max_halving_parallel(x, y, argmax, geom):
+def _max_forward_parallel(x, y, argmax, geom, halving):
     OH = geom[9]
     for r in prange(x.shape[0] * OH):
-        _max_halving_row(x, y, argmax, r // OH, r % OH, geom)
+        _max_row(x, y, argmax, r // OH, r % OH, geom, halving)
 
 
 @njit(cache=True)
