@@ -372,12 +372,21 @@ def test_conv2d_input_too_small_names_the_layer_and_suggests_same_padding():
     assert Conv2D(8, 5, padding="same").build_for((None, 3, 3, 1)) == (None, 3, 3, 8)
 
 
-def test_conv2d_on_flat_input_suggests_a_reshape():
-    layer = Conv2D(8, 3, name="flat_conv")
+@pytest.mark.parametrize(
+    "data_format, axes, reshape",
+    [
+        ("channels_last", "(batch, height, width, channels)", "reshape(-1, 28, 28, 1)"),
+        ("channels_first", "(batch, channels, height, width)", "reshape(-1, 1, 28, 28)"),
+    ],
+)
+@pytest.mark.parametrize("input_shape", [(None, 784), (None, 28, 28)])
+def test_conv2d_on_input_without_image_axes_suggests_a_reshape(data_format, axes, reshape, input_shape):
+    layer = Conv2D(8, 3, name="flat_conv", data_format=data_format)
     with pytest.raises(ValueError) as error:
-        layer.build_for((None, 784))
+        layer.build_for(input_shape)
     assert "flat_conv" in str(error.value)
-    assert "reshape(-1, 28, 28, 1)" in str(error.value)
+    assert axes in str(error.value)
+    assert reshape in str(error.value)
 
 
 # ---- Conv2D round trips -------------------------------------------------------------------

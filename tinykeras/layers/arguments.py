@@ -82,12 +82,15 @@ def image_shape(batch, spatial, channels, data_format):
 def require_rank(layer, input_shape, rank=4):
     """Raises a ValueError naming the layer if the input is not ``rank``-D."""
     if len(input_shape) != rank:
+        channels_first = getattr(layer, "data_format", None) == "channels_first"
+        axes = "(batch, channels, height, width)" if channels_first else "(batch, height, width, channels)"
+        example = "x.reshape(-1, 1, 28, 28)" if channels_first else "x.reshape(-1, 28, 28, 1)"
         hint = ""
         if rank == 4 and len(input_shape) == 3:
-            hint = " Add a channel axis, e.g. x.reshape(-1, 28, 28, 1) for grayscale images."
+            hint = f" Add a channel axis, e.g. {example} for grayscale images."
         elif rank == 4 and len(input_shape) == 2:
-            hint = " Images flattened to vectors must be reshaped, e.g. x.reshape(-1, 28, 28, 1)."
+            hint = f" Images flattened to vectors must be reshaped, e.g. {example}."
         raise ValueError(
             f"Layer '{layer.name}' ({type(layer).__name__}) expects {rank}-D inputs "
-            f"(batch, height, width, channels); received input_shape={tuple(input_shape)}.{hint}"
+            f"{axes}; received input_shape={tuple(input_shape)}.{hint}"
         )
