@@ -305,8 +305,8 @@ def halving_poolings(draw):
 @settings(max_examples=100, deadline=None)
 @given(pool=halving_poolings(), dtype=dtypes, seed=seeds, values=st.sampled_from(["normal", "ties", "nan"]))
 def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
-    """The kernel for 2x2 windows at stride 2 (used from HALVING_MIN_CHANNELS channels on, here
-    from one) gives the general kernel's maxima and argmax, ties and NaN included."""
+    """The kernel for 2x2 windows at stride 2 gives the general kernel's maxima and argmax, ties
+    and NaN included."""
     x = random_image(seed, pool.x_shape, dtype, values)
     driver, halving = pooling_module._max_forward_serial, []
 
@@ -315,7 +315,6 @@ def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
         return driver(*args)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pooling_module, "HALVING_MIN_CHANNELS", 1)
         patch.setattr(pooling_module, "_max_forward_serial", recording)
         y, argmax = max_pool_forward(x, *pool.args)
     assert halving == [True]
