@@ -209,9 +209,9 @@ def _max_halving_row(x, y, argmax, n, oh, geom):
             a0, a1, a2, a3 = top[w, c], top[w + 1, c], bottom[w, c], bottom[w + 1, c]
             m = np.maximum(np.maximum(a0, a1), np.maximum(a2, a3))
             # 1 where an input neither equals the maximum nor is NaN (it cannot win)
-            n0 = np.int64(not ((a0 == m) | (a0 != a0)))
-            n1 = np.int64(not ((a1 == m) | (a1 != a1)))
-            n2 = np.int64(not ((a2 == m) | (a2 != a2)))
+            n0 = np.int64(not ((a0 == m) | np.isnan(a0)))
+            n1 = np.int64(not ((a1 == m) | np.isnan(a1)))
+            n2 = np.int64(not ((a2 == m) | np.isnan(a2)))
             best[ow, c] = m
             # offsets 0, 1, W, W + 1 in row-major order: the first input that can win
             arg[ow, c] = first + n0 * (1 + n1 * (W - 1 + n2))
