@@ -86,19 +86,7 @@ def test_save_load_round_trip(name, tmp_path):
 
 def test_wrong_architecture_raises_naming_layer_and_shapes_and_changes_nothing():
     # Conv2D and BatchNormalization match the file; the first Dense has 5 units, not 6.
-    layers = tinykeras.layers
-    model = tinykeras.Sequential(
-        [
-            layers.Input(shape=(8, 8, 3)),
-            layers.Conv2D(4, 3, padding="same", activation="relu"),
-            layers.BatchNormalization(),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(5),
-            layers.BatchNormalization(),
-            layers.Dense(3, activation="softmax"),
-        ]
-    )
+    model = interchange.batchnorm_cnn(tinykeras, hidden_units=5)
     before = model.get_weights()
     weights_path, _, _ = keras_fixture("batchnorm_cnn", ".weights.h5")
 
