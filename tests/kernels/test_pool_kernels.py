@@ -467,8 +467,27 @@ def test_max_pool_backward_rejects_mismatched_shapes(dy_shape, argmax_shape, x_s
         max_pool_backward(np.zeros(dy_shape), np.zeros(argmax_shape, dtype=np.int32), x_shape)
 
 
-@pytest.mark.parametrize("index", [-1, 4, 7])
+@pytest.mark.parametrize("index", [-1, 4, 7, np.iinfo(np.int32).min, np.iinfo(np.int32).max])
 def test_max_pool_backward_rejects_argmax_outside_the_image(index):
-    """An index past the image would write outside dx: refused before the kernel runs."""
+    """An index past the image would write outside dx: the kernel skips it and the call raises."""
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         max_pool_backward(np.ones((1, 1, 1, 1)), np.full((1, 1, 1, 1), index, np.int32), (1, 2, 2, 1))
+
+
+@pytest.mark.parametrize("index", [-1, 24])
+@pytest.mark.parametrize("where", [0, -1], ids=["first", "last"])
+def test_both_backward_drivers_reject_one_argmax_outside_the_image(serial_and_parallel, index, where):
+    """One bad index among many valid ones, in the first or the last image, fails either driver."""
+    x_shape = (3, 4, 6, 2)
+    dy = np.ones((3, 2, 3, 2))
+    argmax = np.zeros(dy.shape, dtype=np.int32)
+    argmax.flat[where] = index
+    raised = []
+
+    def call():
+        with pytest.raises(ValueError, match=r"\[0, 24\)") as error:
+            max_pool_backward(dy, argmax, x_shape)
+        raised.append(error)
+
+    serial_and_parallel(call, pooling_module, "_max_backward_parallel")
+    assert len(raised) == 2

@@ -90,15 +90,19 @@ def max_pool_backward(dy, argmax, x_shape):
             f"Received: dy.shape={dy.shape}, argmax.shape={argmax.shape}"
         )
     N, H, W, C = (int(s) for s in x_shape)
-    if argmax.dtype != np.int32 or (argmax.size and (argmax.min() < 0 or argmax.max() >= H * W)):
+    dx = np.empty((N, H * W, C), dtype=dy.dtype)
+    # The kernel checks each index as it scatters (no extra pass) and skips those outside the
+    # image; any such index makes the whole call fail.
+    outside = 0
+    if argmax.dtype == np.int32:
+        kernel = _max_backward_parallel if use_parallel(N, dx.size) else _max_backward_serial
+        outside = kernel(dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx)
+    if argmax.dtype != np.int32 or outside:
         raise ValueError(
             f"Expected argmax to be int32 indices in [0, {H * W}) (from max_pool_forward on an "
             f"input of shape {tuple(x_shape)}). Received: dtype={argmax.dtype}, range="
             f"[{argmax.min() if argmax.size else None}, {argmax.max() if argmax.size else None}]"
         )
-    dx = np.empty((N, H * W, C), dtype=dy.dtype)
-    kernel = _max_backward_parallel if use_parallel(N, dx.size) else _max_backward_serial
-    kernel(dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx)
     return dx.reshape(N, H, W, C)
 
 
@@ -241,29 +245,40 @@ def _max_forward_parallel(x, y, argmax, geom, halving):
 
 @njit(cache=True)
 def _max_backward_image(dy, argmax, dx, n):
-    """Zeroes image n of dx (N, H*W, C) and adds each of its dy onto the input that won."""
+    """Zeroes image n of dx (N, H*W, C) and adds each of its dy onto the input that won.
+    Returns how many of its argmax fall outside [0, H*W) (those are skipped)."""
     image = dx[n]
-    for p in range(image.shape[0]):
+    pixels = image.shape[0]
+    for p in range(pixels):
         pixel = image[p]
         for c in range(pixel.size):
             pixel[c] = 0
     grads, winners = dy[n], argmax[n]
+    outside = 0
     for q in range(grads.shape[0]):
         g, a = grads[q], winners[q]
         for c in range(g.size):
-            image[a[c], c] += g[c]
+            if 0 <= a[c] < pixels:
+                image[a[c], c] += g[c]
+            else:
+                outside += 1
+    return outside
 
 
 @njit(cache=True)
 def _max_backward_serial(dy, argmax, dx):
+    outside = 0
     for n in range(dx.shape[0]):
-        _max_backward_image(dy, argmax, dx, n)
+        outside += _max_backward_image(dy, argmax, dx, n)
+    return outside
 
 
 @njit(cache=True, parallel=True)
 def _max_backward_parallel(dy, argmax, dx):
+    outside = 0
     for n in prange(dx.shape[0]):
-        _max_backward_image(dy, argmax, dx, n)
+        outside += _max_backward_image(dy, argmax, dx, n)
+    return outside
 
 
 @njit(cache=True)
