@@ -236,6 +236,41 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
             np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("by_taps", [False, True], ids=["by rows", "by taps"])
+@pytest.mark.parametrize("chunk_bytes", [2**40, 1], ids=["whole batch", "image by image"])
+def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes):
+    """Every Conv2D of a thread fills one im2col buffer. A layer whose rows were overwritten by
+    another layer's forward (or backward) pass since its own forward unfolds them again."""
+    monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
+    if by_taps:
+        monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 8, 7, 2)).astype(np.float32)
+    first, second = Conv2D(3, 3, padding="same", activation="relu"), Conv2D(4, 2)
+    first.build_for(x.shape)
+    second.build_for((None, 8, 7, 3))
+    for layer in (first, second):
+        layer.set_weights([rng.standard_normal(w.shape) for w in layer.get_weights()])
+    dy = rng.standard_normal((3, 7, 6, 4)).astype(np.float32)
+    dh = rng.standard_normal((3, 8, 7, 3)).astype(np.float32)
+
+    def alone(layer, inputs, gradient):
+        layer.forward(inputs, training=True)
+        return [layer.backward(gradient), *layer.grads]
+
+    h = first.forward(x, training=True)
+    expected_first = alone(first, x, dh)
+    expected_second = alone(second, h, dy)
+    # Interleaved as in a model: both forward, then backward in reverse order; the second
+    # layer's backward runs twice, and the second run must not read the dcols the first left.
+    first.forward(x, training=True)
+    second.forward(h, training=True)
+    for layer, gradient, expected in ((second, dy, expected_second), (second, dy, expected_second), (first, dh, expected_first)):
+        got = [layer.backward(gradient), *layer.grads]
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
 @given(case=conv_cases())
 def test_conv2d_channels_first_is_transposed_channels_last(float64, case):

@@ -6,6 +6,8 @@ A convolution is one matrix product: im2col lays every receptive field out as a 
 ``dW = cols^T dY`` and ``dcols = dY W^T``, and col2im scatter-adds dcols back onto the input.
 Large batches go through these steps a chunk of images at a time (see ``CHUNK_BYTES``).
 """
+import threading
+
 import numpy as np
 
 from tinykeras import initializers
@@ -37,6 +39,21 @@ from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 # batch 64 (75 MB of rows in one piece) the forward pass took 11 ms in chunks of 4.7 MB and
 # 28 ms in one piece.
 CHUNK_BYTES = 4 * 2**20
+
+
+class _SharedRows(threading.local):
+    """The im2col buffer of every Conv2D in a thread: a model holds one chunk's rows, not one
+    per layer (the CIFAR-10 model's six convolutions held 24 MB between steps).
+
+    ``filled_by`` is the forward call whose last chunk the buffer still holds, so that its
+    backward pass can skip unfolding that chunk again; any other use of the buffer resets it.
+    """
+
+    array = None
+    filled_by = None
+
+
+_SHARED_ROWS = _SharedRows()
 
 
 def output_spatial_shape(layer, input_shape, kernel_size, strides, dilation, padding, data_format):
@@ -142,7 +159,7 @@ class Conv2D(ActivatedLayer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self._cols = None
+        self._call = None  # this layer's last forward call (see _SharedRows)
         self._x = None
         self._geometry = None
 
@@ -180,15 +197,25 @@ class Conv2D(ActivatedLayer):
         """How many images one im2col chunk holds: enough to fill ``CHUNK_BYTES``, at least one."""
         return max(1, min(batch, CHUNK_BYTES // (rows_per_image * depth * itemsize)))
 
-    def _rows_buffer(self, rows, depth, dtype):
-        """Sizes the layer's im2col buffer for chunks of up to ``rows`` rows (kept between steps)."""
-        if self._cols is None or self._cols.size != rows * depth or self._cols.dtype != dtype:
-            self._cols = np.empty(rows * depth, dtype=dtype)
+    def _rows_buffer(self, rows, depth, dtype, call):
+        """The thread's shared im2col buffer, grown to chunks of ``rows`` rows if needed, now
+        held by ``call`` (None: its content is about to be overwritten).
 
-    def _rows(self, count, depth, by_taps):
+        Returns:
+            The buffer, and whether it still held the rows of this layer's last forward call.
+        """
+        shared = _SHARED_ROWS
+        kept = shared.filled_by is not None and shared.filled_by is self._call
+        if shared.array is None or shared.array.size < rows * depth or shared.array.dtype != dtype:
+            shared.array, kept = np.empty(rows * depth, dtype=dtype), False
+        shared.filled_by = call
+        return shared.array, kept
+
+    @staticmethod
+    def _rows(buffer, count, depth, by_taps):
         """A (count, depth) im2col matrix in the buffer: C-ordered, or F-ordered to be filled
         tap by tap."""
-        flat = self._cols[: count * depth]
+        flat = buffer[: count * depth]
         return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
 
     def forward_linear(self, x, training=False, relu=False):
@@ -197,13 +224,14 @@ class Conv2D(ActivatedLayer):
         n, per_image, depth = x.shape[0], oh * ow, kernel[0] * kernel[1] * x.shape[3]
         step = self._chunk_images(n, per_image, depth, x.itemsize)
         by_taps = prefers_tap_order(x.shape[3], step * per_image * depth)
-        self._rows_buffer(step * per_image, depth, x.dtype)
+        self._call = object()
+        buffer, _ = self._rows_buffer(step * per_image, depth, x.dtype, self._call)
         kernel2d = self.kernel.value.reshape(depth, self.filters)
         bias = self.bias.value if self.use_bias else None
         z = np.empty((n * per_image, self.filters), dtype=x.dtype)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            chunk = self._rows((stop - start) * per_image, depth, by_taps)
+            chunk = self._rows(buffer, (stop - start) * per_image, depth, by_taps)
             im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
             out = matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
             if bias is not None or relu:  # while the chunk's output is still in cache
@@ -214,7 +242,8 @@ class Conv2D(ActivatedLayer):
 
     def backward_linear(self, dz, relu=False):
         # Chunk by chunk, last first: the buffer still holds the last chunk's rows from forward
-        # (with one chunk, all of them), and earlier chunks are unfolded again. With relu, dz
+        # (with one chunk, all of them) unless another Conv2D has used it since, and earlier
+        # chunks are unfolded again. With relu, dz
         # arrives as dy, the gradient of relu(z), and each chunk's dz is taken into a scratch
         # matrix just before its products read it.
         x = self._x
@@ -228,12 +257,13 @@ class Conv2D(ActivatedLayer):
             y2 = to_channels_last(self._y, self.data_format).reshape(-1, self.filters)
             scratch = np.empty((step * per_image, self.filters), dtype=x.dtype)
             sums = np.zeros(self.filters) if self.use_bias else None
+        buffer, kept = self._rows_buffer(step * per_image, depth, x.dtype, None)
         starts = list(range(0, n, step))
         for i, start in enumerate(reversed(starts)):
             stop = min(n, start + step)
             rows = slice(start * per_image, stop * per_image)
-            chunk = self._rows((stop - start) * per_image, depth, by_taps)
-            if i:
+            chunk = self._rows(buffer, (stop - start) * per_image, depth, by_taps)
+            if i or not kept:
                 im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
             g = dz2[rows]
             if relu:
