@@ -1,5 +1,5 @@
 """The fused element-wise kernels equal the NumPy expressions they replace: bias add and its
-column-sum gradient, ReLU and its gradient, and Adam's update."""
+column-sum gradient, ReLU and its gradient, dropout, and Adam's update."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tinykeras.kernels.activations import relu_backward, relu_forward
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
+from tinykeras.kernels.dropout import dropout_forward, dropout_mask
 from tinykeras.kernels.optimizers import adam_update
 
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -77,3 +78,37 @@ def test_adam_update_equals_the_numpy_formula(dtype, rng):
     np.testing.assert_allclose(m, expected_m, rtol=rtol)
     np.testing.assert_allclose(v, expected_v, rtol=rtol)
     np.testing.assert_allclose(value, expected, rtol=rtol)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple),
+    rate=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]),
+    dtype=dtypes,
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_dropout_equals_numpy(shape, rate, dtype, seed):
+    """The mask and the output are bit for bit NumPy's ``(u >= rate).astype(dtype) * scale``
+    and ``x * mask``, including draws equal to the rate and non-finite inputs."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[0], x.flat[-1] = np.nan, np.inf
+    u = rng.random(shape, dtype=dtype)
+    u.flat[len(u.flat) // 2] = dtype(rate)
+    mask = (u >= rate).astype(dtype) * dtype(1 / (1 - rate))
+    draws = u.copy()
+    with np.errstate(invalid="ignore"):  # inf * 0 (NumPy; also the kernel without the JIT)
+        y, expected = dropout_forward(x, draws, rate), x * mask
+    np.testing.assert_array_equal(draws, mask)
+    np.testing.assert_array_equal(y, expected)
+    assert y.dtype == draws.dtype == dtype
+    again = u.copy()
+    assert dropout_mask(again, rate) is again
+    np.testing.assert_array_equal(again, mask)
+
+
+def test_dropout_forward_rejects_draws_of_another_shape_or_dtype():
+    x = np.ones((3, 4), np.float32)
+    for u in (np.ones((4, 3), np.float32), np.ones((3, 4)), np.ones((4, 3), np.float32).T):
+        with pytest.raises(ValueError, match=r"\(3, 4\)"):
+            dropout_forward(x, u, 0.5)

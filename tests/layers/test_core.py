@@ -353,6 +353,22 @@ def test_dropout_training_drops_about_rate_and_scales_survivors(rate):
     assert y.dtype == np.float32
 
 
+@pytest.mark.parametrize("noise_shape", [None, (None, 1, 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_the_seeded_draws_compared_with_the_rate(noise_shape, dtype):
+    """The mask is ``(u >= rate) / (1 - rate)`` for the layer's own draws ``rng.random(shape)``,
+    so a seed gives the same masks whatever computes them."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(dtype)
+    layer = Dropout(0.3, noise_shape=noise_shape, seed=11)
+    draws = np.random.default_rng(11)
+    for _ in range(2):
+        y = layer.forward(x, training=True)
+        u = draws.random((4, 3, 5) if noise_shape is None else (4, 1, 5), dtype=dtype)
+        mask = (u >= 0.3).astype(dtype) * dtype(1 / 0.7)
+        np.testing.assert_array_equal(y, x * mask)
+        np.testing.assert_array_equal(layer.backward(x), x * mask)
+
+
 def test_dropout_is_identity_without_training(rng):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     layer = Dropout(0.5)

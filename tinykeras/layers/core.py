@@ -6,6 +6,7 @@ import numpy as np
 from tinykeras import backend, initializers
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
+from tinykeras.kernels.dropout import dropout_forward, dropout_mask
 from tinykeras.layers.base import ActivatedLayer, Layer
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
@@ -135,8 +136,12 @@ class Dropout(Layer):
         if self.noise_shape is not None:
             shape = tuple(d if n is None else n for d, n in zip(x.shape, self.noise_shape))
         rng = self._rng or backend.rng()
-        keep = rng.random(shape, dtype=x.dtype) >= self.rate
-        self._mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.rate))
+        draws = rng.random(shape, dtype=x.dtype)
+        if draws.shape == x.shape:
+            y = dropout_forward(x, draws, self.rate)  # the draws become the mask
+            self._mask = draws
+            return y
+        self._mask = dropout_mask(draws, self.rate)
         return x * self._mask
 
     def backward(self, dy):
