@@ -302,6 +302,35 @@ def halving_poolings(draw):
     return Pool(shape, (2, 2), (2, 2), padding)
 
 
+@pytest.mark.parametrize(
+    "pool, halves",
+    [
+        (Pool((1, 5, 7, 2), (2, 2), (2, 2), "valid"), True),  # odd sizes: the last row/column is left out
+        (Pool((1, 6, 8, 2), (2, 2), (2, 2), "same"), True),  # even sizes: no padding
+        (Pool((1, 5, 8, 2), (2, 2), (2, 2), "same"), False),  # a padded bottom row
+        (Pool((1, 6, 7, 2), (2, 2), (2, 2), "same"), False),  # a padded right column
+        (Pool((1, 6, 8, 2), (2, 2), (1, 1), "valid"), False),
+        (Pool((1, 6, 8, 2), (3, 3), (2, 2), "valid"), False),
+        (Pool((1, 6, 8, 2), (2, 1), (2, 2), "valid"), False),
+    ],
+)
+def test_the_halving_kernel_takes_exactly_the_unpadded_2x2_stride_2_poolings(pool, halves):
+    x = random_image(0, pool.x_shape, np.float32, "ties")
+    driver, flags = pooling_module._max_forward_serial, []
+
+    def recording(*args):
+        flags.append(args[-1])
+        return driver(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pooling_module, "_max_forward_serial", recording)
+        y, argmax = max_pool_forward(x, *pool.args)
+    assert flags == [halves]
+    y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
+    np.testing.assert_array_equal(y, y_reference)
+    np.testing.assert_array_equal(argmax, argmax_reference)
+
+
 @settings(max_examples=100, deadline=None)
 @given(pool=halving_poolings(), dtype=dtypes, seed=seeds, values=st.sampled_from(["normal", "ties", "nan"]))
 def test_halving_max_pool_matches_reference(pool, dtype, seed, values):

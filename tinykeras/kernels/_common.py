@@ -50,10 +50,11 @@ def output_size_from_pads(size, kernel, stride, dilation, pad_before, pad_after)
 
 def int_pair(value, name):
     """Returns ``value`` (a pair of ints) as a tuple of two Python ints."""
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"Expected {name} to be a pair of integers. Received: {name}={value!r}")
-    return pair
+    try:
+        first, second = value
+    except (TypeError, ValueError):
+        raise ValueError(f"Expected {name} to be a pair of integers. Received: {name}={value!r}") from None
+    return int(first), int(second)
 
 
 def output_buffer(out, shape, dtype, name="out"):

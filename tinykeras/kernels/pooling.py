@@ -19,14 +19,12 @@ from tinykeras.kernels._common import (
 )
 
 
-def _halves(pool_size, strides, pads):
+def _halves(geom):
     """Whether the halving kernel applies: 2x2 windows at stride 2 without padding (the
-    tutorials' MaxPooling2D((2, 2)), ``_max_halving_row``)."""
-    return (
-        int_pair(pool_size, "pool_size") == (2, 2)
-        and int_pair(strides, "strides") == (2, 2)
-        and all(int(p) == 0 for pair in pads for p in pair)
-    )
+    tutorials' MaxPooling2D((2, 2)), ``_max_halving_row``). Without padding at the bottom or
+    right, the windows end within the image: 2*OH <= H and 2*OW <= W."""
+    H, W, _, PH, PW, SH, SW, top, left, OH, OW = geom
+    return (PH, PW, SH, SW, top, left) == (2, 2, 2, 2, 0, 0) and 2 * OH <= H and 2 * OW <= W
 
 
 def _geometry(x_shape, pool_size, strides, pads):
@@ -68,7 +66,7 @@ def max_pool_forward(x, pool_size, strides, pads):
     y = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.int32)
     kernel = _max_forward_parallel if use_parallel(N * OH, x.size) else _max_forward_serial
-    kernel(x, y, argmax, geom, _halves(pool_size, strides, pads))
+    kernel(x, y, argmax, geom, _halves(geom))
     return y, argmax
 
 
