@@ -302,6 +302,25 @@ def halving_poolings(draw):
     return Pool(shape, (2, 2), (2, 2), padding)
 
 
+def max_pool_matches_reference_with_halving(x, pool):
+    """Checks max_pool_forward against the reference on x; returns whether it took the halving
+    kernel (the flag its serial driver received)."""
+    driver, flags = pooling_module._max_forward_serial, []
+
+    def recording(*args):
+        flags.append(args[-1])
+        return driver(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pooling_module, "_max_forward_serial", recording)
+        y, argmax = max_pool_forward(x, *pool.args)
+    y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
+    np.testing.assert_array_equal(y, y_reference)
+    np.testing.assert_array_equal(argmax, argmax_reference)
+    assert len(flags) == 1
+    return flags[0]
+
+
 @pytest.mark.parametrize(
     "pool, halves",
     [
@@ -315,20 +334,7 @@ def halving_poolings(draw):
     ],
 )
 def test_the_halving_kernel_takes_exactly_the_unpadded_2x2_stride_2_poolings(pool, halves):
-    x = random_image(0, pool.x_shape, np.float32, "ties")
-    driver, flags = pooling_module._max_forward_serial, []
-
-    def recording(*args):
-        flags.append(args[-1])
-        return driver(*args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pooling_module, "_max_forward_serial", recording)
-        y, argmax = max_pool_forward(x, *pool.args)
-    assert flags == [halves]
-    y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
-    np.testing.assert_array_equal(y, y_reference)
-    np.testing.assert_array_equal(argmax, argmax_reference)
+    assert max_pool_matches_reference_with_halving(random_image(0, pool.x_shape, np.float32, "ties"), pool) == halves
 
 
 @settings(max_examples=100, deadline=None)
@@ -336,20 +342,7 @@ def test_the_halving_kernel_takes_exactly_the_unpadded_2x2_stride_2_poolings(poo
 def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
     """The kernel for 2x2 windows at stride 2 gives the general kernel's maxima and argmax, ties
     and NaN included."""
-    x = random_image(seed, pool.x_shape, dtype, values)
-    driver, halving = pooling_module._max_forward_serial, []
-
-    def recording(*args):
-        halving.append(args[-1])
-        return driver(*args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pooling_module, "_max_forward_serial", recording)
-        y, argmax = max_pool_forward(x, *pool.args)
-    assert halving == [True]
-    y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
-    np.testing.assert_array_equal(y, y_reference)
-    np.testing.assert_array_equal(argmax, argmax_reference)
+    assert max_pool_matches_reference_with_halving(random_image(seed, pool.x_shape, dtype, values), pool)
 
 
 # ---- serial and parallel drivers ------------------------------------------------------------------
