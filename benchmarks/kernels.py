@@ -18,9 +18,12 @@ tinykeras' Numba kernels). A forward convolution does ``2 * N * OH * OW * KH * K
 (``conv_flops``); the backward does twice that (dW and dX, the bias gradient left out).
 
 For tinykeras, the matrix products inside the layer are also timed on their own
-(``gemm_seconds``): in a second series of calls, the layer's ``matmul`` is wrapped in a clock, so
+(``gemm_timing``): in a second series of calls, the layer's ``matmul`` is wrapped in a clock, so
 the table can split a convolution's time between its GEMMs, which do all of its FLOPs, and the
-memory passes around them (im2col, col2im, bias and activation).
+memory passes around them (im2col, col2im, bias and activation). Each of these calls is followed
+by one NumPy sgemm of ``PAIRED_SGEMM_SIZE``, and the GEMMs' share of the ceiling is the median of
+the per-call ratios: when another process loads the machine between the ceiling's measurement
+and the layer's, both sides of each ratio feel it.
 
 The ceiling is NumPy's float32 ``a @ b`` on 2048 x 2048 matrices (the GEMM tinykeras' convolution
 calls; ``sgemm_gflops``, in a child of its own) and the theoretical peak, cores x 32 FLOP/cycle (two
@@ -36,6 +39,9 @@ import time
 import numpy as np
 
 SGEMM_SIZE = 2048
+# The sgemm timed after each call of a layer: 2.1 GFLOP, about 12 ms, and on a 2-core AMD EPYC
+# as fast per FLOP as the 2048 ceiling (185-187 GFLOP/s against 186-189 in the same process).
+PAIRED_SGEMM_SIZE = 1024
 PASSES = ("forward", "backward")  # the backward does twice the forward's FLOPs
 FLOPS_PER_CYCLE = 32  # float32 per core: two AVX2 FMA units x 8 lanes x 2 (multiply and add)
 
@@ -89,12 +95,22 @@ def median_seconds(call, repeats):
     return statistics.median(times)
 
 
-def gemm_seconds(call, repeats):
-    """The median time, per call of ``call()`` (after one untimed call), spent in the matrix
-    products of tinykeras' ``Conv2D``: ``tinykeras.layers.convolutional.matmul`` is wrapped in a
-    clock for the duration."""
+def gemm_timing(call, repeats, flops, size=PAIRED_SGEMM_SIZE, seed=0):
+    """The matrix products of tinykeras' ``Conv2D`` in ``call()``, each call paired with an sgemm.
+
+    ``tinykeras.layers.convolutional.matmul`` is wrapped in a clock for the duration; after one
+    untimed call, each of ``repeats`` calls is followed by one float32 ``a @ b`` on two ``size``
+    x ``size`` matrices.
+
+    Returns:
+        (GFLOP/s of the GEMMs from their median time per call, the median over the calls of
+        their GFLOP/s as a percentage of the sgemm's right after).
+    """
     from tinykeras.layers import convolutional
 
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
     original, spent = convolutional.matmul, [0.0]
 
     def timed(*args, **kwargs):
@@ -107,19 +123,24 @@ def gemm_seconds(call, repeats):
     convolutional.matmul = timed
     try:
         call()
-        per_call = []
+        seconds, percents = [], []
         for _ in range(repeats):
             spent[0] = 0.0
             call()
-            per_call.append(spent[0])
+            start = time.perf_counter()
+            a @ b
+            sgemm_gflops = 2 * size**3 / (time.perf_counter() - start) / 1e9
+            seconds.append(spent[0])
+            percents.append(100 * flops / spent[0] / 1e9 / sgemm_gflops)
     finally:
         convolutional.matmul = original
-    return statistics.median(per_call)
+    return flops / statistics.median(seconds) / 1e9, statistics.median(percents)
 
 
-def _rows(conv, forward_s, backward_s, gemm_s=(None, None)):
+def _rows(conv, forward_s, backward_s, gemms=((None, None), (None, None))):
     """The table's two rows (forward and backward) of one convolution from its two timings, and
-    optionally the two times of its GEMMs alone (``gemm_gflops``: the FLOPs over that time)."""
+    optionally, per pass, its GEMMs' GFLOP/s and percentage of the sgemm timed alongside
+    (``gemm_timing``)."""
     flops = conv_flops(conv)
     return [
         {
@@ -127,9 +148,12 @@ def _rows(conv, forward_s, backward_s, gemm_s=(None, None)):
             "pass": name,
             "ms": seconds * 1e3,
             "gflops": factor * flops / seconds / 1e9,
-            "gemm_gflops": None if gemm is None else factor * flops / gemm / 1e9,
+            "gemm_gflops": gemm,
+            "gemm_percent_of_paired_sgemm": percent,
         }
-        for name, seconds, gemm, factor in zip(PASSES, (forward_s, backward_s), gemm_s, (1, 2))
+        for name, seconds, (gemm, percent), factor in zip(
+            PASSES, (forward_s, backward_s), gemms, (1, 2)
+        )
     ]
 
 
@@ -150,8 +174,9 @@ def tinykeras_conv(conv, repeats, seed=0):
     layer.build_for((None,) + x.shape[1:])
     forward, backward = lambda: layer.forward(x, training=True), lambda: layer.backward(dy)
     forward_s, backward_s = median_seconds(forward, repeats), median_seconds(backward, repeats)
-    gemm_s = (gemm_seconds(forward, repeats), gemm_seconds(backward, repeats))
-    return _rows(conv, forward_s, backward_s, gemm_s)
+    flops = conv_flops(conv)
+    gemms = (gemm_timing(forward, repeats, flops), gemm_timing(backward, repeats, 2 * flops))
+    return _rows(conv, forward_s, backward_s, gemms)
 
 
 def torch_conv(conv, repeats, seed=0):

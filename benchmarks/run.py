@@ -408,22 +408,30 @@ def augment_markdown(augment_rows, rows):
 
 def kernel_markdown(rows, ceiling):
     """The kernel table and the ceiling it is measured against, as markdown."""
+    import kernels
+
     title = (
         f"Convolutions alone, float32, ms per call (median of {ceiling['repeats']} after a "
         "warm-up); FLOPs 2*N*OH*OW*KH*KW*C*F forward, twice that backward (dW and dX). For "
         "tinykeras, the last column divides the same FLOPs by the time of the layer's GEMMs "
         "alone (timed inside the layer), the rest of the call being im2col, col2im and the "
-        "bias and activation passes:"
+        "bias and activation passes; in brackets, that as a percentage of the ceiling below, "
+        f"then of a {kernels.PAIRED_SGEMM_SIZE} x {kernels.PAIRED_SGEMM_SIZE} sgemm timed "
+        "right after each call (the median of the per-call ratios, which a change of load "
+        "between the two measurements does not move):"
     )
     header = (
         "| convolution | input (N, H, W, C) -> filters | pass | framework | ms/call | GFLOP/s "
-        "| % of sgemm | GEMMs alone: GFLOP/s (% of sgemm) |"
+        "| % of sgemm | GEMMs alone: GFLOP/s (% of sgemm; % of sgemm alongside) |"
     )
     lines = [title, "", header, "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         k = r["kernel_size"]
         gemm = r.get("gemm_gflops")
-        gemm_text = "" if gemm is None else f"{gemm:.1f} ({r['gemm_percent_of_sgemm']:.0f}%)"
+        gemm_text = "" if gemm is None else (
+            f"{gemm:.1f} ({r['gemm_percent_of_sgemm']:.0f}%; "
+            f"{r['gemm_percent_of_paired_sgemm']:.0f}%)"
+        )
         lines.append(
             f"| {r['workload']} conv {r['layer']} "
             f"| {tuple(r['input_shape'])} -> {r['filters']} ({k}x{k}, {r['padding']}) "
