@@ -1,5 +1,7 @@
 """``kernels.blas.matmul``: the product ``np.matmul`` computes (up to summation order), whatever
 thread count it picks, and the caller's BLAS thread setting untouched afterwards."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -36,5 +38,28 @@ def test_the_callers_thread_setting_is_restored(rng):
     try:
         blas.matmul(rng.standard_normal((8, 8)), rng.standard_normal((8, 8)))
         assert setter(3) == 3
+    finally:
+        setter(before)
+
+
+@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
+    # NumPy's OpenBLAS applies openblas_set_num_threads_local to the whole process, so two
+    # threads that each set one thread and restore what they found could leave it at one.
+    setter = blas._set_local_threads
+    before = setter(2)
+    a, b = rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
+
+    def products():
+        for _ in range(2000):
+            blas.matmul(a, b)
+
+    try:
+        threads = [threading.Thread(target=products) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert setter(2) == 2
     finally:
         setter(before)
