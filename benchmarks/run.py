@@ -417,8 +417,8 @@ def kernel_markdown(rows, ceiling):
         "alone (timed inside the layer), the rest of the call being im2col, col2im and the "
         "bias and activation passes; in brackets, that as a percentage of the ceiling below, "
         f"then of a {kernels.PAIRED_SGEMM_SIZE} x {kernels.PAIRED_SGEMM_SIZE} sgemm timed "
-        "right after each call (the median of the per-call ratios, which a change of load "
-        "between the two measurements does not move):"
+        "right after each call (the median of the per-call ratios, which a change of the "
+        "machine's load between the ceiling's measurement and the layer's hardly moves):"
     )
     header = (
         "| convolution | input (N, H, W, C) -> filters | pass | framework | ms/call | GFLOP/s "

@@ -450,7 +450,7 @@ WORKLOADS = {
         description="synthetic CIFAR-10-shaped images (32, 32, 3) in [0, 1]: Conv2D(3x3, same, "
         "relu, he_uniform) and BatchNormalization x 2, MaxPooling2D(2), Dropout, for 32, 64, 128 "
         "filters; Dense(128, relu), BatchNormalization, Dropout(0.5), Dense(10, softmax); Adam, "
-        f"batch {CIFAR_BATCH}; target: step time <= 1.3x PyTorch's",
+        f"batch {CIFAR_BATCH}; target: step time <= 1.0x PyTorch's",
         prepare=prepare_cifar_synthetic,
         build_tinykeras=cifar_tinykeras,
         build_torch=cifar_torch,
