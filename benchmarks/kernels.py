@@ -20,10 +20,11 @@ tinykeras' Numba kernels). A forward convolution does ``2 * N * OH * OW * KH * K
 For tinykeras, the matrix products inside the layer are also timed on their own
 (``gemm_timing``): in a second series of calls, the layer's ``matmul`` is wrapped in a clock, so
 the table can split a convolution's time between its GEMMs, which do all of its FLOPs, and the
-memory passes around them (im2col, col2im, bias and activation). Each of these calls is followed
-by one NumPy sgemm of ``PAIRED_SGEMM_SIZE``, and the GEMMs' share of the ceiling is the median of
-the per-call ratios: when another process loads the machine between the ceiling's measurement
-and the layer's, both sides of each ratio feel it.
+memory passes around them (im2col, col2im, bias and activation); a layer that splits its batch
+between threads counts the GEMM time of its busiest thread. Each of these calls is followed by
+one sgemm of ``PAIRED_SGEMM_SIZE`` through tinykeras' ``matmul``, and the GEMMs' share of the
+ceiling is the median of the per-call ratios: when another process loads the machine between
+the ceiling's measurement and the layer's, both sides of each ratio feel it.
 
 The ceiling is NumPy's float32 ``a @ b`` on 2048 x 2048 matrices (the GEMM tinykeras' convolution
 calls; ``sgemm_gflops``, in a child of its own) and the theoretical peak, cores x 32 FLOP/cycle (two
@@ -98,40 +99,47 @@ def median_seconds(call, repeats):
 def gemm_timing(call, repeats, flops, size=PAIRED_SGEMM_SIZE, seed=0):
     """The matrix products of tinykeras' ``Conv2D`` in ``call()``, each call paired with an sgemm.
 
-    ``tinykeras.layers.convolutional.matmul`` is wrapped in a clock for the duration; after one
-    untimed call, each of ``repeats`` calls is followed by one float32 ``a @ b`` on two ``size``
-    x ``size`` matrices.
+    ``tinykeras.layers.convolutional.matmul`` is wrapped in a clock for the duration, one clock
+    per thread (a layer that splits its batch between threads multiplies on each of them at
+    once; the GEMMs' time of a call is that of the thread that spent longest in them). After one
+    untimed call, each of ``repeats`` calls is followed by one float32 product of two ``size`` x
+    ``size`` matrices through ``tinykeras.kernels.blas.matmul``: NumPy's sgemm, on the same
+    threads as the layer's (NumPy's own threads would keep spinning into the next call).
 
     Returns:
         (GFLOP/s of the GEMMs from their median time per call, the median over the calls of
         their GFLOP/s as a percentage of the sgemm's right after).
     """
+    import threading
+
+    from tinykeras.kernels.blas import matmul
     from tinykeras.layers import convolutional
 
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    original, spent = convolutional.matmul, [0.0]
+    original, spent = convolutional.matmul, {}
 
     def timed(*args, **kwargs):
         start = time.perf_counter()
         try:
             return original(*args, **kwargs)
         finally:
-            spent[0] += time.perf_counter() - start
+            thread = threading.get_ident()
+            spent[thread] = spent.get(thread, 0.0) + time.perf_counter() - start
 
     convolutional.matmul = timed
     try:
         call()
         seconds, percents = [], []
         for _ in range(repeats):
-            spent[0] = 0.0
+            spent.clear()
             call()
             start = time.perf_counter()
-            a @ b
+            matmul(a, b)
             sgemm_gflops = 2 * size**3 / (time.perf_counter() - start) / 1e9
-            seconds.append(spent[0])
-            percents.append(100 * flops / spent[0] / 1e9 / sgemm_gflops)
+            seconds.append(max(spent.values()))
+            percents.append(100 * flops / seconds[-1] / 1e9 / sgemm_gflops)
     finally:
         convolutional.matmul = original
     return flops / statistics.median(seconds) / 1e9, statistics.median(percents)

@@ -1,6 +1,9 @@
-"""``kernels.blas.matmul``: the product ``np.matmul`` computes (up to summation order), whatever
-thread count it picks, and the caller's BLAS thread setting untouched afterwards."""
+"""``kernels.blas``: ``matmul`` computes the product ``np.matmul`` computes (up to summation
+order), whether on one thread or in bands on several, and leaves the caller's BLAS thread
+setting untouched; ``split_batch`` runs its parts on threads of their own."""
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -63,3 +66,86 @@ def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
         assert setter(2) == 2
     finally:
         setter(before)
+
+
+# ---- products split between threads -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(600, 300, 40), (40, 300, 600)], ids=["bands of rows", "bands of columns"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_split_products_equal_numpy(monkeypatch, shape, order, rng):
+    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+    m, k, n = shape
+    a = np.asarray(rng.standard_normal((m, k)), order=order)
+    b = np.asarray(rng.standard_normal((k, n)), order=order)
+    np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    out = np.full((m, n), np.nan)
+    assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+    wide = np.full((m, n + 3), np.nan)  # an output that is a strided view
+    blas.matmul(a, b, out=wide[:, 1 : n + 1])
+    np.testing.assert_allclose(wide[:, 1 : n + 1], a @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_split_batch_runs_every_range_once_and_returns_in_order():
+    seen = []
+    results = blas.split_batch(10, lambda lo, hi: seen.append((lo, hi)) or (lo, hi, threading.get_ident()), 3)
+    assert [r[:2] for r in results] == [(0, 3), (3, 6), (6, 10)]
+    assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+    if blas._set_local_threads is not None:
+        caller = threading.get_ident()
+        assert results[0][2] == caller  # the caller takes the first range, helpers the others
+        assert all(r[2] != caller for r in results[1:])
+
+
+@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_split_batch_holds_blas_to_one_thread_and_restores_it(rng):
+    setter = blas._set_local_threads
+    before = setter(2)
+    try:
+
+        def part(lo, hi):
+            threads = setter(1)  # what is in force while the parts run
+            # a product inside a part neither waits for the lock nor changes the setting
+            blas.matmul(rng.standard_normal((300, 300)), rng.standard_normal((300, 300)))
+            return threads
+
+        assert blas.split_batch(4, part, 2) == [1, 1]
+        assert setter(2) == 2
+    finally:
+        setter(before)
+
+
+def test_split_batch_raises_once_every_part_has_finished():
+    finished = []
+
+    def part(lo, hi):
+        if lo == 0:
+            raise ValueError("first part")
+        time.sleep(0.05)
+        finished.append(lo)
+
+    with pytest.raises(ValueError, match="first part"):
+        blas.split_batch(4, part, 2)
+    assert finished == [2]
+
+
+def test_a_split_inside_a_part_runs_on_the_parts_thread():
+    def part(lo, hi):
+        inner = blas.split_batch(4, lambda a, b: threading.get_ident(), 2)
+        return set(inner) == {threading.get_ident()}
+
+    assert all(blas.split_batch(4, part, 2))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_splits_on_threads_of_its_own(monkeypatch, rng):
+    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+    a, b = rng.standard_normal((200, 50)), rng.standard_normal((50, 30))
+    blas.matmul(a, b)  # the parent's helper threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: helper threads are not inherited, so a split must start new ones
+        ok = np.allclose(blas.matmul(a, b), a @ b)
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

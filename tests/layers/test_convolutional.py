@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from layer_helpers import concrete, int_or_pair, pair, to_nchw, to_nhwc
 
 from tinykeras import Sequential, initializers
+from tinykeras.kernels import blas
 from tinykeras.layers import (
     Conv2D,
     Dense,
@@ -121,15 +122,29 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
     return layer, kernel, bias
 
 
-@pytest.fixture(params=["whole batch", "one image per chunk", "by taps", "by taps, image by image"])
+@pytest.fixture(
+    params=[
+        "whole batch",
+        "one image per chunk",
+        "by taps",
+        "by taps, image by image",
+        "split between threads",
+        "split between threads, image by image",
+    ]
+)
 def chunking(request, monkeypatch):
     """Convolve the batch in one piece (the default for these small inputs), or image by image
     (then backward unfolds every chunk but the last again); with the im2col matrix filled row by
-    row (the default for these small inputs) or tap by tap, whatever the number of channels."""
+    row (the default for these small inputs) or tap by tap, whatever the number of channels; or
+    split between threads, each convolving its part of the batch (the default for large
+    products)."""
     if "image" in request.param:
         monkeypatch.setattr(convolutional, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", 1)
     if "taps" in request.param:
         monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
+    if "split" in request.param:
+        monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
     return request.param
 
 
@@ -212,16 +227,20 @@ def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case,
     seed=seeds,
 )
 def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, seed):
-    """Any chunk size gives the whole batch's output and gradients (float32), including a
-    backward pass that must not read rows left from forward for the wrong chunk."""
+    """Any chunk size, on one thread or split between threads, gives the whole batch's output
+    and gradients (float32), including a backward pass that must not read rows left from
+    forward for the wrong chunk."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, 7, 6, 3)).astype(np.float32)
     dy_shape = (batch, 5, 4, 4) if padding == "valid" else (batch, 7, 6, 4)
     dy = rng.standard_normal(dy_shape).astype(np.float32)
     weights = [rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)]
     results = []
-    for chunk_bytes in (2**40, chunk_images * dy_shape[1] * dy_shape[2] * 27 * 4):
+    chunked = chunk_images * dy_shape[1] * dy_shape[2] * 27 * 4
+    for chunk_bytes, split in ((2**40, False), (chunked, False), (chunked, True)):
         monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
         layer = Conv2D(4, 3, padding=padding, activation="relu")
         layer.build_for((None, 7, 6, 3))
         layer.set_weights(weights)
@@ -229,19 +248,23 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
         y = layer.forward(x, training=True)
         dx = layer.backward(dy)
         results.append((y, dx, *layer.grads))
-    for whole, chunked in zip(*results):
-        if whole is None:
-            assert chunked is None
-        else:
-            np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+    for whole, *others in zip(*results):
+        for other in others:
+            if whole is None:
+                assert other is None
+            else:
+                np.testing.assert_allclose(other, whole, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one thread", "split between threads"])
 @pytest.mark.parametrize("by_taps", [False, True], ids=["by rows", "by taps"])
 @pytest.mark.parametrize("chunk_bytes", [2**40, 1], ids=["whole batch", "image by image"])
-def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes):
+def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes, split):
     """Every Conv2D of a thread fills one im2col buffer. A layer whose rows were overwritten by
     another layer's forward (or backward) pass since its own forward unfolds them again."""
     monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
     if by_taps:
         monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
     rng = np.random.default_rng(7)

@@ -56,7 +56,7 @@ def _tiled(bias, width):
     return tiled
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_rows(z, bias, m, relu):
     # As in _column_sums: m rows at a time, against the bias repeated m times. The value stored
     # always depends on the bias, so the compiler keeps a plain vector store (ReLU alone, in
@@ -81,7 +81,7 @@ def _add_rows(z, bias, m, relu):
             z[r, c] = v
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _relu_gradient_rows(dy, y, out, m, sums, accumulate):
     rows, columns = dy.shape
     width, wide_rows = m * columns, rows // m
@@ -106,7 +106,7 @@ def _relu_gradient_rows(dy, y, out, m, sums, accumulate):
             sums[k % columns] += wide[k]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _column_sums(dz, m, out):
     # Rows of a few floats make a loop too short to vectorise, so m consecutive rows are summed
     # as one wide row of m*columns floats (about 64), then the wide sums fold back to columns.

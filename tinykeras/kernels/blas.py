@@ -1,32 +1,50 @@
-"""Matrix products through NumPy's BLAS, single-threaded when the product is small.
+"""Matrix products through NumPy's BLAS, with BLAS always on one thread and tinykeras' own
+threads splitting the large products.
 
-OpenBLAS splits any product above about a quarter of a million multiply-adds over every core.
-On an idle 2-core machine that still pays for the tutorials' products (a 3 MFLOP product takes
-0.055 ms on two threads and 0.098 ms on one), but when another process keeps the cores busy,
-OpenBLAS' waiting threads make a small product up to twenty times slower than on one thread
-(3.8 ms instead of 0.2 ms for a 3 MFLOP convolution product). So ``matmul`` runs products below
-``PARALLEL_MIN_FLOPS`` on the calling thread only, through ``openblas_set_num_threads_local``,
-and leaves larger ones to BLAS' threads.
+OpenBLAS splits any product above about a quarter of a million multiply-adds over its threads,
+and its threads then keep spinning for a while, waiting for the next product (the environment
+variable ``OPENBLAS_THREAD_TIMEOUT`` sets how long). Meanwhile they take the cores from whatever runs next: a Numba kernel, another thread, another
+process. On the CIFAR-10 model at batch 64 on 2 cores, with its convolutions split between two
+threads (below), a training step took 343 ms in the same process as 322 ms unsplit, because
+OpenBLAS' threads, woken by the model's other products, spun beside them; with
+``OPENBLAS_THREAD_TIMEOUT=4`` (read when NumPy loads OpenBLAS), which makes them sleep at
+once, 255 ms against 342 ms.
 
-Despite its name, that setting is process-wide in the OpenBLAS NumPy ships (0.3.31, built on
-pthreads): each call returns the count in force and replaces it for every thread. ``matmul``
-sets one thread, multiplies and puts back what it found, under a lock, so that threads calling
-it at once cannot leave one thread behind (A finds 2 and sets 1, B finds that 1, A puts back 2,
-B puts back 1). A large product another thread computes meanwhile may run on one thread.
+So ``matmul`` never lets OpenBLAS use its threads. A product below ``PARALLEL_MIN_FLOPS`` runs
+on the calling thread (a product this small loses more to waking a thread than it gains: a
+3 MFLOP convolution product took 0.2 ms on one thread and up to 3.8 ms on two when another
+process kept the cores busy). A larger one is cut into bands of rows (or of columns of ``b`` when
+``b`` is the larger operand), one per thread that BLAS would have used, each multiplied on one
+thread (``split_batch``); waiting threads sleep instead of spinning.
+
+``split_batch`` also runs a convolution's whole pipeline a part of the batch per thread:
+unfolding, products and bias on one core, so that the products read rows that the same core has
+just written (see ``layers.convolutional``).
+
+The thread count is set through ``openblas_set_num_threads_local``, which, despite its name,
+is process-wide in the OpenBLAS NumPy ships (0.3.31, built on pthreads): each call returns the
+count in force and replaces it for every thread. So the count is set to one, and put back, under
+a lock: threads doing so at once cannot leave one thread behind (A finds 2 and sets 1, B finds
+that 1, A puts back 2, B puts back 1). A large product another thread computes meanwhile may
+run on one thread.
 
 When NumPy's BLAS is not an OpenBLAS with that setting (Accelerate on macOS, MKL, an old
-OpenBLAS), ``matmul`` is plain ``np.matmul``.
+OpenBLAS), ``matmul`` is plain ``np.matmul`` and BLAS uses its threads as it sees fit.
 """
 import ctypes
 import glob
+import itertools
 import os
 import threading
+from concurrent import futures
 
 import numpy as np
 
 # Products below this many floating-point operations (2*M*K*N) run on one thread: a product this
 # small takes about 0.1 ms, so one thread costs little when idle and saves much when busy.
 PARALLEL_MIN_FLOPS = 5_000_000
+# The fewest rows (or columns) a band of a split product gets.
+BAND_MIN_ROWS = 16
 
 
 def _thread_local_setter():
@@ -49,13 +67,117 @@ _set_local_threads = _thread_local_setter()
 _SETTING = threading.Lock()  # held from setting one thread to putting the count back
 
 
+class _SplitPart(threading.local):
+    """Whether this thread runs a part of ``split_batch``: BLAS is on one thread already, and
+    the lock is held by the thread waiting for it."""
+
+    active = False
+
+
+_PART = _SplitPart()
+_POOL = None  # (size, executor): the helper threads of split_batch, started on first use
+
+
+def _forget_pool():
+    """In a child forked from a process with helper threads: those threads do not exist here."""
+    global _POOL
+    _POOL = None
+
+
+def _helpers(count):
+    """An executor of at least ``count`` threads (call with ``_SETTING`` held)."""
+    global _POOL
+    if _POOL is None or _POOL[0] < count:
+        if _POOL is not None:
+            _POOL[1].shutdown(wait=False)
+        _POOL = (count, futures.ThreadPoolExecutor(count, thread_name_prefix="tinykeras-split"))
+    return _POOL[1]
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def matmul(a, b, out=None):
-    """``a @ b`` (2-D operands), on one thread when ``2*M*K*N < PARALLEL_MIN_FLOPS``."""
-    if _set_local_threads is None or 2 * a.shape[0] * a.shape[1] * b.shape[1] >= PARALLEL_MIN_FLOPS:
+    """``a @ b`` for 2-D operands: on the calling thread when ``2*M*K*N < PARALLEL_MIN_FLOPS``
+    or inside a part of ``split_batch``, else in bands, one per thread: bands of rows of ``a``,
+    or of columns of ``b`` when ``b`` is the larger operand."""
+    if _set_local_threads is None or _PART.active:
         return np.matmul(a, b, out=out)
+    rows = a.shape[0]
+    if 2 * rows * a.shape[1] * b.shape[1] < PARALLEL_MIN_FLOPS:
+        with _SETTING:
+            previous = _set_local_threads(1)
+            try:
+                return np.matmul(a, b, out=out)
+            finally:
+                _set_local_threads(previous)
+    if out is None:
+        out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
+    # Each thread reads all of one operand: let that be the smaller one.
+    if a.size >= b.size:
+
+        def band(lo, hi):
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+
+        length = rows
+    else:
+
+        def band(lo, hi):
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+
+        length = b.shape[1]
+    split_batch(length, band, max(1, min(split_count(), length // BAND_MIN_ROWS)))
+    return out
+
+
+def split_count():
+    """How many parts ``split_batch`` cuts a batch into: BLAS' thread count, or 1 when BLAS'
+    threads cannot be set (then a split would run its parts' products on every core at once)."""
+    if _set_local_threads is None:
+        return 1
     with _SETTING:
+        threads = _set_local_threads(1)
+        _set_local_threads(threads)
+    return max(1, threads)
+
+
+def _run_part(task, lo, hi):
+    _PART.active = True
+    try:
+        return task(lo, hi)
+    finally:
+        _PART.active = False
+
+
+def split_batch(count, task, parts):
+    """Runs ``task(lo, hi)`` on ``parts`` contiguous ranges of ``range(count)`` at once, each on
+    its own thread (the calling thread takes the first), with BLAS on one thread meanwhile (also
+    when ``parts`` is 1).
+
+    The tasks must write disjoint data; ``matmul`` inside them runs on their own thread.
+
+    Args:
+        count: the number of items (images) to split.
+        task: ``(lo, hi) -> result`` for the items lo..hi-1.
+        parts: the number of ranges, at most ``count`` (``split_count()`` uses every thread).
+
+    Returns:
+        The tasks' results, in the order of their ranges. An exception from any task is raised
+        once every task has finished.
+    """
+    bounds = [count * k // parts for k in range(parts + 1)]
+    ranges = list(itertools.pairwise(bounds))
+    if _set_local_threads is None or _PART.active:
+        return [task(lo, hi) for lo, hi in ranges]
+    with _SETTING:
+        helpers = _helpers(parts - 1) if parts > 1 else None
         previous = _set_local_threads(1)
         try:
-            return np.matmul(a, b, out=out)
+            pending = [helpers.submit(_run_part, task, lo, hi) for lo, hi in ranges[1:]]
+            try:
+                first = _run_part(task, *ranges[0])
+            finally:
+                futures.wait(pending)
+            return [first] + [part.result() for part in pending]
         finally:
             _set_local_threads(previous)

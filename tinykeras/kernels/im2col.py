@@ -255,7 +255,7 @@ def _im2col_row(x, cols, n, oh, geom):
                     _gather_taps(x[n, h], taps[i], w0, jlo, jhi, C, DW)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _im2col_serial(x, cols, geom):
     for n in range(x.shape[0]):
         for oh in range(geom[11]):
@@ -306,7 +306,7 @@ def _col2im_image(dcols, dx, n, geom):
                     _scatter_taps(taps[i], image[h], w0, jlo, jhi, C, DW)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _col2im_serial(dcols, dx, geom):
     for n in range(dx.shape[0]):
         _col2im_image(dcols, dx, n, geom)

@@ -4,7 +4,8 @@ A convolution is one matrix product: im2col lays every receptive field out as a 
 (N*OH*OW, KH*KW*C) matrix whose columns follow the kernel reshaped to (KH*KW*C, F), so
 ``cols @ kernel`` is the NHWC output with no transpose. Backward is two more products,
 ``dW = cols^T dY`` and ``dcols = dY W^T``, and col2im scatter-adds dcols back onto the input.
-Large batches go through these steps a chunk of images at a time (see ``CHUNK_BYTES``).
+Large batches go through these steps a chunk of images at a time (see ``CHUNK_BYTES``), and
+large products split the batch between threads (see ``PART_CHUNK_BYTES``).
 """
 import threading
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from tinykeras import initializers
 from tinykeras.kernels import (
+    blas,
     col2im,
     conv_output_size,
     im2col,
@@ -19,7 +21,7 @@ from tinykeras.kernels import (
     same_padding,
 )
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
-from tinykeras.kernels.blas import matmul
+from tinykeras.kernels.blas import matmul, split_batch, split_count
 from tinykeras.layers.arguments import (
     from_channels_last,
     image_shape,
@@ -37,20 +39,28 @@ from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 # many bytes: the rows are then still in cache when the matrix product reads them, and the layer
 # never holds the rows of a whole batch. On the CIFAR-10 model's 32x32x32 -> 32 convolution at
 # batch 64 (75 MB of rows in one piece) the forward pass took 11 ms in chunks of 4.7 MB and
-# 28 ms in one piece.
+# 28 ms in one piece, on one thread of im2col and two of BLAS.
 CHUNK_BYTES = 4 * 2**20
+
+# A batch whose product is large enough for several threads (``blas.PARALLEL_MIN_FLOPS``) is
+# split between them instead, each thread unfolding, multiplying and adding the bias for its
+# part of the images, in chunks of PART_CHUNK_BYTES (``blas.split_batch``): each core then reads
+# rows it has just written itself. On 2 cores, that convolution took 17-22 ms forward and
+# 29-53 ms backward split, 36-42 ms and 59-82 ms not (its products on two threads).
+PART_CHUNK_BYTES = 2**20
 
 
 class _SharedRows(threading.local):
-    """The im2col buffer of every Conv2D in a thread: a model holds one chunk's rows, not one
-    per layer (the CIFAR-10 model's six convolutions held 24 MB between steps).
+    """The im2col buffer of every Conv2D in a thread: a model holds one chunk's rows per thread,
+    not one per layer (the CIFAR-10 model's six convolutions held 24 MB between steps).
 
-    ``filled_by`` is the forward call whose last chunk the buffer still holds, so that its
-    backward pass can skip unfolding that chunk again; any other use of the buffer resets it.
+    ``holds`` is (forward call, first image, end image) of the chunk the buffer still holds, so
+    that the backward pass of that call can skip unfolding it again; None once anything else
+    overwrites it.
     """
 
     array = None
-    filled_by = None
+    holds = None
 
 
 _SHARED_ROWS = _SharedRows()
@@ -193,85 +203,93 @@ class Conv2D(ActivatedLayer):
         )
         return self.kernel_size, self.strides, self.dilation_rate, pads, out
 
-    def _chunk_images(self, batch, rows_per_image, depth, itemsize):
-        """How many images one im2col chunk holds: enough to fill ``CHUNK_BYTES``, at least one."""
-        return max(1, min(batch, CHUNK_BYTES // (rows_per_image * depth * itemsize)))
-
-    def _rows_buffer(self, rows, depth, dtype, call):
-        """The thread's shared im2col buffer, grown to chunks of ``rows`` rows if needed, now
-        held by ``call`` (None: its content is about to be overwritten).
-
-        Returns:
-            The buffer, and whether it still held the rows of this layer's last forward call.
-        """
-        shared = _SHARED_ROWS
-        kept = shared.filled_by is not None and shared.filled_by is self._call
-        if shared.array is None or shared.array.size < rows * depth or shared.array.dtype != dtype:
-            shared.array, kept = np.empty(rows * depth, dtype=dtype), False
-        shared.filled_by = call
-        return shared.array, kept
+    def _plan(self, batch, rows_per_image, depth, itemsize):
+        """How the batch is convolved: (parts, images per chunk). A batch whose product is large
+        enough to be worth several threads is cut into parts, one per thread. A chunk holds
+        enough images to fill its budget of bytes, at least one."""
+        image_bytes = rows_per_image * depth * itemsize
+        flops = 2 * batch * rows_per_image * depth * self.filters
+        parts = min(batch, split_count()) if flops >= blas.PARALLEL_MIN_FLOPS else 1
+        budget = CHUNK_BYTES if parts == 1 else PART_CHUNK_BYTES
+        return parts, max(1, min(-(-batch // parts), budget // image_bytes))
 
     @staticmethod
-    def _rows(buffer, count, depth, by_taps):
-        """A (count, depth) im2col matrix in the buffer: C-ordered, or F-ordered to be filled
-        tap by tap."""
-        flat = buffer[: count * depth]
+    def _rows(count, depth, dtype, by_taps):
+        """A (count, depth) im2col matrix in this thread's shared buffer (grown if needed):
+        C-ordered, or F-ordered to be filled tap by tap."""
+        shared = _SHARED_ROWS
+        if shared.array is None or shared.array.size < count * depth or shared.array.dtype != dtype:
+            shared.array, shared.holds = np.empty(count * depth, dtype=dtype), None
+        flat = shared.array[: count * depth]
         return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
 
     def forward_linear(self, x, training=False, relu=False):
         x = to_channels_last(x, self.data_format)
         kernel, strides, dilation, pads, (oh, ow) = self._window(x.shape)
         n, per_image, depth = x.shape[0], oh * ow, kernel[0] * kernel[1] * x.shape[3]
-        step = self._chunk_images(n, per_image, depth, x.itemsize)
+        parts, step = self._plan(n, per_image, depth, x.itemsize)
         by_taps = prefers_tap_order(x.shape[3], step * per_image * depth)
-        self._call = object()
-        buffer, _ = self._rows_buffer(step * per_image, depth, x.dtype, self._call)
+        call = self._call = object()
         kernel2d = self.kernel.value.reshape(depth, self.filters)
         bias = self.bias.value if self.use_bias else None
         z = np.empty((n * per_image, self.filters), dtype=x.dtype)
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            chunk = self._rows(buffer, (stop - start) * per_image, depth, by_taps)
-            im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-            out = matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
-            if bias is not None or relu:  # while the chunk's output is still in cache
-                add_bias(out, bias, relu)
+
+        def convolve(lo, hi):
+            for start in range(lo, hi, step):
+                stop = min(hi, start + step)
+                chunk = self._rows((stop - start) * per_image, depth, x.dtype, by_taps)
+                im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
+                _SHARED_ROWS.holds = (call, start, stop)
+                out = matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
+                if bias is not None or relu:  # while the chunk's output is still in cache
+                    add_bias(out, bias, relu)
+
+        split_batch(n, convolve, parts)
         self._x = x
-        self._geometry = (kernel, strides, dilation, pads, per_image, step, by_taps)
+        self._geometry = (kernel, strides, dilation, pads, per_image, parts, step, by_taps)
         return from_channels_last(z.reshape(n, oh, ow, self.filters), self.data_format)
 
     def backward_linear(self, dz, relu=False):
-        # Chunk by chunk, last first: the buffer still holds the last chunk's rows from forward
-        # (with one chunk, all of them) unless another Conv2D has used it since, and earlier
-        # chunks are unfolded again. With relu, dz
-        # arrives as dy, the gradient of relu(z), and each chunk's dz is taken into a scratch
-        # matrix just before its products read it.
+        # Each part goes chunk by chunk, last first: its thread's buffer still holds the last
+        # chunk's rows from forward unless another Conv2D has used it since, and earlier chunks
+        # are unfolded again. With relu, dz arrives as dy, the gradient of relu(z), and each
+        # chunk's dz is taken into a scratch matrix just before its products read it.
         x = self._x
-        kernel, strides, dilation, pads, per_image, step, by_taps = self._geometry
+        kernel, strides, dilation, pads, per_image, parts, step, by_taps = self._geometry
+        call = self._call
         dz2 = to_channels_last(dz, self.data_format).reshape(-1, self.filters)
         kernel2d = self.kernel.value.reshape(-1, self.filters)
-        n, depth = x.shape[0], kernel2d.shape[0]
-        dkernel = np.zeros((depth, self.filters), dtype=x.dtype)
+        depth = kernel2d.shape[0]
         dx = np.empty(x.shape, dtype=x.dtype) if self.input_gradient else None
-        if relu:
-            y2 = to_channels_last(self._y, self.data_format).reshape(-1, self.filters)
-            scratch = np.empty((step * per_image, self.filters), dtype=x.dtype)
-            sums = np.zeros(self.filters) if self.use_bias else None
-        buffer, kept = self._rows_buffer(step * per_image, depth, x.dtype, None)
-        starts = list(range(0, n, step))
-        for i, start in enumerate(reversed(starts)):
-            stop = min(n, start + step)
-            rows = slice(start * per_image, stop * per_image)
-            chunk = self._rows(buffer, (stop - start) * per_image, depth, by_taps)
-            if i or not kept:
-                im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-            g = dz2[rows]
-            if relu:
-                g = relu_gradient(g, y2[rows], scratch[: len(g)], sums)
-            dkernel += matmul(chunk.T, g)
-            if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
-                dcols = matmul(g, kernel2d.T, out=None if by_taps else chunk)
-                col2im(dcols, (stop - start,) + x.shape[1:], kernel, strides, dilation, pads, out=dx[start:stop])
+        y2 = to_channels_last(self._y, self.data_format).reshape(-1, self.filters) if relu else None
+        bias_sums = relu and self.use_bias
+
+        def differentiate(lo, hi):
+            """(dkernel, bias sums or None) of the images lo..hi-1; their dx."""
+            dkernel = np.zeros((depth, self.filters), dtype=x.dtype)
+            sums = np.zeros(self.filters) if bias_sums else None
+            scratch = np.empty((step * per_image, self.filters), dtype=x.dtype) if relu else None
+            for start in reversed(range(lo, hi, step)):
+                stop = min(hi, start + step)
+                rows = slice(start * per_image, stop * per_image)
+                chunk = self._rows((stop - start) * per_image, depth, x.dtype, by_taps)
+                if _SHARED_ROWS.holds != (call, start, stop):
+                    im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
+                _SHARED_ROWS.holds = None  # dcols may overwrite the rows below
+                g = dz2[rows]
+                if relu:
+                    g = relu_gradient(g, y2[rows], scratch[: len(g)], sums)
+                dkernel += matmul(chunk.T, g)
+                if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
+                    dcols = matmul(g, kernel2d.T, out=None if by_taps else chunk)
+                    col2im(dcols, (stop - start,) + x.shape[1:], kernel, strides, dilation, pads, out=dx[start:stop])
+            return dkernel, sums
+
+        (dkernel, sums), *others = split_batch(x.shape[0], differentiate, parts)
+        for more_dkernel, more_sums in others:
+            dkernel += more_dkernel
+            if bias_sums:
+                sums += more_sums
         self.grads = [dkernel.reshape(self.kernel.shape)]
         if self.use_bias:
             self.grads.append(sums.astype(x.dtype) if relu else bias_gradient(dz2))
