@@ -31,6 +31,7 @@ run on one thread.
 When NumPy's BLAS is not an OpenBLAS with that setting (Accelerate on macOS, MKL, an old
 OpenBLAS), ``matmul`` is plain ``np.matmul`` and BLAS uses its threads as it sees fit.
 """
+import contextlib
 import ctypes
 import glob
 import itertools
@@ -97,6 +98,17 @@ def _helpers(count):
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS on one thread for the duration, then back to the count in force, under the lock."""
+    with _SETTING:
+        previous = _set_local_threads(1)
+        try:
+            yield
+        finally:
+            _set_local_threads(previous)
+
+
 def matmul(a, b, out=None):
     """``a @ b`` for 2-D operands: on the calling thread when ``2*M*K*N < PARALLEL_MIN_FLOPS``
     or inside a part of ``split_batch``, else in bands, one per thread: bands of rows of ``a``,
@@ -105,12 +117,8 @@ def matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
     rows = a.shape[0]
     if 2 * rows * a.shape[1] * b.shape[1] < PARALLEL_MIN_FLOPS:
-        with _SETTING:
-            previous = _set_local_threads(1)
-            try:
-                return np.matmul(a, b, out=out)
-            finally:
-                _set_local_threads(previous)
+        with _one_blas_thread():
+            return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
     # Each thread reads all of one operand: let that be the smaller one.
@@ -169,15 +177,11 @@ def split_batch(count, task, parts):
     ranges = list(itertools.pairwise(bounds))
     if _set_local_threads is None or _PART.active:
         return [task(lo, hi) for lo, hi in ranges]
-    with _SETTING:
+    with _one_blas_thread():
         helpers = _helpers(parts - 1) if parts > 1 else None
-        previous = _set_local_threads(1)
+        pending = [helpers.submit(_run_part, task, lo, hi) for lo, hi in ranges[1:]]
         try:
-            pending = [helpers.submit(_run_part, task, lo, hi) for lo, hi in ranges[1:]]
-            try:
-                first = _run_part(task, *ranges[0])
-            finally:
-                futures.wait(pending)
-            return [first] + [part.result() for part in pending]
+            first = _run_part(task, *ranges[0])
         finally:
-            _set_local_threads(previous)
+            futures.wait(pending)
+        return [first] + [part.result() for part in pending]
