@@ -3,8 +3,8 @@ threads splitting the large products.
 
 OpenBLAS splits any product above about a quarter of a million multiply-adds over its threads,
 and its threads then keep spinning for a while, waiting for the next product (the environment
-variable ``OPENBLAS_THREAD_TIMEOUT`` sets how long). Meanwhile they take the cores from whatever runs next: a Numba kernel, another thread, another
-process. On the CIFAR-10 model at batch 64 on 2 cores, with its convolutions split between two
+variable ``OPENBLAS_THREAD_TIMEOUT`` sets how long). Meanwhile they take the cores from
+whatever runs next: a Numba kernel, another thread, another process. On the CIFAR-10 model at batch 64 on 2 cores, with its convolutions split between two
 threads (below), a training step took 343 ms in the same process as 322 ms unsplit, because
 OpenBLAS' threads, woken by the model's other products, spun beside them; with
 ``OPENBLAS_THREAD_TIMEOUT=4`` (read when NumPy loads OpenBLAS), which makes them sleep at
@@ -121,19 +121,14 @@ def matmul(a, b, out=None):
             return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))
-    # Each thread reads all of one operand: let that be the smaller one.
-    if a.size >= b.size:
+    # Each thread reads all of one operand: let that be the smaller one. Bands of columns of b
+    # are bands of rows of out.T = b.T @ a.T (transposed views, no copies).
+    first, second, result = (a, b, out) if a.size >= b.size else (b.T, a.T, out.T)
 
-        def band(lo, hi):
-            np.matmul(a[lo:hi], b, out=out[lo:hi])
+    def band(lo, hi):
+        np.matmul(first[lo:hi], second, out=result[lo:hi])
 
-        length = rows
-    else:
-
-        def band(lo, hi):
-            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
-
-        length = b.shape[1]
+    length = first.shape[0]
     split_batch(length, band, max(1, min(split_count(), length // BAND_MIN_ROWS)))
     return out
 
