@@ -130,6 +130,19 @@ def test_split_batch_raises_once_every_part_has_finished():
     assert finished == [2]
 
 
+def test_an_error_in_a_helpers_part_reaches_the_caller_and_the_helper_serves_on():
+    def part(lo, hi):
+        if lo > 0:
+            raise KeyError(lo)
+        time.sleep(0.05)
+        return lo
+
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            blas.split_batch(4, part, 2)
+    assert blas.split_batch(4, lambda lo, hi: hi - lo, 2) == [2, 2]
+
+
 def test_a_split_inside_a_part_runs_on_the_parts_thread():
     def part(lo, hi):
         inner = blas.split_batch(4, lambda a, b: threading.get_ident(), 2)
