@@ -22,6 +22,7 @@ across fork and exec into the child's ``ru_maxrss``, so the parent must never ho
 """
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -345,6 +346,16 @@ def ratios(rows):
     return out
 
 
+def kernels_line(rows):
+    """One line on the vector kernels each framework's products ran, and what the CPU offers."""
+    used = {r["framework"]: r.get("kernels") for r in rows}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+        offered = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "neither AVX2 nor AVX-512"
+        used["CPU"] = f"offers {offered}"
+    return "Vector kernels: " + "; ".join(f"{name}: {what}" for name, what in used.items() if what)
+
+
 def markdown(rows, ratio_rows):
     """The results as markdown tables."""
     lines = [
@@ -500,6 +511,7 @@ def main(argv=None):
             f"{os.cpu_count()} cores. Threads that wait for one another wait for preempted "
             "threads, which can multiply times (PyTorch's most); re-run on an idle machine.\n"
         )
+    print(kernels_line(rows) + "\n")
     print(markdown(rows, ratio_rows))
     print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
     if augment_rows:

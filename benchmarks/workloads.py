@@ -538,6 +538,7 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
         "val_accuracy": history.history.get("val_accuracy", [None])[-1],
         "test_accuracy": float(test_accuracy),
         "threads": _blas_threads(),
+        "kernels": _tinykeras_kernels(),
     }
 
 
@@ -620,7 +621,21 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
         "val_accuracy": val_accuracy,
         "test_accuracy": test_accuracy,
         "threads": torch.get_num_threads(),
+        "kernels": f"PyTorch's CPU capability {torch.backends.cpu.get_cpu_capability()}",
     }
+
+
+def _tinykeras_kernels():
+    """Which vector kernels tinykeras' matrix products run: NumPy's BLAS', with the environment's
+    choice of them if it makes one."""
+    from tinykeras.kernels.blas import blas_kernels
+
+    core = blas_kernels()
+    if core is None:
+        return "NumPy's BLAS (not an OpenBLAS that names its kernels)"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    chosen = f"OPENBLAS_CORETYPE={forced} in the environment" if forced else "chosen for this CPU"
+    return f"OpenBLAS {core} ({chosen})"
 
 
 def _num_classes(data):

@@ -2,6 +2,9 @@
 order), whether on one thread or in bands on several, and leaves the caller's BLAS thread
 setting untouched; ``split_batch`` runs its parts on threads of their own."""
 import os
+import platform
+import subprocess
+import sys
 import threading
 import time
 
@@ -162,3 +165,16 @@ def test_a_forked_child_splits_on_threads_of_its_own(monkeypatch, rng):
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(
+    blas.blas_kernels() is None or platform.machine() not in ("x86_64", "AMD64"),
+    reason="NumPy's BLAS is not an x86-64 OpenBLAS that names its kernels",
+)
+@pytest.mark.parametrize("core", ["Sandybridge", "Haswell"])
+def test_blas_kernels_names_the_kernels_openblas_was_told_to_use(core):
+    # OPENBLAS_CORETYPE is read when NumPy loads OpenBLAS: hence a process of its own.
+    code = "from tinykeras.kernels import blas; print(blas.blas_kernels())"
+    env = dict(os.environ, OPENBLAS_CORETYPE=core)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == core

@@ -47,23 +47,48 @@ PARALLEL_MIN_FLOPS = 5_000_000
 BAND_MIN_ROWS = 16
 
 
-def _thread_local_setter():
-    """OpenBLAS' ``openblas_set_num_threads_local`` from the library NumPy loaded, or None."""
+def _numpy_openblas():
+    """The OpenBLAS library NumPy loaded, as a ``ctypes.CDLL``, or None."""
     package = os.path.dirname(np.__file__)
     # Where NumPy's wheels keep their BLAS: numpy.libs (Linux, Windows), numpy/.dylibs (macOS).
     candidates = glob.glob(os.path.join(os.path.dirname(package), "numpy.libs", "*openblas*"))
     candidates += glob.glob(os.path.join(package, ".dylibs", "*openblas*"))
     for path in sorted(candidates):
         try:
-            setter = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
+            return ctypes.CDLL(path)
+        except OSError:
             continue
-        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-        return setter
     return None
 
 
-_set_local_threads = _thread_local_setter()
+def _function(library, names, argtypes, restype):
+    """The first of ``names`` that ``library`` exports, typed, or None."""
+    for name in names:
+        function = getattr(library, name, None) if library is not None else None
+        if function is not None:
+            function.argtypes, function.restype = argtypes, restype
+            return function
+    return None
+
+
+_OPENBLAS = _numpy_openblas()
+_set_local_threads = _function(_OPENBLAS, ["openblas_set_num_threads_local"], [ctypes.c_int], ctypes.c_int)
+# OpenBLAS' name for the kernels it chose for this CPU, under the names NumPy's builds export.
+_core_name = _function(
+    _OPENBLAS,
+    ["scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"],
+    [],
+    ctypes.c_char_p,
+)
+
+
+def blas_kernels():
+    """Which kernels NumPy's BLAS runs, for reports: OpenBLAS' name for them ('Haswell' for its
+    AVX2 kernels, 'SkylakeX' for AVX-512, ...), or None when that BLAS does not say.
+
+    OpenBLAS chooses them for the CPU when it loads, unless ``OPENBLAS_CORETYPE`` names them.
+    """
+    return None if _core_name is None else _core_name().decode()
 _SETTING = threading.Lock()  # held from setting one thread to putting the count back
 
 
