@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tinykeras import optimizers
+from tinykeras.kernels import _common, blas
 from tinykeras.layers.base import Variable
 
 STEPS = 4
@@ -269,6 +270,25 @@ def test_float32_variables_stay_float32_and_are_updated_in_place():
     assert w.value is value
     assert w.dtype == np.float32
     assert not np.allclose(value, [1.0, 2.0])
+
+
+@pytest.mark.skipif(blas.split_count() < 2, reason="splitting needs more than one BLAS thread")
+def test_adam_on_a_variable_split_between_threads_equals_adam_on_one(monkeypatch):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(1001).astype(np.float32)
+    grads = rng.standard_normal((3, 1001)).astype(np.float32)
+    splits = []
+    split_batch = blas.split_batch
+    monkeypatch.setattr(blas, "split_batch", lambda *args: splits.append(args[2]) or split_batch(*args))
+    results = []
+    for threshold in (2**62, 0):
+        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", threshold)
+        w, opt = Variable("w", start.copy()), optimizers.Adam(learning_rate=0.01)
+        for g in grads:
+            opt.apply_gradients([(g, w)])
+        results.append(w.value)
+    assert len(splits) == len(grads) and min(splits) > 1
+    np.testing.assert_array_equal(results[1], results[0])
 
 
 def test_each_variable_keeps_its_own_state():

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from tinykeras.kernels._common import split_range
 from tinykeras.kernels.optimizers import adam_update
 from tinykeras.utils.naming import lookup
 
@@ -181,15 +182,10 @@ class Adam(Optimizer):
         if not self.amsgrad and grad.dtype == value.dtype and value.flags.c_contiguous:
             # The four lines below in one pass over memory instead of about ten.
             dtype = value.dtype.type
-            adam_update(
-                value.reshape(-1),
-                np.ascontiguousarray(grad).reshape(-1),
-                m.reshape(-1),
-                v.reshape(-1),
-                dtype(1 - self.beta_1),
-                dtype(1 - self.beta_2),
-                dtype(lr * self._alpha),
-                dtype(self.epsilon),
+            flat = [value.reshape(-1), np.ascontiguousarray(grad).reshape(-1), m.reshape(-1), v.reshape(-1)]
+            constants = [dtype(1 - self.beta_1), dtype(1 - self.beta_2), dtype(lr * self._alpha), dtype(self.epsilon)]
+            split_range(
+                value.size, 4 * value.size, lambda lo, hi: adam_update(*(a[lo:hi] for a in flat), *constants)
             )
             return
         m += (grad - m) * (1 - self.beta_1)

@@ -1,5 +1,6 @@
 """Fixtures shared by the kernel tests: one call run on the serial and then on the parallel
-drivers, non-C-contiguous views of an array, and a script run with the JIT disabled."""
+drivers, or on one thread and then split between threads; non-C-contiguous views of an array;
+and a script run with the JIT disabled."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from tinykeras.kernels import _common
+from tinykeras.kernels import _common, blas
 
 SERIAL_ONLY = 2**62
 
@@ -49,6 +50,35 @@ def serial_and_parallel(monkeypatch):
         parallel = call()
         assert sorted(set(ran)) == sorted(parallel_drivers)
         return serial, parallel
+
+    return run
+
+
+@pytest.fixture
+def split_and_whole(monkeypatch):
+    """Returns ``run(call, calls)``, which evaluates ``call()`` twice: first with
+    ``_common.SPLIT_MIN_ELEMENTS`` so large that every kernel runs on the calling thread, then
+    with it at 0, when ``calls`` kernels must split their batch between threads
+    (``blas.split_batch``). Returns ``(whole_result, split_result)``."""
+    if blas.split_count() < 2:
+        pytest.skip("splitting needs more than one BLAS thread")
+    splits = []
+    split_batch = blas.split_batch
+
+    def recording(count, task, parts):
+        splits.append(parts)
+        return split_batch(count, task, parts)
+
+    monkeypatch.setattr(blas, "split_batch", recording)
+
+    def run(call, calls):
+        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", SERIAL_ONLY)
+        whole = call()
+        assert splits == []
+        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", 0)
+        split = call()
+        assert len(splits) == calls and all(parts > 1 for parts in splits)
+        return whole, split
 
     return run
 

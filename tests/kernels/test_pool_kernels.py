@@ -304,20 +304,20 @@ def halving_poolings(draw):
 
 def max_pool_matches_reference_with_halving(x, pool):
     """Checks max_pool_forward against the reference on x; returns whether it took the halving
-    kernel (the flag its serial driver received)."""
-    driver, flags = pooling_module._max_forward_serial, []
+    kernel (the flag its driver received)."""
+    driver, flags = pooling_module._max_forward_images, []
 
-    def recording(*args):
-        flags.append(args[-1])
-        return driver(*args)
+    def recording(x, y, argmax, geom, halving, lo, hi):
+        flags.append(halving)
+        return driver(x, y, argmax, geom, halving, lo, hi)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pooling_module, "_max_forward_serial", recording)
+        patch.setattr(pooling_module, "_max_forward_images", recording)
         y, argmax = max_pool_forward(x, *pool.args)
     y_reference, argmax_reference = max_pool_forward_reference(x, *pool.args)
     np.testing.assert_array_equal(y, y_reference)
     np.testing.assert_array_equal(argmax, argmax_reference)
-    assert len(flags) == 1
+    assert len(set(flags)) == 1
     return flags[0]
 
 
@@ -360,7 +360,7 @@ def test_halving_max_pool_matches_reference(pool, dtype, seed, values):
     ids=["mnist-2x2-valid", "mnist-3x3-same", "26x26x8-2x2-valid", "26x26x8-3x3-same", "odd-strided-same"],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_parallel_drivers_match_serial(serial_and_parallel, pool, dtype):
+def test_batches_split_between_threads_match_one_thread(split_and_whole, pool, dtype):
     x = random_image(0, pool.x_shape, dtype, "ties")
     dy = random_image(1, pool.y_shape, dtype)
 
@@ -374,27 +374,18 @@ def test_parallel_drivers_match_serial(serial_and_parallel, pool, dtype):
             avg_pool_backward(dy, pool.x_shape, *pool.args),
         )
 
-    serial, parallel = serial_and_parallel(
-        call,
-        pooling_module,
-        "_max_forward_parallel",
-        "_max_backward_parallel",
-        "_avg_forward_parallel",
-        "_avg_backward_parallel",
-    )
-    for result_parallel, result_serial in zip(parallel, serial):
-        np.testing.assert_array_equal(result_parallel, result_serial)
+    whole, split = split_and_whole(call, calls=4)
+    for result_split, result_whole in zip(split, whole):
+        np.testing.assert_array_equal(result_split, result_whole)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_halving_parallel_driver_matches_serial(serial_and_parallel, dtype):
+def test_halving_kernel_split_between_threads_matches_one_thread(split_and_whole, dtype):
     pool = Pool((8, 26, 25, 32), (2, 2), (2, 2), "valid")
     x = random_image(0, pool.x_shape, dtype, "ties")
-    serial, parallel = serial_and_parallel(
-        lambda: max_pool_forward(x, *pool.args), pooling_module, "_max_forward_parallel"
-    )
-    for result_parallel, result_serial in zip(parallel, serial):
-        np.testing.assert_array_equal(result_parallel, result_serial)
+    whole, split = split_and_whole(lambda: max_pool_forward(x, *pool.args), calls=1)
+    for result_split, result_whole in zip(split, whole):
+        np.testing.assert_array_equal(result_split, result_whole)
 
 
 # ---- layouts and errors -----------------------------------------------------------------------------
@@ -498,8 +489,9 @@ def test_max_pool_backward_rejects_argmax_outside_the_image(index):
 
 @pytest.mark.parametrize("index", [-1, 24])
 @pytest.mark.parametrize("where", [0, -1], ids=["first", "last"])
-def test_both_backward_drivers_reject_one_argmax_outside_the_image(serial_and_parallel, index, where):
-    """One bad index among many valid ones, in the first or the last image, fails either driver."""
+def test_a_split_backward_rejects_one_argmax_outside_the_image_as_a_whole_one_does(split_and_whole, index, where):
+    """One bad index among many valid ones, in the first or the last image, fails the call on one
+    thread or split between threads."""
     x_shape = (3, 4, 6, 2)
     dy = np.ones((3, 2, 3, 2))
     argmax = np.zeros(dy.shape, dtype=np.int32)
@@ -511,5 +503,5 @@ def test_both_backward_drivers_reject_one_argmax_outside_the_image(serial_and_pa
             max_pool_backward(dy, argmax, x_shape)
         raised.append(error)
 
-    serial_and_parallel(call, pooling_module, "_max_backward_parallel")
+    split_and_whole(call, calls=1)
     assert len(raised) == 2

@@ -89,6 +89,8 @@ def blas_kernels():
     OpenBLAS chooses them for the CPU when it loads, unless ``OPENBLAS_CORETYPE`` names them.
     """
     return None if _core_name is None else _core_name().decode()
+
+
 _SETTING = threading.Lock()  # held from setting one thread to putting the count back
 
 

@@ -9,13 +9,13 @@ The fast kernels are Numba functions compiled on first call (``cache=True``); ea
 NumPy reference below it.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from tinykeras.kernels._common import (
     as_float_image,
     int_pair,
     output_size_from_pads,
-    use_parallel,
+    split_range,
 )
 
 
@@ -65,8 +65,8 @@ def max_pool_forward(x, pool_size, strides, pads):
     N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
     y = np.empty((N, OH, OW, C), dtype=x.dtype)
     argmax = np.empty((N, OH, OW, C), dtype=np.int32)
-    kernel = _max_forward_parallel if use_parallel(N * OH, x.size) else _max_forward_serial
-    kernel(x, y, argmax, geom, _halves(geom))
+    halving = _halves(geom)
+    split_range(N, x.size, lambda lo, hi: _max_forward_images(x, y, argmax, geom, halving, lo, hi))
     return y, argmax
 
 
@@ -93,8 +93,8 @@ def max_pool_backward(dy, argmax, x_shape):
     # image; any such index makes the whole call fail.
     outside = 0
     if argmax.dtype == np.int32:
-        kernel = _max_backward_parallel if use_parallel(N, dx.size) else _max_backward_serial
-        outside = kernel(dy.reshape(N, -1, C), argmax.reshape(N, -1, C), dx)
+        grads, winners = dy.reshape(N, -1, C), argmax.reshape(N, -1, C)
+        outside = sum(split_range(N, dx.size, lambda lo, hi: _max_backward_images(grads, winners, dx, lo, hi)))
     if argmax.dtype != np.int32 or outside:
         raise ValueError(
             f"Expected argmax to be int32 indices in [0, {H * W}) (from max_pool_forward on an "
@@ -118,8 +118,7 @@ def avg_pool_forward(x, pool_size, strides, pads):
     geom = _geometry(x.shape, pool_size, strides, pads)
     N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
     y = np.empty((N, OH, OW, C), dtype=x.dtype)
-    kernel = _avg_forward_parallel if use_parallel(N * OH, x.size) else _avg_forward_serial
-    kernel(x, y, geom)
+    split_range(N, x.size, lambda lo, hi: _avg_forward_images(x, y, geom, lo, hi))
     return y
 
 
@@ -142,16 +141,15 @@ def avg_pool_backward(dy, x_shape, pool_size, strides, pads):
             f"Received: dy.shape={dy.shape}"
         )
     dx = np.empty(tuple(int(s) for s in x_shape), dtype=dy.dtype)
-    kernel = _avg_backward_parallel if use_parallel(dy.shape[0], dx.size) else _avg_backward_serial
-    kernel(dy, dx, geom)
+    split_range(dx.shape[0], dx.size, lambda lo, hi: _avg_backward_images(dy, dx, geom, lo, hi))
     return dx
 
 
 # ---- Numba kernels ----------------------------------------------------------------------------
 # Arrays keep their 4-D shapes; the innermost loops run over the C contiguous channels of one
 # pixel through 1-D views indexed from 0 (so Numba drops its negative-index checks and LLVM
-# vectorises them). Forward kernels write disjoint outputs and split over output rows (n, oh);
-# backward kernels scatter-add and split over images, each iteration writing only its own image.
+# vectorises them). Each driver runs over the images lo..hi-1 and writes only those images, so a
+# batch can be split between threads (``split_range``); the drivers release the GIL.
 
 
 @njit(cache=True)
@@ -227,18 +225,11 @@ def _max_row(x, y, argmax, n, oh, geom, halving):
         _max_forward_row(x, y, argmax, n, oh, geom)
 
 
-@njit(cache=True)
-def _max_forward_serial(x, y, argmax, geom, halving):
-    for n in range(x.shape[0]):
+@njit(cache=True, nogil=True)
+def _max_forward_images(x, y, argmax, geom, halving, lo, hi):
+    for n in range(lo, hi):
         for oh in range(geom[9]):
             _max_row(x, y, argmax, n, oh, geom, halving)
-
-
-@njit(cache=True, parallel=True)
-def _max_forward_parallel(x, y, argmax, geom, halving):
-    OH = geom[9]
-    for r in prange(x.shape[0] * OH):
-        _max_row(x, y, argmax, r // OH, r % OH, geom, halving)
 
 
 @njit(cache=True)
@@ -263,18 +254,10 @@ def _max_backward_image(dy, argmax, dx, n):
     return outside
 
 
-@njit(cache=True)
-def _max_backward_serial(dy, argmax, dx):
+@njit(cache=True, nogil=True)
+def _max_backward_images(dy, argmax, dx, lo, hi):
     outside = 0
-    for n in range(dx.shape[0]):
-        outside += _max_backward_image(dy, argmax, dx, n)
-    return outside
-
-
-@njit(cache=True, parallel=True)
-def _max_backward_parallel(dy, argmax, dx):
-    outside = 0
-    for n in prange(dx.shape[0]):
+    for n in range(lo, hi):
         outside += _max_backward_image(dy, argmax, dx, n)
     return outside
 
@@ -298,18 +281,11 @@ def _avg_forward_row(x, y, n, oh, geom):
             mean[c] /= count
 
 
-@njit(cache=True)
-def _avg_forward_serial(x, y, geom):
-    for n in range(x.shape[0]):
+@njit(cache=True, nogil=True)
+def _avg_forward_images(x, y, geom, lo, hi):
+    for n in range(lo, hi):
         for oh in range(geom[9]):
             _avg_forward_row(x, y, n, oh, geom)
-
-
-@njit(cache=True, parallel=True)
-def _avg_forward_parallel(x, y, geom):
-    OH = geom[9]
-    for r in prange(x.shape[0] * OH):
-        _avg_forward_row(x, y, r // OH, r % OH, geom)
 
 
 @njit(cache=True)
@@ -335,15 +311,9 @@ def _avg_backward_image(dy, dx, n, geom):
                         pixel[c] += g[c] * scale
 
 
-@njit(cache=True)
-def _avg_backward_serial(dy, dx, geom):
-    for n in range(dx.shape[0]):
-        _avg_backward_image(dy, dx, n, geom)
-
-
-@njit(cache=True, parallel=True)
-def _avg_backward_parallel(dy, dx, geom):
-    for n in prange(dx.shape[0]):
+@njit(cache=True, nogil=True)
+def _avg_backward_images(dy, dx, geom, lo, hi):
+    for n in range(lo, hi):
         _avg_backward_image(dy, dx, n, geom)
 
 
