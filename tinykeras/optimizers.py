@@ -182,11 +182,16 @@ class Adam(Optimizer):
         if not self.amsgrad and grad.dtype == value.dtype and value.flags.c_contiguous:
             # The four lines below in one pass over memory instead of about ten.
             dtype = value.dtype.type
-            flat = [value.reshape(-1), np.ascontiguousarray(grad).reshape(-1), m.reshape(-1), v.reshape(-1)]
-            constants = [dtype(1 - self.beta_1), dtype(1 - self.beta_2), dtype(lr * self._alpha), dtype(self.epsilon)]
-            split_range(
-                value.size, 4 * value.size, lambda lo, hi: adam_update(*(a[lo:hi] for a in flat), *constants)
-            )
+            arrays = [value, np.ascontiguousarray(grad), m, v]
+            flat = [a.reshape(-1) for a in arrays]
+            constants = [
+                dtype(1 - self.beta_1), dtype(1 - self.beta_2), dtype(lr * self._alpha), dtype(self.epsilon)
+            ]
+
+            def update(lo, hi):  # a large variable's values are split between threads
+                adam_update(*(a[lo:hi] for a in flat), *constants)
+
+            split_range(value.size, len(flat) * value.size, update)
             return
         m += (grad - m) * (1 - self.beta_1)
         v += (grad * grad - v) * (1 - self.beta_2)
