@@ -414,6 +414,27 @@ def test_keras_archive_with_a_flipped_byte_names_the_corrupt_member(tmp_path, ma
     with pytest.raises(ValueError, match=rf"m.keras: '{member}' cannot be read from the archive \(corrupt\?\): Bad CRC-32"):
         models.load_model(path)
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(10, 99), (8, 1)],  # the compression method (99: none zipfile knows), the flags (bit 0: encrypted)
+    ids=["unknown-compression", "encrypted"],
+)
+def test_keras_archive_with_a_damaged_member_header_names_the_member(tmp_path, field, value):
+    path = tmp_path / "m.keras"
+    mlp(seed=1).save(path)
+    data = bytearray(path.read_bytes())
+    start = 0
+    while True:  # the central directory entry of config.json: its name starts 46 bytes in
+        start = data.index(b"PK\x01\x02", start + 1)
+        length = int.from_bytes(data[start + 28 : start + 30], "little")
+        if data[start + 46 : start + 46 + length] == b"config.json":
+            break
+    data[start + field : start + field + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"m.keras: 'config.json' cannot be read from the archive \(corrupt\?\)"):
+        models.load_model(path)
+
+
 @pytest.fixture
 def small_batches(monkeypatch):
     monkeypatch.setattr(cifar10, "IMAGES_PER_BATCH", N)

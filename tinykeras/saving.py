@@ -668,13 +668,19 @@ def deserialize_model(serialized, compile=True):
     return model
 
 
+# What zipfile raises for a damaged member: a bad header or checksum, truncated or corrupt
+# compressed data, and, for flipped flag or method bits, "encrypted" (RuntimeError) or "that
+# compression method is not supported" (NotImplementedError).
+_ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
 def _archive_json(archive, name, filepath):
     info = archive.getinfo(name)
     if info.file_size > _MAX_JSON_BYTES:
         raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
     try:
         data = archive.read(name)
-    except (OSError, zipfile.BadZipFile, zlib.error) as error:
+    except _ARCHIVE_ERRORS as error:
         raise ValueError(f"{filepath}: '{name}' cannot be read from the archive (corrupt?): {error}") from None
     try:
         return json.loads(data.decode("utf8"))
@@ -717,7 +723,7 @@ def load_model(filepath, compile=True):
         raise FileNotFoundError(f"No model file at {filepath}.")
     try:
         archive = zipfile.ZipFile(filepath, "r")
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError):
         raise ValueError(
             f"{filepath} is not a '.keras' zip archive (truncated or corrupt, or another format: "
             "'.weights.h5' files load with model.load_weights)."
@@ -736,7 +742,7 @@ def load_model(filepath, compile=True):
             return model
         try:
             data = archive.read(_WEIGHTS)
-        except (OSError, zipfile.BadZipFile, zlib.error) as error:
+        except _ARCHIVE_ERRORS as error:
             raise ValueError(f"{filepath}: '{_WEIGHTS}' cannot be read from the archive (corrupt?): {error}") from None
     with _hdf5_errors(f"{filepath}/{_WEIGHTS}"), h5py.File(io.BytesIO(data), "r") as weights:
         entries = _read_layer_groups(weights, f"{filepath}/{_WEIGHTS}")
