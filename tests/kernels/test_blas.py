@@ -146,6 +146,25 @@ def test_an_error_in_a_helpers_part_reaches_the_caller_and_the_helper_serves_on(
     assert blas.split_batch(4, lambda lo, hi: hi - lo, 2) == [2, 2]
 
 
+def test_watch_returns_when_another_thread_sets_the_flag():
+    flag = np.zeros(1, np.uint8)
+    assert not blas.watch(flag, 1000)  # never set: gives up after its rounds
+    setter = threading.Timer(0.01, flag.__setitem__, (0, 1))
+    setter.start()
+    start = time.perf_counter()
+    assert blas.watch(flag, 2**40)  # would take hours unless it sees the flag
+    assert time.perf_counter() - start < 10
+    setter.join()
+
+
+def test_parts_started_faster_than_the_helpers_sleep_all_run(monkeypatch):
+    # Parts sent while the helper still watches, and after it has gone to sleep.
+    monkeypatch.setattr(blas, "WATCH_ROUNDS", 2000)
+    for pause in (0, 0.001, 0, 0.005):
+        time.sleep(pause)
+        assert blas.split_batch(6, lambda lo, hi: list(range(lo, hi)), 3) == [[0, 1], [2, 3], [4, 5]]
+
+
 def test_a_split_inside_a_part_runs_on_the_parts_thread():
     def part(lo, hi):
         inner = blas.split_batch(4, lambda a, b: threading.get_ident(), 2)
