@@ -669,9 +669,9 @@ def deserialize_model(serialized, compile=True):
 
 
 # What zipfile raises for a damaged member: a bad header or checksum, truncated or corrupt
-# compressed data, and, for flipped flag or method bits, "encrypted" (RuntimeError) or "that
-# compression method is not supported" (NotImplementedError).
-_ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+# compressed data, and, for flipped flag or method bits, "encrypted" or "that compression method
+# is not supported" (RuntimeError and a subclass of it).
+_ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
 def _archive_json(archive, name, filepath):
@@ -723,7 +723,7 @@ def load_model(filepath, compile=True):
         raise FileNotFoundError(f"No model file at {filepath}.")
     try:
         archive = zipfile.ZipFile(filepath, "r")
-    except (zipfile.BadZipFile, EOFError, NotImplementedError):
+    except (zipfile.BadZipFile, EOFError, RuntimeError):
         raise ValueError(
             f"{filepath} is not a '.keras' zip archive (truncated or corrupt, or another format: "
             "'.weights.h5' files load with model.load_weights)."
