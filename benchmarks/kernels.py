@@ -242,15 +242,19 @@ def cpu_mhz():
     match = re.search(r"^CPU max MHz:\s*([\d.]+)", lscpu, re.MULTILINE)
     if match:
         return float(match.group(1)), "lscpu 'CPU max MHz'"
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-        clocks = [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.MULTILINE)]
-    except OSError:
-        clocks = []
+    clocks = [float(v) for v in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", cpuinfo(), re.MULTILINE)]
     if clocks:
         return max(clocks), "/proc/cpuinfo 'cpu MHz', the current clock: lscpu reports no max"
     return None, "no clock found in lscpu or /proc/cpuinfo"
+
+
+def cpuinfo():
+    """The text of /proc/cpuinfo, or '' where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def theoretical_peak():

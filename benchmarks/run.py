@@ -22,12 +22,12 @@ across fork and exec into the child's ``ru_maxrss``, so the parent must never ho
 """
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -348,9 +348,12 @@ def ratios(rows):
 
 def kernels_line(rows):
     """One line on the vector kernels each framework's products ran, and what the CPU offers."""
+    import kernels
+
     used = {r["framework"]: r.get("kernels") for r in rows}
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.startswith("flags")), [])
+    flags = re.search(r"^flags\s*:(.*)$", kernels.cpuinfo(), re.MULTILINE)
+    if flags:
+        flags = flags.group(1).split()
         offered = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "neither AVX2 nor AVX-512"
         used["CPU"] = f"offers {offered}"
     return "Vector kernels: " + "; ".join(f"{name}: {what}" for name, what in used.items() if what)

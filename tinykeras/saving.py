@@ -674,14 +674,19 @@ def deserialize_model(serialized, compile=True):
 _ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
+def _read_member(archive, name, filepath):
+    """The bytes of archive member ``name``, or a ValueError naming the file and the member."""
+    try:
+        return archive.read(name)
+    except _ARCHIVE_ERRORS as error:
+        raise ValueError(f"{filepath}: '{name}' cannot be read from the archive (corrupt?): {error}") from None
+
+
 def _archive_json(archive, name, filepath):
     info = archive.getinfo(name)
     if info.file_size > _MAX_JSON_BYTES:
         raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
-    try:
-        data = archive.read(name)
-    except _ARCHIVE_ERRORS as error:
-        raise ValueError(f"{filepath}: '{name}' cannot be read from the archive (corrupt?): {error}") from None
+    data = _read_member(archive, name, filepath)
     try:
         return json.loads(data.decode("utf8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -740,10 +745,7 @@ def load_model(filepath, compile=True):
             if any(layer.variables for layer in model.layers):
                 raise ValueError(f"{filepath} has no '{_WEIGHTS}' for a model with weights.")
             return model
-        try:
-            data = archive.read(_WEIGHTS)
-        except _ARCHIVE_ERRORS as error:
-            raise ValueError(f"{filepath}: '{_WEIGHTS}' cannot be read from the archive (corrupt?): {error}") from None
+        data = _read_member(archive, _WEIGHTS, filepath)
     with _hdf5_errors(f"{filepath}/{_WEIGHTS}"), h5py.File(io.BytesIO(data), "r") as weights:
         entries = _read_layer_groups(weights, f"{filepath}/{_WEIGHTS}")
     for layer, arrays in _plan(model, f"{filepath}/{_WEIGHTS}", entries):

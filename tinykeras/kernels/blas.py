@@ -5,10 +5,10 @@ OpenBLAS splits any product above about a quarter of a million multiply-adds ove
 and its threads then keep spinning for a while, waiting for the next product (the environment
 variable ``OPENBLAS_THREAD_TIMEOUT`` sets how long). Meanwhile they take the cores from
 whatever runs next: a Numba kernel, another thread, another process. On the CIFAR-10 model at
-batch 64 on 2 cores, with its convolutions split between two threads (below), a training step took 343 ms in the same process as 322 ms unsplit, because
-OpenBLAS' threads, woken by the model's other products, spun beside them; with
-``OPENBLAS_THREAD_TIMEOUT=4`` (read when NumPy loads OpenBLAS), which makes them sleep at
-once, 255 ms against 342 ms.
+batch 64 on 2 cores, with its convolutions split between two threads (below), a training step
+took 343 ms in the same process as 322 ms unsplit, because OpenBLAS' threads, woken by the
+model's other products, spun beside them; with ``OPENBLAS_THREAD_TIMEOUT=4`` (read when NumPy
+loads OpenBLAS), which makes them sleep at once, 255 ms against 342 ms.
 
 So ``matmul`` never lets OpenBLAS use its threads. A product below ``PARALLEL_MIN_FLOPS`` runs
 on the calling thread (a product this small loses more to waking a thread than it gains: a
