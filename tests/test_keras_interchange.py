@@ -112,12 +112,11 @@ def test_other_models_fixture_raises_and_changes_nothing():
 # ---- Keras 2's '.h5' layout -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("filename", ["keras_legacy_batchnorm_cnn.h5", "keras_legacy_model_batchnorm_cnn.h5"])
-def test_keras_2_layout_predicts_like_keras(filename):
+def test_keras_2_model_file_weights_predict_like_keras():
     _, x, expected = keras_fixture("batchnorm_cnn", ".weights.h5")
     model = build("batchnorm_cnn")
 
-    model.load_weights(os.path.join(FIXTURES, filename))
+    model.load_weights(os.path.join(FIXTURES, "keras_legacy_model_batchnorm_cnn.h5"))
 
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=0, atol=ATOL)
 

@@ -25,8 +25,10 @@ class Optimizer:
         lr: legacy spelling of ``learning_rate``.
     """
 
-    #: Names of the per-variable state arrays ("slots") the optimizer keeps.
-    slot_names = ()
+    #: The per-variable state arrays ("slots") the optimizer keeps, in groups as Keras creates
+    #: them: within a group, each model variable's slots follow each other (Adam: m0, v0, m1,
+    #: v1, ...); the groups follow each other.
+    slot_groups = ()
 
     def __init__(
         self,
@@ -57,6 +59,11 @@ class Optimizer:
         self._variables = None
 
     @property
+    def slot_names(self):
+        """The names of the slots each model variable has."""
+        return tuple(name for group in self.slot_groups for name in group)
+
+    @property
     def lr(self):
         return self.learning_rate
 
@@ -65,28 +72,82 @@ class Optimizer:
         self.learning_rate = float(value)
 
     def build(self, variables):
-        """Creates zero-filled slots for each variable."""
-        self._variables = list(variables)
+        """Creates zero-filled slots for each variable; building again for the very same
+        variables keeps the state."""
+        variables = list(variables)
+        if self._variables is not None and len(variables) == len(self._variables) and all(
+            a is b for a, b in zip(variables, self._variables)
+        ):
+            return
+        self._variables = variables
         self._slots = [
             {name: np.zeros_like(v.value) for name in self.slot_names} for v in self._variables
         ]
 
     @property
+    def built(self):
+        return self._slots is not None
+
+    @property
     def variables(self):
-        """The step count and every slot, in Keras' order (iteration first)."""
-        if self._slots is None:
-            return [np.asarray(self.iterations)]
-        return [np.asarray(self.iterations)] + [
-            s[name] for name in self.slot_names for s in self._slots
-        ]
+        """The optimizer's state in Keras' order: the step count, the learning rate, then the
+        slots (see ``slot_groups``); only the first two before the optimizer is built."""
+        state = [np.asarray(self.iterations, dtype=np.int64), np.asarray(self.learning_rate, dtype=np.float32)]
+        for group in self.slot_groups if self.built else ():
+            state += [slots[name] for slots in self._slots for name in group]
+        return state
+
+    def variable_names(self, variable_paths):
+        """Keras' names of ``variables`` ('adam/iteration', 'adam/learning_rate',
+        'adam/sequential_dense_kernel_momentum', ...), given each model variable's path
+        ('sequential/dense/kernel')."""
+        names = [f"{self.name}/iteration", f"{self.name}/learning_rate"]
+        for group in self.slot_groups if self.built else ():
+            for path in variable_paths:
+                names += [f"{self.name}/{path.replace('/', '_')}_{name}" for name in group]
+        return names
+
+    def set_weights(self, weights):
+        """Restores the state from arrays in the order of ``variables`` (as saved by tinykeras
+        or Keras 3), after checking every count and shape.
+
+        The learning rate is stored in float32: a current learning rate that rounds to the
+        stored one keeps its full precision, so a reloaded run continues exactly.
+
+        Raises:
+            ValueError: if the count or a shape differs; the optimizer is then unchanged.
+        """
+        weights = [np.asarray(w) for w in weights]
+        expected = self.variables
+        if len(weights) != len(expected):
+            raise ValueError(
+                f"Optimizer '{self.name}' has {len(expected)} state arrays "
+                f"({'built' if self.built else 'not built yet'}); received {len(weights)}."
+            )
+        for index, (current, array) in enumerate(zip(expected, weights)):
+            if current.shape != array.shape:
+                raise ValueError(
+                    f"Optimizer '{self.name}': state array {index} has shape {current.shape}, "
+                    f"received {array.shape}."
+                )
+        if not all(np.isfinite(w).all() for w in weights):
+            raise ValueError(f"Optimizer '{self.name}': the state arrays hold NaN or infinite values.")
+        iterations, learning_rate = int(weights[0]), float(weights[1])
+        if iterations < 0 or learning_rate < 0:
+            raise ValueError(
+                f"Optimizer '{self.name}': the step count ({iterations}) and learning rate "
+                f"({learning_rate}) must not be negative."
+            )
+        self.iterations = iterations
+        if np.float32(self.learning_rate) != np.float32(learning_rate):
+            self.learning_rate = learning_rate
+        for current, array in zip(expected[2:], weights[2:]):
+            current[...] = array
 
     def apply_gradients(self, grads_and_vars):
         """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``."""
         grads, variables = zip(*grads_and_vars)
-        if self._variables is None or len(self._variables) != len(variables) or any(
-            a is not b for a, b in zip(self._variables, variables)
-        ):
-            self.build(variables)
+        self.build(variables)
         self.apply(grads)
 
     def apply(self, grads):
@@ -139,7 +200,7 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1]. Received: momentum={momentum}")
         self.momentum = float(momentum)
         self.nesterov = nesterov
-        self.slot_names = ("momentum",) if self.momentum else ()
+        self.slot_groups = (("momentum",),) if self.momentum else ()
 
     def update_step(self, grad, value, slots, lr):
         if not self.momentum:
@@ -170,7 +231,7 @@ class Adam(Optimizer):
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
-        self.slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+        self.slot_groups = (("momentum", "velocity"),) + ((("velocity_hat",),) if amsgrad else ())
 
     def apply(self, grads):
         t = self.iterations + 1
@@ -222,8 +283,8 @@ class RMSprop(Optimizer):
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
-        self.slot_names = (
-            ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
+        self.slot_groups = (
+            (("velocity",),) + ((("momentum",),) if momentum else ()) + ((("average_gradient",),) if centered else ())
         )
 
     def update_step(self, grad, value, slots, lr):

@@ -5,7 +5,8 @@ layer's weight order, and an empty root group ``vars`` for the model's own varia
 3, ``<name>`` is the snake-cased class name numbered within the model ('dense', 'dense_1', ...),
 not the layer's own name, so two instances of one architecture address their weights alike.
 
-Loading also reads Keras 2's '.h5' weights layout (see ``load_weights``).
+Keras 2's '.h5' files (weights, and whole models) are read and written by
+:mod:`tinykeras.legacy_h5`; ``save_weights`` and ``load_weights`` choose by the file's name.
 
 Whole models go to Keras 3's '.keras' archive (see ``save_model`` and ``load_model``): a zip
 holding 'metadata.json', 'config.json' (the model described as Keras serializes it) and
@@ -43,30 +44,50 @@ def layer_paths(layers):
 
 
 def save_weights(model, filepath, overwrite=True):
-    """Writes every layer's weights to ``filepath`` (which should end in '.weights.h5')."""
-    filepath = os.fspath(filepath)
-    if not filepath.endswith(".weights.h5"):
-        raise ValueError(
-            "The filename must end in `.weights.h5` (Keras 3's weights format). "
-            f"Received: filepath={filepath}"
-        )
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(f"{filepath} exists and overwrite=False.")
+    """Writes every layer's weights to ``filepath``: Keras 3's layout for a name ending in
+    '.weights.h5', Keras 2's for '.h5' or '.hdf5'.
 
+    Raises:
+        ValueError: for any other name, listing the accepted suffixes.
+    """
+    from tinykeras import legacy_h5
+
+    filepath = os.fspath(filepath)
+    legacy = legacy_h5.is_legacy_path(filepath)
+    if not legacy and not filepath.endswith(".weights.h5"):
+        raise ValueError(
+            "save_weights writes '.weights.h5' (Keras 3's weights format) or '.h5' / '.hdf5' "
+            f"(Keras 2's). Received: filepath={filepath}; add one of these suffixes."
+        )
+    _check_overwrite(filepath, overwrite)
+    if legacy:
+        legacy_h5.save_weights(model, filepath)
+        return
     with atomic_write(filepath) as file:
         _write_weights(model, file)
 
 
-def _write_weights(model, file):
-    """Writes the weights layout into an open binary file object."""
+def _check_overwrite(filepath, overwrite):
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False.")
+
+
+def _write_weights(model, file, include_optimizer=False):
+    """Writes the weights layout into an open binary file object; with ``include_optimizer``
+    also the optimizer's state at ``optimizer/vars`` (as in a '.keras' archive)."""
     import h5py
 
     with h5py.File(file, "w") as f:
         for layer, group_path in zip(model.layers, layer_paths(model.layers)):
-            group = f.create_group(f"{group_path}/vars")
-            for i, variable in enumerate(layer.variables):
-                group.create_dataset(str(i), data=variable.value)
+            _write_vars(f.create_group(f"{group_path}/vars"), [v.value for v in layer.variables])
+        if include_optimizer and model.compiled:
+            _write_vars(f.create_group("optimizer/vars"), model.optimizer.variables)
         f.create_group("vars")
+
+
+def _write_vars(group, arrays):
+    for i, array in enumerate(arrays):
+        group.create_dataset(str(i), data=array)
 
 
 @contextmanager
@@ -85,7 +106,7 @@ def _hdf5_errors(filepath):
 
 
 @contextmanager
-def _open(filepath):
+def open_hdf5(filepath):
     """Opens an HDF5 file for reading; a missing file raises FileNotFoundError, an unreadable
     one (when opened or while read in the block) ValueError."""
     import h5py
@@ -96,16 +117,21 @@ def _open(filepath):
         yield f
 
 
-def _float_array(dataset, filepath, where):
+def float_array(dataset, filepath, where):
     """The floating-point array of a weight dataset; anything else raises ValueError."""
+    return numeric_array(dataset, filepath, where, kinds="f")
+
+
+def numeric_array(dataset, filepath, where, kinds="fiu"):
+    """The array of a dataset whose dtype kind is one of ``kinds`` (float, int, unsigned by
+    default); anything else raises ValueError."""
     import h5py
 
     if not isinstance(dataset, h5py.Dataset):
         raise ValueError(f"{filepath}: '{where}' is not a dataset.")  # noqa: TRY004 - a malformed file is a bad value
-    if dataset.dtype.kind != "f":
-        raise ValueError(
-            f"{filepath}: '{where}' holds {dataset.dtype} values; weights are floating-point arrays."
-        )
+    if dataset.dtype.kind not in kinds:
+        expected = "weights are floating-point arrays" if kinds == "f" else "expected numeric arrays"
+        raise ValueError(f"{filepath}: '{where}' holds {dataset.dtype} values; {expected}.")
     return np.asarray(dataset[()])
 
 
@@ -116,7 +142,7 @@ def read_layer_weights(filepath):
         ValueError: if the file is not an HDF5 weights file of the expected layout.
     """
     filepath = os.fspath(filepath)
-    with _open(filepath) as f:
+    with open_hdf5(filepath) as f:
         return _read_layer_groups(f, filepath)
 
 
@@ -135,78 +161,19 @@ def _read_layer_groups(f, filepath):
         variables = group.get("vars")
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
-        arrays = [
-            _float_array(variables[key], filepath, f"{name}/vars/{key}")
-            for key in sorted(variables.keys(), key=_as_index)
-        ]
-        entries.append((f"layers/{name}", arrays))
+        entries.append((f"layers/{name}", _read_vars(variables, filepath, f"{name}/vars", float_array)))
     return entries
+
+
+def _read_vars(group, filepath, where, read=float_array):
+    """The arrays of a 'vars' group ('0', '1', ... in order)."""
+    return [read(group[key], filepath, f"{where}/{key}") for key in sorted(group.keys(), key=_as_index)]
 
 
 def _as_index(key):
     if not key.isdigit():
         raise ValueError(f"Unexpected variable name {key!r} in a weights file: expected 0, 1, ...")
     return int(key)
-
-
-# Keras 2's '.h5' layout: the root (or the 'model_weights' group of a whole saved model) lists
-# the layers in its 'layer_names' attribute; each layer's group lists its datasets, in weight
-# order, in 'weight_names'. A long list is split into attributes 'name0', 'name1', ...
-
-
-def _strings(group, name):
-    """A list-of-strings attribute of an HDF5 group, joined from its chunks if it was split."""
-    if name in group.attrs:
-        values = list(np.atleast_1d(group.attrs[name]))
-    else:
-        values, chunk = [], 0
-        while f"{name}{chunk}" in group.attrs:
-            values.extend(np.atleast_1d(group.attrs[f"{name}{chunk}"]))
-            chunk += 1
-    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
-
-
-def _legacy_root(f):
-    """The group of a Keras 2 weights layout in an open file, or None for other layouts."""
-    import h5py
-
-    root = f["model_weights"] if isinstance(f.get("model_weights"), h5py.Group) else f
-    return root if "layer_names" in root.attrs or "layer_names0" in root.attrs else None
-
-
-def read_legacy_weights(filepath):
-    """Reads a Keras 2 '.h5' weights file (or a whole saved model's weights) into a list of
-    (layer name, [arrays]) for the layers that have weights, in the model's layer order.
-
-    Raises:
-        ValueError: if the file is not in Keras 2's layout or a listed weight is missing.
-    """
-    import h5py
-
-    filepath = os.fspath(filepath)
-    with _open(filepath) as f:
-        root = _legacy_root(f)
-        if root is None:
-            raise ValueError(f"{filepath} has no 'layer_names' attribute: it is not a Keras 2 weights file.")
-        entries = []
-        for name in _strings(root, "layer_names"):
-            group = root.get(name)
-            if not isinstance(group, h5py.Group):
-                raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
-                    f"{filepath} lists layer '{name}' in 'layer_names' but has no group for it."
-                )
-            arrays = [
-                _float_array(group.get(weight), filepath, f"{name}/{weight}")
-                for weight in _strings(group, "weight_names")
-            ]
-            if arrays:
-                entries.append((name, arrays))
-        return entries
-
-
-def _is_legacy(filepath):
-    with _open(filepath) as f:
-        return "layers" not in f and _legacy_root(f) is not None
 
 
 def _check_layer(layer, arrays, filepath, where):
@@ -226,68 +193,109 @@ def _check_layer(layer, arrays, filepath, where):
             )
 
 
-def _plan(model, filepath, entries=None):
-    """Pairs each layer with its arrays of a '.weights.h5' file (or of ``entries`` read from
-    it), by group path."""
-    stored = dict(read_layer_weights(filepath) if entries is None else entries)
-    plan = []
+def checked_pairs(pairs, filepath, skip_mismatch=False):
+    """The (layer, arrays) of ``pairs`` of (layer, where in the file, arrays) after checking
+    each count and shape; with ``skip_mismatch`` a layer that does not fit is left out with a
+    warning, as Keras does."""
+    checked = []
+    for layer, where, arrays in pairs:
+        try:
+            _check_layer(layer, arrays, filepath, where)
+        except ValueError as error:
+            if not skip_mismatch:
+                raise
+            warnings.warn(f"Skipping loading weights for layer '{layer.name}': {error}", stacklevel=4)
+            continue
+        checked.append((layer, arrays))
+    return checked
+
+
+def assign(pairs):
+    """Sets each layer's variables from its arrays (already checked)."""
+    for layer, arrays in pairs:
+        for variable, array in zip(layer.variables, arrays):
+            variable.value[...] = array
+
+
+def _plan(model, filepath, entries, skip_mismatch=False):
+    """Pairs each layer with its arrays of a '.weights.h5' file (``entries`` read from it), by
+    group path, every count and shape checked."""
+    stored = dict(entries)
+    pairs = []
     for layer, path in zip(model.layers, layer_paths(model.layers)):
         arrays = stored.pop(path, None)
         if arrays is None:
-            if layer.variables:
+            if layer.variables and not skip_mismatch:
                 raise ValueError(
                     f"{filepath} has no weights for layer '{layer.name}' (expected group "
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
-        _check_layer(layer, arrays, filepath, path)
-        plan.append((layer, arrays))
+        pairs.append((layer, path, arrays))
+    checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]
-    if leftover:
+    if leftover and not skip_mismatch:
         raise ValueError(
             f"{filepath} holds weights for layers the model does not have: {', '.join(leftover)}."
         )
-    return plan
+    return checked
 
 
-def _legacy_plan(model, filepath):
-    """Pairs each layer that has weights with the file's layers that have weights, in order
-    (Keras 2's rule: layer names are not compared)."""
-    stored = read_legacy_weights(filepath)
-    layers = [layer for layer in model.layers if layer.variables]
-    if len(stored) != len(layers):
-        raise ValueError(
-            f"{filepath} holds weights for {len(stored)} layers "
-            f"({', '.join(name for name, _ in stored)}); model '{model.name}' has {len(layers)} "
-            "layers with weights. The file was saved from a different architecture."
-        )
-    for layer, (name, arrays) in zip(layers, stored):
-        _check_layer(layer, arrays, filepath, name)
-    return [(layer, arrays) for layer, (_, arrays) in zip(layers, stored)]
-
-
-def load_weights(model, filepath):
+def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     """Sets the model's weights from a file written by ``save_weights`` or by Keras.
 
     In Keras 3's '.weights.h5' layout, layers are matched by their path ('layers/dense_1': the
     order of layers of each kind). In Keras 2's '.h5' layout (``layer_names`` and
     ``weight_names`` attributes; also a whole model saved to '.h5'), the layers that have weights
-    are matched in order, as Keras does. Every count and shape is checked before any weight
-    changes.
+    are matched in order, as Keras does, or by name with ``by_name=True`` (layers without a
+    match keep their weights). Every count and shape is checked before any weight changes.
+
+    Args:
+        skip_mismatch: leave out, with a warning, the layers whose weights do not fit.
+        by_name: (Keras 2 files only) match layers by name.
 
     Raises:
         ValueError: naming the first layer or weight that does not match; the model is unchanged.
     """
+    from tinykeras import legacy_h5
+
     if not model.built:
         raise ValueError(
             f"Model '{model.name}' must be built before load_weights: give its first layer an "
             "input_shape, or call it on data once."
         )
     filepath = os.fspath(filepath)
-    plan = _legacy_plan(model, filepath) if _is_legacy(filepath) else _plan(model, filepath)
-    for layer, arrays in plan:
-        for variable, array in zip(layer.variables, arrays):
-            variable.value[...] = array
+    with open_hdf5(filepath) as f:
+        legacy = "layers" not in f and legacy_h5.weights_root(f) is not None
+        if not legacy:
+            if by_name:
+                raise ValueError(
+                    f"load_weights(by_name=True) reads Keras 2's '.h5' files; {filepath} is in "
+                    "Keras 3's '.weights.h5' layout, whose layers are matched by position: "
+                    "call load_weights without by_name."
+                )
+            entries = _read_layer_groups(f, filepath)
+    if legacy:
+        legacy_h5.load_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
+        return
+    assign(_plan(model, filepath, entries, skip_mismatch))
+
+
+def restore_optimizer(model, state, filepath):
+    """Gives a compiled model's optimizer the state arrays read from a file (built for the
+    model's trainable weights first). State that does not fit leaves the optimizer fresh, with
+    a warning, as Keras does."""
+    optimizer = model.optimizer
+    if len(state) > 2:
+        model._train_variables()
+    try:
+        optimizer.set_weights(state)
+    except ValueError as error:
+        warnings.warn(
+            f"{filepath}: the optimizer's state cannot be restored ({error}); training goes on "
+            "from a freshly initialized optimizer.",
+            stacklevel=4,
+        )
 
 
 # ---- whole models: Keras 3's '.keras' archive ----------------------------------------------
@@ -302,7 +310,7 @@ def load_weights(model, filepath):
 #: The Keras release whose '.keras' layout this module writes (recorded in metadata.json).
 KERAS_VERSION = "3.15.1"
 _METADATA, _CONFIG, _WEIGHTS = "metadata.json", "config.json", "model.weights.h5"
-_MAX_JSON_BYTES = 64 * 2**20
+MAX_JSON_BYTES = 64 * 2**20
 _FLOAT_DTYPES = ("float32", "float64")
 
 _POOLING = ("pool_size", "strides", "padding", "data_format")
@@ -465,20 +473,26 @@ def serialize_model(model):
 
 
 def save_model(model, filepath, overwrite=True):
-    """Writes the model to a '.keras' archive (Keras 3's format), atomically.
+    """Writes the whole model, atomically: to a '.keras' archive (Keras 3's format), or for a
+    name ending in '.h5' or '.hdf5' to Keras 2's HDF5 model file. Both hold the architecture,
+    the weights, the compile settings and the optimizer's state.
 
     Raises:
         ValueError: for another extension, or a layer that the format cannot describe.
     """
+    from tinykeras import legacy_h5
+
     filepath = os.fspath(filepath)
-    if not filepath.endswith(".keras"):
+    if filepath.endswith(".weights.h5") or not (filepath.endswith(".keras") or legacy_h5.is_legacy_path(filepath)):
         raise ValueError(
-            "Model.save writes Keras 3's whole-model format, whose filename must end in `.keras`; "
-            "for the weights alone use save_weights('....weights.h5'). Keras 2's '.h5' model "
-            f"format is not written. Received: filepath={filepath}"
+            "Model.save writes '.keras' (Keras 3's whole-model format) or '.h5' / '.hdf5' "
+            "(Keras 2's); for the weights alone use save_weights('....weights.h5'). "
+            f"Received: filepath={filepath}"
         )
-    if not overwrite and os.path.exists(filepath):
-        raise FileExistsError(f"{filepath} exists and overwrite=False.")
+    _check_overwrite(filepath, overwrite)
+    if legacy_h5.is_legacy_path(filepath):
+        legacy_h5.save_model(model, filepath)
+        return
     config = json.dumps(serialize_model(model))
     metadata = json.dumps({
         "keras_version": KERAS_VERSION,
@@ -486,7 +500,7 @@ def save_model(model, filepath, overwrite=True):
     })
     weights = io.BytesIO()
     if model.built:
-        _write_weights(model, weights)
+        _write_weights(model, weights, include_optimizer=True)
     with atomic_write(filepath) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(_METADATA, metadata)
         archive.writestr(_CONFIG, config)
@@ -497,7 +511,7 @@ def save_model(model, filepath, overwrite=True):
 # ---- reading -------------------------------------------------------------------------------
 
 
-def _expect_dict(value, where, keys=()):
+def expect_dict(value, where, keys=()):
     if not isinstance(value, dict):
         raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
             f"Malformed model config: {where} must be a JSON object; found {type(value).__name__}."
@@ -511,7 +525,7 @@ def _expect_dict(value, where, keys=()):
 def _dtype_name(value, where):
     """A dtype string, or the name of a Keras DTypePolicy dict; float32 or float64 only."""
     if isinstance(value, dict):
-        value = _expect_dict(value.get("config"), f"{where} 'dtype' policy", ("name",))["name"]
+        value = expect_dict(value.get("config"), f"{where} 'dtype' policy", ("name",))["name"]
     if value is None:
         return None
     if value not in _FLOAT_DTYPES:
@@ -542,7 +556,7 @@ def _layer_from_entry(entry, index):
     from tinykeras import layers
 
     class_name = entry["class_name"]
-    settings = _expect_dict(entry["config"], f"layer {index} ({class_name}) 'config'")
+    settings = expect_dict(entry["config"], f"layer {index} ({class_name}) 'config'")
     where = f"Layer {index} ({class_name} '{settings.get('name')}')"
     if class_name == "InputLayer":
         shape = settings.get("batch_shape", settings.get("batch_input_shape"))
@@ -572,12 +586,12 @@ def sequential_from_config(config):
     """Rebuilds (and builds, when the input shape is known) a Sequential from Keras' config."""
     from tinykeras.models import Sequential
 
-    config = _expect_dict(config, "the Sequential 'config'", ("layers",))
+    config = expect_dict(config, "the Sequential 'config'", ("layers",))
     entries = config["layers"]
     if not isinstance(entries, list):
         raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
     for index, entry in enumerate(entries):
-        _expect_dict(entry, f"layer entry {index}", ("class_name", "config"))
+        expect_dict(entry, f"layer entry {index}", ("class_name", "config"))
         if not isinstance(entry["class_name"], str):
             raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
                 f"Malformed model config: layer entry {index} has a class_name that is not a string."
@@ -613,8 +627,8 @@ def _compile_arguments(config):
                 raise ValueError(f"{key} is not supported")
         optimizer = config.get("optimizer")
         if isinstance(optimizer, dict):
-            _expect_dict(optimizer, "the optimizer", ("class_name", "config"))
-            settings = _expect_dict(optimizer["config"], "the optimizer's config")
+            expect_dict(optimizer, "the optimizer", ("class_name", "config"))
+            settings = expect_dict(optimizer["config"], "the optimizer's config")
             known = set(settings) - set(_OPTIMIZER_KERAS_ONLY)
             _check_unused(settings, known, _OPTIMIZER_KERAS_ONLY, f"Optimizer {optimizer['class_name']}")
             kwargs = {k: v for k, v in settings.items() if k not in _OPTIMIZER_KERAS_ONLY}
@@ -626,8 +640,8 @@ def _compile_arguments(config):
             optimizer = optimizers.get(optimizer)
         loss = config.get("loss")
         if isinstance(loss, dict):
-            _expect_dict(loss, "the loss", ("class_name",))
-            settings = _expect_dict(loss.get("config", {}), "the loss's config")
+            expect_dict(loss, "the loss", ("class_name",))
+            settings = expect_dict(loss.get("config", {}), "the loss's config")
             _check_unused(settings, {"name", "from_logits"},
                           {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
             loss = type(losses.get(str(loss["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
@@ -654,7 +668,7 @@ def deserialize_model(serialized, compile=True):
     Raises:
         ValueError: for a malformed config, a class other than Sequential, or unsupported layers.
     """
-    serialized = _expect_dict(serialized, "the model description", ("class_name", "config"))
+    serialized = expect_dict(serialized, "the model description", ("class_name", "config"))
     if serialized["class_name"] != "Sequential":
         raise ValueError(
             f"tinykeras loads Sequential models only; the file describes a {serialized['class_name']!r} model."
@@ -662,7 +676,7 @@ def deserialize_model(serialized, compile=True):
     model = sequential_from_config(serialized["config"])
     compile_settings = serialized.get("compile_config")
     if compile and compile_settings:
-        arguments = _compile_arguments(_expect_dict(compile_settings, "'compile_config'"))
+        arguments = _compile_arguments(expect_dict(compile_settings, "'compile_config'"))
         if arguments is not None:
             model.compile(**arguments)
     return model
@@ -684,7 +698,7 @@ def _read_member(archive, name, filepath):
 
 def _archive_json(archive, name, filepath):
     info = archive.getinfo(name)
-    if info.file_size > _MAX_JSON_BYTES:
+    if info.file_size > MAX_JSON_BYTES:
         raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
     data = _read_member(archive, name, filepath)
     try:
@@ -713,8 +727,10 @@ def load_model(filepath, compile=True):
     The Sequential is rebuilt from config.json (only the layers of ``SUPPORTED_LAYERS``), built,
     and given the weights of model.weights.h5. With ``compile=True`` the compile state
     (optimizer, loss, metrics) is restored when tinykeras supports it; otherwise the model is
-    returned uncompiled, with a warning. The optimizer's own state (moments, iteration count)
-    is not restored. Nothing in the file is executed.
+    returned uncompiled, with a warning; a compiled model's optimizer gets its saved state
+    (iteration count, learning rate, moments), so training continues where it stopped. A name
+    ending in '.h5' or '.hdf5' is read as Keras 2's HDF5 model file. Nothing in the file is
+    executed.
 
     Raises:
         FileNotFoundError: if there is no file at ``filepath``.
@@ -723,9 +739,13 @@ def load_model(filepath, compile=True):
     """
     import h5py
 
+    from tinykeras import legacy_h5
+
     filepath = os.fspath(filepath)
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No model file at {filepath}.")
+    if legacy_h5.is_legacy_path(filepath):
+        return legacy_h5.load_model(filepath, compile=compile)
     try:
         archive = zipfile.ZipFile(filepath, "r")
     except (zipfile.BadZipFile, EOFError, RuntimeError):
@@ -737,7 +757,7 @@ def load_model(filepath, compile=True):
         names = archive.namelist()
         _check_member_names(names, filepath)
         if _METADATA in names:
-            _expect_dict(_archive_json(archive, _METADATA, filepath), f"{filepath} '{_METADATA}'")
+            expect_dict(_archive_json(archive, _METADATA, filepath), f"{filepath} '{_METADATA}'")
         model = deserialize_model(_archive_json(archive, _CONFIG, filepath), compile=compile)
         if not model.built:
             raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
@@ -746,9 +766,13 @@ def load_model(filepath, compile=True):
                 raise ValueError(f"{filepath} has no '{_WEIGHTS}' for a model with weights.")
             return model
         data = _read_member(archive, _WEIGHTS, filepath)
-    with _hdf5_errors(f"{filepath}/{_WEIGHTS}"), h5py.File(io.BytesIO(data), "r") as weights:
-        entries = _read_layer_groups(weights, f"{filepath}/{_WEIGHTS}")
-    for layer, arrays in _plan(model, f"{filepath}/{_WEIGHTS}", entries):
-        for variable, array in zip(layer.variables, arrays):
-            variable.value[...] = array
+    where = f"{filepath}/{_WEIGHTS}"
+    state = None
+    with _hdf5_errors(where), h5py.File(io.BytesIO(data), "r") as weights:
+        entries = _read_layer_groups(weights, where)
+        if model.compiled and isinstance(weights.get("optimizer/vars"), h5py.Group):
+            state = _read_vars(weights["optimizer/vars"], where, "optimizer/vars", numeric_array)
+    assign(_plan(model, where, entries))
+    if state is not None:
+        restore_optimizer(model, state, filepath)
     return model

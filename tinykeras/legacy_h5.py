@@ -1,0 +1,271 @@
+"""Keras 2's HDF5 files ('.h5'): weights alone, and whole models.
+
+Weights layout (what ``model.save_weights('model.h5')`` wrote in Keras 2, and what Keras 3's
+legacy reader still loads): the root group lists the model's layers in its ``layer_names``
+attribute and records ``backend`` and ``keras_version``; each layer has a group of its own name,
+whose ``weight_names`` attribute lists its weights in order ('dense/kernel:0', 'dense/bias:0'),
+each stored as a dataset at that path inside the layer's group. A list too long for one HDF5
+attribute (64 KB) is split into ``name0``, ``name1``, ...
+
+A whole model ('model.h5') holds the same layout in the group ``model_weights``, the model's
+config as JSON in the attribute ``model_config``, the compile settings in ``training_config``,
+and the optimizer's state in the group ``optimizer_weights``.
+
+Loading matches the layers that have weights in order (Keras 2's rule), or by layer name with
+``by_name=True``; every count and shape is checked before any weight changes.
+"""
+import json
+
+import numpy as np
+
+from tinykeras import saving
+from tinykeras.utils.files import atomic_write
+
+#: The largest attribute HDF5 stores in an object header; longer name lists are split.
+HDF5_OBJECT_HEADER_LIMIT = 64512
+#: What tinykeras records as the backend that wrote a file.
+BACKEND = "numpy"
+
+
+def is_legacy_path(filepath):
+    """Whether ``filepath`` names a Keras 2 HDF5 file ('.h5' or '.hdf5', not '.weights.h5')."""
+    return filepath.endswith((".h5", ".hdf5")) and not filepath.endswith(".weights.h5")
+
+
+# ---- writing -------------------------------------------------------------------------------
+
+
+def _write_strings(group, name, values):
+    """Writes a list of strings as a bytes attribute, split into chunks as Keras does when it
+    does not fit in one object header."""
+    data = np.asarray([v.encode("utf8") for v in values]) if values else np.asarray([])
+    chunks = 1
+    parts = np.array_split(data, chunks)
+    while any(part.nbytes > HDF5_OBJECT_HEADER_LIMIT for part in parts):
+        chunks += 1
+        parts = np.array_split(data, chunks)
+    if chunks == 1:
+        group.attrs[name] = data
+    else:
+        for index, part in enumerate(parts):
+            group.attrs[f"{name}{index}"] = part
+
+
+def weight_name(layer, variable):
+    """A weight's name in Keras 2's files: '<layer>/<weight>:0'."""
+    return f"{layer.name}/{variable.name}:0"
+
+
+def write_weights_group(group, model):
+    """Writes the model's weights into an open HDF5 group in Keras 2's layout."""
+    _write_strings(group, "layer_names", [layer.name for layer in model.layers])
+    group.attrs["backend"] = BACKEND.encode("utf8")
+    group.attrs["keras_version"] = saving.KERAS_VERSION.encode("utf8")
+    # Keras writes the groups sorted by name, so that no name is created after one it prefixes.
+    for layer in sorted(model.layers, key=lambda layer: layer.name):
+        layer_group = group.create_group(layer.name)
+        names = [weight_name(layer, v) for v in layer.variables]
+        _write_strings(layer_group, "weight_names", names)
+        for name, variable in zip(names, layer.variables):
+            layer_group.create_dataset(name, data=variable.value)
+    _write_strings(group.create_group("top_level_model_weights"), "weight_names", [])
+
+
+def save_weights(model, filepath):
+    """Writes the model's weights to ``filepath`` in Keras 2's HDF5 layout, atomically."""
+    import h5py
+
+    with atomic_write(filepath) as file, h5py.File(file, "w") as f:
+        write_weights_group(f, model)
+
+
+def _legacy_model_config(model):
+    """The model_config attribute: the model's config with layer entries as Keras 2 wrote
+    them ({'class_name', 'config'})."""
+    config = saving.sequential_config(model)
+    config["layers"] = [{"class_name": e["class_name"], "config": e["config"]} for e in config["layers"]]
+    return {"class_name": "Sequential", "config": config}
+
+
+def _training_config(model):
+    """The training_config attribute: compile settings, the optimizer under 'optimizer_config'."""
+    config = saving.compile_config(model)
+    optimizer = config.pop("optimizer")
+    config["optimizer_config"] = {"class_name": optimizer["class_name"], "config": optimizer["config"]}
+    return config
+
+
+def save_model(model, filepath):
+    """Writes the whole model to ``filepath`` in Keras 2's HDF5 format, atomically: config,
+    weights, compile settings and the optimizer's state."""
+    import h5py
+
+    with atomic_write(filepath) as file, h5py.File(file, "w") as f:
+        f.attrs["backend"] = BACKEND.encode("utf8")
+        f.attrs["keras_version"] = saving.KERAS_VERSION.encode("utf8")
+        f.attrs["model_config"] = json.dumps(_legacy_model_config(model)).encode("utf8")
+        if model.built:
+            write_weights_group(f.create_group("model_weights"), model)
+        if model.compiled:
+            f.attrs["training_config"] = json.dumps(_training_config(model)).encode("utf8")
+            optimizer = model.optimizer
+            state = optimizer.variables
+            names = optimizer.variable_names(_variable_paths(model))
+            group = f.create_group("optimizer_weights")
+            _write_strings(group, "weight_names", names)
+            for name, value in zip(names, state):
+                group.create_dataset(name, data=value)
+
+
+def _variable_paths(model):
+    """Keras' paths of the variables the optimizer updates ('sequential/dense/kernel')."""
+    return [f"{model.name}/{v.path}" for v in model.trainable_weights]
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+def _strings(group, name):
+    """A list-of-strings attribute of an HDF5 group, joined from its chunks if it was split."""
+    if name in group.attrs:
+        values = list(np.atleast_1d(group.attrs[name]))
+    else:
+        values, chunk = [], 0
+        while f"{name}{chunk}" in group.attrs:
+            values.extend(np.atleast_1d(group.attrs[f"{name}{chunk}"]))
+            chunk += 1
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def weights_root(f):
+    """The group of Keras 2's weights layout in an open file, or None for other layouts."""
+    import h5py
+
+    root = f["model_weights"] if isinstance(f.get("model_weights"), h5py.Group) else f
+    return root if "layer_names" in root.attrs or "layer_names0" in root.attrs else None
+
+
+def _read_arrays(group, names, filepath, where):
+    return [saving.float_array(group.get(name), filepath, f"{where}/{name}") for name in names]
+
+
+def read_weights(root, filepath):
+    """The (layer name, [arrays]) of the layers that have weights in an open weights group, in
+    the model's layer order.
+
+    Raises:
+        ValueError: if a listed layer or weight is missing, or a weight is not a float array.
+    """
+    import h5py
+
+    entries = []
+    for name in _strings(root, "layer_names"):
+        group = root.get(name)
+        if not isinstance(group, h5py.Group):
+            raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
+                f"{filepath} lists layer '{name}' in 'layer_names' but has no group for it."
+            )
+        arrays = _read_arrays(group, _strings(group, "weight_names"), filepath, name)
+        if arrays:
+            entries.append((name, arrays))
+    return entries
+
+
+def _pairs_in_order(model, stored, filepath):
+    """Pairs the model's layers that have weights with the file's, in order (Keras 2's rule:
+    names are not compared)."""
+    layers = [layer for layer in model.layers if layer.variables]
+    if len(stored) != len(layers):
+        raise ValueError(
+            f"{filepath} holds weights for {len(stored)} layers "
+            f"({', '.join(name for name, _ in stored)}); model '{model.name}' has {len(layers)} "
+            "layers with weights. The file was saved from a different architecture; "
+            "load_weights(..., by_name=True) loads the layers whose names match."
+        )
+    return [(layer, name, arrays) for layer, (name, arrays) in zip(layers, stored)]
+
+
+def _pairs_by_name(model, stored):
+    """Pairs each of the model's layers with the file's layer of the same name; layers without
+    a match are left out."""
+    by_name = dict(stored)
+    return [(layer, layer.name, by_name[layer.name]) for layer in model.layers if layer.name in by_name]
+
+
+def plan(model, root, filepath, by_name=False, skip_mismatch=False):
+    """The (layer, arrays) pairs to load from an open weights group, every count and shape
+    checked; with ``skip_mismatch`` a layer that does not fit is left out with a warning."""
+    stored = read_weights(root, filepath)
+    pairs = _pairs_by_name(model, stored) if by_name else _pairs_in_order(model, stored, filepath)
+    return saving.checked_pairs(pairs, filepath, skip_mismatch)
+
+
+def load_weights(model, filepath, by_name=False, skip_mismatch=False):
+    """Sets the model's weights from a Keras 2 '.h5' weights file (or a whole model's)."""
+    with saving.open_hdf5(filepath) as f:
+        root = weights_root(f)
+        if root is None:
+            raise ValueError(f"{filepath} has no 'layer_names' attribute: it is not a Keras 2 weights file.")
+        pairs = plan(model, root, filepath, by_name, skip_mismatch)
+    saving.assign(pairs)
+
+
+def _json_attribute(f, name, filepath):
+    value = f.attrs.get(name)
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("utf8", errors="replace")
+    if not isinstance(value, str) or len(value) > saving.MAX_JSON_BYTES:
+        raise ValueError(f"{filepath}: the '{name}' attribute is not a JSON string of a model file.")
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{filepath}: the '{name}' attribute is not valid JSON: {error}") from None
+
+
+def _compile_config(training_config):
+    """A training_config (Keras 2 and 3 '.h5' files) as a compile_config ('optimizer' in place
+    of 'optimizer_config')."""
+    config = saving.expect_dict(training_config, "'training_config'")
+    config = dict(config)
+    config["optimizer"] = config.pop("optimizer_config", None)
+    return config
+
+
+def load_model(filepath, compile=True):
+    """Loads a whole model from a Keras 2 '.h5' file (written by ``save`` or by Keras): the
+    Sequential from ``model_config``, its weights, and with ``compile`` the compile settings
+    and the optimizer's state."""
+    with saving.open_hdf5(filepath) as f:
+        serialized = _json_attribute(f, "model_config", filepath)
+        if serialized is None:
+            raise ValueError(
+                f"{filepath} has no 'model_config' attribute: it is not a whole model saved to "
+                "'.h5'. A weights file loads into a model with model.load_weights."
+            )
+        training = _json_attribute(f, "training_config", filepath) if compile else None
+        serialized = saving.expect_dict(serialized, f"{filepath} 'model_config'", ("class_name", "config"))
+        serialized = {**serialized, "compile_config": _compile_config(training) if training else None}
+        model = saving.deserialize_model(serialized, compile=compile)
+        if not model.built:
+            raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
+        root = weights_root(f)
+        if root is None:
+            if any(layer.variables for layer in model.layers):
+                raise ValueError(f"{filepath} has no 'model_weights' group for a model with weights.")
+            pairs = []
+        else:
+            pairs = plan(model, root, filepath)
+        state = None
+        if model.compiled and "optimizer_weights" in f:
+            group = f["optimizer_weights"]
+            names = _strings(group, "weight_names")
+            state = [saving.numeric_array(group.get(n), filepath, f"optimizer_weights/{n}") for n in names]
+    saving.assign(pairs)
+    if state is not None:
+        saving.restore_optimizer(model, state, filepath)
+    return model
+
