@@ -12,12 +12,20 @@ Cases already covered elsewhere, and not repeated here:
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 from tinykeras import Sequential
-from tinykeras.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
+from tinykeras.layers import (
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPooling2D,
+)
 
 CALLS = {
     "fit": lambda model, x, y: model.fit(x, y, epochs=1, verbose=0),
@@ -353,7 +361,15 @@ def test_rows_of_different_lengths(method):
 # ---- (j) NaN or inf -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", list(CALLS))
+TRAINING_AND_EVALUATION = {
+    "fit": CALLS["fit"],
+    "evaluate": CALLS["evaluate"],
+    "train_on_batch": lambda model, x, y: model.train_on_batch(x, y),
+    "test_on_batch": lambda model, x, y: model.test_on_batch(x, y),
+}
+
+
+@pytest.mark.parametrize("method", list(TRAINING_AND_EVALUATION))
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_inputs_are_refused_before_training(method, bad):
     x, y, _ = data()
@@ -365,8 +381,86 @@ def test_non_finite_inputs_are_refused_before_training(method, bad):
         f"Remove or impute them (e.g. with np.nan_to_num) before calling {method}."
     )
     with pytest.raises(ValueError, match=pattern):
-        CALLS[method](model, x, y)
+        TRAINING_AND_EVALUATION[method](model, x, y)
     assert unchanged(model, before)
+
+
+PREDICTIONS = {
+    "predict": lambda model, x: model.predict(x, batch_size=8, verbose=0),
+    "predict_on_batch": lambda model, x: model.predict_on_batch(x),
+    "__call__": lambda model, x: model(x),
+}
+
+
+def trained_conv_pool_norm_model(input_shape=(8, 8, 2), filters=4):
+    """Conv2D -> MaxPooling2D -> BatchNormalization -> Dense, its moving statistics moved away
+    from 0 and 1 by two epochs of training."""
+    model = Sequential(
+        [
+            Conv2D(filters, 3, activation="relu", input_shape=input_shape, name="conv"),
+            MaxPooling2D(2, name="pool"),
+            BatchNormalization(name="norm"),
+            Flatten(),
+            Dense(3, activation="softmax", name="out"),
+        ],
+        name="convnet",
+    )
+    model.compile("adam", "categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((24,) + input_shape).astype(np.float32)
+    model.fit(x, np.eye(3)[np.arange(24) % 3], epochs=2, batch_size=8, verbose=0)
+    return model
+
+
+def predict_rows_like_keras(predict, model, x, bad_rows):
+    """Predicts x, whose ``bad_rows`` hold NaN or inf, and the same array with those rows made
+    finite; checks that no warning escapes, that each bad row comes out non-finite and that every
+    other row is bit-for-bit the same in both."""
+    clean = x.copy()
+    clean[bad_rows] = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with_bad = predict(model, x)
+        without = predict(model, clean)
+    good_rows = [i for i in range(len(x)) if i not in bad_rows]
+    assert np.isfinite(without).all()
+    assert not np.isfinite(with_bad[bad_rows]).any()
+    np.testing.assert_array_equal(with_bad[good_rows], without[good_rows], strict=True)
+
+
+@pytest.mark.parametrize("method", list(PREDICTIONS))
+def test_prediction_of_inputs_with_nan_or_inf_leaves_the_other_rows_unchanged(method):
+    x, _, _ = data(20)
+    bad_rows = [2, 9, 10, 17]  # in three of predict's batches of 8
+    x[2, 1], x[9, 0], x[10] = np.nan, np.inf, -np.inf
+    x[17, :2] = np.nan, np.inf
+    predict_rows_like_keras(PREDICTIONS[method], mlp(), x, bad_rows)
+
+
+@pytest.mark.parametrize("method", list(PREDICTIONS))
+def test_nan_in_a_pooling_window_and_batch_normalization_stays_in_its_row(method):
+    model = trained_conv_pool_norm_model()
+    moving_mean, moving_variance = model.get_layer("norm").get_weights()[2:]
+    assert np.abs(moving_mean).max() > 1e-3 and np.abs(moving_variance - 1).max() > 1e-3
+    x = np.random.default_rng(2).standard_normal((20, 8, 8, 2)).astype(np.float32)
+    bad_rows = [0, 5, 6, 19]
+    x[0, 3, 3, 0] = np.nan  # one pixel: the pooling windows over its convolution outputs
+    x[5, 0, 7, 1] = np.inf
+    x[6] = np.nan
+    x[19, 7, 0, 0] = -np.inf
+    predict_rows_like_keras(PREDICTIONS[method], model, x, bad_rows)
+
+
+def test_nan_stays_in_its_row_when_the_kernels_split_the_batch_between_threads():
+    # 160 images of 32x32 in one batch: the convolution (from 5,000,000 flops) and the pooling
+    # (from 1,000,000 inputs) each cut the batch in one part per thread, images 0-79 and 80-159
+    # on 2 cores.
+    model = trained_conv_pool_norm_model(input_shape=(32, 32, 3), filters=8)
+    x = np.random.default_rng(3).standard_normal((160, 32, 32, 3)).astype(np.float32)
+    bad_rows = [0, 79, 80, 159]  # at both ends of each half of the batch
+    x[0, 0, 0, 0] = x[79, 31, 31, 2] = x[80, 15, 16, 1] = np.nan
+    x[159, 4, 4, 0] = np.inf
+    predict_rows_like_keras(lambda model, x: model.predict(x, batch_size=160, verbose=0), model, x, bad_rows)
 
 
 @pytest.mark.parametrize("method", WITH_TARGETS)

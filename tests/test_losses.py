@@ -1,5 +1,6 @@
-"""Losses: gradients against finite differences, values against hand formulas, Keras' clipping
-and the error messages."""
+"""Losses: gradients against finite differences, values against hand formulas, Keras' clipping,
+the loss functions' one value per sample and the Loss objects' reductions, and the error
+messages."""
 
 import math
 
@@ -8,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykeras import losses
+from tinykeras import Sequential, backend, losses
+from tinykeras.layers import Dense
 from tinykeras.utils import check_gradients, to_categorical
 
 EPS = 1e-7
@@ -109,12 +111,14 @@ def test_gradient_check_catches_a_wrong_loss_gradient(rng):
 
 
 def test_categorical_crossentropy_keras_docstring_example():
-    # keras.losses.categorical_crossentropy docstring: per-sample [0.10536, 0.11653, 0.06188].
+    # keras.ops.categorical_crossentropy docstring: per-sample [0.10536, 0.11653, 0.06188].
     y = np.eye(3)
     p = np.array([[0.9, 0.05, 0.05], [0.05, 0.89, 0.06], [0.05, 0.01, 0.94]])
-    expected = (-math.log(0.9) - math.log(0.89) - math.log(0.94)) / 3
-    assert losses.categorical_crossentropy(y, p) == pytest.approx(expected, rel=1e-5)
-    assert expected == pytest.approx((0.10536 + 0.11653 + 0.06188) / 3, abs=1e-5)
+    values = losses.categorical_crossentropy(y, p)
+    assert values.shape == (3,)
+    np.testing.assert_allclose(values, [-math.log(0.9), -math.log(0.89), -math.log(0.94)], rtol=1e-6)
+    np.testing.assert_allclose(values, [0.10536, 0.11653, 0.06188], atol=1e-5)
+    assert losses.CategoricalCrossentropy()(y, p) == pytest.approx(values.mean(), rel=1e-6)
 
 
 @pytest.mark.usefixtures("float64")
@@ -134,7 +138,8 @@ def test_categorical_crossentropy_value_and_gradient_by_hand(rng):
 def test_categorical_crossentropy_normalizes_probabilities_like_keras():
     y = np.array([[0.0, 1.0]])
     p = np.array([[0.2, 0.6]])  # sums to 0.8: Keras divides by the sum first
-    assert losses.categorical_crossentropy(y, p) == pytest.approx(-math.log(0.75), rel=1e-12)
+    np.testing.assert_allclose(losses.categorical_crossentropy(y, p), [-math.log(0.75)], rtol=1e-12)
+    assert losses.CategoricalCrossentropy()(y, p) == pytest.approx(-math.log(0.75), rel=1e-12)
 
 
 @pytest.mark.usefixtures("float64")
@@ -146,15 +151,17 @@ def test_binary_crossentropy_averages_the_last_axis_then_the_batch():
         / 3
         for n in range(2)
     ]
-    assert losses.binary_crossentropy(y, p) == pytest.approx(sum(per_sample) / 2, rel=1e-12)
+    np.testing.assert_allclose(losses.binary_crossentropy(y, p), per_sample, rtol=1e-12)
+    assert losses.BinaryCrossentropy()(y, p) == pytest.approx(sum(per_sample) / 2, rel=1e-12)
 
 
 @pytest.mark.usefixtures("float64")
 def test_binary_crossentropy_accepts_one_label_per_sample_for_one_output():
     y = np.array([1, 0, 1])
     p = np.array([[0.7], [0.2], [0.4]])
-    expected = -(math.log(0.7) + math.log(0.8) + math.log(0.4)) / 3
-    assert losses.binary_crossentropy(y, p) == pytest.approx(expected, rel=1e-12)
+    expected = [-math.log(0.7), -math.log(0.8), -math.log(0.4)]
+    np.testing.assert_allclose(losses.binary_crossentropy(y, p), expected, rtol=1e-12)
+    assert losses.BinaryCrossentropy()(y, p) == pytest.approx(sum(expected) / 3, rel=1e-12)
 
 
 @pytest.mark.usefixtures("float64")
@@ -178,7 +185,8 @@ def test_mean_squared_error_by_hand(rng):
     expected = sum((y[n, j] - p[n, j]) ** 2 for n in range(4) for j in range(3)) / 12
     loss = losses.MeanSquaredError()
     assert loss(y, p) == pytest.approx(expected, rel=1e-12)
-    assert losses.mean_squared_error(y, p) == pytest.approx(expected, rel=1e-12)
+    per_sample = [sum((y[n, j] - p[n, j]) ** 2 for j in range(3)) / 3 for n in range(4)]
+    np.testing.assert_allclose(losses.mean_squared_error(y, p), per_sample, rtol=1e-12)
     _, grad = loss.value_and_grad(y, p)
     np.testing.assert_allclose(grad, 2 * (p - y) / 12, rtol=1e-12)
 
@@ -213,6 +221,266 @@ def test_categorical_crossentropy_from_logits_is_stable_for_large_logits():
     z = np.array([[1000.0, 0.0, -1000.0]])
     value = losses.CategoricalCrossentropy(from_logits=True)(np.array([[0.0, 1.0, 0.0]]), z)
     assert value == pytest.approx(1000.0, rel=1e-6)
+
+
+# ---- loss functions: one value per sample, as in Keras 3 ---------------------------------
+
+
+def _logsumexp(z):
+    top = max(z)
+    return top + math.log(sum(math.exp(v - top) for v in z))
+
+
+def _clip(v):
+    return min(max(v, EPS), 1 - EPS)
+
+
+def _by_hand(name, from_logits, y, x):
+    """The per-sample loss of one sample (1-D x over the last axis), written out from Keras'
+    formulas on TensorFlow."""
+    if name == "categorical_crossentropy":
+        if from_logits:
+            return -sum(t * (z - _logsumexp(x)) for t, z in zip(y, x))
+        total = sum(x)
+        return -sum(t * math.log(_clip(p / total)) for t, p in zip(y, x))
+    if name == "sparse_categorical_crossentropy":
+        if from_logits:
+            return _logsumexp(x) - x[int(y)]
+        clipped = [_clip(p) for p in x]
+        return -math.log(clipped[int(y)] / sum(clipped))
+    if name == "binary_crossentropy":
+        if from_logits:
+            x = [1 / (1 + math.exp(-z)) for z in x]
+        return -sum(t * math.log(_clip(p)) + (1 - t) * math.log(1 - _clip(p)) for t, p in zip(y, x)) / len(x)
+    return sum((t - p) ** 2 for t, p in zip(y, x)) / len(x)
+
+
+def _batch(name, from_logits, rng, batch_shape, classes=4):
+    """Targets and predictions for a batch of ``batch_shape`` samples, some probabilities 0 or 1
+    so that clipping shows."""
+    shape = batch_shape + (classes,)
+    if from_logits or name == "mean_squared_error":
+        x = rng.standard_normal(shape) * 3
+    else:
+        x = rng.uniform(0, 1, shape)
+        x.flat[:: 5] = 0.0
+        x.flat[1 :: 7] = 1.0
+    labels = rng.integers(0, classes, batch_shape)
+    if name == "sparse_categorical_crossentropy":
+        y = labels
+    elif name == "categorical_crossentropy":
+        y = np.eye(classes)[labels]
+    elif name == "binary_crossentropy":
+        y = rng.integers(0, 2, shape).astype(float)
+    else:
+        y = rng.standard_normal(shape)
+    return y, x
+
+
+LOSS_CASES = [
+    ("categorical_crossentropy", losses.CategoricalCrossentropy, False),
+    ("categorical_crossentropy", losses.CategoricalCrossentropy, True),
+    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy, False),
+    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy, True),
+    ("binary_crossentropy", losses.BinaryCrossentropy, False),
+    ("binary_crossentropy", losses.BinaryCrossentropy, True),
+    ("mean_squared_error", losses.MeanSquaredError, False),
+]
+
+
+def _call(name, y, x, from_logits, **kwargs):
+    function = getattr(losses, name)
+    if name == "mean_squared_error":
+        return function(y, x)
+    return function(y, x, from_logits=from_logits, **kwargs)
+
+
+def _make(cls, from_logits, **kwargs):
+    if cls is losses.MeanSquaredError:
+        return cls(**kwargs)
+    return cls(from_logits=from_logits, **kwargs)
+
+
+@pytest.mark.usefixtures("float64")
+@pytest.mark.parametrize("name, cls, from_logits", LOSS_CASES)
+@pytest.mark.parametrize("batch_shape", [(6,), (1,), (2, 3)])
+def test_loss_functions_return_one_value_per_sample(rng, name, cls, from_logits, batch_shape):
+    y, x = _batch(name, from_logits, rng, batch_shape)
+    values = _call(name, y, x, from_logits)
+    assert isinstance(values, np.ndarray)
+    assert values.shape == batch_shape  # only the last axis is reduced
+    expected = np.empty(batch_shape)
+    for index in np.ndindex(*batch_shape):
+        expected[index] = _by_hand(name, from_logits, y[index], x[index])
+    np.testing.assert_allclose(values, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.usefixtures("float64")
+@pytest.mark.parametrize("name, cls, from_logits", LOSS_CASES)
+def test_loss_objects_reduce_the_per_sample_values(rng, name, cls, from_logits):
+    y, x = _batch(name, from_logits, rng, (5, 2))
+    values = _call(name, y, x, from_logits)
+    mean = _make(cls, from_logits)(y, x)
+    assert isinstance(mean, float)
+    assert mean == pytest.approx(values.mean(), rel=1e-12)  # over all 10 values, as Keras
+    assert _make(cls, from_logits, reduction="sum_over_batch_size")(y, x) == mean
+    assert _make(cls, from_logits, reduction="mean")(y, x) == mean
+    assert _make(cls, from_logits, reduction="sum")(y, x) == pytest.approx(values.sum(), rel=1e-12)
+    for none in ("none", None):
+        np.testing.assert_array_equal(_make(cls, from_logits, reduction=none)(y, x), values)
+
+
+@pytest.mark.parametrize("name, cls, from_logits", LOSS_CASES)
+def test_loss_functions_compute_in_floatx(rng, name, cls, from_logits):
+    y, x = _batch(name, from_logits, rng, (7,))
+    values = _call(name, y, x, from_logits)
+    assert values.shape == (7,) and values.dtype == np.float32
+
+
+@pytest.mark.parametrize("name, cls, from_logits", LOSS_CASES)
+def test_the_training_value_is_the_mean_of_the_per_sample_values(rng, name, cls, from_logits):
+    y, x = _batch(name, from_logits, rng, (8,))
+    x = x.astype(np.float32)
+    loss = _make(cls, from_logits)
+    value, _ = loss.value_and_grad(loss.prepare_targets(y, x), x)
+    assert value == pytest.approx(float(_call(name, y, x, from_logits).mean()), rel=1e-6)
+
+
+def test_keras_docstring_examples_per_sample():
+    # From Keras 3's docstrings of keras.losses.categorical_crossentropy,
+    # sparse_categorical_crossentropy and binary_crossentropy, and of BinaryCrossentropy.
+    p = [[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]]
+    np.testing.assert_allclose(losses.categorical_crossentropy([[0, 1, 0], [0, 0, 1]], p), [0.0513, 2.303], atol=1e-3)
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy([1, 2], p), [0.0513, 2.303], atol=1e-3)
+    np.testing.assert_allclose(
+        losses.binary_crossentropy([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]), [0.916, 0.714], atol=1e-3
+    )
+    logits = [-18.6, 0.51, 2.94, -12.8]
+    assert losses.BinaryCrossentropy(from_logits=True)([0, 1, 0, 0], logits) == pytest.approx(0.865, abs=1e-3)
+
+
+@pytest.mark.usefixtures("float64")
+def test_sample_weight_weights_each_sample_before_the_reduction(rng):
+    y, x = _batch("categorical_crossentropy", False, rng, (4,))
+    values = losses.categorical_crossentropy(y, x)
+    weights = np.array([1.0, 0.0, 2.0, 0.5])
+    loss = losses.CategoricalCrossentropy()
+    # Keras divides by the number of samples, not by the sum of the weights...
+    assert loss(y, x, sample_weight=weights) == pytest.approx((values * weights).sum() / 4, rel=1e-12)
+    assert loss(y, x, sample_weight=weights[:, None]) == pytest.approx((values * weights).sum() / 4, rel=1e-12)
+    assert loss(y, x, sample_weight=2.0) == pytest.approx(2 * values.mean(), rel=1e-12)
+    # ... except with reduction='mean_with_sample_weight'.
+    weighted_mean = losses.CategoricalCrossentropy(reduction="mean_with_sample_weight")
+    assert weighted_mean(y, x, sample_weight=weights) == pytest.approx((values * weights).sum() / 3.5, rel=1e-12)
+    np.testing.assert_allclose(losses.CategoricalCrossentropy(reduction="none")(y, x, weights), values * weights)
+
+
+def test_sample_weight_of_another_shape_names_both_shapes():
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(3,\) .* losses of shape \(4,\)"):
+        losses.MeanSquaredError()(np.zeros((4, 2)), np.ones((4, 2)), sample_weight=[1, 2, 3])
+
+
+@pytest.mark.parametrize("reduction", ["avg", "auto", "SUM", 1])
+def test_unknown_reductions_are_refused(reduction):
+    with pytest.raises(ValueError) as error:
+        losses.CategoricalCrossentropy(reduction=reduction)
+    message = str(error.value)
+    assert f"reduction={reduction!r}" in message
+    assert "'sum_over_batch_size'" in message and "'sum'" in message and "'none'" in message
+
+
+def test_loss_config_and_repr_name_the_reduction():
+    loss = losses.BinaryCrossentropy(from_logits=True, reduction="sum")
+    assert loss.get_config() == {"name": "binary_crossentropy", "reduction": "sum", "from_logits": True}
+    assert repr(loss) == "BinaryCrossentropy(from_logits=True, reduction='sum')"
+
+
+@pytest.mark.usefixtures("float64")
+def test_label_smoothing_as_in_keras():
+    y = np.array([[0.0, 1.0, 0.0]])
+    p = np.array([[0.2, 0.5, 0.3]])
+    smooth = y * 0.9 + 0.1 / 3
+    expected = -(smooth * np.log(p)).sum(axis=-1)
+    np.testing.assert_allclose(losses.categorical_crossentropy(y, p, label_smoothing=0.1), expected, rtol=1e-12)
+    binary = y * 0.8 + 0.1
+    expected = -(binary * np.log(p) + (1 - binary) * np.log(1 - p)).mean(axis=-1)
+    np.testing.assert_allclose(losses.binary_crossentropy(y, p, label_smoothing=0.2), expected, rtol=1e-12)
+
+
+@pytest.mark.usefixtures("float64")
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_axis_picks_the_class_axis(rng, from_logits):
+    y, x = _batch("categorical_crossentropy", from_logits, rng, (2, 3))  # (2, 3, 4)
+    moved = losses.categorical_crossentropy(
+        np.moveaxis(y, -1, 1), np.moveaxis(x, -1, 1), from_logits=from_logits, axis=1
+    )
+    np.testing.assert_allclose(moved, losses.categorical_crossentropy(y, x, from_logits=from_logits), rtol=1e-12)
+    y, x = _batch("binary_crossentropy", from_logits, rng, (2, 3))
+    averaged_over_first = losses.binary_crossentropy(y, x, from_logits=from_logits, axis=0)
+    assert averaged_over_first.shape == (3, 4)
+    np.testing.assert_allclose(
+        averaged_over_first,
+        losses.binary_crossentropy(np.moveaxis(y, 0, -1), np.moveaxis(x, 0, -1), from_logits=from_logits),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("axis", [True, 1.0, 3, -4])
+def test_bad_axes_are_refused(axis):
+    with pytest.raises(ValueError, match="categorical_crossentropy: .*axis"):
+        losses.categorical_crossentropy(np.eye(3)[None], np.full((1, 3, 3), 1 / 3), axis=axis)
+
+
+def test_sparse_categorical_crossentropy_takes_only_the_last_axis_as_keras_on_tensorflow():
+    with pytest.raises(ValueError, match=r"only axis=-1 .* Received: axis=1 for y_pred of shape \(2, 3, 4\)"):
+        losses.sparse_categorical_crossentropy(np.zeros((2, 4)), np.full((2, 3, 4), 0.25), axis=1)
+    values = losses.sparse_categorical_crossentropy(np.zeros((2, 3)), np.full((2, 3, 4), 0.25), axis=2)
+    np.testing.assert_allclose(values, np.full((2, 3), math.log(4)), rtol=1e-6)
+
+
+@pytest.mark.usefixtures("float64")
+def test_sparse_categorical_crossentropy_ignore_class_gives_those_samples_zero(rng):
+    x = softmax(rng.standard_normal((4, 3)))
+    labels = np.array([2, 255, 0, 255])
+    values = losses.sparse_categorical_crossentropy(labels, x, ignore_class=255)
+    np.testing.assert_allclose(values, [-math.log(x[0, 2]), 0, -math.log(x[2, 0]), 0], rtol=1e-10)
+    np.testing.assert_array_equal(
+        losses.sparse_categorical_crossentropy(labels[:, None], x, ignore_class=255), values
+    )
+
+
+def _tiny_model(loss, metrics=None):
+    model = Sequential([Dense(3, activation="softmax", input_shape=(4,))])
+    model.compile("sgd", loss, metrics=metrics)
+    return model
+
+
+def test_compile_takes_the_loss_functions_as_before(rng):
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = np.eye(3)[rng.integers(0, 3, 16)]
+    histories = []
+    for loss in ("categorical_crossentropy", losses.categorical_crossentropy):
+        backend.clear_session()
+        backend.set_random_seed(5)
+        histories.append(_tiny_model(loss).fit(x, y, epochs=2, batch_size=4, verbose=0).history)
+    assert histories[0] == histories[1]
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none", None])
+def test_compile_refuses_a_reduction_fit_would_not_apply(reduction):
+    with pytest.raises(ValueError, match=rf"mean loss over each batch; received a loss with reduction={reduction!r}"):
+        _tiny_model(losses.CategoricalCrossentropy(reduction=reduction))
+
+
+@pytest.mark.parametrize("metric", [losses.categorical_crossentropy, "categorical_crossentropy", losses.mse])
+def test_loss_functions_serve_as_metrics(rng, metric):
+    x = rng.standard_normal((10, 4)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 10)]
+    model = _tiny_model("categorical_crossentropy", metrics=[metric])
+    logs = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    name = metric if isinstance(metric, str) else metric.__name__
+    function = getattr(losses, name)
+    assert logs[name] == pytest.approx(float(function(y, model.predict(x, verbose=0)).mean()), rel=1e-6)
 
 
 # ---- clipping ---------------------------------------------------------------------------

@@ -1,15 +1,26 @@
 """Losses, each with its hand-derived gradient, computed as Keras does on TensorFlow.
 
-A loss is the mean over the batch of a per-sample loss. Each :class:`Loss` gives
-``value_and_grad(y_true, y_pred) -> (loss, dLoss/dy_pred)``. Cross-entropies whose predictions come
-straight from the matching output activation (softmax for the categorical ones, sigmoid for the
-binary one) are taken from the logits instead (``value_and_grad_logits``): no clipping, and the
-gradient with respect to the logits is the familiar ``(p - y) / batch``.
+As in Keras, the loss functions (``categorical_crossentropy(y_true, y_pred)``, ``mse``, ...) return
+one value per sample: the last axis reduced, an array of shape ``y_pred.shape[:-1]``. A
+:class:`Loss` object called on a batch reduces those values as its ``reduction`` says: by default
+their mean ('sum_over_batch_size'), a float.
+
+For training, each :class:`Loss` gives ``value_and_grad(y_true, y_pred) -> (mean loss,
+dLoss/dy_pred)``. Cross-entropies whose predictions come straight from the matching output
+activation (softmax for the categorical ones, sigmoid for the binary one) are taken from the
+logits instead (``value_and_grad_logits``): no clipping, and the gradient with respect to the
+logits is the familiar ``(p - y) / batch``.
 """
 import numpy as np
 
 from tinykeras import activations, backend
 from tinykeras.utils.naming import lookup
+
+
+#: Keras 3's reductions: 'sum_over_batch_size' and 'mean' divide the sum by the number of
+#: values, 'mean_with_sample_weight' by the sum of the sample weights; 'none' and None keep the
+#: values.
+REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 class Loss:
@@ -18,22 +29,47 @@ class Loss:
     Args:
         from_logits: whether ``y_pred`` holds logits rather than probabilities.
         name: the loss name.
+        reduction: how calling the loss reduces its per-sample values: 'sum_over_batch_size'
+            (the default: their mean), 'sum', 'mean', 'mean_with_sample_weight', or 'none'/None
+            (the values themselves). ``fit`` and ``evaluate`` train on and report the mean, so
+            ``compile`` refuses 'sum' and 'none'.
     """
 
     #: The output activation whose logits this loss can use directly (None: it cannot).
     logits_activation = None
 
-    def __init__(self, from_logits=False, name=None):
+    def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size"):
         self.from_logits = from_logits
         self.name = name or _snake(type(self).__name__)
+        self.reduction = standardize_reduction(reduction)
 
-    def __call__(self, y_true, y_pred):
-        y_pred = np.asarray(y_pred, dtype=backend.floatx())
-        return self.value_and_grad(self.prepare_targets(y_true, y_pred), y_pred)[0]
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss of a batch: ``call``'s per-sample values, times ``sample_weight`` if given (one
+        weight per sample, or any shape that broadcasts against the values), reduced as
+        ``reduction`` says. Returns a float, or an array for reduction 'none'."""
+        return reduce_weighted_values(self.call(y_true, y_pred), sample_weight, self.reduction)
+
+    def call(self, y_true, y_pred):
+        """One loss value per sample: the last axis of ``y_pred`` reduced, shape
+        ``y_pred.shape[:-1]``."""
+        y_pred = _predictions(y_pred)
+        return self.per_sample(self.prepare_targets(y_true, y_pred), y_pred)
 
     def prepare_targets(self, y_true, y_pred):
         """Converts and checks the targets for a batch of predictions."""
         return np.asarray(y_true, dtype=y_pred.dtype)
+
+    def per_sample(self, y_true, y_pred):
+        """``call`` on targets already through ``prepare_targets``."""
+        if self.from_logits:
+            return self.per_sample_logits(y_true, y_pred)
+        return self.per_sample_probabilities(y_true, y_pred)
+
+    def per_sample_probabilities(self, y_true, y_pred):
+        raise TypeError(f"{type(self).__name__} must define per_sample_probabilities.")
+
+    def per_sample_logits(self, y_true, logits):
+        raise TypeError(f"{type(self).__name__} does not take logits.")
 
     def value_and_grad(self, y_true, y_pred):
         """Returns (mean loss, dLoss/dy_pred)."""
@@ -48,15 +84,87 @@ class Loss:
         raise TypeError(f"{type(self).__name__} does not take logits.")
 
     def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits}
+        return {"name": self.name, "reduction": self.reduction, "from_logits": self.from_logits}
 
     def __repr__(self):
-        return f"{type(self).__name__}(from_logits={self.from_logits})"
+        return f"{type(self).__name__}(from_logits={self.from_logits}, reduction={self.reduction!r})"
+
+
+def standardize_reduction(reduction):
+    """Returns ``reduction`` if it is one of Keras' :data:`REDUCTIONS`, else raises ValueError."""
+    if not (reduction is None or (isinstance(reduction, str) and reduction in REDUCTIONS)):
+        raise ValueError(
+            f"Invalid value for argument `reduction`. Expected one of "
+            f"{', '.join(map(repr, REDUCTIONS))}. Received: reduction={reduction!r}"
+        )
+    return reduction
+
+
+def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch_size"):
+    """Weights per-sample loss values and reduces them, as Keras' ``Loss.__call__`` does.
+
+    Args:
+        values: the per-sample values (an array).
+        sample_weight: None, or weights that broadcast against ``values`` once a trailing axis
+            of 1 is added or removed (Keras' ``squeeze_or_expand_to_same_rank``).
+        reduction: one of :data:`REDUCTIONS`.
+
+    Returns:
+        A float; for 'none'/None the weighted values themselves (as for values that are empty and
+        1-D, as in Keras).
+    """
+    reduction = standardize_reduction(reduction)
+    values = np.asarray(values)
+    weights = None
+    if sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=values.dtype)
+        values, weights = _same_rank(values, weights)
+        try:
+            values = values * weights
+        except ValueError:
+            raise ValueError(
+                f"sample_weight of shape {np.shape(sample_weight)} does not match the per-sample "
+                f"losses of shape {values.shape}. Pass one weight per sample, an array of shape "
+                f"{values.shape}."
+            ) from None
+    if reduction in (None, "none") or values.shape == (0,):
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return float(total)
+    if reduction == "mean_with_sample_weight" and weights is not None:
+        divisor = float(weights.sum())
+    else:
+        divisor = values.size
+    return float(total / divisor) if divisor else 0.0
+
+
+def _same_rank(values, weights):
+    """Adds or removes a trailing axis of 1 so that the ranks match (Keras'
+    ``squeeze_or_expand_to_same_rank``)."""
+    if values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
+        if weights.ndim == 1:
+            return values, weights[:, None]
+        return values[..., 0], weights
+    if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+        if values.ndim == 1:
+            return values[:, None], weights
+        return values, weights[..., 0]
+    return values, weights
+
+
+def _predictions(y_pred):
+    return np.asarray(y_pred, dtype=backend.floatx())
 
 
 def _log_softmax(z):
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _picked(values, labels):
+    """``values[..., label]`` for each label: shape ``labels.shape``."""
+    return np.take_along_axis(values, labels[..., None], axis=-1)[..., 0]
 
 
 def _clipped(p):
@@ -105,6 +213,14 @@ class CategoricalCrossentropy(Loss):
         # normalized = p / sum(p): d/dp_j = (g_j - sum_k g_k p_k / sum(p)) / sum(p)
         grad = (g - (g * p).sum(axis=-1, keepdims=True) / total) / total
         return float(loss), grad / n
+
+    def per_sample_logits(self, y_true, logits):
+        return -(y_true * _log_softmax(logits)).sum(axis=-1)
+
+    def per_sample_probabilities(self, y_true, p):
+        # Keras divides by the sum first, then clips.
+        normalized, _ = _clipped(p / p.sum(axis=-1, keepdims=True))
+        return -(y_true * np.log(normalized)).sum(axis=-1)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -158,6 +274,13 @@ class SparseCategoricalCrossentropy(Loss):
         grad = (1 / total - self._one_hot(labels, p) / clipped) * inside
         return float(loss), grad / n
 
+    def per_sample_logits(self, labels, logits):
+        return -_picked(_log_softmax(logits), labels)
+
+    def per_sample_probabilities(self, labels, p):
+        clipped, _ = _clipped(p)
+        return np.log(clipped.sum(axis=-1)) - np.log(_picked(clipped, labels))
+
 
 class BinaryCrossentropy(Loss):
     """``-(y log p + (1 - y) log(1 - p))``, averaged over the last axis, then over the batch."""
@@ -188,6 +311,13 @@ class BinaryCrossentropy(Loss):
         grad = -(y_true / clipped - (1 - y_true) / (1 - clipped)) * inside
         return float(loss), grad / count
 
+    def per_sample_logits(self, y_true, z):
+        return (np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
+
+    def per_sample_probabilities(self, y_true, p):
+        clipped, _ = _clipped(p)
+        return -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped)).mean(axis=-1)
+
 
 class MeanSquaredError(Loss):
     """``mean((y_true - y_pred)^2)`` over the last axis, then over the batch."""
@@ -210,29 +340,118 @@ class MeanSquaredError(Loss):
         count = diff.size
         return float((diff * diff).sum() / count), diff * (2 / count)
 
+    def per_sample(self, y_true, y_pred):
+        return ((y_true - y_pred) ** 2).mean(axis=-1)
+
 
 def _snake(name):
     return backend.snake_case(name)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-batch mean categorical cross-entropy of arrays."""
-    return CategoricalCrossentropy(from_logits)(y_true, y_pred)
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Categorical cross-entropy of each sample: ``-sum(y_true * log(y_pred))`` over ``axis``.
+
+    Args:
+        y_true: one-hot (or soft) targets, of ``y_pred``'s shape.
+        y_pred: probabilities (each sample's are divided by their sum, then clipped to
+            [epsilon, 1 - epsilon]), or logits with ``from_logits=True``.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]: targets become ``y_true * (1 - label_smoothing) +
+            label_smoothing / num_classes``.
+        axis: the class axis.
+
+    Returns:
+        An array of ``y_pred``'s shape without ``axis``: (batch,) for (batch, classes).
+    """
+    loss = CategoricalCrossentropy(from_logits)
+    y_pred = _predictions(y_pred)
+    y_true = loss.prepare_targets(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    axis = _check_axis(axis, y_pred, "categorical_crossentropy")
+    return loss.per_sample(np.moveaxis(y_true, axis, -1), np.moveaxis(y_pred, axis, -1))
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-batch mean sparse categorical cross-entropy of arrays."""
-    return SparseCategoricalCrossentropy(from_logits)(y_true, y_pred)
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """Categorical cross-entropy of each sample, with integer class labels as targets.
+
+    Args:
+        y_true: integer labels, of shape ``y_pred.shape[:-1]`` (or with a trailing axis of 1).
+        y_pred: probabilities (clipped to [epsilon, 1 - epsilon]; the loss is ``-log`` of the
+            label's share of their sum), or logits with ``from_logits=True``.
+        from_logits: whether ``y_pred`` holds logits.
+        ignore_class: a label (such as -1 or 255) whose samples get a loss of 0.
+        axis: the class axis; only the last one, as in Keras on TensorFlow.
+
+    Returns:
+        An array of shape ``y_pred.shape[:-1]``: (batch,) for (batch, classes).
+    """
+    loss = SparseCategoricalCrossentropy(from_logits)
+    y_pred = _predictions(y_pred)
+    if _check_axis(axis, y_pred, "sparse_categorical_crossentropy") != y_pred.ndim - 1:
+        raise ValueError(
+            f"sparse_categorical_crossentropy: only axis=-1 (the class axis last) is supported, "
+            f"as in Keras on TensorFlow. Received: axis={axis} for y_pred of shape "
+            f"{y_pred.shape}. Move the class axis last with np.moveaxis(y_pred, {axis}, -1)."
+        )
+    ignored = None
+    if ignore_class is not None:
+        y_true = np.asarray(y_true)
+        ignored = y_true == ignore_class
+        y_true = np.where(ignored, 0, y_true)
+    labels = loss.prepare_targets(y_true, y_pred)
+    values = loss.per_sample(labels, y_pred)
+    if ignored is not None:
+        values = np.where(ignored.reshape(np.shape(values)), values.dtype.type(0), values)
+    return values
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False):
-    """Per-batch mean binary cross-entropy of arrays."""
-    return BinaryCrossentropy(from_logits)(y_true, y_pred)
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy of each sample: ``-(y log p + (1 - y) log(1 - p))`` averaged over
+    ``axis``.
+
+    Args:
+        y_true: targets in [0, 1], of ``y_pred``'s shape (or one per sample for one output).
+        y_pred: probabilities (clipped to [epsilon, 1 - epsilon]), or logits with
+            ``from_logits=True``.
+        from_logits: whether ``y_pred`` holds logits.
+        label_smoothing: in [0, 1]: targets become ``y_true * (1 - label_smoothing) + 0.5 *
+            label_smoothing``.
+        axis: the axis averaged over.
+
+    Returns:
+        An array of ``y_pred``'s shape without ``axis``: (batch,) for (batch, outputs).
+    """
+    loss = BinaryCrossentropy(from_logits)
+    y_pred = _predictions(y_pred)
+    y_true = loss.prepare_targets(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1 - label_smoothing) + 0.5 * label_smoothing
+    axis = _check_axis(axis, y_pred, "binary_crossentropy")
+    return loss.per_sample(np.moveaxis(y_true, axis, -1), np.moveaxis(y_pred, axis, -1))
 
 
 def mean_squared_error(y_true, y_pred):
-    """Per-batch mean squared error of arrays."""
-    return MeanSquaredError()(y_true, y_pred)
+    """Mean squared error of each sample: ``mean((y_true - y_pred) ** 2)`` over the last axis.
+
+    Returns:
+        An array of shape ``y_pred.shape[:-1]``: (batch,) for (batch, outputs).
+    """
+    return MeanSquaredError().call(y_true, y_pred)
+
+
+def _check_axis(axis, y_pred, name):
+    """``axis`` as a non-negative index into y_pred's axes, or a ValueError naming it."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(
+            f"{name}: `axis` must be an int. Received: axis={axis!r} of type {type(axis).__name__}"
+        )
+    if not -y_pred.ndim <= axis < y_pred.ndim:
+        raise ValueError(
+            f"{name}: axis={axis} is out of range for y_pred of shape {y_pred.shape} "
+            f"({y_pred.ndim} axes). Pass axis=-1 for the last axis."
+        )
+    return int(axis) % y_pred.ndim
 
 
 mse = MSE = mean_squared_error

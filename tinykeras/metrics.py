@@ -1,6 +1,7 @@
 """Metrics: per-sample functions, and :class:`Mean` to average them over an epoch as Keras does."""
 import numpy as np
 
+from tinykeras import losses
 from tinykeras.utils.naming import lookup
 
 
@@ -25,16 +26,20 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     return ((y_pred > threshold) == (y_true > 0.5)).mean(axis=-1, dtype=np.float32)
 
 
-def mean_squared_error(y_true, y_pred):
-    y_true = np.asarray(y_true).reshape(y_pred.shape)
-    return ((y_pred - y_true) ** 2).mean(axis=-1)
-
+# The loss functions return one value per sample, so they serve as metrics too, as in Keras.
+mean_squared_error = losses.mean_squared_error
+categorical_crossentropy = losses.categorical_crossentropy
+sparse_categorical_crossentropy = losses.sparse_categorical_crossentropy
+binary_crossentropy = losses.binary_crossentropy
 
 _FUNCTIONS = {
     "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
     "binary_accuracy": binary_accuracy,
     "mean_squared_error": mean_squared_error,
+    "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
 }
 _ALIASES = {"mse": "mean_squared_error"}
 _ACCURACY_NAMES = ("accuracy", "acc")

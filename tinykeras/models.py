@@ -12,7 +12,7 @@ import numpy as np
 from tinykeras import backend, losses, optimizers, saving
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
-from tinykeras.layers.base import Layer
+from tinykeras.layers.base import ActivatedLayer, Layer, check_protocol
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import summary as summary_module
 from tinykeras.utils.data import (
@@ -38,6 +38,10 @@ def _numeric_warnings_silenced(method):
             return method(*args, **kwargs)
 
     return wrapper
+
+
+# The methods that take inputs holding NaN or inf (fit, evaluate and the like refuse them).
+_PREDICTING = ("predict", "predict_on_batch", "__call__")
 
 
 class Sequential:
@@ -79,6 +83,7 @@ class Sequential:
                 f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
                 f"of type {type(layer).__name__}."
             )
+        check_protocol(layer)
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(
                 f"Model '{self.name}' already has a layer named '{layer.name}'. Layer names must "
@@ -197,20 +202,27 @@ class Sequential:
             variable.value[...] = array
 
     def save_weights(self, filepath, overwrite=True):
-        """Saves the weights to an HDF5 file in Keras 3's '.weights.h5' layout (atomically)."""
+        """Saves the weights atomically: in Keras 3's layout to a name ending in '.weights.h5',
+        in Keras 2's HDF5 layout to '.h5' or '.hdf5' (as Keras 2's ``save_weights`` did)."""
         self._require_built("weights to save")
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def save(self, filepath, overwrite=True):
-        """Saves the whole model (architecture, weights, compile settings) to a '.keras' file in
-        Keras 3's format, atomically; ``load_model`` (or Keras 3's) reads it back. The
-        optimizer's state (moments, iteration count) is not saved."""
+        """Saves the whole model (architecture, weights, compile settings and the optimizer's
+        state) atomically: to a '.keras' file in Keras 3's format, or to '.h5' / '.hdf5' in
+        Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
+        it stopped."""
         saving.save_model(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath, *, skip_mismatch=False, by_name=False):
         """Loads weights saved by ``save_weights`` or by Keras (3's '.weights.h5', 2's '.h5');
-        every shape is checked before any is set."""
-        saving.load_weights(self, filepath)
+        every shape is checked before any is set.
+
+        Args:
+            skip_mismatch: leave out, with a warning, layers whose weights do not fit.
+            by_name: for Keras 2 '.h5' files, match layers by name instead of by order.
+        """
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
     # ---- compile --------------------------------------------------------------------------
 
@@ -229,6 +241,13 @@ class Sequential:
                 "compile(optimizer='adam', loss='categorical_crossentropy')."
             )
         self.loss = losses.get(loss)
+        if getattr(self.loss, "reduction", "sum_over_batch_size") in ("sum", "none", None):
+            raise ValueError(
+                f"Model '{self.name}': fit and evaluate take the mean loss over each batch; "
+                f"received a loss with reduction={self.loss.reduction!r}. Compile with the "
+                "default reduction='sum_over_batch_size' (a reduction applies when the loss is "
+                "called directly)."
+            )
         if isinstance(metrics, (str,)) or callable(metrics):
             metrics = [metrics]
         self.metrics = [metrics_module.get(m) for m in (metrics or [])]
@@ -260,7 +279,8 @@ class Sequential:
         last = self.layers[-1] if self.layers else None
         activation = getattr(last, "activation", None)
         return (
-            not self.loss.from_logits
+            _keeps_logits(last)
+            and not self.loss.from_logits
             and self.loss.logits_activation is not None
             and getattr(activation, "name", None) == self.loss.logits_activation
         )
@@ -311,7 +331,8 @@ class Sequential:
         return {prefix + key: values[key] for key in sorted(values)}
 
     def _prepare(self, x, y, method):
-        x = check_inputs(x, self, method)
+        # Prediction takes NaN and inf as Keras does: they reach only the rows that hold them.
+        x = check_inputs(x, self, method, finite=method not in _PREDICTING)
         if not self.built:
             self.build((None,) + x.shape[1:])
         if y is not None:
@@ -611,6 +632,7 @@ class Sequential:
         )
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
+    @_numeric_warnings_silenced
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""
         x, _ = self._prepare(x, None, "__call__")
@@ -663,6 +685,18 @@ def model_from_json(json_string):
     except json.JSONDecodeError as error:
         raise ValueError(f"model_from_json: the string is not valid JSON: {error}") from None
     return saving.deserialize_model(serialized, compile=False)
+
+
+def _keeps_logits(layer):
+    """Whether ``layer`` computes activation(logits) as ActivatedLayer does, so that the loss may
+    start from its ``logits`` and its ``backward_linear``. A subclass that overrides forward or
+    backward goes through them instead: its own methods must run."""
+    cls = type(layer)
+    return (
+        isinstance(layer, ActivatedLayer)
+        and cls.forward is ActivatedLayer.forward
+        and cls.backward is ActivatedLayer.backward
+    )
 
 
 def _unpack_validation(validation_data):

@@ -197,8 +197,14 @@ class Layer:
         return self.forward(x, training=training)
 
     def build_for(self, input_shape):
-        """Builds the layer for ``input_shape`` and records its input and output shapes."""
+        """Builds the layer for ``input_shape`` and records its input and output shapes.
+
+        Raises:
+            TypeError: if the layer's class overrides a method that would be silently ignored
+                (see :func:`check_protocol`).
+        """
         input_shape = tuple(input_shape)
+        check_protocol(self)
         if not self.built:
             self.build(input_shape)
             self.built = True
@@ -274,6 +280,68 @@ class ActivatedLayer(Layer):
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
+
+
+_GUIDE = "(see the README section 'Write a layer, check its gradient')"
+_BACKWARD = (
+    "backward receives dLoss/doutput, returns dLoss/dinput and sets self.grads to one gradient "
+    "per trainable weight, in the order of trainable_weights; check it with "
+    "tinykeras.utils.check_gradients(layer, x)."
+)
+
+
+def check_protocol(layer):
+    """Checks that every method ``layer``'s class overrides is one the model runs.
+
+    A model runs a layer through ``build``, ``compute_output_shape``, ``forward`` and
+    ``backward`` (an :class:`ActivatedLayer` through ``forward_linear`` and ``backward_linear``).
+    Keras' ``call``, or a ``__call__``, defined in a subclass of the class whose ``forward`` (or
+    ``forward_linear``) runs would never run, and a ``forward`` whose ``backward`` is still the
+    base class's identity would train on wrong gradients. A ``backward`` of its own under an
+    inherited ``forward`` is allowed (a gradient-reversal layer, say).
+
+    Raises:
+        TypeError: naming the layer, the method and the fix.
+    """
+    cls = type(layer)
+    mro = cls.__mro__
+
+    def owner(name):
+        return next((klass for klass in mro if name in vars(klass)), None)
+
+    def depth(name):  # 0 for a method of the class itself, larger for inherited ones
+        klass = owner(name)
+        return len(mro) if klass is None else mro.index(klass)
+
+    what = f"Layer '{layer.name}' ({cls.__name__})"
+    computes = min(depth("forward"), depth("forward_linear"))
+    if owner("forward") is Layer:
+        outcome = "pass its input through unchanged"
+    else:
+        runs = owner("forward") if depth("forward") <= depth("forward_linear") else owner("forward_linear")
+        outcome = f"compute only what {runs.__name__} computes"
+    if depth("call") < computes:
+        raise TypeError(
+            f"{what} defines call(); tinykeras layers compute with forward(x, training) and "
+            f"backward(dy) {_GUIDE}. Rename call to forward and write its backward: {_BACKWARD} "
+            f"As written, call() would never run and the layer would {outcome}."
+        )
+    if depth("__call__") < computes:
+        raise TypeError(
+            f"{what} defines __call__(); a model runs its layers through forward(x, training) and "
+            f"backward(dy) {_GUIDE}, never through __call__. Move the computation into forward "
+            f"and write its backward: {_BACKWARD} As written, the layer would {outcome} in a model."
+        )
+    for forward, backward, identity in (
+        ("forward", "backward", Layer),
+        ("forward_linear", "backward_linear", ActivatedLayer),
+    ):
+        if owner(forward) not in (None, Layer, ActivatedLayer) and owner(backward) is identity:
+            raise TypeError(
+                f"{what} overrides {forward}() but not {backward}(): the inherited {backward} "
+                f"passes the gradient through unchanged, so fit would train on wrong gradients "
+                f"(and none for the layer's weights). Write {backward}(dy) {_GUIDE}. {_BACKWARD}"
+            )
 
 
 def _batch_input_shape(kwargs):

@@ -4,13 +4,17 @@ import numpy as np
 from tinykeras import backend
 
 
-def check_inputs(x, model, method):
+def check_inputs(x, model, method, finite=True):
     """Converts x to a float array of the model's float type and checks it.
+
+    Args:
+        finite: refuse NaN and infinite values (training and evaluation do; prediction, as in
+            Keras, lets them through to the rows that hold them).
 
     Raises:
         TypeError: for non-numeric data.
-        ValueError: for empty data, NaN/inf values, or a shape the model does not take (with the
-            reshape that would fix it).
+        ValueError: for empty data, NaN/inf values (with ``finite``), or a shape the model does
+            not take (with the reshape that would fix it).
     """
     if x is None:
         raise ValueError(f"{method}: x is None. Pass the input data as a NumPy array.")
@@ -32,7 +36,8 @@ def check_inputs(x, model, method):
             f"{array.shape}. Check that the data loaded and that any filtering kept some samples."
         )
     array = np.ascontiguousarray(array, dtype=backend.floatx())
-    _check_finite(array, method, "inputs")
+    if finite:
+        _check_finite(array, method, "inputs")
     if model.built:
         _check_shape(array.shape, model, method)
     return array
