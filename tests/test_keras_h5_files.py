@@ -358,3 +358,53 @@ def test_optimizer_state_that_does_not_fit_leaves_a_fresh_optimizer_with_a_warni
         loaded = load_model(path)
 
     assert loaded.optimizer.iterations == 0
+
+
+# ---- files written by Keras 2 (tf.keras 2.15) -------------------------------------------------
+
+
+def keras2_fixture(name):
+    with np.load(os.path.join(FIXTURES, f"keras2_{name}.npz"), allow_pickle=False) as data:
+        return dict(data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_2_weights_file_predicts_like_keras_2(name):
+    saved = keras2_fixture(name)
+    model = build(name)
+
+    model.load_weights(os.path.join(FIXTURES, f"keras2_{name}.h5"))
+
+    np.testing.assert_allclose(model.predict(saved["x"], verbose=0), saved["y"], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_2_model_file_loads_compiled_with_its_optimizer_state(name):
+    saved = keras2_fixture(name)
+
+    model = load_model(os.path.join(FIXTURES, f"keras2_model_{name}.h5"))
+
+    np.testing.assert_allclose(model.predict(saved["x"], verbose=0), saved["y"], rtol=0, atol=ATOL)
+    assert isinstance(model.optimizer, optimizers.Adam)
+    assert model.optimizer.learning_rate == pytest.approx(1e-3)
+    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert model.optimizer.iterations == interchange.TRAIN_STEPS
+    if name in interchange.STEP_COMPARABLE:
+        model.train_on_batch(*interchange.training_batch(name, TRAIN_SEED))
+        for i, weight in enumerate(model.get_weights()):
+            np.testing.assert_allclose(weight, saved[f"next_{i}"], rtol=0, atol=ATOL)
+
+
+def test_optimizer_state_in_an_older_layout_is_left_with_a_warning(tmp_path):
+    path = tmp_path / "old.h5"
+    model = compiled("mnist_cnn")
+    interchange.train(model, "mnist_cnn", seed=8)
+    model.save(path)
+    with h5py.File(path, "a") as f:  # Keras 2.0-2.10 named the step count 'Adam/iter:0'
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["optimizer_weights"].attrs["weight_names"]]
+        f["optimizer_weights"].attrs["weight_names"] = [("Adam/iter:0" if i == 0 else n).encode() for i, n in enumerate(names)]
+
+    with pytest.warns(UserWarning, match=r"older Keras layout.*freshly initialized"):
+        loaded = load_model(path)
+
+    assert loaded.compiled and loaded.optimizer.iterations == 0

@@ -295,9 +295,11 @@ def test_load_weights_of_another_architecture_changes_nothing(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
-def test_save_weights_needs_keras_3_suffix(tmp_path):
-    with pytest.raises(ValueError, match=r"\.weights\.h5"):
-        mlp().save_weights(tmp_path / "m.h5")
+@pytest.mark.parametrize("name", ["m.keras", "m.npz", "weights"])
+def test_save_weights_names_the_accepted_suffixes(tmp_path, name):
+    with pytest.raises(ValueError, match=r"'\.weights\.h5'.*'\.h5' / '\.hdf5'.*filepath=.*" + name):
+        mlp().save_weights(tmp_path / name)
+    assert not os.listdir(tmp_path)
 
 
 def test_failed_save_leaves_the_previous_file(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ Loading matches the layers that have weights in order (Keras 2's rule), or by la
 ``by_name=True``; every count and shape is checked before any weight changes.
 """
 import json
+import warnings
 
 import numpy as np
 
@@ -79,11 +80,40 @@ def save_weights(model, filepath):
         write_weights_group(f, model)
 
 
+def _keras_2_value(value):
+    """A config value as Keras 2 spells it: dtype policies as their name, and the initializer
+    settings that only Keras 3 has left out when unset."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy":
+            return value["config"]["name"]
+        if value.get("module") == "keras.initializers":
+            settings = {k: v for k, v in value["config"].items() if not (k in _KERAS_3_INITIALIZER and v is None)}
+            return {"class_name": value["class_name"], "config": settings}
+        return {k: _keras_2_value(v) for k, v in value.items()}
+    return value
+
+
+#: Initializer settings Keras 3 added (unset, Keras 2 has no such argument).
+_KERAS_3_INITIALIZER = ("input_axes", "output_axes")
+#: Layer settings Keras 3 added, left out at these values so that Keras 2 can read the file.
+_KERAS_3_LAYER = {"optional": False, "quantization_config": None}
+
+
 def _legacy_model_config(model):
-    """The model_config attribute: the model's config with layer entries as Keras 2 wrote
-    them ({'class_name', 'config'})."""
+    """The model_config attribute: the model's config as Keras 2 wrote it, which Keras 3's
+    '.h5' reader also reads: layer entries {'class_name', 'config'}, dtypes as names, the
+    input's shape as 'batch_input_shape', no setting that only Keras 3 has."""
     config = saving.sequential_config(model)
-    config["layers"] = [{"class_name": e["class_name"], "config": e["config"]} for e in config["layers"]]
+    entries = []
+    for entry in config["layers"]:
+        settings = {
+            key: _keras_2_value(value) for key, value in entry["config"].items()
+            if not (key in _KERAS_3_LAYER and value == _KERAS_3_LAYER[key])
+        }
+        if entry["class_name"] == "InputLayer":
+            settings["batch_input_shape"] = settings.pop("batch_shape")
+        entries.append({"class_name": entry["class_name"], "config": settings})
+    config = {**config, "dtype": _keras_2_value(config["dtype"]), "layers": entries}
     return {"class_name": "Sequential", "config": config}
 
 
@@ -259,13 +289,34 @@ def load_model(filepath, compile=True):
             pairs = []
         else:
             pairs = plan(model, root, filepath)
-        state = None
-        if model.compiled and "optimizer_weights" in f:
-            group = f["optimizer_weights"]
-            names = _strings(group, "weight_names")
-            state = [saving.numeric_array(group.get(n), filepath, f"optimizer_weights/{n}") for n in names]
+        state = _optimizer_state(f, filepath, model.optimizer.learning_rate) if model.compiled else None
     saving.assign(pairs)
     if state is not None:
         saving.restore_optimizer(model, state, filepath)
     return model
 
+
+def _optimizer_state(f, filepath, learning_rate):
+    """The arrays of the 'optimizer_weights' group in Keras 3's order, or None.
+
+    Keras 3 writes the step count, the learning rate, then the slots; Keras 2.11 to 2.15 wrote
+    the same without the learning rate, which is then taken from the compile settings. Older
+    optimizers kept their slots in another order: their state is not read (with a warning).
+    """
+    if "optimizer_weights" not in f:
+        return None
+    group = f["optimizer_weights"]
+    names = _strings(group, "weight_names")
+    short = [name.removesuffix(":0") for name in names]
+    if not short or not short[0].endswith("iteration"):
+        warnings.warn(
+            f"{filepath}: the optimizer's state is in an older Keras layout ({', '.join(names[:3])}, "
+            "...), which tinykeras does not read; training goes on from a freshly initialized "
+            "optimizer.",
+            stacklevel=4,
+        )
+        return None
+    state = [saving.numeric_array(group.get(n), filepath, f"optimizer_weights/{n}") for n in names]
+    if len(short) < 2 or not short[1].endswith("learning_rate"):
+        state.insert(1, np.asarray(learning_rate, dtype=np.float32))
+    return state

@@ -616,6 +616,20 @@ def sequential_from_config(config):
     return model
 
 
+#: Optimizer settings of Keras 2's files, with the one value tinykeras supports.
+_KERAS_2_OPTIMIZER = {"decay": 0.0, "is_legacy_optimizer": False}
+
+
+def _optimizer_settings(settings):
+    """An optimizer config as Keras 3 names it: Keras 2's 'lr' is 'learning_rate', and whether
+    TensorFlow compiled the update ('jit_compile') does not apply."""
+    settings = {k: v for k, v in settings.items() if k != "jit_compile"}
+    if "lr" in settings:
+        settings.setdefault("learning_rate", settings["lr"])
+        del settings["lr"]
+    return settings
+
+
 def _compile_arguments(config):
     """compile() arguments for a Keras compile_config, or None with a warning naming what
     tinykeras does not support."""
@@ -628,11 +642,13 @@ def _compile_arguments(config):
         optimizer = config.get("optimizer")
         if isinstance(optimizer, dict):
             expect_dict(optimizer, "the optimizer", ("class_name", "config"))
-            settings = expect_dict(optimizer["config"], "the optimizer's config")
-            known = set(settings) - set(_OPTIMIZER_KERAS_ONLY)
-            _check_unused(settings, known, _OPTIMIZER_KERAS_ONLY, f"Optimizer {optimizer['class_name']}")
-            kwargs = {k: v for k, v in settings.items() if k not in _OPTIMIZER_KERAS_ONLY}
-            cls = type(optimizers.get(str(optimizer["class_name"]).lower()))
+            settings = _optimizer_settings(expect_dict(optimizer["config"], "the optimizer's config"))
+            neutral = {**_OPTIMIZER_KERAS_ONLY, **_KERAS_2_OPTIMIZER}
+            known = set(settings) - set(neutral)
+            _check_unused(settings, known, neutral, f"Optimizer {optimizer['class_name']}")
+            kwargs = {k: v for k, v in settings.items() if k not in neutral}
+            # Keras 2.11 to 2.15 named their built-in optimizers 'Custom>Adam' in '.h5' files.
+            cls = type(optimizers.get(str(optimizer["class_name"]).removeprefix("Custom>").lower()))
             if not isinstance(kwargs.get("learning_rate", 0.0), (int, float)):
                 raise ValueError("a learning-rate schedule is not supported")  # noqa: TRY004 - a malformed file is a bad value
             optimizer = cls(**kwargs)
@@ -647,9 +663,7 @@ def _compile_arguments(config):
             loss = type(losses.get(str(loss["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
         else:
             loss = losses.get(loss)
-        names = config.get("metrics") or []
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ValueError(f"metrics other than names are not supported: {names!r}")
+        names = _metric_names(config.get("metrics") or [])
         for name in names:
             metrics.get(name)
     except (TypeError, ValueError) as error:
@@ -660,6 +674,23 @@ def _compile_arguments(config):
         )
         return None
     return {"optimizer": optimizer, "loss": loss, "metrics": names}
+
+
+def _metric_names(entries):
+    """The metric names of a compile config: a list of names, or as Keras 2 wrote them, a list
+    per output of {'class_name': 'MeanMetricWrapper', 'config': {'name', 'fn'}}."""
+    if isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], list):
+        entries = entries[0]  # the one output's list
+    if not isinstance(entries, list):
+        raise ValueError(f"metrics must be a list; found {entries!r}")  # noqa: TRY004 - a malformed file is a bad value
+    names = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("class_name") == "MeanMetricWrapper":
+            entry = expect_dict(entry.get("config"), "a metric's config").get("name")
+        if not isinstance(entry, str):
+            raise ValueError(f"metrics other than names are not supported: {entry!r}")  # noqa: TRY004
+        names.append(entry)
+    return names
 
 
 def deserialize_model(serialized, compile=True):
