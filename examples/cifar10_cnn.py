@@ -1,11 +1,14 @@
 """A VGG-style CNN on CIFAR-10 with batch normalization, data augmentation and early stopping.
 
 The Keras tutorial unchanged but for the import lines. Run:
-    python examples/cifar10_cnn.py [--epochs 50] [--seed N] [--samples N] [--plot history.png]
+    python examples/cifar10_cnn.py [--epochs 50] [--seed N] [--samples N] [--output DIR]
 
-CIFAR-10 (163 MB) is fetched on first use into $TINYKERAS_HOME/datasets/cifar-10-batches-py/.
+The learning curves are saved to DIR/cifar10_history.png (DIR is output/ in the current folder by
+default, created if needed). CIFAR-10 (163 MB) is fetched on first use into
+$TINYKERAS_HOME/datasets/cifar-10-batches-py/.
 """
 import argparse
+import os
 import sys
 
 import tinykeras as keras
@@ -65,8 +68,10 @@ def load_dataset(samples=None):
     return (x_train[held_out:], y_train[held_out:]), (x_val, y_val), (x_test, y_test)
 
 
-def main(epochs=50, seed=None, samples=None, plot_path="cifar10_history.png", verbose=2):
-    """Trains with augmentation and early stopping, evaluates, plots; returns (history, accuracy)."""
+def main(epochs=50, seed=None, samples=None, plot_path=os.path.join("output", "cifar10_history.png"),
+         verbose=2):
+    """Trains with augmentation and early stopping, evaluates, plots the learning curves to
+    ``plot_path`` (creating its folder; None or '' for no plot); returns (history, accuracy)."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_dataset(samples)
@@ -95,6 +100,7 @@ def main(epochs=50, seed=None, samples=None, plot_path="cifar10_history.png", ve
         print(f"{key}: {' '.join(f'{v:.4f}' for v in history.history[key])}")
     if plot_path:
         try:
+            os.makedirs(os.path.dirname(plot_path) or ".", exist_ok=True)
             keras.utils.plot_history(history, path=plot_path)
             print(f"Learning curves saved to {plot_path}")
         except ImportError as error:
@@ -108,10 +114,14 @@ def cli(argv=None):
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
     parser.add_argument("--samples", type=int, default=None, help="use only the first N training and test images")
-    parser.add_argument("--plot", default="cifar10_history.png", help="where to save the learning curves ('' for none)")
+    parser.add_argument("--output", default="output", metavar="DIR",
+                        help="folder for the learning curves, created if needed (default: output)")
+    parser.add_argument("--plot", default="cifar10_history.png",
+                        help="the learning curves' file name in DIR ('' for none)")
     args = parser.parse_args(argv)
+    plot_path = os.path.join(args.output, args.plot) if args.plot else None
     try:
-        main(args.epochs, args.seed, args.samples, args.plot)
+        main(args.epochs, args.seed, args.samples, plot_path)
     except keras.datasets.DatasetUnavailableError as error:
         print(f"CIFAR-10 is not available: {error}", file=sys.stderr)
         return 1

@@ -1,15 +1,16 @@
 """Keras 1's MNIST CNN, written in Keras 1's API: channels-first images, Convolution2D(32, 3, 3),
 border_mode, np_utils.to_categorical and fit(..., nb_epoch=...).
 
-The Keras 1 tutorial unchanged but for the import lines and two choices the issue fixes: batches
-of 32 for 10 epochs, and Adam (Keras 1 used Adadelta, which tinykeras does not have). The legacy
+The Keras 1 tutorial unchanged but for the import lines and two settings: batches of 32 for 10
+epochs, and the Adam optimizer in place of Adadelta, which tinykeras does not provide. The legacy
 names print DeprecationWarnings that spell the current API.
 
 Keras 1 users had "image_dim_ordering": "th" in ~/.keras/keras.json; the same setting here is
 {"image_data_format": "channels_first"} in $TINYKERAS_HOME/tinykeras.json, or
-TINYKERAS_IMAGE_DATA_FORMAT=channels_first, or the call at the top of main().
+TINYKERAS_IMAGE_DATA_FORMAT=channels_first. This script needs neither: it sets channels_first for
+its own run (main() puts the previous format back when it returns).
 
-Run: python examples/mnist_cnn_keras1.py
+Run: python examples/mnist_cnn_keras1.py [--seed N] [--epochs 10]
 """
 import argparse
 
@@ -62,8 +63,18 @@ def build_model():
 
 
 def main(seed=None, epochs=nb_epoch, train_samples=None, verbose=1):
-    """Trains and evaluates on the test set; returns the test accuracy."""
+    """Trains and evaluates on the test set in channels_first; returns the test accuracy. The
+    image data format in force before the call is restored when it returns."""
+    previous_format = K.image_data_format()
     K.set_image_data_format('channels_first')  # Keras 1's "image_dim_ordering": "th"
+    try:
+        return _train_and_evaluate(seed, epochs, train_samples, verbose)
+    finally:
+        K.set_image_data_format(previous_format)
+
+
+def _train_and_evaluate(seed, epochs, train_samples, verbose):
+    """The Keras 1 tutorial's body, run with channels_first set; returns the test accuracy."""
     if seed is not None:
         keras.utils.set_random_seed(seed)
 
@@ -102,7 +113,7 @@ def main(seed=None, epochs=nb_epoch, train_samples=None, verbose=1):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=None, help="seed for a reproducible run")
     parser.add_argument("--epochs", type=int, default=nb_epoch)
     args = parser.parse_args()

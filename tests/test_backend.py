@@ -2,6 +2,9 @@
 set_ functions, in that order of precedence."""
 import importlib
 import json
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -75,23 +78,57 @@ def test_load_config_applies_a_changed_file(home):
     [
         (
             {"image_data_format": "NCHW"},
-            (r'"image_data_format" in .*tinykeras\.json must be one of '
-             r"'channels_last', 'channels_first'\. Received: 'NCHW'"),
+            (r'Ignoring "image_data_format" in the tinykeras settings file .*tinykeras\.json: '
+             r"it must be one of 'channels_last', 'channels_first'\. Received: 'NCHW'\. "
+             r"The default image_data_format='channels_last' is used instead"),
         ),
         (
             {"floatx": "float16"},
-            (r'"floatx" in .*tinykeras\.json must be one of '
-             r"'float32', 'float64'\. Received: 'float16'"),
+            (r'Ignoring "floatx" in .*tinykeras\.json: it must be one of '
+             r"'float32', 'float64'\. Received: 'float16'\. The default floatx='float32'"),
         ),
-        ({"epsilon": -1}, r'"epsilon" in .*tinykeras\.json must be a positive number'),
-        ("{not json", r"Cannot read the tinykeras settings file .*tinykeras\.json.*fix or delete"),
-        ("[1, 2]", r"settings file .*tinykeras\.json must hold a JSON object"),
+        ({"epsilon": -1}, r'Ignoring "epsilon" in .*tinykeras\.json: it must be a positive number'),
+        ({"epsilon": float("inf")}, r'Ignoring "epsilon" .*Received: inf'),
+        ("{not json", (r"Ignoring the tinykeras settings file .*tinykeras\.json: it cannot be "
+                       r"read as JSON .*The defaults are used instead .*Fix or delete the file")),
+        ("[1, 2]", (r"Ignoring the tinykeras settings file .*tinykeras\.json: it must hold a "
+                    r"JSON object.*Received: \[1, 2\]\. The defaults are used instead")),
     ],
 )
-def test_bad_settings_file_names_the_file_and_the_allowed_values(home, settings, pattern):
+def test_bad_settings_file_warns_names_the_file_and_uses_the_defaults(home, settings, pattern):
     write_settings(home, settings)
-    with pytest.raises(ValueError, match=pattern):
-        backend.load_config()
+    with pytest.warns(UserWarning, match=pattern):
+        assert backend.load_config() == {
+            "floatx": "float32",
+            "epsilon": 1e-7,
+            "image_data_format": "channels_last",
+        }
+    assert backend.floatx() == "float32" and backend.image_data_format() == "channels_last"
+
+
+def test_a_bad_key_is_ignored_and_the_good_keys_beside_it_apply(home):
+    write_settings(home, {"image_data_format": "channels_first", "floatx": "float16",
+                          "epsilon": 1e-5})
+    with pytest.warns(UserWarning, match=r'Ignoring "floatx"') as record:
+        settings = backend.load_config()
+    assert len(record) == 1
+    assert settings == {"floatx": "float32", "epsilon": 1e-5, "image_data_format": "channels_first"}
+
+
+@pytest.mark.parametrize("contents", ['{"image_data_format": ', '"channels_first"',
+                                      '{"floatx": "float16", "image_data_format": "channels_first"}'])
+def test_import_tinykeras_succeeds_with_a_malformed_settings_file(home, contents):
+    write_settings(home, contents)
+    script = ("import tinykeras\n"
+              "from tinykeras import backend\n"
+              "print(backend.floatx(), backend.image_data_format())")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env=dict(os.environ, TINYKERAS_HOME=str(home)))
+    assert result.returncode == 0, result.stderr
+    assert "UserWarning: Ignoring" in result.stderr
+    assert str(home / "tinykeras.json") in result.stderr
+    expected = "channels_first" if "floatx" in contents else "channels_last"
+    assert result.stdout.split() == ["float32", expected]
 
 
 def test_bad_environment_variable_names_it(home, monkeypatch):

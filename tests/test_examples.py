@@ -31,13 +31,22 @@ def test_mnist_mlp_tutorial(mnist, tmp_path, capsys):
     assert "Predictions: [7 2 1 0 4]" in out
 
 
+def test_mnist_mlp_command_line_writes_into_output_in_the_current_folder(mnist, tmp_path,
+                                                                       monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert load_example("mnist_mlp").cli(["--epochs", "1", "--seed", "1"]) == 0
+    assert os.listdir(tmp_path) == ["output"]
+    assert os.listdir(tmp_path / "output") == ["model.weights.h5"]
+    assert f"Weights saved to {os.path.join('output', 'model.weights.h5')}" in capsys.readouterr().out
+
+
 def test_mnist_cnn_tutorial(mnist, tmp_path, capsys):
-    """The README's main example, all three epochs: >= 96.0% on the test set, and the reloaded
-    model predicts the first five test digits."""
-    accuracy = load_example("mnist_cnn").main(
-        seed=1, weights_path=str(tmp_path / "cnn.weights.h5"), verbose=0
-    )
+    """The README's main example, all three epochs: >= 96.0% on the test set, the weights saved
+    into a folder created for them, and the reloaded model predicts the first five test digits."""
+    weights = tmp_path / "runs" / "cnn.weights.h5"
+    accuracy = load_example("mnist_cnn").main(seed=1, weights_path=str(weights), verbose=0)
     out = capsys.readouterr().out
+    assert weights.is_file()
     assert accuracy >= 0.960
     assert "Predictions: [7 2 1 0 4]" in out
 
@@ -84,6 +93,17 @@ def test_cifar10_tutorial_runs_end_to_end_on_synthetic_batches(synthetic_cifar10
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cifar10_command_line_saves_the_curves_into_output_dir(synthetic_cifar10, tmp_path,
+                                                               monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "my runs"
+    assert load_example("cifar10_cnn").cli(["--epochs", "1", "--seed", "1",
+                                            "--output", str(output)]) == 0
+    assert os.listdir(output) == ["cifar10_history.png"]
+    assert "home" in os.listdir(tmp_path) and "output" not in os.listdir(tmp_path)
+    assert f"Learning curves saved to {output / 'cifar10_history.png'}" in capsys.readouterr().out
+
+
 def test_cifar10_tutorial_without_data_says_how_to_place_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
 
@@ -109,10 +129,24 @@ def test_mnist_cnn_keras1_tutorial_learns_on_a_subset(mnist, capsys):
         warnings.simplefilter("ignore", DeprecationWarning)  # the legacy names warn by design
         accuracy = example.main(seed=1, epochs=1, train_samples=3000, verbose=0)
         out = capsys.readouterr().out
-        assert backend.image_data_format() == "channels_first"
+        assert backend.image_data_format() == "channels_last"  # main() restores the format
+        backend.set_image_data_format("channels_first")  # build_model() reads it, as in Keras 1
         model = example.build_model()
     assert accuracy >= 0.85  # chance is 0.10; the full 10 epochs reach about 0.99
     assert "First layer output shape: (None, 32, 26, 26)" in out
     assert "X_train shape: (3000, 1, 28, 28)" in out and "Test accuracy:" in out
     assert model.layers[0].output_shape == (None, 32, 26, 26)
     assert model.output_shape == (None, 10) and model.count_params() == 600_810
+
+
+def test_mnist_cnn_keras1_restores_the_image_data_format_when_main_raises(monkeypatch):
+    from tinykeras import backend
+
+    def unavailable(*args, **kwargs):
+        raise OSError("MNIST is not available")
+
+    example = load_example("mnist_cnn_keras1")
+    monkeypatch.setattr(example.mnist, "load_data", unavailable)
+    with pytest.raises(OSError, match="not available"):
+        example.main(epochs=1)
+    assert backend.image_data_format() == "channels_last"

@@ -13,12 +13,18 @@ Where the settings come from, the later overriding the earlier:
 3. the environment variable ``TINYKERAS_IMAGE_DATA_FORMAT`` ('channels_last' or 'channels_first');
 4. calls in the program: ``set_image_data_format()``, ``set_floatx()``, ``set_epsilon()``.
 
+A settings file that is not valid JSON, or not a JSON object, is ignored with a ``UserWarning``;
+a key with a bad value is ignored (with a warning) while the good keys beside it apply. A damaged
+file therefore never stops ``import tinykeras``: the defaults stand in for what it cannot give.
+
 ``load_config()`` reads steps 1-3 again (after the file or the variable changed).
 A layer takes the image data format when it is created, so set it before building the model.
 """
 import json
+import math
 import os
 import re
+import reprlib
 import warnings
 from collections import defaultdict
 
@@ -28,6 +34,8 @@ FLOATX_TYPES = ("float32", "float64")
 IMAGE_DATA_FORMATS = ("channels_last", "channels_first")
 CONFIG_FILE = "tinykeras.json"
 IMAGE_DATA_FORMAT_VARIABLE = "TINYKERAS_IMAGE_DATA_FORMAT"
+
+_DEFAULTS = {"floatx": "float32", "epsilon": 1e-7, "image_data_format": "channels_last"}
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
@@ -114,44 +122,78 @@ def config_path():
 
 
 def _read_config_file(path):
-    """The settings in ``path`` as a dict ({} when there is no file), checked key by key."""
+    """The valid settings in ``path``, as a dict ({} when there is no file).
+
+    Every problem is reported with a ``UserWarning`` naming the file and is then passed over: an
+    unreadable file, or one that is not a JSON object, gives {}; a key with a bad value is left
+    out and the other keys still apply.
+
+    Args:
+        path: the settings file.
+
+    Returns:
+        A dict holding some of 'image_data_format', 'floatx' and 'epsilon'.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as error:
-        raise ValueError(
-            f"Cannot read the tinykeras settings file {path}: {error}. It must be a JSON object "
-            'such as {"image_data_format": "channels_first"}; fix or delete the file.'
-        ) from error
+        _warn_bad_settings(path, f"it cannot be read as JSON ({type(error).__name__}: {error})")
+        return {}
     if not isinstance(config, dict):
-        raise ValueError(  # noqa: TRY004 (a file holding the wrong thing is a bad value)
-            f"The tinykeras settings file {path} must hold a JSON object such as "
-            f'{{"image_data_format": "channels_first"}}. Received: {config!r}'
-        )
+        _warn_bad_settings(path, "it must hold a JSON object such as "
+                                 f'{{"image_data_format": "channels_first"}}. Received: '
+                                 f"{reprlib.repr(config)}")
+        return {}
     settings = {}
-    if "image_data_format" in config:
-        settings["image_data_format"] = _checked(
-            config["image_data_format"], IMAGE_DATA_FORMATS, f'"image_data_format" in {path}'
-        )
-    if "floatx" in config:
-        settings["floatx"] = _checked(config["floatx"], FLOATX_TYPES, f'"floatx" in {path}')
-    if "epsilon" in config:
-        value = config["epsilon"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(
-                f'"epsilon" in {path} must be a positive number such as 1e-07. Received: {value!r}'
-            )
-        settings["epsilon"] = float(value)
+    checks = {
+        "image_data_format": lambda value, where: _checked(value, IMAGE_DATA_FORMATS, where),
+        "floatx": lambda value, where: _checked(value, FLOATX_TYPES, where),
+        "epsilon": _checked_epsilon,
+    }
+    for key, check in checks.items():
+        if key not in config:
+            continue
+        try:
+            settings[key] = check(config[key], "it")
+        except ValueError as error:
+            _warn_bad_settings(path, str(error), key)
     return settings
 
 
+def _warn_bad_settings(path, problem, key=None):
+    """Warns that the settings file, or one key of it, is ignored and the default used instead.
+
+    Args:
+        path: the settings file.
+        problem: what is wrong, as a sentence.
+        key: the setting ignored, or None when the whole file is.
+    """
+    if key is None:
+        defaults = ", ".join(f"{name}={value!r}" for name, value in _DEFAULTS.items())
+        message = (f"Ignoring the tinykeras settings file {path}: {problem}. The defaults are "
+                   f"used instead ({defaults}). Fix or delete the file.")
+    else:
+        message = (f'Ignoring "{key}" in the tinykeras settings file {path}: {problem}. The '
+                   f"default {key}={_DEFAULTS[key]!r} is used instead; fix or delete that key.")
+    warnings.warn(message, UserWarning, stacklevel=3)
+
+
 def _checked(value, allowed, where):
+    """Returns ``value`` when it is one of ``allowed``, else raises ValueError naming ``where``."""
     if value not in allowed:
         expected = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{where} must be one of {expected}. Received: {value!r}")
     return value
+
+
+def _checked_epsilon(value, where):
+    """Returns ``value`` as a float when it is a positive finite number, else raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"{where} must be a positive number such as 1e-07. Received: {value!r}")
+    return float(value)
 
 
 def load_config():
@@ -162,9 +204,10 @@ def load_config():
         The settings in force: {'floatx': ..., 'epsilon': ..., 'image_data_format': ...}.
 
     Raises:
-        ValueError: for a value outside the allowed ones, naming the file or the variable.
+        ValueError: when ``$TINYKERAS_IMAGE_DATA_FORMAT`` holds a value outside the allowed ones.
+            (A bad settings file only warns: see ``_read_config_file``.)
     """
-    settings = {"floatx": "float32", "epsilon": 1e-7, "image_data_format": "channels_last"}
+    settings = dict(_DEFAULTS)
     settings.update(_read_config_file(config_path()))
     from_environment = os.environ.get(IMAGE_DATA_FORMAT_VARIABLE)
     if from_environment:

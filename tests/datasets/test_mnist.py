@@ -175,6 +175,51 @@ def test_when_every_source_fails_the_error_lists_them_and_the_manual_steps(datas
     assert os.listdir(datasets_dir) == []
 
 
+def small_dataset(monkeypatch):
+    """Pins MNIST's specs to six tiny arrays (so a fake source can verify) and returns them."""
+    arrays = {"x_train": np.arange(6 * 28 * 28).reshape(6, 28, 28).astype(np.uint8),
+              "y_train": np.arange(6, dtype=np.uint8),
+              "x_test": np.full((2, 28, 28), 7, np.uint8),
+              "y_test": np.array([3, 4], np.uint8)}
+    monkeypatch.setattr(mnist_data, "ARRAYS", {
+        name: _cache.ArraySpec(a.shape, str(a.dtype), _cache.array_sha256(a))
+        for name, a in arrays.items()})
+    return arrays
+
+
+def test_each_failed_source_is_reported_in_one_line_before_the_next(datasets_dir, monkeypatch,
+                                                                      capsys):
+    arrays = small_dataset(monkeypatch)
+    wrong = dict(arrays, y_test=np.array([4, 3], np.uint8))
+    monkeypatch.setattr(mnist_data, "_sources", lambda: [
+        _cache.Source("the first mirror", failing("timed out\nafter 15 s")),
+        _cache.Source("the second mirror", lambda workdir: wrong),
+        _cache.Source("the third mirror", lambda workdir: dict(arrays)),
+    ])
+
+    (x_train, _), _ = mnist_data.load_data()
+
+    np.testing.assert_array_equal(x_train, arrays["x_train"])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "Fetching MNIST from the first mirror",
+        "MNIST: the first mirror failed (OSError: timed out after 15 s); trying the next source.",
+        "Fetching MNIST from the second mirror",
+        "MNIST: the second mirror failed (IntegrityError: y_test does not match its SHA-256 "
+        f"{mnist_data.ARRAYS['y_test'].sha256}); trying the next source.",
+        "Fetching MNIST from the third mirror",
+    ]
+
+
+def test_the_last_failed_source_says_none_is_left(datasets_dir, monkeypatch, capsys):
+    monkeypatch.setattr(mnist_data, "_sources",
+                        lambda: [_cache.Source("the only mirror", failing("refused"))])
+    with pytest.raises(_cache.DatasetUnavailableError):
+        mnist_data.load_data()
+    assert ("MNIST: the only mirror failed (OSError: refused); no source is left."
+            in capsys.readouterr().err.splitlines())
+
+
 def test_cli_fails_with_exit_code_1_when_nothing_can_be_fetched(datasets_dir, monkeypatch, capsys):
     monkeypatch.setattr(mnist_data, "_sources", lambda: [_cache.Source("nowhere", failing("no"))])
     assert datasets_main(["mnist"]) == 1
@@ -339,18 +384,115 @@ def test_atomic_write_replaces_the_file_on_success(tmp_path):
 
 # The command line
 
-@needs_shared_mnist
-def test_cli_caches_mnist_and_prints_where(tmp_path):
+def test_cli_caches_mnist_places_the_idx_files_and_prints_where(tmp_path, monkeypatch,
+                                                                 reference):
     datasets = tmp_path / "home" / "datasets"
     datasets.mkdir(parents=True)
     shutil.copyfile(SHARED_MNIST, datasets / "mnist.npz")
-    env = dict(os.environ, TINYKERAS_HOME=str(tmp_path / "home"))
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    env = dict(os.environ, TINYKERAS_HOME=str(tmp_path / "home"), TMPDIR=str(system_tmp))
 
     result = subprocess.run([sys.executable, "-m", "tinykeras.datasets", "mnist"], cwd=REPO,
                             env=env, capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stderr
     assert str(datasets / "mnist.npz") in result.stdout
+    assert f"IDX files for the 'mnist' package (mnist.train_images() and the others) in {system_tmp}" \
+        in result.stdout
+    for filename in mnist_data.IDX_FILES.values():
+        assert f"  {system_tmp / filename}\n" in result.stdout
+    assert sorted(os.listdir(system_tmp)) == sorted(mnist_data.IDX_FILES.values())
+
+    # The `mnist` package now reads them without downloading, and gets the cached arrays.
+    import mnist as idx
+
+    monkeypatch.setattr(idx, "temporary_dir", lambda: str(system_tmp))
+    monkeypatch.setattr(idx, "urlretrieve", failing("the mnist package must not download"))
+    for name, read in [("x_train", idx.train_images), ("y_train", idx.train_labels),
+                       ("x_test", idx.test_images), ("y_test", idx.test_labels)]:
+        array = read()
+        assert array.dtype == np.uint8
+        np.testing.assert_array_equal(array, reference[name])
+
+
+def test_cli_reports_an_idx_folder_it_cannot_write(datasets_dir, monkeypatch, capsys):
+    arrays = small_dataset(monkeypatch)
+    monkeypatch.setattr(mnist_data, "_sources",
+                        lambda: [_cache.Source("a mirror", lambda workdir: dict(arrays))])
+    blocked = datasets_dir / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr(mnist_data, "idx_folder", lambda: str(blocked))
+
+    assert datasets_main(["mnist"]) == 1
+    err = capsys.readouterr().err
+    assert f"could not write the IDX files the 'mnist' package reads into {blocked}" in err
+    assert "set TMPDIR to a writable folder" in err
+
+
+# The IDX files of the `mnist` package
+
+def test_idx_bytes_follow_the_format():
+    array = np.arange(12, dtype=np.uint8).reshape(3, 2, 2)
+    assert mnist_data.idx_bytes(array) == (
+        b"\x00\x00\x08\x03" + b"\x00\x00\x00\x03" + b"\x00\x00\x00\x02" * 2 + bytes(range(12)))
+    assert mnist_data.idx_bytes(np.array([9, 1], np.uint8)) == b"\x00\x00\x08\x01\x00\x00\x00\x02\x09\x01"
+
+
+@pytest.mark.parametrize("array", [np.zeros((2, 2), np.float32), np.uint8(3)])
+def test_idx_bytes_refuse_what_is_not_a_uint8_array(array):
+    with pytest.raises(ValueError, match=r"Expected a uint8 array of one or more dimensions "
+                                         r".*Received: a .* array of shape .*\.astype\(np\.uint8\)"):
+        mnist_data.idx_bytes(array)
+
+
+def test_write_idx_files_puts_them_where_the_mnist_package_looks(datasets_dir, tmp_path,
+                                                                 monkeypatch):
+    import tempfile
+
+    import mnist as idx
+
+    arrays = small_dataset(monkeypatch)
+    monkeypatch.setattr(mnist_data, "_sources",
+                        lambda: [_cache.Source("a mirror", lambda workdir: dict(arrays))])
+    system_tmp = tmp_path / "system-tmp"
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    monkeypatch.setattr(idx, "urlretrieve", failing("the mnist package must not download"))
+    system_tmp.mkdir()
+
+    written = mnist_data.write_idx_files()
+
+    paths = [str(system_tmp / name) for name in mnist_data.IDX_FILES.values()]
+    assert written == dict.fromkeys(paths, True)
+    assert sorted(os.listdir(system_tmp)) == sorted(mnist_data.IDX_FILES.values())
+    for name, read in [("x_train", idx.train_images), ("y_train", idx.train_labels),
+                       ("x_test", idx.test_images), ("y_test", idx.test_labels)]:
+        np.testing.assert_array_equal(read(), arrays[name])
+        assert read().dtype == np.uint8
+
+
+def test_write_idx_files_leaves_identical_files_and_replaces_others(datasets_dir, tmp_path,
+                                                                    monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    monkeypatch.setattr(mnist_data, "_sources",
+                        lambda: [_cache.Source("a mirror", lambda workdir: dict(arrays))])
+    folder = tmp_path / "idx"
+    mnist_data.write_idx_files(folder)
+    labels = folder / mnist_data.IDX_FILES["y_test"]
+    images = folder / mnist_data.IDX_FILES["x_test"]
+    before = os.stat(images)
+    labels.write_bytes(b"not gzip")  # a damaged download
+
+    written = mnist_data.write_idx_files(folder)
+
+    assert written[str(labels)] is True
+    assert [path for path, changed in written.items() if not changed] == [
+        str(folder / mnist_data.IDX_FILES[name]) for name in ("x_train", "y_train", "x_test")]
+    assert os.stat(images).st_ino == before.st_ino and os.stat(images).st_mtime_ns == before.st_mtime_ns
+    with gzip.open(labels) as stream:
+        assert stream.read() == mnist_data.idx_bytes(arrays["y_test"])
+    assert sorted(os.listdir(folder)) == sorted(mnist_data.IDX_FILES.values())
 
 
 def test_cli_rejects_unknown_names_with_a_suggestion(capsys):

@@ -223,6 +223,9 @@ def write_npz(path, arrays):
 def fetch_first(title, sources, specs, workdir, manual_help):
     """Tries each source in order and returns the arrays of the first one that verifies.
 
+    Each failure is reported at once on stderr, in one line naming the source and the reason, so
+    a slow fetch that falls back to the next source says why.
+
     Args:
         title: the dataset's name, for messages (e.g. ``'MNIST'``).
         sources: list of ``Source``.
@@ -245,7 +248,11 @@ def fetch_first(title, sources, specs, workdir, manual_help):
             verify_arrays(arrays, specs)
             return {name: np.asarray(arrays[name]) for name in specs}
         except Exception as error:  # every failure moves on to the next source, and is reported
-            failures.append(f"  {number}. {source.description}: {type(error).__name__}: {error}")
+            reason = f"{type(error).__name__}: {error}"
+            failures.append(f"  {number}. {source.description}: {reason}")
+            then = "trying the next source" if number < len(sources) else "no source is left"
+            print(f"{title}: {source.description} failed ({' '.join(reason.split())}); {then}.",
+                  file=sys.stderr)
     tried = "\n".join(failures)
     raise DatasetUnavailableError(
         f"Could not fetch {title}; every source failed:\n{tried}\n{manual_help}")

