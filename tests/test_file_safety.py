@@ -161,7 +161,7 @@ def test_keras_2_file_listing_a_missing_weight_changes_nothing(tmp_path):
 def test_set_weights_with_too_few_arrays_changes_nothing():
     model = mlp()
     before = snapshot(model)
-    with pytest.raises(ValueError, match="has 4 weight arrays; received 3"):
+    with pytest.raises(ValueError, match=r"expects 4 weight arrays \(dense/kernel, .*\); received 3"):
         model.set_weights([w + 1 for w in before[:3]])
     assert_unchanged(model, before)
 
@@ -288,6 +288,162 @@ def test_a_save_killed_midway_leaves_the_old_or_the_new_file(tmp_path, name):
         assert values in ({1.0}, {2.0})
     leftovers = [n for n in os.listdir(tmp_path) if n != name]
     assert all(n.startswith(f".{name}.") and n.endswith(".tmp") for n in leftovers)
+    if os.name == "posix":  # the next save removes what the killed ones left
+        save = model.save if name.endswith(".keras") else model.save_weights
+        save(path)
+        assert os.listdir(tmp_path) == [name]
+
+
+# ---- temporary files, links and permissions -------------------------------------------------
+
+
+def dead_pid():
+    """A process id no process has: above the system's largest on Linux, else a child's that
+    has exited and been reaped."""
+    try:
+        with open("/proc/sys/kernel/pid_max") as file:
+            return int(file.read()) + 1
+    except OSError:
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
+        return child.pid
+
+
+@pytest.mark.skipif(os.name != "posix", reason="leftovers are cleaned on POSIX systems only")
+def test_a_save_removes_the_temporary_files_of_dead_saves_of_that_file_only(tmp_path):
+    path = tmp_path / "m.weights.h5"
+    dead, alive = dead_pid(), os.getpid()
+    leftovers = {
+        f".m.weights.h5.{dead}-0123456789ab.tmp": False,  # a killed save of this file
+        f".m.weights.h5.{alive}-0123456789ab.tmp": True,  # a save in progress
+        f".other.h5.{dead}-0123456789ab.tmp": True,  # another file's
+        ".m.weights.h5.0123456789ab.tmp": True,  # no pid in the name: whose it is is unknown
+        f".m.weights.h5.{dead}-0123456789ab.tmp.bak": True,  # not the pattern exactly
+        f".m.weights.h5.{dead}-0123456789abc.tmp": True,
+        f"m.weights.h5.{dead}-0123456789ab.tmp": True,
+    }
+    for name in leftovers:
+        (tmp_path / name).write_bytes(b"partial")
+
+    mlp(seed=1).save_weights(path)
+
+    kept = sorted(name for name, keep in leftovers.items() if keep)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept + ["m.weights.h5"])
+
+
+LIVE_WRITER = textwrap.dedent("""
+    import sys, time
+    from tinykeras.utils.files import atomic_write
+
+    with atomic_write(sys.argv[1]) as file:
+        file.write(b"half of a file")
+        print("writing", flush=True)
+        time.sleep(120)
+""")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="leftovers are cleaned on POSIX systems only")
+def test_a_save_in_progress_elsewhere_is_left_alone_and_its_leftover_removed_once_killed(tmp_path):
+    path = tmp_path / "m.keras"
+    writer = subprocess.Popen([sys.executable, "-c", LIVE_WRITER, str(path)],
+                              env={**os.environ, "PYTHONPATH": ROOT}, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        temporary = [name for name in os.listdir(tmp_path) if name != "m.keras"]
+        assert len(temporary) == 1 and temporary[0].startswith(f".m.keras.{writer.pid}-")
+
+        mlp(seed=1).save(path)  # while the other process writes
+
+        assert sorted(os.listdir(tmp_path)) == sorted(temporary + ["m.keras"])
+    finally:
+        writer.kill()
+        writer.wait(timeout=10)
+        writer.stdout.close()
+
+    mlp(seed=2).save(path)  # the writer is gone: its temporary file goes
+
+    assert os.listdir(tmp_path) == ["m.keras"]
+    assert_unchanged(models.load_model(path), mlp(seed=2).get_weights())
+
+
+@pytest.mark.parametrize("save", ["save_weights", "save"])
+def test_saving_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tmp_path, save):
+    suffix = ".weights.h5" if save == "save_weights" else ".keras"
+    (tmp_path / "store").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "store" / f"m{suffix}"
+    link = tmp_path / "links" / f"m{suffix}"
+    getattr(mlp(seed=1), save)(target)
+    os.symlink(os.path.join("..", "store", target.name), link)
+
+    getattr(mlp(seed=2), save)(link)
+
+    assert os.readlink(link) == os.path.join("..", "store", target.name)
+    assert os.listdir(tmp_path / "links") == [link.name]
+    assert os.listdir(tmp_path / "store") == [target.name]
+    if save == "save":
+        restored = models.load_model(target)
+    else:
+        restored = mlp()
+        restored.load_weights(target)
+    assert_unchanged(restored, mlp(seed=2).get_weights())
+
+
+def test_saving_through_a_link_to_a_missing_file_creates_that_file(tmp_path):
+    link = tmp_path / "link.weights.h5"
+    os.symlink("target.weights.h5", link)
+    mlp(seed=1).save_weights(link)
+    assert os.readlink(link) == "target.weights.h5"
+    assert sorted(os.listdir(tmp_path)) == ["link.weights.h5", "target.weights.h5"]
+
+
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444, 0o664])
+def test_saving_over_a_file_keeps_its_permission_bits(tmp_path, umask_022, mode):
+    path = tmp_path / "m.weights.h5"
+    mlp(seed=1).save_weights(path)
+    os.chmod(path, mode)
+    mlp(seed=2).save_weights(path)
+    assert stat_mode(path) == mode
+    model = mlp()
+    model.load_weights(path)
+    assert_unchanged(model, mlp(seed=2).get_weights())
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        mlp(seed=1).save_weights(tmp_path / "m.weights.h5")
+    finally:
+        os.umask(previous)
+    assert stat_mode(tmp_path / "m.weights.h5") == mode
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saving_through_a_link_keeps_the_targets_mode(tmp_path, umask_022):
+    target = tmp_path / "target.weights.h5"
+    mlp(seed=1).save_weights(target)
+    os.chmod(target, 0o600)
+    os.symlink(target.name, tmp_path / "link.weights.h5")
+    mlp(seed=2).save_weights(tmp_path / "link.weights.h5")
+    assert os.path.islink(tmp_path / "link.weights.h5")
+    assert stat_mode(target) == 0o600
+    model = mlp()
+    model.load_weights(target)
+    assert_unchanged(model, mlp(seed=2).get_weights())
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o7777
 
 
 # ---- damaged files raise a clear error ------------------------------------------------------

@@ -324,6 +324,48 @@ def test_set_weights_checks_every_shape_first():
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
+@pytest.mark.parametrize(
+    ("last", "error", "message"),
+    [
+        (np.array(["a", "b", "c"]), TypeError, r"weight 'dense_1/bias' must hold real numbers .*dtype <U1 \(text\)"),
+        (np.array([None, None, None]), TypeError, r"weight 'dense_1/bias' .*dtype object \(Python objects, such as None"),
+        (np.array([True, False, True]), TypeError, r"weight 'dense_1/bias' .*dtype bool \(booleans\)"),
+        (np.array([1j, 2, 3]), TypeError, r"weight 'dense_1/bias' .*dtype complex128 \(complex numbers\)"),
+        ([[1.0], [2.0, 3.0]], ValueError, r"weight 'dense_1/bias' cannot be read as an array"),
+    ],
+    ids=["strings", "nones", "booleans", "complex", "ragged"],
+)
+def test_set_weights_checks_every_array_before_changing_any(last, error, message):
+    model = mlp()
+    before = model.get_weights()
+    new = [w + 1 for w in before[:-1]] + [last]
+    with pytest.raises(error, match=rf"Model 'sequential': {message}.*"):
+        model.set_weights(new)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_set_weights_casts_integers_and_keeps_nan_as_keras_does():
+    model = mlp()
+    weights = [np.arange(w.size).reshape(w.shape) for w in model.get_weights()]
+    weights[-1] = np.array([np.nan, 1.0, np.inf])
+    model.set_weights(weights)
+    result = model.get_weights()
+    assert all(w.dtype == np.float32 for w in result)
+    np.testing.assert_array_equal(result[0], np.arange(64).reshape(4, 16))
+    np.testing.assert_array_equal(result[-1], [np.nan, 1.0, np.inf])
+
+
+def test_set_weights_reads_every_array_before_writing_any():
+    # Swapping two kernels given as the live arrays: the second must receive the first's old
+    # values, not the ones just written.
+    model = Sequential([Dense(3, input_shape=(3,)), Dense(3)])
+    first, second = model.layers[0].kernel.value, model.layers[1].kernel.value
+    old_first, old_second = first.copy(), second.copy()
+    model.set_weights([second, np.zeros(3), first, np.zeros(3)])
+    np.testing.assert_array_equal(model.layers[0].kernel.value, old_second)
+    np.testing.assert_array_equal(model.layers[1].kernel.value, old_first)
+
+
 # ---- printed output -------------------------------------------------------------------------
 
 KERAS_SUMMARY = """\
@@ -452,3 +494,94 @@ def test_ctrl_c_in_fit_stops_after_the_batch_and_keeps_the_finished_epochs(ctrl_
         np.testing.assert_array_equal(a, b)
     assert len(interrupted.history.history["loss"]) == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# ---- trainable changed after training: gradients reach their own variables -----------------
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_freezing_a_layer_after_fit_takes_effect_without_recompiling(optimizer):
+    from tinykeras.layers import BatchNormalization
+
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 6), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]
+    model = Sequential([Dense(8, input_shape=(6,), activation="relu"), BatchNormalization(), Dense(3, activation="softmax")])
+    model.compile(optimizer, "categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    frozen = model.layers[1]
+    frozen.trainable = False
+    before = [w.copy() for w in model.get_weights()]
+
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+
+    after = model.get_weights()
+    for index in (2, 3, 4, 5):  # gamma, beta and the moving statistics stay as they were
+        np.testing.assert_array_equal(after[index], before[index])
+    for index in (0, 1, 6, 7):  # both Dense layers keep training
+        assert not np.array_equal(after[index], before[index])
+
+
+def test_unfreezing_a_layer_gives_it_fresh_optimizer_slots_and_keeps_the_others():
+    rng = np.random.default_rng(1)
+    x = rng.random((32, 4), dtype=np.float32)
+    y = rng.random((32, 2), dtype=np.float32)
+    first = Dense(5, input_shape=(4,), trainable=False)
+    model = Sequential([first, Dense(2)])
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    kept = [a.copy() for a in model.optimizer.variables[2:]]
+    first_before = first.get_weights()
+
+    first.trainable = True
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+
+    assert not np.array_equal(first.get_weights()[0], first_before[0])
+    assert len(model.optimizer.variables) == 2 + 2 * 4  # moments of 4 variables now
+    assert kept[0].shape == (5, 2)
+
+
+def test_model_trainable_false_sets_every_layer_and_trains_nothing():
+    model = Sequential([Dense(3, input_shape=(2,)), Dense(1)])
+    model.compile("sgd", "mse")
+    model.trainable = False
+    assert not any(layer.trainable for layer in model.layers)
+    before = model.get_weights()
+    model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), epochs=2, verbose=0)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    model.trainable = True
+    assert all(layer.trainable for layer in model.layers)
+
+
+def test_a_backward_that_sets_no_gradient_is_refused_naming_the_layer():
+    from tinykeras.layers import Layer
+
+    class Scale(Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight("w", (input_shape[-1],), initializer="ones")
+
+        def forward(self, x, training=False):
+            return x * self.w.value
+
+        def backward(self, dy):
+            return dy * self.w.value  # forgets self.grads
+
+    model = Sequential([Dense(3, input_shape=(2,)), Scale(name="scale"), Dense(1)])
+    model.compile("sgd", "mse")
+    with pytest.raises(TypeError, match=r"Layer 'scale' has 1 trainable weight\(s\) \(w\); its backward set 0"):
+        model.fit(np.ones((4, 2), np.float32), np.ones((4, 1), np.float32), verbose=0)
+
+
+def test_optimizer_refuses_a_gradient_of_another_shape_or_an_unknown_variable():
+    from tinykeras.layers.base import Variable
+
+    w = Variable("w", np.zeros(3), path="dense/w")
+    optimizer = optimizers.SGD()
+    optimizer.build([w])
+    with pytest.raises(ValueError, match=r"gradient of variable 'dense/w' has shape \(2,\).*\(3,\)"):
+        optimizer.apply([(np.ones(2), w)])
+    other = Variable("v", np.zeros(3), path="dense/v")
+    with pytest.raises(ValueError, match=r"does not update variable 'dense/v'"):
+        optimizer.apply([(np.ones(3), other)])
+    np.testing.assert_array_equal(w.value, np.zeros(3))

@@ -1,6 +1,7 @@
 """Optimizers: Keras 3's update rules, step by step, against references written out here."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -344,7 +345,7 @@ def test_clipping_happens_before_adam_moments():
     # so the step is sign(g) whatever |g| is.
     np.testing.assert_allclose(w.value, [-1.0, 1.0], rtol=1e-12)
     opt.apply_gradients([(np.array([10.0, 0.1]), w)])
-    assert opt._slots[0]["momentum"][0] == pytest.approx(0.1 * 0.5 + 0.1 * 0.5 * 0.5, rel=1e-12)
+    assert opt.variables[2][0] == pytest.approx(0.1 * 0.5 + 0.1 * 0.5 * 0.5, rel=1e-12)
 
 
 def test_only_one_clipping_argument_is_allowed():
@@ -398,3 +399,36 @@ def test_unknown_optimizer_name_suggests_the_nearest():
 def test_get_rejects_other_types():
     with pytest.raises(TypeError):
         optimizers.get(0.01)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: optimizers.Adam(learning_rate=float("nan")), ValueError, r"Adam: learning_rate must be non-negative and finite\. Received: learning_rate=nan"),
+        (lambda: optimizers.SGD(learning_rate=float("inf")), ValueError, r"SGD: learning_rate .*inf"),
+        (lambda: optimizers.RMSprop(learning_rate=-0.1), ValueError, r"RMSprop: learning_rate .*-0\.1"),
+        (lambda: optimizers.Adam(learning_rate="0.01"), TypeError, r"learning_rate must be a non-negative, finite number.*Pass the number itself: learning_rate=0\.01"),
+        (lambda: optimizers.Adam(learning_rate=True), TypeError, r"learning_rate=True \(a bool"),
+        (lambda: optimizers.Adam(learning_rate=lambda step: 0.1), TypeError, r"schedules and callables are not supported.*LearningRateScheduler"),
+        (lambda: optimizers.Adam(beta_1=1.0), ValueError, r"beta_1 must be in \[0, 1\)"),
+        (lambda: optimizers.Adam(epsilon=-1e-7), ValueError, r"epsilon"),
+        (lambda: optimizers.Adam(amsgrad=1), TypeError, r"amsgrad must be True or False"),
+        (lambda: optimizers.SGD(momentum=1.5), ValueError, r"SGD: momentum must be in \[0, 1\]"),
+        (lambda: optimizers.SGD(nesterov="yes"), TypeError, r"nesterov must be True or False"),
+        (lambda: optimizers.RMSprop(rho=float("nan")), ValueError, r"rho"),
+        (lambda: optimizers.SGD(clipnorm=0), ValueError, r"clipnorm must be positive"),
+        (lambda: optimizers.SGD(lr=float("nan")), ValueError, r"learning_rate"),
+    ],
+)
+def test_optimizer_arguments_are_checked(make, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # lr= is Keras 2's spelling
+        with pytest.raises(error, match=message):
+            make()
+
+
+def test_setting_a_nan_learning_rate_is_refused():
+    optimizer = optimizers.SGD()
+    with pytest.raises(ValueError, match=r"lr must be non-negative and finite"):
+        optimizer.lr = float("nan")
+    assert optimizer.learning_rate == 0.01

@@ -175,16 +175,13 @@ def weights_root(f):
     return root if "layer_names" in root.attrs or "layer_names0" in root.attrs else None
 
 
-def _read_arrays(group, names, filepath, where):
-    return [saving.float_array(group.get(name), filepath, f"{where}/{name}") for name in names]
-
-
-def read_weights(root, filepath):
-    """The (layer name, [arrays]) of the layers that have weights in an open weights group, in
-    the model's layer order.
+def weight_datasets(root, filepath):
+    """The (layer name, [datasets]) of the layers that have weights in an open weights group,
+    in the model's layer order, each dataset checked by ``saving.dataset_at`` and none read.
 
     Raises:
-        ValueError: if a listed layer or weight is missing, or a weight is not a float array.
+        ValueError: if a listed layer or weight is missing, or a weight is not a float array
+            kept in the file itself.
     """
     import h5py
 
@@ -195,9 +192,12 @@ def read_weights(root, filepath):
             raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
                 f"{filepath} lists layer '{name}' in 'layer_names' but has no group for it."
             )
-        arrays = _read_arrays(group, _strings(group, "weight_names"), filepath, name)
-        if arrays:
-            entries.append((name, arrays))
+        datasets = [
+            saving.dataset_at(group, weight, filepath, f"{name}/{weight}")
+            for weight in _strings(group, "weight_names")
+        ]
+        if datasets:
+            entries.append((name, datasets))
     return entries
 
 
@@ -223,9 +223,10 @@ def _pairs_by_name(model, stored):
 
 
 def plan(model, root, filepath, by_name=False, skip_mismatch=False):
-    """The (layer, arrays) pairs to load from an open weights group, every count and shape
-    checked; with ``skip_mismatch`` a layer that does not fit is left out with a warning."""
-    stored = read_weights(root, filepath)
+    """The (layer, datasets) pairs to load from an open weights group, every count and shape
+    checked before any is read; with ``skip_mismatch`` a layer that does not fit is left out
+    with a warning."""
+    stored = weight_datasets(root, filepath)
     pairs = _pairs_by_name(model, stored) if by_name else _pairs_in_order(model, stored, filepath)
     return saving.checked_pairs(pairs, filepath, skip_mismatch)
 
@@ -236,7 +237,7 @@ def load_weights(model, filepath, by_name=False, skip_mismatch=False):
         root = weights_root(f)
         if root is None:
             raise ValueError(f"{filepath} has no 'layer_names' attribute: it is not a Keras 2 weights file.")
-        pairs = plan(model, root, filepath, by_name, skip_mismatch)
+        pairs = saving.read_arrays(plan(model, root, filepath, by_name, skip_mismatch))
     saving.assign(pairs)
 
 
@@ -250,10 +251,7 @@ def _json_attribute(f, name, filepath):
         value = value.decode("utf8", errors="replace")
     if not isinstance(value, str) or len(value) > saving.MAX_JSON_BYTES:
         raise ValueError(f"{filepath}: the '{name}' attribute is not a JSON string of a model file.")
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{filepath}: the '{name}' attribute is not valid JSON: {error}") from None
+    return saving.parse_json(value, f"{filepath}: the '{name}' attribute")
 
 
 def _compile_config(training_config):
@@ -279,7 +277,8 @@ def load_model(filepath, compile=True):
         training = _json_attribute(f, "training_config", filepath) if compile else None
         serialized = saving.expect_dict(serialized, f"{filepath} 'model_config'", ("class_name", "config"))
         serialized = {**serialized, "compile_config": _compile_config(training) if training else None}
-        model = saving.deserialize_model(serialized, compile=compile)
+        with saving.config_errors(filepath):
+            model = saving.deserialize_model(serialized, compile=compile)
         if not model.built:
             raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
         root = weights_root(f)
@@ -288,24 +287,27 @@ def load_model(filepath, compile=True):
                 raise ValueError(f"{filepath} has no 'model_weights' group for a model with weights.")
             pairs = []
         else:
-            pairs = plan(model, root, filepath)
-        state = _optimizer_state(f, filepath, model.optimizer.learning_rate) if model.compiled else None
+            pairs = saving.read_arrays(plan(model, root, filepath))
+        state = _optimizer_state(f, filepath, model) if model.compiled else None
     saving.assign(pairs)
     if state is not None:
         saving.restore_optimizer(model, state, filepath)
     return model
 
 
-def _optimizer_state(f, filepath, learning_rate):
+def _optimizer_state(f, filepath, model):
     """The arrays of the 'optimizer_weights' group in Keras 3's order, or None.
 
     Keras 3 writes the step count, the learning rate, then the slots; Keras 2.11 to 2.15 wrote
     the same without the learning rate, which is then taken from the compile settings. Older
     optimizers kept their slots in another order: their state is not read (with a warning).
+    State that does not fit the model's optimizer is not read either (``saving.read_optimizer_state``).
     """
-    if "optimizer_weights" not in f:
+    import h5py
+
+    group = f.get("optimizer_weights")
+    if not isinstance(group, h5py.Group):
         return None
-    group = f["optimizer_weights"]
     names = _strings(group, "weight_names")
     short = [name.removesuffix(":0") for name in names]
     if not short or not short[0].endswith("iteration"):
@@ -316,7 +318,7 @@ def _optimizer_state(f, filepath, learning_rate):
             stacklevel=4,
         )
         return None
-    state = [saving.numeric_array(group.get(n), filepath, f"optimizer_weights/{n}") for n in names]
+    state = [saving.dataset_at(group, n, filepath, f"optimizer_weights/{n}", kinds="fiu") for n in names]
     if len(short) < 2 or not short[1].endswith("learning_rate"):
-        state.insert(1, np.asarray(learning_rate, dtype=np.float32))
-    return state
+        state.insert(1, np.asarray(model.optimizer.learning_rate, dtype=np.float32))
+    return saving.read_optimizer_state(model, state, filepath)

@@ -12,9 +12,16 @@ import numpy as np
 from tinykeras import backend, losses, optimizers, saving
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
-from tinykeras.layers.base import ActivatedLayer, Layer, check_protocol
+from tinykeras.kernels import denormals
+from tinykeras.layers.base import ActivatedLayer, Layer, assign_weights, check_protocol
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import summary as summary_module
+from tinykeras.utils.argument_validation import (
+    check_int,
+    check_number,
+    check_optional_int,
+    is_integer,
+)
 from tinykeras.utils.data import (
     ArrayBatches,
     IteratorBatches,
@@ -25,16 +32,17 @@ from tinykeras.utils.data import (
     split_validation,
     unpack_batch,
 )
-from tinykeras.utils.interrupts import DeferredInterrupt
+from tinykeras.utils.interrupts import DeferredInterrupt, completes_before_interrupt
 
 
-def _numeric_warnings_silenced(method):
-    """Overflow in a diverging run shows as a nan/inf loss in the logs (and TerminateOnNaN can act
-    on it), as in Keras, rather than as a stream of NumPy warnings."""
+def _computing(method):
+    """The arithmetic of fit, evaluate and predict, as Keras on TensorFlow does it: subnormal
+    numbers flushed to zero (``kernels.denormals``), and overflow in a diverging run shown as a
+    nan/inf loss in the logs (which TerminateOnNaN can act on) rather than as NumPy warnings."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with denormals.flushed(), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             return method(*args, **kwargs)
 
     return wrapper
@@ -123,7 +131,6 @@ class Sequential:
         self._after_build()
 
     def _after_build(self):
-        self._trainable_variables = None
         for index, layer in enumerate(self.layers):
             layer.input_gradient = index > 0
 
@@ -147,6 +154,17 @@ class Sequential:
     @property
     def weights(self):
         return [v for layer in self.layers for v in layer.weights]
+
+    @property
+    def trainable(self):
+        """Whether fit updates the model's weights. Setting it sets every layer's, as in Keras."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in getattr(self, "layers", []):
+            layer.trainable = self._trainable
 
     @property
     def trainable_weights(self):
@@ -181,25 +199,14 @@ class Sequential:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        """Sets every layer's weights from one flat list, after checking all shapes.
+        """Sets every layer's weights from one flat list, after checking every array.
 
         Raises:
-            ValueError: on a count or shape mismatch; the model is then left unchanged.
+            ValueError: on a count or shape mismatch; TypeError: for an array that does not
+                hold real numbers. The model is then left unchanged.
         """
-        weights = [np.asarray(w) for w in weights]
         variables = [v for layer in self.layers for v in layer.variables]
-        if len(weights) != len(variables):
-            raise ValueError(
-                f"Model '{self.name}' has {len(variables)} weight arrays; received {len(weights)}."
-            )
-        for variable, array in zip(variables, weights):
-            if variable.shape != array.shape:
-                raise ValueError(
-                    f"Model '{self.name}': weight '{variable.path}' has shape {variable.shape}, "
-                    f"received an array of shape {array.shape}."
-                )
-        for variable, array in zip(variables, weights):
-            variable.value[...] = array
+        assign_weights(f"Model '{self.name}'", variables, weights)
 
     def save_weights(self, filepath, overwrite=True):
         """Saves the weights atomically: in Keras 3's layout to a name ending in '.weights.h5',
@@ -253,7 +260,6 @@ class Sequential:
         self.metrics = [metrics_module.get(m) for m in (metrics or [])]
         self._loss_tracker = metrics_module.Mean("loss")
         self.compiled = True
-        self._trainable_variables = None
 
     def _require_compiled(self, method):
         if not self.compiled:
@@ -300,19 +306,19 @@ class Sequential:
         return value
 
     def _train_variables(self):
-        if self._trainable_variables is None:
-            self._trainable_variables = [
-                (layer, layer.trainable_weights) for layer in self.layers if layer.trainable_weights
-            ]
-            self.optimizer.build([v for _, vs in self._trainable_variables for v in vs])
-        return self._trainable_variables
+        """Each layer with trainable variables, with them, as ``trainable`` says now, and the
+        optimizer built for them. Read at each call of train_on_batch and each epoch of fit, so
+        that a change of ``trainable`` takes effect from the next one."""
+        owners = [(layer, layer.trainable_weights) for layer in self.layers] if self.trainable else []
+        owners = [(layer, variables) for layer, variables in owners if variables]
+        self.optimizer.build([v for _, variables in owners for v in variables])
+        return owners
 
-    def _train_batch(self, x, y):
-        owners = self._train_variables()
+    def _train_batch(self, x, y, owners):
         output = self._forward(x, training=True)
         y = self.loss.prepare_targets(y, output)
         value = self._loss_and_backward(y, output)
-        self.optimizer.apply([g for layer, _ in owners for g in layer.grads])
+        self.optimizer.apply(_gradient_pairs(owners))
         return value, y, output
 
     def _update_metrics(self, value, y, output):
@@ -353,16 +359,18 @@ class Sequential:
                 f"(output shape {self.output_shape}). {error}"
             ) from None
 
-    @_numeric_warnings_silenced
+    @_computing
+    @completes_before_interrupt
     def train_on_batch(self, x, y):
         """One optimizer step on one batch; returns the loss, or [loss, *metrics]."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y, "train_on_batch")
         self._reset_metrics()
-        self._update_metrics(*self._train_batch(x, y))
+        self._update_metrics(*self._train_batch(x, y, self._train_variables()))
         return self._result_values()
 
-    @_numeric_warnings_silenced
+    @_computing
+    @completes_before_interrupt
     def test_on_batch(self, x, y):
         """The loss (and metrics) on one batch, without training."""
         self._require_compiled("test_on_batch")
@@ -371,7 +379,8 @@ class Sequential:
         self._test_batch(x, y)
         return self._result_values()
 
-    @_numeric_warnings_silenced
+    @_computing
+    @completes_before_interrupt
     def predict_on_batch(self, x):
         """The model's output for one batch."""
         x, _ = self._prepare(x, None, "predict_on_batch")
@@ -393,7 +402,7 @@ class Sequential:
 
     # ---- fit / evaluate / predict ---------------------------------------------------------
 
-    @_numeric_warnings_silenced
+    @_computing
     def fit(
         self,
         x=None,
@@ -434,7 +443,8 @@ class Sequential:
         Returns:
             A :class:`History` whose ``history`` dict maps each log name to its per-epoch values.
         """
-        if "nb_epoch" in kwargs:
+        epochs_renamed = "nb_epoch" in kwargs
+        if epochs_renamed:
             warnings.warn(
                 "The `nb_epoch` argument in `fit` has been renamed `epochs`: "
                 f"use fit(..., epochs={kwargs['nb_epoch']!r}).",
@@ -448,8 +458,14 @@ class Sequential:
                 "Check the spelling against fit's documented arguments."
             )
         self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        batch_size = _batch_size(batch_size, "fit")
+        verbose = _verbose(verbose, "fit")
+        epochs = check_int(epochs, "nb_epoch" if epochs_renamed else "epochs", "fit", minimum=0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", "fit", minimum=0)
+        steps_per_epoch = check_optional_int(steps_per_epoch, "steps_per_epoch", "fit", minimum=1)
+        validation_steps = check_optional_int(validation_steps, "validation_steps", "fit", minimum=1)
+        validation_split = check_number(validation_split, "validation_split", "fit", 0, 1,
+                                        high_open=True)
         if validation_data is None and validation_split:
             if not is_array_data(x):
                 raise ValueError(
@@ -479,10 +495,11 @@ class Sequential:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 callback_list.on_epoch_begin(epoch)
+                owners = self._train_variables()
                 step = -1
                 for step, (xb, yb) in enumerate(data.epoch()):
                     callback_list.on_train_batch_begin(step)
-                    self._update_metrics(*self._train_batch(xb, yb))
+                    self._update_metrics(*self._train_batch(xb, yb, owners))
                     if batch_logs:
                         callback_list.on_train_batch_end(step, self._logs())
                     interrupt.check(epoch, step)
@@ -494,7 +511,7 @@ class Sequential:
                 logs = self._logs()
                 if validation is not None:
                     callback_list.params["in_fit"] = True
-                    logs.update(self._evaluate(validation, callback_list, prefix="val_"))
+                    logs.update(self._evaluate(validation, callback_list, "val_", interrupt))
                     callback_list.params["in_fit"] = False
                 callback_list.on_epoch_end(epoch, logs)
                 interrupt.check(epoch)
@@ -552,7 +569,9 @@ class Sequential:
             callbacks.append(ProgbarLogger(verbose))
         return CallbackList(callbacks, self, params)
 
-    def _evaluate(self, data, callback_list, prefix=""):
+    def _evaluate(self, data, callback_list, prefix, interrupt):
+        """Evaluates every batch of ``data``; a Ctrl-C recorded by ``interrupt`` (a
+        DeferredInterrupt) is raised between batches."""
         self._reset_metrics()
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
@@ -561,11 +580,12 @@ class Sequential:
             self._test_batch(xb, yb)
             if batch_logs:
                 callback_list.on_test_batch_end(step, self._logs())
+            interrupt.raise_if_pending(f"Evaluation interrupted after batch {step + 1}.")
         logs = self._logs(prefix)
         callback_list.on_test_end(logs)
         return logs
 
-    @_numeric_warnings_silenced
+    @_computing
     def evaluate(
         self, x=None, y=None, batch_size=None, verbose="auto", steps=None, callbacks=None, return_dict=False
     ):
@@ -579,28 +599,33 @@ class Sequential:
             ``return_dict=True``).
         """
         self._require_compiled("evaluate")
-        batch_size = 32 if batch_size is None else int(batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        batch_size = _batch_size(batch_size, "evaluate")
+        verbose = _verbose(verbose, "evaluate")
+        steps = check_optional_int(steps, "steps", "evaluate", minimum=1)
         data = self._batches(x, y, batch_size, False, steps, "evaluate")
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
-        logs = self._evaluate(data, callback_list)
+        with DeferredInterrupt() as interrupt:
+            logs = self._evaluate(data, callback_list, "", interrupt)
         return logs if return_dict else self._result_values()
 
-    @_numeric_warnings_silenced
+    @_computing
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x (an array, or a sequence or generator of batches whose
         targets, if any, are ignored), computed in batches (32 by default)."""
-        batch_size = 32 if batch_size is None else int(batch_size)
-        verbose = 1 if verbose == "auto" else verbose
+        batch_size = _batch_size(batch_size, "predict")
+        verbose = _verbose(verbose, "predict")
+        steps = check_optional_int(steps, "steps", "predict", minimum=1)
         data = self._batches(x, None, batch_size, False, steps, "predict", needs_targets=False)
         callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": data.steps, "verbose": verbose})
         callback_list.on_predict_begin()
         outputs = []
-        for step, (xb, _) in enumerate(data.epoch()):
-            callback_list.on_predict_batch_begin(step)
-            out = self._forward(xb, training=False).copy()
-            outputs.append(out)
-            callback_list.on_predict_batch_end(step, {"outputs": out})
+        with DeferredInterrupt() as interrupt:
+            for step, (xb, _) in enumerate(data.epoch()):
+                callback_list.on_predict_batch_begin(step)
+                out = self._forward(xb, training=False).copy()
+                outputs.append(out)
+                callback_list.on_predict_batch_end(step, {"outputs": out})
+                interrupt.raise_if_pending(f"Prediction interrupted after batch {step + 1}.")
         callback_list.on_predict_end()
         if not outputs:
             raise ValueError("predict: the input yielded no batches.")
@@ -632,7 +657,8 @@ class Sequential:
         )
         return self.predict(x, batch_size=batch_size, verbose=verbose)
 
-    @_numeric_warnings_silenced
+    @_computing
+    @completes_before_interrupt
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""
         x, _ = self._prepare(x, None, "__call__")
@@ -680,11 +706,27 @@ def load_model(filepath, compile=True):
 
 def model_from_json(json_string):
     """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's)."""
-    try:
-        serialized = json.loads(json_string)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"model_from_json: the string is not valid JSON: {error}") from None
+    serialized = saving.parse_json(json_string, "model_from_json: the string")
     return saving.deserialize_model(serialized, compile=False)
+
+
+def _gradient_pairs(owners):
+    """(gradient, variable) for every trainable variable, from each layer's ``grads``.
+
+    Raises:
+        TypeError: when a layer's backward did not set one gradient per trainable variable.
+    """
+    pairs = []
+    for layer, variables in owners:
+        if len(layer.grads) != len(variables):
+            raise TypeError(
+                f"Layer '{layer.name}' has {len(variables)} trainable weight(s) "
+                f"({', '.join(v.name for v in variables)}); its backward set {len(layer.grads)} "
+                "gradient(s) in self.grads. Set one gradient per trainable weight, in the order "
+                "of trainable_weights (and none while the layer is not trainable)."
+            )
+        pairs += zip(layer.grads, variables)
+    return pairs
 
 
 def _keeps_logits(layer):
@@ -696,6 +738,30 @@ def _keeps_logits(layer):
         isinstance(layer, ActivatedLayer)
         and cls.forward is ActivatedLayer.forward
         and cls.backward is ActivatedLayer.backward
+    )
+
+
+def _batch_size(batch_size, method):
+    """The samples per step: 32 when ``batch_size`` is None, else ``batch_size`` checked."""
+    return 32 if batch_size is None else check_int(batch_size, "batch_size", method, minimum=1)
+
+
+def _verbose(verbose, method):
+    """``verbose`` as 0 (silent), 1 (a progress bar) or 2 (a line per epoch); 'auto' is 1.
+    True and False are taken as 1 and 0, as Keras takes them (``fit(..., verbose=False)`` is
+    common in Keras 2 code).
+
+    Raises:
+        TypeError or ValueError: naming ``method`` and the values allowed.
+    """
+    if isinstance(verbose, str) and verbose == "auto":
+        return 1
+    if isinstance(verbose, (bool, np.bool_)) or (is_integer(verbose) and verbose in (0, 1, 2)):
+        return int(verbose)
+    error = ValueError if isinstance(verbose, str) or is_integer(verbose) else TypeError
+    raise error(
+        f"{method}: verbose must be 'auto', 0 (silent), 1 (a progress bar) or 2 (one line per "
+        f"epoch). Received: verbose={verbose!r}."
     )
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from tinykeras.kernels._common import split_range
 from tinykeras.kernels.optimizers import adam_update
+from tinykeras.utils.argument_validation import check_bool, check_number, is_number
 from tinykeras.utils.naming import lookup
 
 
@@ -46,6 +47,18 @@ class Optimizer:
                 stacklevel=3,
             )
             learning_rate = lr
+        where = type(self).__name__
+        if callable(learning_rate) and not is_number(learning_rate):
+            raise TypeError(
+                f"{where}: learning_rate must be a number; learning-rate schedules and callables "
+                f"are not supported. Received: learning_rate={learning_rate!r}. Change the rate "
+                "between epochs with callbacks.LearningRateScheduler instead."
+            )
+        learning_rate = check_number(learning_rate, "learning_rate", where, low=0)
+        clipnorm, clipvalue, global_clipnorm = (
+            None if value is None else check_number(value, name, where, low=0, low_open=True)
+            for value, name in ((clipnorm, "clipnorm"), (clipvalue, "clipvalue"), (global_clipnorm, "global_clipnorm"))
+        )
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError(
                 "Only one of clipnorm, clipvalue and global_clipnorm can be set. Received: "
@@ -69,20 +82,23 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self.learning_rate = float(value)
+        self.learning_rate = check_number(value, "lr", type(self).__name__, low=0)
 
     def build(self, variables):
-        """Creates zero-filled slots for each variable; building again for the very same
-        variables keeps the state."""
+        """Makes ``variables`` the ones the optimizer updates, in this order (the order of its
+        state): a variable it already updates keeps its slots, a new one gets zero-filled slots,
+        and one no longer listed (a layer frozen since) is let go."""
         variables = list(variables)
         if self._variables is not None and len(variables) == len(self._variables) and all(
             a is b for a, b in zip(variables, self._variables)
         ):
             return
+        known = self._slots or {}
         self._variables = variables
-        self._slots = [
-            {name: np.zeros_like(v.value) for name in self.slot_names} for v in self._variables
-        ]
+        self._slots = {
+            id(v): known.get(id(v)) or {name: np.zeros_like(v.value) for name in self.slot_names}
+            for v in variables
+        }
 
     @property
     def built(self):
@@ -94,7 +110,7 @@ class Optimizer:
         slots (see ``slot_groups``); only the first two before the optimizer is built."""
         state = [np.asarray(self.iterations, dtype=np.int64), np.asarray(self.learning_rate, dtype=np.float32)]
         for group in self.slot_groups if self.built else ():
-            state += [slots[name] for slots in self._slots for name in group]
+            state += [self._slots[id(v)][name] for v in self._variables for name in group]
         return state
 
     def variable_names(self, variable_paths):
@@ -146,17 +162,35 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``."""
-        grads, variables = zip(*grads_and_vars)
-        self.build(variables)
-        self.apply(grads)
+        pairs = list(grads_and_vars)
+        self.build(variable for _, variable in pairs)
+        self.apply(pairs)
 
-    def apply(self, grads):
-        """One step on the variables given to ``build``, with their gradients in the same order."""
-        grads = self._clip(grads)
+    def apply(self, pairs):
+        """One step: each (gradient, variable) pair updates that variable, which must be one the
+        optimizer was built for (see ``build``) and have the gradient's shape.
+
+        Raises:
+            ValueError: for an unknown variable or a gradient of another shape; nothing is
+                updated then.
+        """
+        for grad, variable in pairs:
+            if id(variable) not in self._slots:
+                raise ValueError(
+                    f"Optimizer '{self.name}' does not update variable '{variable.path}': it was "
+                    "built for other variables. Call build() (model.fit does) with the variables "
+                    "to train."
+                )
+            if np.shape(grad) != variable.shape:
+                raise ValueError(
+                    f"Optimizer '{self.name}': the gradient of variable '{variable.path}' has "
+                    f"shape {np.shape(grad)}; the variable has shape {variable.shape}."
+                )
+        grads = self._clip([grad for grad, _ in pairs])
         self.iterations += 1
         lr = self.learning_rate
-        for grad, variable, slots in zip(grads, self._variables, self._slots):
-            self.update_step(grad, variable.value, slots, lr)
+        for grad, (_, variable) in zip(grads, pairs):
+            self.update_step(grad, variable.value, self._slots[id(variable)], lr)
 
     def update_step(self, grad, value, slots, lr):
         raise TypeError(f"{type(self).__name__} must define update_step.")
@@ -196,10 +230,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1]. Received: momentum={momentum}")
-        self.momentum = float(momentum)
-        self.nesterov = nesterov
+        self.momentum = check_number(momentum, "momentum", "SGD", low=0, high=1)
+        self.nesterov = check_bool(nesterov, "nesterov", "SGD")
         self.slot_groups = (("momentum",),) if self.momentum else ()
 
     def update_step(self, grad, value, slots, lr):
@@ -230,7 +262,10 @@ class Adam(Optimizer):
         self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
+        self.beta_1 = check_number(beta_1, "beta_1", "Adam", low=0, high=1, high_open=True)
+        self.beta_2 = check_number(beta_2, "beta_2", "Adam", low=0, high=1, high_open=True)
+        self.epsilon = check_number(epsilon, "epsilon", "Adam", low=0)
+        self.amsgrad = check_bool(amsgrad, "amsgrad", "Adam")
         self.slot_groups = (("momentum", "velocity"),) + ((("velocity_hat",),) if amsgrad else ())
 
     def apply(self, grads):
@@ -282,7 +317,10 @@ class RMSprop(Optimizer):
         self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
     ):
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
+        self.rho = check_number(rho, "rho", "RMSprop", low=0, high=1)
+        self.momentum = check_number(momentum, "momentum", "RMSprop", low=0, high=1)
+        self.epsilon = check_number(epsilon, "epsilon", "RMSprop", low=0)
+        self.centered = check_bool(centered, "centered", "RMSprop")
         self.slot_groups = (
             (("velocity",),) + ((("momentum",),) if momentum else ()) + ((("average_gradient",),) if centered else ())
         )

@@ -14,11 +14,14 @@ holding 'metadata.json', 'config.json' (the model described as Keras serializes 
 
 Writes are atomic: the file is written next to its destination under a temporary name and moved
 into place, so an interrupted save leaves any previous file intact. Loading checks every layer and
-shape before it changes anything.
+shape before it changes anything, and before it reads any array: a damaged file cannot make it
+allocate more than the model's own weights need. Weights are read only from the file itself:
+links, external storage and virtual datasets are refused (``open_hdf5``, ``dataset_at``).
 """
 import datetime
 import io
 import json
+import math
 import os
 import warnings
 import zipfile
@@ -106,48 +109,111 @@ def _hdf5_errors(filepath):
 
 
 @contextmanager
-def open_hdf5(filepath):
-    """Opens an HDF5 file for reading; a missing file raises FileNotFoundError, an unreadable
-    one (when opened or while read in the block) ValueError."""
+def open_hdf5(filepath, data=None):
+    """Opens an HDF5 file for reading: the file at ``filepath``, or the bytes ``data`` (an
+    archive's member, named ``filepath`` in errors).
+
+    The file may hold hard links only, checked before anything is read: an external link would
+    read another file on disk, and a soft link makes one array appear under two names; Keras
+    writes neither. A missing file raises FileNotFoundError, an unreadable one (when opened or
+    while read in the block) or one holding another kind of link ValueError.
+    """
     import h5py
 
-    if not os.path.exists(filepath):
+    if data is None and not os.path.exists(filepath):
         raise FileNotFoundError(f"No weights file at {filepath}.")
-    with _hdf5_errors(filepath), h5py.File(filepath, "r") as f:
+    with _hdf5_errors(filepath), h5py.File(filepath if data is None else io.BytesIO(data), "r") as f:
+        _check_links(f, filepath)
         yield f
 
 
-def float_array(dataset, filepath, where):
-    """The floating-point array of a weight dataset; anything else raises ValueError."""
-    return numeric_array(dataset, filepath, where, kinds="f")
-
-
-def numeric_array(dataset, filepath, where, kinds="fiu"):
-    """The array of a dataset whose dtype kind is one of ``kinds`` (float, int, unsigned by
-    default); anything else raises ValueError."""
+def _check_links(f, filepath):
+    """Raises ValueError naming the first link of the file that is not a hard link."""
     import h5py
 
+    def other_link(name, info):
+        return name.decode("utf8", "replace") if info.type != h5py.h5l.TYPE_HARD else None
+
+    name = f.id.links.visit(other_link, info=True)  # lists links without following them
+    if name is None:
+        return
+    link = f.get(name, getlink=True)
+    if isinstance(link, h5py.ExternalLink):
+        kind = f"an external link to '{link.path}' in the file {link.filename}"
+    elif isinstance(link, h5py.SoftLink):
+        kind = f"a soft link to '{link.path}'"
+    else:
+        kind = "a user-defined link"
+    raise ValueError(
+        f"{filepath}: '{name}' is {kind}. A weights file holds its arrays itself (Keras writes "
+        "no links), and tinykeras follows none: save the weights again with save_weights or "
+        "model.save from the model they belong to."
+    )
+
+
+#: The largest chunk a dataset may be stored in when its data is smaller (reading any part of
+#: a chunk makes HDF5 allocate all of it).
+_MAX_CHUNK_BYTES = 2**20
+
+
+def dataset_at(group, name, filepath, where, kinds="f"):
+    """The dataset ``group[name]`` of a file opened with ``open_hdf5``, checked before any of
+    its data is read: a dataset whose dtype kind is one of ``kinds`` (floating-point by default;
+    'fiu' for float, int and unsigned), whose data is in the file itself (not in external raw
+    files, not a virtual dataset mapping other datasets or files), stored in chunks no larger
+    than the data (or 1 MiB). Its shape is the caller's to check (``checked_pairs``,
+    ``read_optimizer_state``) before ``read_arrays`` reads it.
+
+    Args:
+        group: an open HDF5 group.
+        name: the dataset's name (a path) in ``group``.
+        filepath: the file, for messages.
+        where: the dataset's path, for messages ('dense_1/vars/0').
+
+    Raises:
+        ValueError: naming the file, the dataset and what is wrong with it.
+    """
+    import h5py
+
+    dataset = group.get(name)
     if not isinstance(dataset, h5py.Dataset):
         raise ValueError(f"{filepath}: '{where}' is not a dataset.")  # noqa: TRY004 - a malformed file is a bad value
+    if dataset.external:
+        files = ", ".join(str(entry[0]) for entry in dataset.external)
+        raise ValueError(
+            f"{filepath}: '{where}' keeps its data in other files ({files}), not in the weights "
+            "file; tinykeras reads weights only from the file itself. Save the weights again "
+            "with save_weights or model.save."
+        )
+    if dataset.is_virtual:
+        raise ValueError(
+            f"{filepath}: '{where}' is a virtual dataset (a view of data kept in other datasets "
+            "or files); tinykeras reads weights only from the file itself. Save the weights "
+            "again with save_weights or model.save."
+        )
     if dataset.dtype.kind not in kinds:
         expected = "weights are floating-point arrays" if kinds == "f" else "expected numeric arrays"
         raise ValueError(f"{filepath}: '{where}' holds {dataset.dtype} values; {expected}.")
-    return np.asarray(dataset[()])
+    itemsize = dataset.dtype.itemsize
+    chunk_bytes = math.prod(dataset.chunks or ()) * itemsize
+    if dataset.chunks and chunk_bytes > max(dataset.size * itemsize, _MAX_CHUNK_BYTES):
+        raise ValueError(
+            f"{filepath}: '{where}' of shape {dataset.shape} is stored in chunks of shape "
+            f"{dataset.chunks}, larger than its data and than {_MAX_CHUNK_BYTES} bytes; reading "
+            "it would allocate a whole chunk. The file is damaged or was not written by Keras."
+        )
+    return dataset
 
 
-def read_layer_weights(filepath):
-    """Reads a '.weights.h5' file into a list of (group path, [arrays]) in file order.
-
-    Raises:
-        ValueError: if the file is not an HDF5 weights file of the expected layout.
-    """
-    filepath = os.fspath(filepath)
-    with open_hdf5(filepath) as f:
-        return _read_layer_groups(f, filepath)
+def read_arrays(pairs):
+    """Reads the datasets of (layer, [datasets]) pairs whose shapes were checked: the same
+    pairs with arrays."""
+    return [(layer, [np.asarray(dataset[()]) for dataset in datasets]) for layer, datasets in pairs]
 
 
 def _read_layer_groups(f, filepath):
-    """The (group path, [arrays]) entries of an open file in the '.weights.h5' layout."""
+    """The (group path, [datasets]) entries of an open file in the '.weights.h5' layout, each
+    dataset checked by ``dataset_at`` and none read yet."""
     import h5py
 
     if "layers" not in f or not isinstance(f["layers"], h5py.Group):
@@ -161,13 +227,14 @@ def _read_layer_groups(f, filepath):
         variables = group.get("vars")
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
-        entries.append((f"layers/{name}", _read_vars(variables, filepath, f"{name}/vars", float_array)))
+        entries.append((f"layers/{name}", _vars(variables, filepath, f"{name}/vars")))
     return entries
 
 
-def _read_vars(group, filepath, where, read=float_array):
-    """The arrays of a 'vars' group ('0', '1', ... in order)."""
-    return [read(group[key], filepath, f"{where}/{key}") for key in sorted(group.keys(), key=_as_index)]
+def _vars(group, filepath, where, kinds="f"):
+    """The checked datasets of a 'vars' group ('0', '1', ... in order)."""
+    keys = sorted(group.keys(), key=_as_index)
+    return [dataset_at(group, key, filepath, f"{where}/{key}", kinds) for key in keys]
 
 
 def _as_index(key):
@@ -177,7 +244,8 @@ def _as_index(key):
 
 
 def _check_layer(layer, arrays, filepath, where):
-    """Raises ValueError unless ``arrays`` fit the layer's variables in number and shapes."""
+    """Raises ValueError unless ``arrays`` (datasets not read yet, or arrays) fit the layer's
+    variables in number and shapes."""
     if len(arrays) != len(layer.variables):
         raise ValueError(
             f"Layer '{layer.name}' expects {len(layer.variables)} weight arrays, the file "
@@ -194,9 +262,9 @@ def _check_layer(layer, arrays, filepath, where):
 
 
 def checked_pairs(pairs, filepath, skip_mismatch=False):
-    """The (layer, arrays) of ``pairs`` of (layer, where in the file, arrays) after checking
-    each count and shape; with ``skip_mismatch`` a layer that does not fit is left out with a
-    warning, as Keras does."""
+    """The (layer, datasets) of ``pairs`` of (layer, where in the file, datasets) after checking
+    each count and shape, before any is read; with ``skip_mismatch`` a layer that does not fit
+    is left out (and never read) with a warning, as Keras does."""
     checked = []
     for layer, where, arrays in pairs:
         try:
@@ -218,8 +286,8 @@ def assign(pairs):
 
 
 def _plan(model, filepath, entries, skip_mismatch=False):
-    """Pairs each layer with its arrays of a '.weights.h5' file (``entries`` read from it), by
-    group path, every count and shape checked."""
+    """Pairs each layer with its datasets of a '.weights.h5' file (``entries`` of
+    ``_read_layer_groups``), by group path, every count and shape checked."""
     stored = dict(entries)
     pairs = []
     for layer, path in zip(model.layers, layer_paths(model.layers)):
@@ -274,28 +342,61 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
                     "Keras 3's '.weights.h5' layout, whose layers are matched by position: "
                     "call load_weights without by_name."
                 )
-            entries = _read_layer_groups(f, filepath)
+            pairs = read_arrays(_plan(model, filepath, _read_layer_groups(f, filepath), skip_mismatch))
     if legacy:
         legacy_h5.load_weights(model, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
         return
-    assign(_plan(model, filepath, entries, skip_mismatch))
+    assign(pairs)
+
+
+def read_optimizer_state(model, sources, filepath):
+    """Reads a compiled model's optimizer state from ``sources`` (datasets checked by
+    ``dataset_at``, or arrays already in memory), in the order of ``optimizer.variables``.
+
+    The optimizer is built for the model's trainable weights first when the file holds more
+    than the step count and learning rate; then every count and shape is compared with the
+    optimizer's own state before anything is read, so a damaged file cannot make it allocate
+    more than the state it keeps.
+
+    Returns:
+        The arrays, or None (with a warning: the optimizer stays fresh, as in Keras) when they
+        do not fit.
+    """
+    optimizer = model.optimizer
+    if len(sources) > 2:
+        model._train_variables()  # builds the optimizer for the model's trainable variables
+    expected = [state.shape for state in optimizer.variables]
+    found = [tuple(source.shape) for source in sources]
+    if len(found) != len(expected):
+        _fresh_optimizer(filepath, f"the file holds {len(found)} state arrays, optimizer "
+                                   f"'{optimizer.name}' keeps {len(expected)}")
+        return None
+    for index, (source, shape, wanted) in enumerate(zip(sources, found, expected)):
+        if shape != wanted:
+            name = getattr(source, "name", None)  # a dataset's path in the file; arrays have none
+            where = f"'{name.lstrip('/')}'" if name else f"state array {index}"
+            _fresh_optimizer(filepath, f"{where} has shape {shape}, optimizer "
+                                       f"'{optimizer.name}' keeps {wanted} there")
+            return None
+    return [np.asarray(source[()]) for source in sources]
 
 
 def restore_optimizer(model, state, filepath):
-    """Gives a compiled model's optimizer the state arrays read from a file (built for the
-    model's trainable weights first). State that does not fit leaves the optimizer fresh, with
-    a warning, as Keras does."""
-    optimizer = model.optimizer
-    if len(state) > 2:
-        model._train_variables()
+    """Gives a compiled model's optimizer the state arrays of ``read_optimizer_state``. State
+    the optimizer refuses (NaN, a negative step count) leaves it fresh, with a warning, as
+    Keras does."""
     try:
-        optimizer.set_weights(state)
+        model.optimizer.set_weights(state)
     except ValueError as error:
-        warnings.warn(
-            f"{filepath}: the optimizer's state cannot be restored ({error}); training goes on "
-            "from a freshly initialized optimizer.",
-            stacklevel=4,
-        )
+        _fresh_optimizer(filepath, str(error))
+
+
+def _fresh_optimizer(filepath, reason):
+    warnings.warn(
+        f"{filepath}: the optimizer's state cannot be restored ({reason}); training goes on "
+        "from a freshly initialized optimizer.",
+        stacklevel=5,
+    )
 
 
 # ---- whole models: Keras 3's '.keras' archive ----------------------------------------------
@@ -310,7 +411,11 @@ def restore_optimizer(model, state, filepath):
 #: The Keras release whose '.keras' layout this module writes (recorded in metadata.json).
 KERAS_VERSION = "3.15.1"
 _METADATA, _CONFIG, _WEIGHTS = "metadata.json", "config.json", "model.weights.h5"
-MAX_JSON_BYTES = 64 * 2**20
+#: The largest model description read: parsed, JSON takes up to about 30 bytes of memory per
+#: byte of text (a list of empty lists), and Keras writes about 1 KB per layer.
+MAX_JSON_BYTES = 16 * 2**20
+#: How deeply lists and objects may nest in a model description (Keras' nest about 6 deep).
+MAX_JSON_DEPTH = 64
 _FLOAT_DTYPES = ("float32", "float64")
 
 _POOLING = ("pool_size", "strides", "padding", "data_format")
@@ -635,6 +740,7 @@ def _compile_arguments(config):
     tinykeras does not support."""
     from tinykeras import losses, metrics, optimizers
 
+    _check_optimizer_numbers(config.get("optimizer"))
     try:
         for key in ("loss_weights", "weighted_metrics"):
             if config.get(key) is not None:
@@ -674,6 +780,24 @@ def _compile_arguments(config):
         )
         return None
     return {"optimizer": optimizer, "loss": loss, "metrics": names}
+
+
+def _check_optimizer_numbers(optimizer):
+    """Raises ValueError for an optimizer setting of a compile config that is NaN or infinite,
+    or a negative learning rate: compiled with it, the model would train to NaN weights, or
+    climb the loss, without a word."""
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("config"), dict):
+        return
+    for key, value in _optimizer_settings(optimizer["config"]).items():
+        finite = not isinstance(value, float) or math.isfinite(value)
+        negative = key == "learning_rate" and isinstance(value, (int, float)) and value < 0
+        if not finite or negative:
+            expected = "a finite number >= 0" if key == "learning_rate" else "a finite number"
+            raise ValueError(
+                f"Optimizer {optimizer.get('class_name')}: {key}={value!r} in the compile "
+                f"settings; expected {expected}. Load the model with compile=False and compile "
+                "it with the settings you want."
+            )
 
 
 def _metric_names(entries):
@@ -719,23 +843,95 @@ def deserialize_model(serialized, compile=True):
 _ARCHIVE_ERRORS = (OSError, EOFError, RuntimeError, zipfile.BadZipFile, zlib.error)
 
 
-def _read_member(archive, name, filepath):
-    """The bytes of archive member ``name``, or a ValueError naming the file and the member."""
+def _read_member(archive, name, filepath, limit, what):
+    """The bytes of archive member ``name``, if it holds at most ``limit`` of them.
+
+    The size the archive declares is checked first, and the member is read with a bounded
+    read: asked for everything, zipfile decompresses all the data it is given in one call, so a
+    small archive could make it build gigabytes before it cuts them to the declared size.
+
+    Args:
+        what: what may take ``limit`` bytes, for the message ('a model description').
+
+    Raises:
+        ValueError: naming the file and the member, when it is larger or cannot be read.
+    """
+    info = archive.getinfo(name)
+    too_large = (
+        f"{filepath}: '{name}' is {{}} bytes uncompressed, more than the {limit} bytes {what}. "
+        "The archive is damaged or was not saved from this model: save the model again."
+    )
+    if info.file_size > limit:
+        raise ValueError(too_large.format(info.file_size))
     try:
-        return archive.read(name)
+        with archive.open(info) as member:
+            data = member.read(limit + 1)
     except _ARCHIVE_ERRORS as error:
         raise ValueError(f"{filepath}: '{name}' cannot be read from the archive (corrupt?): {error}") from None
+    if len(data) > limit:
+        raise ValueError(too_large.format(f"at least {limit + 1}"))
+    return data
+
+
+def _weights_limit(model):
+    """The most bytes model.weights.h5 may take for ``model``: each weight value and up to
+    three optimizer slots per value at 8 bytes (float64), twice over, and 64 MiB for HDF5's
+    own structures."""
+    values = sum(int(v.value.size) for layer in model.layers for v in layer.variables)
+    return 2 * 4 * 8 * values + 64 * 2**20
 
 
 def _archive_json(archive, name, filepath):
-    info = archive.getinfo(name)
-    if info.file_size > MAX_JSON_BYTES:
-        raise ValueError(f"{filepath}: '{name}' is {info.file_size} bytes, too large for a model description.")
-    data = _read_member(archive, name, filepath)
+    data = _read_member(archive, name, filepath, MAX_JSON_BYTES, "a model description may take")
+    return parse_json(data, f"{filepath}: '{name}'")
+
+
+def parse_json(text, where):
+    """The value of the JSON ``text`` (str, or UTF-8 bytes) of a model description.
+
+    Args:
+        where: the file and member (or attribute) holding it, for messages.
+
+    Raises:
+        ValueError: naming ``where``, for invalid JSON, or for lists and objects nested more
+            than ``MAX_JSON_DEPTH`` deep: no model description does, and deeper ones exhaust
+            Python's recursion limit as soon as they are parsed or printed.
+    """
+    too_deep = (
+        f"{where} nests lists and objects more than {MAX_JSON_DEPTH} deep; a model description "
+        "nests about 6 deep. The file is damaged or is not a model file."
+    )
     try:
-        return json.loads(data.decode("utf8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{filepath}: '{name}' is not valid JSON: {error}") from None
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    except ValueError as error:  # invalid JSON or UTF-8, an integer of too many digits
+        raise ValueError(f"{where} is not valid JSON: {error}") from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(too_deep)
+    return value
+
+
+def _deeper_than(value, depth):
+    """Whether lists and objects nest more than ``depth`` deep in a JSON value (walked without
+    recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, (list, dict)):
+            if level > depth:
+                return True
+            pending.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+@contextmanager
+def config_errors(where):
+    """Names the file and member (``where``) in the ValueError a model description raises."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
 
 
 def _check_member_names(names, filepath):
@@ -789,21 +985,25 @@ def load_model(filepath, compile=True):
         _check_member_names(names, filepath)
         if _METADATA in names:
             expect_dict(_archive_json(archive, _METADATA, filepath), f"{filepath} '{_METADATA}'")
-        model = deserialize_model(_archive_json(archive, _CONFIG, filepath), compile=compile)
+        serialized = _archive_json(archive, _CONFIG, filepath)
+        with config_errors(f"{filepath} '{_CONFIG}'"):
+            model = deserialize_model(serialized, compile=compile)
         if not model.built:
             raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
         if _WEIGHTS not in names:
             if any(layer.variables for layer in model.layers):
                 raise ValueError(f"{filepath} has no '{_WEIGHTS}' for a model with weights.")
             return model
-        data = _read_member(archive, _WEIGHTS, filepath)
+        data = _read_member(archive, _WEIGHTS, filepath, _weights_limit(model),
+                            "this model's weights and optimizer state may take")
     where = f"{filepath}/{_WEIGHTS}"
     state = None
-    with _hdf5_errors(where), h5py.File(io.BytesIO(data), "r") as weights:
-        entries = _read_layer_groups(weights, where)
+    with open_hdf5(where, data) as weights:
+        pairs = read_arrays(_plan(model, where, _read_layer_groups(weights, where)))
         if model.compiled and isinstance(weights.get("optimizer/vars"), h5py.Group):
-            state = _read_vars(weights["optimizer/vars"], where, "optimizer/vars", numeric_array)
-    assign(_plan(model, where, entries))
+            datasets = _vars(weights["optimizer/vars"], where, "optimizer/vars", kinds="fiu")
+            state = read_optimizer_state(model, datasets, where)
+    assign(pairs)
     if state is not None:
         restore_optimizer(model, state, filepath)
     return model

@@ -526,23 +526,15 @@ def test_file_digest_matches_hashlib(tmp_path):
     assert _cache.file_digest(path, "sha256") == _cache.file_sha256(path)
 
 
-def test_replace_folder_moves_into_a_missing_target(tmp_path):
-    (tmp_path / "new").mkdir()
-    (tmp_path / "new" / "a").write_text("new")
-    _cache.replace_folder(tmp_path / "new", tmp_path / "target")
-    assert os.listdir(tmp_path) == ["target"]
-    assert (tmp_path / "target" / "a").read_text() == "new"
-
-
-def test_replace_folder_replaces_an_existing_folder_and_leaves_nothing_behind(tmp_path):
-    for name, files in [("old", ["a", "stale"]), ("new", ["a"])]:
+def test_fill_folder_replaces_the_files_it_brings_and_keeps_the_others(tmp_path):
+    for name, files in [("old", ["a", "mine"]), ("new", ["a", "b"])]:
         (tmp_path / name).mkdir()
         for file in files:
             (tmp_path / name / file).write_text(name)
-    _cache.replace_folder(tmp_path / "new", tmp_path / "old")
+    _cache.fill_folder(tmp_path / "new", tmp_path / "old")
     assert os.listdir(tmp_path) == ["old"]
-    assert os.listdir(tmp_path / "old") == ["a"]
-    assert (tmp_path / "old" / "a").read_text() == "new"
+    assert sorted(os.listdir(tmp_path / "old")) == ["a", "b", "mine"]
+    assert [(tmp_path / "old" / f).read_text() for f in ("a", "b", "mine")] == ["new", "new", "old"]
 
 
 def test_place_folder_moves_into_a_missing_target(tmp_path):
@@ -566,14 +558,16 @@ def test_place_folder_keeps_a_complete_target_placed_meanwhile(tmp_path):
     assert (tmp_path / "new" / "a").read_text() == "new"
 
 
-def test_place_folder_replaces_an_incomplete_target(tmp_path):
+def test_place_folder_fills_an_incomplete_target_and_deletes_nothing_else(tmp_path):
+    # Files put in the cache folder by hand (notes, a batch of another name) stay.
     (tmp_path / "new").mkdir()
     (tmp_path / "new" / "a").write_text("new")
     (tmp_path / "target").mkdir()
-    (tmp_path / "target" / "stale").write_text("old")
+    (tmp_path / "target" / "notes.txt").write_text("mine")
     assert _cache.place_folder(tmp_path / "new", tmp_path / "target", lambda: False)
     assert sorted(os.listdir(tmp_path)) == ["target"]
-    assert os.listdir(tmp_path / "target") == ["a"]
+    assert sorted(os.listdir(tmp_path / "target")) == ["a", "notes.txt"]
+    assert (tmp_path / "target" / "notes.txt").read_text() == "mine"
 
 
 def test_processes_fetching_cifar10_at_once_all_succeed(datasets_dir, small, tmp_path, run_at_once,

@@ -254,8 +254,7 @@ def test_restricted_unpickler_rebuilds_arrays_and_containers(protocol):
         b"data": np.arange(24, dtype=np.uint8).reshape(2, 12),
         b"labels": [3, 1],
         "floats": np.linspace(0, 1, 5, dtype=np.float32)[::2],
-        "scalar": np.int64(7),
-        "nested": ({1, 2}, frozenset({3}), (1.5, None, "text")),
+        "nested": ((1.5, None, "text"), [b"bytes", True]),
     }
     restored = _cache.restricted_loads(pickle.dumps(original, protocol=protocol), encoding="bytes")
 
@@ -264,8 +263,19 @@ def test_restricted_unpickler_rebuilds_arrays_and_containers(protocol):
         assert restored[key].dtype == original[key].dtype
         np.testing.assert_array_equal(restored[key], original[key])
     assert restored[b"labels"] == [3, 1]
-    assert restored["scalar"] == 7 and restored["scalar"].dtype == np.int64
     assert restored["nested"] == original["nested"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "name"),
+    [({1, 2}, r"builtin\w*\.set"), (frozenset({3}), r"builtin\w*\.frozenset"),
+     (bytearray(b"ab"), r"builtin\w*\.bytearray"), (np.int64(7), r"multiarray\.scalar"),
+     (complex(1, 2), r"builtin\w*\.complex")],
+    ids=["set", "frozenset", "bytearray", "numpy-scalar", "complex"],
+)
+def test_restricted_unpickler_refuses_what_no_dataset_needs(payload, name):
+    with pytest.raises(pickle.UnpicklingError, match=rf"Refused to load global '[\w.]*{name}'"):
+        _cache.restricted_loads(pickle.dumps([payload], protocol=2))
 
 
 def test_restricted_unpickler_refuses_other_classes():
@@ -542,3 +552,157 @@ def test_processes_fetching_mnist_at_once_all_succeed(datasets_dir, run_at_once)
     assert os.listdir(datasets_dir) == ["mnist.npz"]
     with np.load(datasets_dir / "mnist.npz", allow_pickle=False) as npz:
         np.testing.assert_array_equal(npz["x_test"], np.full((2, 28, 28), 7, np.uint8))
+
+
+# A file the library did not write is never deleted or written over
+
+def subset_of(arrays, rows=2):
+    """The first ``rows`` samples of each array: a file a user may keep, that is not MNIST."""
+    return {name: array[:rows] for name, array in arrays.items()}
+
+
+def mirror_that_counts(monkeypatch, arrays):
+    """Makes MNIST's only source return ``arrays``; returns the list of its calls."""
+    calls = []
+
+    def fetch(workdir):
+        calls.append(workdir)
+        return dict(arrays)
+
+    monkeypatch.setattr(mnist_data, "_sources", lambda: [_cache.Source("a mirror", fetch)])
+    return calls
+
+
+def write_users_file(path, arrays):
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("where", ["absolute path elsewhere", "relative name in the datasets folder"])
+def test_a_users_npz_that_is_not_mnist_raises_and_is_left_as_it_is(datasets_dir, tmp_path,
+                                                                   monkeypatch, where):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    if where == "absolute path elsewhere":
+        (tmp_path / "mine").mkdir()
+        path = tmp_path / "mine" / "my_subset.npz"
+        argument = str(path)
+    else:
+        path = datasets_dir / "mnist_subset.npz"
+        argument = "mnist_subset.npz"
+    data = write_users_file(path, subset_of(arrays))
+
+    with pytest.raises(_cache.IntegrityError) as caught:
+        mnist_data.load_data(path=argument)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path} does not hold MNIST as published: x_train is uint8[2, 28, 28], "
+                              "expected uint8[6, 28, 28]")
+    assert "never deletes or overwrites a file it did not write" in message
+    assert "delete or move it yourself to have MNIST fetched to this path, or pass another path" in message
+    assert path.read_bytes() == data
+    assert calls == []
+    assert sorted(os.listdir(path.parent)) == [path.name]
+
+
+def test_an_unreadable_file_at_a_path_given_raises_and_is_left_as_it_is(tmp_path, datasets_dir,
+                                                                         monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    path = tmp_path / "notes.npz"
+    path.write_bytes(b"my own notes, not an archive")
+
+    with pytest.raises(_cache.IntegrityError, match=rf"{path} does not hold MNIST as published: "
+                                                    rf"{path} is unreadable"):
+        mnist_data.load_data(path=str(path))
+
+    assert path.read_bytes() == b"my own notes, not an archive"
+    assert calls == []
+
+
+def test_a_link_placed_at_the_default_cache_is_the_users_and_is_left_as_it_is(datasets_dir,
+                                                                             tmp_path, monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    subset = tmp_path / "subset.npz"
+    data = write_users_file(subset, subset_of(arrays))
+    os.symlink(subset, datasets_dir / "mnist.npz")
+
+    with pytest.raises(_cache.IntegrityError, match="never deletes or overwrites"):
+        mnist_data.load_data()
+
+    assert os.readlink(datasets_dir / "mnist.npz") == str(subset)
+    assert subset.read_bytes() == data
+    assert calls == []
+
+
+def test_a_path_given_that_holds_mnist_is_read_and_left_as_it_is(tmp_path, datasets_dir,
+                                                                 monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    path = tmp_path / "mine.npz"
+    data = write_users_file(path, arrays)
+
+    (x_train, _), (_, y_test) = mnist_data.load_data(path=str(path))
+
+    np.testing.assert_array_equal(x_train, arrays["x_train"])
+    np.testing.assert_array_equal(y_test, arrays["y_test"])
+    assert path.read_bytes() == data and calls == []
+
+
+def test_a_path_given_where_no_file_is_receives_the_fetched_data(tmp_path, datasets_dir,
+                                                                 monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    path = tmp_path / "new" / "mnist.npz"
+
+    mnist_data.load_data(path=str(path))
+
+    assert len(calls) == 1
+    with np.load(path, allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["y_train"], arrays["y_train"])
+
+
+def test_a_corrupt_default_cache_is_fetched_again(datasets_dir, monkeypatch):
+    arrays = small_dataset(monkeypatch)
+    calls = mirror_that_counts(monkeypatch, arrays)
+    mnist_data.load_data()
+    (datasets_dir / "mnist.npz").write_bytes(b"damaged")
+
+    with pytest.warns(UserWarning, match=r"The cached MNIST at .*mnist\.npz is corrupt"):
+        (x_train, _), _ = mnist_data.load_data()
+
+    np.testing.assert_array_equal(x_train, arrays["x_train"])
+    assert len(calls) == 2
+    assert os.listdir(datasets_dir) == ["mnist.npz"]
+
+
+def test_a_corrupt_default_cache_stays_until_a_fetch_verifies(datasets_dir, monkeypatch):
+    small_dataset(monkeypatch)
+    monkeypatch.setattr(mnist_data, "_sources",
+                        lambda: [_cache.Source("a mirror", failing("unreachable"))])
+    cache = datasets_dir / "mnist.npz"
+    cache.write_bytes(b"damaged")
+
+    with pytest.warns(UserWarning, match="corrupt"), \
+            pytest.raises(_cache.DatasetUnavailableError, match="unreachable"):
+        mnist_data.load_data()
+
+    assert cache.read_bytes() == b"damaged"
+    assert os.listdir(datasets_dir) == ["mnist.npz"]
+
+
+def test_only_the_default_cache_file_is_the_librarys_own(datasets_dir, tmp_path):
+    cache = str(datasets_dir / "mnist.npz")
+    assert _cache.is_own_cache(cache, "mnist.npz")
+    assert _cache.is_own_cache(os.path.join(str(datasets_dir), "..", "datasets", "mnist.npz"),
+                               "mnist.npz")
+    assert not _cache.is_own_cache(str(datasets_dir / "mnist_subset.npz"), "mnist.npz")
+    assert not _cache.is_own_cache(str(tmp_path / "mnist.npz"), "mnist.npz")
+    # The datasets folder reached through a link to it is still the library's folder ...
+    os.symlink(datasets_dir, tmp_path / "linked")
+    assert _cache.is_own_cache(str(tmp_path / "linked" / "mnist.npz"), "mnist.npz")
+    # ... but a link placed as the file itself is the user's.
+    os.symlink(tmp_path / "elsewhere.npz", datasets_dir / "mnist.npz")
+    assert not _cache.is_own_cache(cache, "mnist.npz")

@@ -404,9 +404,9 @@ def test_conv2d_int_and_tuple_arguments_are_equivalent(rng):
     np.testing.assert_array_equal(from_ints(x), from_tuples(x))
 
 
-@pytest.mark.parametrize("filters", [0, -1, 2.5])
-def test_conv2d_rejects_bad_filters(filters):
-    with pytest.raises(ValueError, match="filters"):
+@pytest.mark.parametrize(("filters", "error"), [(0, ValueError), (-1, ValueError), (2.5, TypeError)])
+def test_conv2d_rejects_bad_filters(filters, error):
+    with pytest.raises(error, match="filters"):
         Conv2D(filters, 3)
 
 

@@ -186,9 +186,9 @@ def test_dense_without_bias_has_one_weight():
     assert layer.count_params() == 12
 
 
-@pytest.mark.parametrize("units", [0, -1, 2.5, "3"])
-def test_dense_rejects_bad_units(units):
-    with pytest.raises(ValueError, match="units"):
+@pytest.mark.parametrize(("units", "error"), [(0, ValueError), (-1, ValueError), (2.5, TypeError), ("3", TypeError)])
+def test_dense_rejects_bad_units(units, error):
+    with pytest.raises(error, match="units"):
         Dense(units)
 
 
@@ -476,6 +476,32 @@ def test_set_weights_with_a_wrong_count_leaves_the_layer_unchanged(rng):
         layer.set_weights(before + [np.zeros(3)])
     for old, now in zip(before, layer.get_weights()):
         np.testing.assert_array_equal(old, now)
+
+
+@pytest.mark.parametrize("bad", [np.array(["1", "2", "3"]), np.array([None] * 3), np.zeros(3, bool)],
+                         ids=["strings", "nones", "booleans"])
+def test_set_weights_refuses_a_non_numeric_last_array_and_changes_nothing(rng, bad):
+    layer = Dense(3, name="d")
+    layer.build_for((None, 4))
+    before = layer.get_weights()
+    with pytest.raises(TypeError, match=rf"Layer 'd': weight 'd/bias' must hold real numbers "
+                                        rf"\(integers or floats\); received an array of dtype {bad.dtype}"):
+        layer.set_weights([rng.standard_normal((4, 3)), bad])
+    for old, now in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(old, now)
+
+
+def test_variable_assign_refuses_what_is_not_numbers():
+    layer = Dense(2, name="d")
+    layer.build_for((None, 2))
+    before = layer.bias.numpy()
+    with pytest.raises(TypeError, match=r"Variable 'd/bias' must hold real numbers .*dtype object"):
+        layer.bias.assign(np.array([None, 1.0]))
+    with pytest.raises(ValueError, match=r"Variable 'd/bias' has shape \(2,\), received an array of shape \(3,\)"):
+        layer.bias.assign(np.zeros(3))
+    np.testing.assert_array_equal(layer.bias.value, before)
+    layer.bias.assign([1, 2])
+    np.testing.assert_array_equal(layer.bias.value, [1.0, 2.0])
 
 
 def test_weightless_layers_have_no_weights():

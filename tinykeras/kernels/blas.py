@@ -42,6 +42,8 @@ import threading
 import numpy as np
 from numba import njit
 
+from tinykeras.kernels import denormals
+
 # Products below this many floating-point operations (2*M*K*N) run on one thread: a product this
 # small takes about 0.1 ms, so one thread costs little when idle and saves much when busy.
 PARALLEL_MIN_FLOPS = 5_000_000
@@ -94,6 +96,39 @@ def blas_kernels():
 
 
 _SETTING = threading.Lock()  # held from setting one thread to putting the count back
+
+
+class _InterruptHold(threading.local):
+    """Ctrl-C held back while this thread hands parts to the helper threads or has BLAS' thread
+    count changed: a KeyboardInterrupt raised there would leave a helper's locks, or the count,
+    half changed, and later products hanging, failing or on one thread.
+
+    tinykeras' SIGINT handler (``utils.interrupts.DeferredInterrupt``, installed by ``fit``,
+    ``predict`` and the other entry points) asks ``held()`` before it raises; if a kernel holds
+    interrupts, it calls ``defer()`` instead, and the KeyboardInterrupt is raised as the kernel
+    returns, a part of a batch later (milliseconds).
+    """
+
+    depth = 0
+    pending = False
+
+    def __enter__(self):
+        self.depth += 1
+
+    def __exit__(self, *exc_info):
+        self.depth -= 1
+        if self.depth == 0 and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt("Interrupted; the matrix product or batch part under way finished first.")
+
+    def held(self):
+        return self.depth > 0
+
+    def defer(self):
+        self.pending = True
+
+
+INTERRUPTS = _InterruptHold()
 
 
 class _SplitPart(threading.local):
@@ -156,7 +191,8 @@ class _Helper:
             watch(self._started, WATCH_ROUNDS)
             self._start.acquire()
             self._started[0] = 0
-            task, lo, hi = self._part
+            task, lo, hi, control = self._part
+            denormals.set_control(control)  # the caller's handling of subnormals
             try:
                 self._outcome = (True, _run_part(task, lo, hi))
             except BaseException as error:  # noqa: BLE001 (handed to the caller, who raises it)
@@ -164,8 +200,8 @@ class _Helper:
             self._finished[0] = 1
             self._done.release()
 
-    def start(self, task, lo, hi):
-        self._part = (task, lo, hi)
+    def start(self, task, lo, hi, control):
+        self._part = (task, lo, hi, control)
         self._started[0] = 1
         self._start.release()
 
@@ -198,8 +234,9 @@ os.register_at_fork(after_in_child=_forget_helpers)
 
 @contextlib.contextmanager
 def _one_blas_thread():
-    """BLAS on one thread for the duration, then back to the count in force, under the lock."""
-    with _SETTING:
+    """BLAS on one thread for the duration, then back to the count in force, under the lock,
+    with Ctrl-C held back (``INTERRUPTS``) until the count is back."""
+    with INTERRUPTS, _SETTING:
         previous = _set_local_threads(1)
         try:
             yield
@@ -236,7 +273,7 @@ def split_count():
     threads cannot be set (then a split would run its parts' products on every core at once)."""
     if _set_local_threads is None:
         return 1
-    with _SETTING:
+    with INTERRUPTS, _SETTING:
         threads = _set_local_threads(1)
         _set_local_threads(threads)
     return max(1, threads)
@@ -272,8 +309,9 @@ def split_batch(count, task, parts):
         return [task(lo, hi) for lo, hi in ranges]
     with _one_blas_thread():
         helpers = _helpers(parts - 1)
+        control = denormals.control()
         for helper, (lo, hi) in zip(helpers, ranges[1:]):
-            helper.start(task, lo, hi)
+            helper.start(task, lo, hi, control)
         try:
             first = (True, _run_part(task, *ranges[0]))
         except BaseException as error:  # noqa: BLE001 (raised once the helpers have finished)

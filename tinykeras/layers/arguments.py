@@ -1,33 +1,77 @@
-"""Argument checking shared by the convolution and pooling layers, with Keras' error wording."""
+"""Argument checking shared by the image layers, with Keras' error wording: window sizes,
+strides, paddings and data formats. Scalar arguments (units, rate, momentum...) are checked with
+``tinykeras.utils.argument_validation``, which the models and optimizers use too.
+"""
 import numpy as np
 
 from tinykeras import backend
+from tinykeras.utils.argument_validation import is_integer
 
 
-def standardize_tuple(value, n, name, allow_zero=False):
-    """Turns an int or an iterable of n ints into a tuple of n positive ints.
+def standardize_tuple(value, n, name, allow_zero=False, where=None):
+    """Turns an int or an iterable of n ints into a tuple of n ints >= 1 (>= 0 with
+    ``allow_zero``).
+
+    Args:
+        value: the argument as received, e.g. ``3`` or ``(3, 3)``.
+        n: how many integers the tuple holds.
+        name: the argument's name, e.g. ``'kernel_size'``.
+        allow_zero: whether 0 is allowed.
+        where: who received the argument, e.g. ``'Conv2D'``, for the messages.
 
     Raises:
-        ValueError: "The `kernel_size` argument must be a tuple of 2 integers. Received: ..."
+        TypeError: "The `kernel_size` argument must be a tuple of 2 integers. Received: ..."
+            when value or one of its entries is not an integer (a bool, a float, a string).
+        ValueError: for a tuple of another length, or an integer below the smallest allowed.
     """
-    if isinstance(value, (int, np.integer)):
-        values = (int(value),) * n
+    prefix = f"{where}: " if where else ""
+    expected = f"The `{name}` argument must be a tuple of {n} integers"
+    if is_integer(value):
+        values = (value,) * n
     else:
         try:
-            values = tuple(int(v) for v in value)
-        except (TypeError, ValueError):
-            values = ()
-        if len(values) != n or any(not isinstance(v, (int, np.integer)) for v in value):
-            raise ValueError(
-                f"The `{name}` argument must be a tuple of {n} integers. Received: {name}={value!r}"
-            )
+            values = None if isinstance(value, str) else tuple(value)
+        except TypeError:
+            values = None
+        if values is None or not all(is_integer(v) for v in values):
+            raise TypeError(f"{prefix}{expected} (or one integer for all {n}). "
+                            f"Received: {name}={value!r}")
+        if len(values) != n:
+            raise ValueError(f"{prefix}{expected}. Received: {name}={value!r}")
     smallest = 0 if allow_zero else 1
     if any(v < smallest for v in values):
-        raise ValueError(
-            f"The `{name}` argument must be a tuple of {n} integers >= {smallest}. "
-            f"Received: {name}={value!r}"
-        )
-    return values
+        raise ValueError(f"{prefix}{expected} >= {smallest}. Received: {name}={value!r}")
+    return tuple(int(v) for v in values)
+
+
+def standardize_shape(value, name, where, infer=False):
+    """Turns a shape argument (``input_shape``, ``noise_shape``, ``target_shape``) into a tuple
+    of sizes >= 1 and, for sizes taken from the data, None; with ``infer``, instead of None, at
+    most one -1 for the size to infer (Reshape).
+
+    Args:
+        value: the argument as received, e.g. ``(28, 28, 1)``.
+        name: the argument's name.
+        where: who received it, e.g. ``'Dense'``, for the messages.
+        infer: whether the shape may hold one -1 (and no None).
+
+    Raises:
+        TypeError: when value is not a tuple or list of integers (and None).
+        ValueError: for a size below 1 (other than the -1 allowed).
+    """
+    special = "-1 for the one size to infer" if infer else "None for a size taken from the data"
+    try:
+        entries = None if isinstance(value, str) else tuple(value)
+    except TypeError:
+        entries = None
+    if entries is None or not all(is_integer(d) or (d is None and not infer) for d in entries):
+        raise TypeError(f"{where}: {name} must be a tuple of integers ({special}), e.g. "
+                        f"{name}=(28, 28, 1). Received: {name}={value!r}")
+    allowed = [-1] if infer else [None]
+    if any(d not in allowed and d < 1 for d in entries) or (infer and entries.count(-1) > 1):
+        raise ValueError(f"{where}: {name} must hold sizes >= 1, or {special}. "
+                         f"Received: {name}={value!r}")
+    return tuple(None if d is None else int(d) for d in entries)
 
 
 def standardize_padding(value):

@@ -14,6 +14,9 @@ inspectable. Check a custom layer with :func:`tinykeras.utils.check_gradients`.
 import numpy as np
 
 from tinykeras import activations, backend, initializers
+from tinykeras.layers.arguments import standardize_shape
+from tinykeras.utils.argument_validation import check_int, check_optional_int, is_integer
+from tinykeras.utils.interrupts import completes_before_interrupt
 
 # Constructor arguments every Keras layer accepts, beside its own.
 _BASE_KWARGS = ("input_shape", "batch_input_shape", "input_dim", "batch_size")
@@ -49,20 +52,99 @@ class Variable:
         return self.value.copy()
 
     def assign(self, value):
-        """Overwrites the value in place, checking the shape."""
-        value = np.asarray(value)
-        if value.shape != self.value.shape:
-            raise ValueError(
-                f"Cannot assign a value of shape {value.shape} to variable '{self.path}' of shape "
-                f"{self.value.shape}."
-            )
-        self.value[...] = value
+        """Overwrites the value in place, after checking its shape and that it holds real
+        numbers (see :func:`weight_values`)."""
+        self.value[...] = _weight_value(f"Variable '{self.path}'", self, value)
 
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+
+def assign_weights(owner, variables, weights):
+    """Sets ``variables`` from ``weights``, one array each, or none at all: every array is
+    converted and checked (:func:`weight_values`) before the first variable changes.
+
+    Args:
+        owner: who holds the variables, for the messages: "Layer 'dense'", "Model 'sequential'".
+        variables: the variables to set, in order.
+        weights: one array (or nested list of numbers) per variable.
+    """
+    for variable, value in zip(variables, weight_values(owner, variables, weights)):
+        variable.value[...] = value
+
+
+def weight_values(owner, variables, weights):
+    """Converts and checks the arrays of a ``set_weights`` call, all of them.
+
+    Integer and float arrays are cast to each variable's dtype, as Keras does; NaN and inf are
+    kept. Booleans, complex numbers, text and objects (``None``) are refused: cast, they would
+    become weights no one meant.
+
+    Args:
+        owner: who holds the variables, for the messages: "Layer 'dense'", "Model 'sequential'".
+        variables: the variables to set, in order.
+        weights: one array (or nested list of numbers) per variable.
+
+    Returns:
+        New arrays of each variable's shape and dtype, so that assigning them cannot fail.
+
+    Raises:
+        ValueError: when the number of arrays, or an array's shape, differs from the variables'.
+        TypeError: when an array does not hold real numbers.
+    """
+    weights = list(weights)
+    if len(weights) != len(variables):
+        raise ValueError(
+            f"{owner} expects {len(variables)} weight arrays ({_listed(variables)}); received "
+            f"{len(weights)}. Pass one array per weight, in the order get_weights() returns them."
+        )
+    return [
+        _weight_value(f"{owner}: weight '{variable.path}'", variable, weight)
+        for variable, weight in zip(variables, weights)
+    ]
+
+
+def _weight_value(what, variable, weight):
+    """``weight`` as a new array of ``variable``'s dtype, after checking that it holds real
+    numbers of ``variable``'s shape; ``what`` names the weight in the messages."""
+    try:
+        array = np.asarray(weight)
+    except (TypeError, ValueError) as error:  # lists of unequal lengths, say
+        raise ValueError(
+            f"{what} cannot be read as an array ({error}). Pass a NumPy array of shape "
+            f"{variable.shape}."
+        ) from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{what} must hold real numbers (integers or floats); received an array of dtype "
+            f"{array.dtype}{_DTYPE_HINTS.get(array.dtype.kind, '')}. Pass a float array of shape "
+            f"{variable.shape}, such as one get_weights() returns."
+        )
+    if array.shape != variable.shape:
+        raise ValueError(
+            f"{what} has shape {variable.shape}, received an array of shape {array.shape}."
+        )
+    return array.astype(variable.dtype)
+
+
+_DTYPE_HINTS = {
+    "O": " (Python objects, such as None for a weight left out)",
+    "U": " (text)",
+    "S": " (bytes)",
+    "b": " (booleans)",
+    "c": " (complex numbers)",
+}
+
+
+def _listed(variables, most=8):
+    """The variables' paths for a message, the first ``most`` of them if there are more."""
+    paths = [v.path for v in variables[:most]]
+    if len(variables) > most:
+        paths.append(f"... {len(variables) - most} more")
+    return ", ".join(paths) or "none"
 
 
 class Layer:
@@ -95,7 +177,7 @@ class Layer:
         self.input_shape = None
         self.output_shape = None
         self._variables = []
-        self.batch_input_shape = _batch_input_shape(kwargs)
+        self.batch_input_shape = _batch_input_shape(type(self).__name__, kwargs)
 
     # ---- the protocol ---------------------------------------------------------------------
 
@@ -118,6 +200,11 @@ class Layer:
 
     # ---- variables ------------------------------------------------------------------------
 
+    #: The most values one weight may hold (8 GiB in float32). A larger one comes from a size
+    #: argument or an input shape that is wrong (in a model file, damaged), and would exhaust
+    #: memory before any message could say which.
+    max_weight_size = 2**31
+
     def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, dtype=None):
         """Creates, registers and returns a :class:`Variable`.
 
@@ -127,9 +214,25 @@ class Layer:
             initializer: an initializer name or object.
             trainable: whether the optimizer updates it.
             dtype: float type; by default the layer's dtype, else ``backend.floatx()``.
+
+        Raises:
+            ValueError: for a shape of more than ``max_weight_size`` values, before anything
+                is allocated.
         """
         dtype = dtype or self.dtype or backend.floatx()
-        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
+        shape = tuple(shape)
+        size = 1
+        for dim in shape:
+            if isinstance(dim, (int, np.integer)):
+                size *= int(dim)
+        if size > self.max_weight_size:
+            raise ValueError(
+                f"Layer '{self.name}': weight '{name}' of shape {shape} would hold {size:,} values "
+                f"({size * np.dtype(dtype).itemsize / 2**30:,.0f} GiB), more than the "
+                f"{self.max_weight_size:,} a weight may hold. Check the layer's size arguments "
+                "(units, filters, kernel_size) and the input shape it is built for."
+            )
+        value = initializers.get(initializer)(shape, dtype=dtype)
         variable = Variable(name, np.ascontiguousarray(value, dtype=dtype), trainable, f"{self.name}/{name}")
         self._variables.append(variable)
         return variable
@@ -168,27 +271,14 @@ class Layer:
         """Sets every variable from a list of arrays, after checking all of them.
 
         Raises:
-            ValueError: if the count or a shape differs; the layer is then left unchanged.
+            ValueError: if the count or a shape differs; TypeError: if an array does not
+                hold real numbers. The layer is then left unchanged.
         """
-        weights = list(weights)
-        if len(weights) != len(self._variables):
-            raise ValueError(
-                f"Layer '{self.name}' expects {len(self._variables)} weight arrays "
-                f"({', '.join(v.name for v in self._variables) or 'none'}), received "
-                f"{len(weights)}."
-            )
-        arrays = [np.asarray(w) for w in weights]
-        for variable, array in zip(self._variables, arrays):
-            if array.shape != variable.shape:
-                raise ValueError(
-                    f"Layer '{self.name}': weight '{variable.name}' has shape {variable.shape}, "
-                    f"received an array of shape {array.shape}."
-                )
-        for variable, array in zip(self._variables, arrays):
-            variable.value[...] = array
+        assign_weights(f"Layer '{self.name}'", self._variables, weights)
 
     # ---- calling and describing -----------------------------------------------------------
 
+    @completes_before_interrupt
     def __call__(self, x, training=False):
         """Applies the layer to an array, building it on first use."""
         x = np.asarray(x, dtype=self.dtype or backend.floatx())
@@ -344,14 +434,25 @@ def check_protocol(layer):
             )
 
 
-def _batch_input_shape(kwargs):
-    """Reads Keras' ways of giving the input shape into one (batch, ...) tuple, or None."""
+def _batch_input_shape(where, kwargs):
+    """Reads Keras' ways of giving the input shape into one (batch, ...) tuple, or None.
+
+    Args:
+        where: the layer's class name, for the messages.
+        kwargs: the constructor's keywords: ``batch_input_shape``, or ``input_shape`` (an int
+            for 1-D samples, else a tuple) or ``input_dim``, with an optional ``batch_size``.
+
+    Raises:
+        TypeError: when a size is not an integer (None stands for a size not known in advance).
+        ValueError: when a size is smaller than 1.
+    """
+    batch_size = check_optional_int(kwargs.get("batch_size"), "batch_size", where, minimum=1)
     if kwargs.get("batch_input_shape") is not None:
-        return tuple(kwargs["batch_input_shape"])
+        return standardize_shape(kwargs["batch_input_shape"], "batch_input_shape", where)
     if kwargs.get("input_shape") is not None:
         shape = kwargs["input_shape"]
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        return (kwargs.get("batch_size"),) + shape
+        shape = (shape,) if is_integer(shape) else shape
+        return (batch_size,) + standardize_shape(shape, "input_shape", where)
     if kwargs.get("input_dim") is not None:
-        return (kwargs.get("batch_size"), int(kwargs["input_dim"]))
+        return (batch_size, check_int(kwargs["input_dim"], "input_dim", where, minimum=1))
     return None

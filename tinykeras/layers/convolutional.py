@@ -34,6 +34,7 @@ from tinykeras.layers.arguments import (
 )
 from tinykeras.layers.base import ActivatedLayer, Layer
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
+from tinykeras.utils.argument_validation import check_int, is_integer
 
 # A batch is convolved a chunk of images at a time, the chunk's im2col rows taking about this
 # many bytes: the rows are then still in cache when the matrix product reads them, and the layer
@@ -153,15 +154,10 @@ class Conv2D(ActivatedLayer):
         strides, padding, data_format, use_bias, kernel_initializer = (arguments[k] for k in given)
         super().__init__(activation=activation, **kwargs)
         warn_legacy_call("Conv2D", renamed, arguments)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(
-                "Invalid value for argument `filters`. Expected a strictly positive value. "
-                f"Received filters={filters!r}."
-            )
-        self.filters = int(filters)
-        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size")
-        self.strides = standardize_tuple(strides, 2, "strides")
-        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate")
+        self.filters = check_int(filters, "filters", "Conv2D", minimum=1)
+        self.kernel_size = standardize_tuple(kernel_size, 2, "kernel_size", where="Conv2D")
+        self.strides = standardize_tuple(strides, 2, "strides", where="Conv2D")
+        self.dilation_rate = standardize_tuple(dilation_rate, 2, "dilation_rate", where="Conv2D")
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 "`strides > 1` not supported in conjunction with `dilation_rate > 1`. "
@@ -343,7 +339,7 @@ def Convolution2D(filters=None, kernel_size=None, nb_col=None, **kwargs):
             )
         kernel_size = nb_row
     if nb_col is not None or nb_row is not None:
-        if not isinstance(kernel_size, (int, np.integer)) or not isinstance(nb_col, (int, np.integer)):
+        if not is_integer(kernel_size) or not is_integer(nb_col):
             raise TypeError(
                 "Convolution2D: Keras 1's call gives the kernel as two integers, "
                 "Convolution2D(nb_filter, nb_row, nb_col); the current call as one argument, "
@@ -362,6 +358,31 @@ def Convolution2D(filters=None, kernel_size=None, nb_col=None, **kwargs):
     return Conv2D(**arguments, **kwargs)
 
 
+def _zero_padding(padding):
+    """ZeroPadding2D's ``padding`` as ((top, bottom), (left, right)) of non-negative ints.
+
+    Raises:
+        TypeError: when a size is not an integer; ValueError: for another structure or a
+            negative size.
+    """
+    expected = ("`padding` should be an int, a tuple of 2 ints, or a tuple of 2 tuples of 2 "
+                f"non-negative ints. Received: padding={padding!r}")
+    if is_integer(padding):
+        pads = ((padding, padding), (padding, padding))
+    elif not isinstance(padding, (tuple, list)):
+        raise TypeError(f"ZeroPadding2D: {expected}")
+    elif len(padding) != 2:
+        raise ValueError(f"ZeroPadding2D: {expected}")
+    elif all(is_integer(p) for p in padding):
+        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    else:
+        pads = tuple(standardize_tuple(p, 2, "padding", allow_zero=True, where="ZeroPadding2D")
+                     for p in padding)
+    if any(p < 0 for pair in pads for p in pair):
+        raise ValueError(f"ZeroPadding2D: {expected}")
+    return tuple(tuple(int(p) for p in pair) for pair in pads)
+
+
 class ZeroPadding2D(Layer):
     """Adds rows and columns of zeros around each image.
 
@@ -372,18 +393,7 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(padding, (int, np.integer)):
-            pads = ((padding, padding), (padding, padding))
-        elif len(padding) == 2 and all(isinstance(p, (int, np.integer)) for p in padding):
-            pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-        else:
-            pads = tuple(standardize_tuple(p, 2, "padding", allow_zero=True) for p in padding)
-        if len(pads) != 2 or any(p < 0 for pair in pads for p in pair):
-            raise ValueError(
-                "`padding` should be an int, a tuple of 2 ints, or a tuple of 2 tuples of 2 "
-                f"non-negative ints. Received: padding={padding!r}"
-            )
-        self.padding = tuple(tuple(int(p) for p in pair) for pair in pads)
+        self.padding = _zero_padding(padding)
         self.data_format = standardize_data_format(data_format)
 
     def compute_output_shape(self, input_shape):

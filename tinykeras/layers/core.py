@@ -7,8 +7,10 @@ from tinykeras import backend, initializers
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.kernels.dropout import dropout_forward, dropout_mask
+from tinykeras.layers.arguments import standardize_data_format, standardize_shape
 from tinykeras.layers.base import ActivatedLayer, Layer
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
+from tinykeras.utils.argument_validation import check_int, check_number, check_optional_int
 
 
 class Dense(ActivatedLayer):
@@ -42,11 +44,7 @@ class Dense(ActivatedLayer):
         units, use_bias, kernel_initializer = (arguments[k] for k in given)
         super().__init__(activation=activation, **kwargs)
         warn_legacy_call("Dense", renamed, arguments, positional=("units",))
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(
-                f"Dense: units must be a positive integer. Received: units={units!r}"
-            )
-        self.units = int(units)
+        self.units = check_int(units, "units", "Dense", minimum=1)
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -118,13 +116,10 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(
-                f"Dropout: rate must be in [0, 1). Received: rate={rate!r}"
-            )
-        self.rate = float(rate)
-        self.noise_shape = noise_shape
-        self.seed = seed
+        self.rate = check_number(rate, "rate", "Dropout", 0, 1, high_open=True)
+        self.noise_shape = (None if noise_shape is None
+                            else standardize_shape(noise_shape, "noise_shape", "Dropout"))
+        self.seed = check_optional_int(seed, "seed", "Dropout", minimum=0)
         self._rng = None if seed is None else np.random.default_rng(seed)
         self._mask = None
 
@@ -162,7 +157,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format or backend.image_data_format()
+        self.data_format = standardize_data_format(data_format)
         self._shape = None
 
     def compute_output_shape(self, input_shape):
@@ -194,7 +189,7 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(target_shape)
+        self.target_shape = standardize_shape(target_shape, "target_shape", "Reshape", infer=True)
         self._shape = None
 
     def compute_output_shape(self, input_shape):
@@ -239,7 +234,7 @@ class InputLayer(Layer):
         if shape is None and kwargs.get("batch_input_shape") is None:
             raise ValueError("InputLayer needs a shape, e.g. InputLayer(shape=(784,)).")
         if shape is not None:
-            kwargs["input_shape"] = (shape,) if isinstance(shape, int) else tuple(shape)
+            kwargs["input_shape"] = shape
             kwargs["batch_size"] = batch_size
         super().__init__(name=name, dtype=dtype, **kwargs)
 

@@ -9,6 +9,7 @@ from tinykeras.kernels.normalization import (
     normalize_backward,
 )
 from tinykeras.layers.base import Layer
+from tinykeras.utils.argument_validation import check_int, check_number
 
 
 class BatchNormalization(Layer):
@@ -45,17 +46,9 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
-        if not isinstance(axis, (int, np.integer)):
-            raise TypeError(
-                f"BatchNormalization: axis must be an integer (the feature axis). Received: axis={axis!r}"
-            )
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1]. Received: momentum={momentum!r}")
-        if epsilon <= 0:
-            raise ValueError(f"BatchNormalization: epsilon must be positive. Received: epsilon={epsilon!r}")
-        self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.axis = check_int(axis, "axis", "BatchNormalization")
+        self.momentum = check_number(momentum, "momentum", "BatchNormalization", 0, 1)
+        self.epsilon = check_number(epsilon, "epsilon", "BatchNormalization", 0, low_open=True)
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)

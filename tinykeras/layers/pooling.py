@@ -43,8 +43,9 @@ class _Pooling2D(Layer):
         padding, data_format = arguments["padding"], arguments["data_format"]
         super().__init__(**kwargs)
         warn_legacy_call(name, renamed, arguments)
-        self.pool_size = standardize_tuple(pool_size, 2, "pool_size")
-        self.strides = self.pool_size if strides is None else standardize_tuple(strides, 2, "strides")
+        self.pool_size = standardize_tuple(pool_size, 2, "pool_size", where=name)
+        self.strides = (self.pool_size if strides is None
+                        else standardize_tuple(strides, 2, "strides", where=name))
         self.padding = standardize_padding(padding)
         self.data_format = standardize_data_format(data_format)
         self._x_shape = None

@@ -1,4 +1,4 @@
-"""Ctrl-C during training, made safe: the interrupt waits for the batch being trained to finish.
+"""Ctrl-C during training and prediction, made safe: the interrupt waits for the batch under way.
 
 Python raises KeyboardInterrupt wherever the program happens to be, which inside ``fit`` can be
 halfway through the optimizer's update: some weights stepped, others not. Inside
@@ -6,6 +6,7 @@ halfway through the optimizer's update: some weights stepped, others not. Inside
 boundary and raises KeyboardInterrupt there, with every weight after the same batch. A second
 Ctrl-C raises at once, for a user who will not wait.
 """
+import functools
 import signal
 import threading
 
@@ -28,15 +29,25 @@ class DeferredInterrupt:
         return self
 
     def _record(self, signum, frame):
-        if self.pending:
+        from tinykeras.kernels.blas import INTERRUPTS
+
+        if not self.pending:
+            self.pending = True
+        elif INTERRUPTS.held():
+            INTERRUPTS.defer()  # raised as the kernel under way returns
+        else:
             raise KeyboardInterrupt
-        self.pending = True
 
     def __exit__(self, *exc_info):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
         return False
+
+    def raise_if_pending(self, message):
+        """Raises KeyboardInterrupt(message) if Ctrl-C was pressed."""
+        if self.pending:
+            raise KeyboardInterrupt(message)
 
     def check(self, epoch, batch=None):
         """Raises KeyboardInterrupt if Ctrl-C was pressed: after ``batch`` (counted from 0) of
@@ -53,3 +64,17 @@ class DeferredInterrupt:
 
     def __repr__(self):
         return f"<DeferredInterrupt pending={self.pending}, installed={self._previous is not None}>"
+
+
+def completes_before_interrupt(method):
+    """Decorates a method that runs one batch (``train_on_batch``, ``model(x)``, ...): a Ctrl-C
+    during it is raised once it returns, so that no update or buffer is left half written."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with DeferredInterrupt() as interrupt:
+            result = method(*args, **kwargs)
+        interrupt.raise_if_pending(f"Interrupted; {method.__name__} finished its batch first.")
+        return result
+
+    return wrapper

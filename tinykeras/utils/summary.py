@@ -68,7 +68,7 @@ def optimizer_params(optimizer):
     learning rate (float32), as Keras counts them; (0, 0) before it is built."""
     if optimizer is None or getattr(optimizer, "_slots", None) is None:
         return 0, 0
-    slots = [array for slots in optimizer._slots for array in slots.values()]
+    slots = [array for slots in optimizer._slots.values() for array in slots.values()]
     return sum(a.size for a in slots) + 2, sum(a.nbytes for a in slots) + 8 + 4
 
 
