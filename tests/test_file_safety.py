@@ -20,7 +20,6 @@ Already covered elsewhere, and not repeated here:
 import json
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
@@ -243,55 +242,6 @@ def test_model_checkpoint_failing_mid_write_keeps_the_previous_file(tmp_path, mo
     with pytest.raises(OSError, match="disk full"):
         model.fit(x, y, epochs=1, callbacks=[callbacks.ModelCheckpoint(str(path))], verbose=0)
     assert_previous_file_intact(tmp_path, path, data)
-
-
-SAVER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    from tinykeras import Sequential
-    from tinykeras.layers import Dense
-
-    path = sys.argv[1]
-    model = Sequential([Dense(512, input_shape=(256,)), Dense(512), Dense(10)])
-    versions = [[np.full(w.shape, float(v)) for w in model.get_weights()] for v in (1, 2)]
-    save = model.save if path.endswith(".keras") else model.save_weights
-    for count in range(10**6):
-        model.set_weights(versions[count % 2])
-        save(path)
-        print(count, flush=True)
-""")
-
-
-@pytest.mark.parametrize("name", ["m.weights.h5", "m.keras"])
-def test_a_save_killed_midway_leaves_the_old_or_the_new_file(tmp_path, name):
-    """A process saving a ~1.3 MB model in a loop is SIGKILLed at several moments; each time
-    the file is one complete version (all ones or all twos)."""
-    path = tmp_path / name
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        process = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], env=env,
-                                   stdout=subprocess.PIPE, text=True)
-        try:
-            process.stdout.readline()  # the first save is done
-            time.sleep(rng.uniform(0.0, 0.2))
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=10)
-            process.stdout.close()
-        if name.endswith(".keras"):
-            model = models.load_model(path)
-        else:
-            model = Sequential([Dense(512, input_shape=(256,)), Dense(512), Dense(10)])
-            model.load_weights(path)
-        values = {float(v) for w in model.get_weights() for v in np.unique(w)}
-        assert values in ({1.0}, {2.0})
-    leftovers = [n for n in os.listdir(tmp_path) if n != name]
-    assert all(n.startswith(f".{name}.") and n.endswith(".tmp") for n in leftovers)
-    if os.name == "posix":  # the next save removes what the killed ones left
-        save = model.save if name.endswith(".keras") else model.save_weights
-        save(path)
-        assert os.listdir(tmp_path) == [name]
 
 
 # ---- temporary files, links and permissions -------------------------------------------------
