@@ -725,7 +725,7 @@ def _gradient_pairs(owners):
                 "gradient(s) in self.grads. Set one gradient per trainable weight, in the order "
                 "of trainable_weights (and none while the layer is not trainable)."
             )
-        pairs += zip(layer.grads, variables)
+        pairs += ((np.asarray(grad), variable) for grad, variable in zip(layer.grads, variables))
     return pairs
 
 

@@ -162,35 +162,38 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``."""
-        pairs = list(grads_and_vars)
+        pairs = [(np.asarray(grad), variable) for grad, variable in grads_and_vars]
         self.build(variable for _, variable in pairs)
         self.apply(pairs)
 
     def apply(self, pairs):
-        """One step: each (gradient, variable) pair updates that variable, which must be one the
-        optimizer was built for (see ``build``) and have the gradient's shape.
+        """One step: each (gradient array, variable) pair updates that variable, which must be
+        one the optimizer was built for (see ``build``) and have the gradient's shape.
 
         Raises:
             ValueError: for an unknown variable or a gradient of another shape; nothing is
                 updated then.
         """
+        slots = []
         for grad, variable in pairs:
-            if id(variable) not in self._slots:
+            state = self._slots.get(id(variable))
+            if state is None:
                 raise ValueError(
                     f"Optimizer '{self.name}' does not update variable '{variable.path}': it was "
                     "built for other variables. Call build() (model.fit does) with the variables "
                     "to train."
                 )
-            if np.shape(grad) != variable.shape:
+            if grad.shape != variable.value.shape:
                 raise ValueError(
                     f"Optimizer '{self.name}': the gradient of variable '{variable.path}' has "
-                    f"shape {np.shape(grad)}; the variable has shape {variable.shape}."
+                    f"shape {grad.shape}; the variable has shape {variable.value.shape}."
                 )
+            slots.append(state)
         grads = self._clip([grad for grad, _ in pairs])
         self.iterations += 1
         lr = self.learning_rate
-        for grad, (_, variable) in zip(grads, pairs):
-            self.update_step(grad, variable.value, self._slots[id(variable)], lr)
+        for grad, (_, variable), state in zip(grads, pairs, slots):
+            self.update_step(grad, variable.value, state, lr)
 
     def update_step(self, grad, value, slots, lr):
         raise TypeError(f"{type(self).__name__} must define update_step.")
