@@ -10,6 +10,16 @@ from tinykeras.layers.core import (
     InputLayer,
     Reshape,
 )
+from tinykeras.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+)
 from tinykeras.layers.normalization import BatchNormalization
 from tinykeras.layers.pooling import (
     AveragePooling2D,
@@ -21,11 +31,15 @@ from tinykeras.layers.pooling import (
 __all__ = [
     "ActivatedLayer",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling2D",
     "BatchNormalization",
+    "Concatenate",
     "Conv2D",
     "Convolution2D",
     "Dense",
+    "Dot",
     "Dropout",
     "Flatten",
     "GlobalAveragePooling2D",
@@ -34,7 +48,11 @@ __all__ = [
     "InputLayer",
     "Layer",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "Reshape",
+    "Subtract",
     "Variable",
     "ZeroPadding2D",
 ]

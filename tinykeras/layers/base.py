@@ -280,10 +280,17 @@ class Layer:
 
     @completes_before_interrupt
     def __call__(self, x, training=False):
-        """Applies the layer to an array, building it on first use."""
-        x = np.asarray(x, dtype=self.dtype or backend.floatx())
+        """Applies the layer to an array, or to a list of arrays (a merge layer's inputs),
+        building it on first use."""
+        dtype = self.dtype or backend.floatx()
+        if isinstance(x, (list, tuple)):
+            x = [np.asarray(v, dtype=dtype) for v in x]
+            shape = [(None,) + v.shape[1:] for v in x]
+        else:
+            x = np.asarray(x, dtype=dtype)
+            shape = (None,) + x.shape[1:]
         if not self.built:
-            self.build_for((None,) + x.shape[1:])
+            self.build_for(shape)
         return self.forward(x, training=training)
 
     def build_for(self, input_shape):

@@ -75,7 +75,8 @@ def check_gradients(
 
     Args:
         target: a built or unbuilt :class:`tinykeras.layers.Layer`, or a :class:`tinykeras.losses.Loss`.
-        x: the input batch.
+        x: the input batch (for a layer that merges several inputs, a list of them: the
+            errors are then named 'input_0', 'input_1', ...).
         y_true: the targets, for a loss.
         training: passed to the layer's forward (keep it False for layers with randomness).
         epsilon: finite-difference step.
@@ -92,7 +93,8 @@ def check_gradients(
         ValueError: if the layer was built in float32 (build it under ``set_floatx('float64')``).
     """
     rng = np.random.default_rng(seed)
-    x = np.array(x, dtype=np.float64)
+    several = isinstance(x, (list, tuple)) and not hasattr(target, "value_and_grad")
+    x = [np.array(v, dtype=np.float64) for v in x] if several else np.array(x, dtype=np.float64)
     if hasattr(target, "value_and_grad"):
         return _check_loss(target, x, y_true, epsilon, tolerance, max_elements, num_directions, rng)
     layer = target
@@ -100,7 +102,7 @@ def check_gradients(
         previous = backend.floatx()
         backend.set_floatx("float64")
         try:
-            layer.build_for((None,) + x.shape[1:])
+            layer.build_for([(None,) + v.shape[1:] for v in x] if several else (None,) + x.shape[1:])
         finally:
             backend.set_floatx(previous)
     for v in layer.variables:
@@ -116,7 +118,17 @@ def check_gradients(
         return float((layer.forward(x, training) * r).sum())
 
     layer.forward(x, training)
-    analytic = {"input": layer.backward(r.copy())}
+    input_grads = layer.backward(r.copy())
+    inputs = {f"input_{i}": v for i, v in enumerate(x)} if several else {"input": x}
+    if several:
+        if not isinstance(input_grads, (list, tuple)) or len(input_grads) != len(x):
+            raise AssertionError(
+                f"Layer '{layer.name}': backward must return one gradient per input ({len(x)}); "
+                f"it returned {type(input_grads).__name__}."
+            )
+        analytic = {f"input_{i}": np.asarray(g) for i, g in enumerate(input_grads)}
+    else:
+        analytic = {"input": input_grads}
     analytic.update(
         {v.name: np.asarray(g) for v, g in zip(layer.trainable_weights, layer.grads)}
     )
@@ -125,7 +137,7 @@ def check_gradients(
             f"Layer '{layer.name}': backward set {len(layer.grads)} gradients for "
             f"{len(layer.trainable_weights)} trainable variables."
         )
-    arrays = {"input": x, **{v.name: v.value for v in layer.trainable_weights}}
+    arrays = {**inputs, **{v.name: v.value for v in layer.trainable_weights}}
     return _compare(arrays, analytic, objective, epsilon, tolerance, max_elements, num_directions, rng, layer.name)
 
 
