@@ -636,3 +636,22 @@ def test_get_rejects_other_types():
 def test_loss_default_names():
     assert losses.CategoricalCrossentropy().name == "categorical_crossentropy"
     assert losses.MeanSquaredError().name == "mean_squared_error"
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_cross_entropy_of_outputs_with_more_axes_averages_over_every_position(name, from_logits):
+    """For (batch, steps, classes) outputs Keras averages the loss over batch * steps values; the
+    training value must be the mean of the per-position losses, and its gradient consistent."""
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((2, 3, 4))
+    p = scores if from_logits else np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    labels = rng.integers(0, 4, (2, 3))
+    y = labels if name.startswith("sparse") else np.eye(4)[labels]
+    loss = losses.get(name)
+    loss.from_logits = from_logits
+    value, _ = loss.value_and_grad(loss.prepare_targets(y, p), p)
+    per_position = getattr(losses, name)(y, p, from_logits=from_logits)
+    assert per_position.shape == (2, 3)
+    assert value == pytest.approx(float(np.mean(per_position)), rel=1e-6)  # the functions give floatx
+    check_gradients(loss, p, y)

@@ -157,6 +157,13 @@ def _predictions(y_pred):
     return np.asarray(y_pred, dtype=backend.floatx())
 
 
+def _positions(y_pred):
+    """How many per-sample losses a batch of class scores gives: one per position of all axes
+    but the last (the batch size, for outputs of shape (batch, classes)); Keras averages over
+    all of them."""
+    return y_pred.size // y_pred.shape[-1]
+
+
 def _log_softmax(z):
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -197,7 +204,7 @@ class CategoricalCrossentropy(Loss):
         return y_true.astype(y_pred.dtype, copy=False)
 
     def value_and_grad_logits(self, y_true, logits):
-        n = logits.shape[0]
+        n = _positions(logits)
         log_p = _log_softmax(logits)
         loss = -(y_true * log_p).sum() / n
         # d/dz of -sum(y * log_softmax(z)) = softmax(z) * sum(y) - y
@@ -205,7 +212,7 @@ class CategoricalCrossentropy(Loss):
         return float(loss), grad / n
 
     def value_and_grad_probabilities(self, y_true, p):
-        n = p.shape[0]
+        n = _positions(p)
         total = p.sum(axis=-1, keepdims=True)
         normalized, inside = _clipped(p / total)
         loss = -(y_true * np.log(normalized)).sum() / n
@@ -266,7 +273,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def value_and_grad_probabilities(self, labels, p):
         # Keras clips first, then renormalises: loss = -log(pc[label]) + log(sum(pc)).
-        n = p.shape[0]
+        n = _positions(p)
         clipped, inside = _clipped(p)
         total = clipped.sum(axis=-1, keepdims=True)
         picked = np.take_along_axis(clipped, labels[..., None], axis=-1)
