@@ -1,11 +1,19 @@
-"""Shared fixtures: float64 for gradient checks, fresh layer names, and the MNIST cache."""
+"""Shared fixtures: float64 for gradient checks, fresh layer names, and the MNIST cache; the
+hypothesis profile of CI."""
 import os
 import shutil
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from tinykeras import backend
+
+# CI runs every property test on the same examples each time (.ci/run sets CI=true): a run never
+# fails on an example no other run saw. Elsewhere hypothesis explores new examples each run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
 
