@@ -213,3 +213,78 @@ def test_np_utils_to_categorical():
     assert one_hot.shape == (4, 10) and one_hot.dtype == np.float32
     np.testing.assert_array_equal(one_hot.argmax(axis=-1), y)
     assert one_hot.sum() == 4
+
+
+# ---- Keras 2's *_generator methods and float step counts --------------------------------------
+
+
+class RecordingBatches:
+    """A sequence of 4 fixed (x, y) batches that records which ones were read."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.x = rng.random((4, 8, 3), dtype=np.float32)
+        self.y = rng.random((4, 8, 2), dtype=np.float32)
+        self.read = []
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        self.read.append(index)
+        return self.x[index], self.y[index]
+
+
+def two_unit_model():
+    model = Sequential([layers.Dense(2, input_shape=(3,))])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_fit_generator_without_shuffle_trains_like_fit():
+    expected, model = two_unit_model(), two_unit_model()
+    model.set_weights(expected.get_weights())
+    expected.fit(RecordingBatches(), epochs=2, verbose=0)
+    with pytest.warns(DeprecationWarning, match=r"`Model.fit_generator` is deprecated: use `Model.fit\(generator, ...\)`"):
+        history = model.fit_generator(RecordingBatches(), epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(expected.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert len(history.history["loss"]) == 2
+
+
+def test_fit_generator_shuffles_a_sequences_batch_order_each_epoch():
+    batches = RecordingBatches()
+    with pytest.warns(DeprecationWarning):
+        two_unit_model().fit_generator(batches, epochs=3, verbose=0)
+    epochs = [batches.read[i:i + 4] for i in range(0, 12, 4)]
+    assert all(sorted(order) == [0, 1, 2, 3] for order in epochs)
+    assert epochs != [[0, 1, 2, 3]] * 3
+
+
+def test_evaluate_and_predict_generator_give_what_evaluate_and_predict_give():
+    model = two_unit_model()
+    with pytest.warns(DeprecationWarning, match="evaluate_generator"):
+        loss = model.evaluate_generator(RecordingBatches())
+    assert loss == model.evaluate(RecordingBatches(), verbose=0)
+    with pytest.warns(DeprecationWarning, match="predict_generator"):
+        outputs = model.predict_generator(RecordingBatches())
+    np.testing.assert_array_equal(outputs, model.predict(RecordingBatches(), verbose=0))
+
+
+def test_fit_generator_refuses_what_it_cannot_honour_and_says_what_workers_do():
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"class_weight=\{0: 2.0\} is not supported"):
+        two_unit_model().fit_generator(RecordingBatches(), class_weight={0: 2.0})
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match=r"validation_freq=2 is not supported"):
+        two_unit_model().fit_generator(RecordingBatches(), validation_freq=2)
+    with pytest.warns(DeprecationWarning), pytest.warns(UserWarning, match=r"workers=4.*no effect.*the same"):
+        two_unit_model().fit_generator(RecordingBatches(), workers=4, verbose=0)
+
+
+def test_a_float_step_count_runs_the_steps_rounded_up_as_keras_2_did():
+    """Keras 2 tutorials write steps_per_epoch=len(x) / batch_size."""
+    batches = RecordingBatches()
+    with pytest.warns(DeprecationWarning, match=r"steps_per_epoch=2.5 is not an integer; it is taken as 3 steps.*steps_per_epoch=3"):
+        two_unit_model().fit(batches, steps_per_epoch=10 / 4, verbose=0)
+    assert batches.read == [0, 1, 2]
+    with pytest.raises(TypeError, match=r"steps_per_epoch must be a positive integer"):
+        two_unit_model().fit(batches, steps_per_epoch=-2.5, verbose=0)

@@ -5,6 +5,7 @@ layer in reverse -> one optimizer step -> metrics and callbacks.
 """
 import functools
 import json
+import math
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ from tinykeras.utils.argument_validation import (
     check_number,
     check_optional_int,
     is_integer,
+    is_number,
 )
 from tinykeras.utils.data import (
     ArrayBatches,
@@ -462,8 +464,8 @@ class Sequential:
         verbose = _verbose(verbose, "fit")
         epochs = check_int(epochs, "nb_epoch" if epochs_renamed else "epochs", "fit", minimum=0)
         initial_epoch = check_int(initial_epoch, "initial_epoch", "fit", minimum=0)
-        steps_per_epoch = check_optional_int(steps_per_epoch, "steps_per_epoch", "fit", minimum=1)
-        validation_steps = check_optional_int(validation_steps, "validation_steps", "fit", minimum=1)
+        steps_per_epoch = _steps(steps_per_epoch, "steps_per_epoch", "fit")
+        validation_steps = _steps(validation_steps, "validation_steps", "fit")
         validation_split = check_number(validation_split, "validation_split", "fit", 0, 1,
                                         high_open=True)
         if validation_data is None and validation_split:
@@ -601,7 +603,7 @@ class Sequential:
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size, "evaluate")
         verbose = _verbose(verbose, "evaluate")
-        steps = check_optional_int(steps, "steps", "evaluate", minimum=1)
+        steps = _steps(steps, "steps", "evaluate")
         data = self._batches(x, y, batch_size, False, steps, "evaluate")
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
         with DeferredInterrupt() as interrupt:
@@ -614,7 +616,7 @@ class Sequential:
         targets, if any, are ignored), computed in batches (32 by default)."""
         batch_size = _batch_size(batch_size, "predict")
         verbose = _verbose(verbose, "predict")
-        steps = check_optional_int(steps, "steps", "predict", minimum=1)
+        steps = _steps(steps, "steps", "predict")
         data = self._batches(x, None, batch_size, False, steps, "predict", needs_targets=False)
         callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": data.steps, "verbose": verbose})
         callback_list.on_predict_begin()
@@ -630,6 +632,44 @@ class Sequential:
         if not outputs:
             raise ValueError("predict: the input yielded no batches.")
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+    def fit_generator(
+        self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+        validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+        max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0,
+    ):
+        """Keras 2's training on a generator or sequence of (x, y) batches. Deprecated: ``fit``
+        takes them. With ``shuffle``, a sequence's batches come in a new order each epoch, as
+        Keras 2 ordered them."""
+        _deprecated("fit_generator", "fit(generator, ...)")
+        _unsupported("fit_generator", validation_freq=(validation_freq, 1), class_weight=(class_weight, None))
+        _read_on_this_thread("fit_generator", max_queue_size, workers, use_multiprocessing)
+        if shuffle and _is_sequence(generator):
+            generator = ShuffledBatchOrder(generator)
+        return self.fit(
+            generator, epochs=epochs, verbose=verbose, callbacks=callbacks, validation_data=validation_data,
+            steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, initial_epoch=initial_epoch,
+        )
+
+    def evaluate_generator(
+        self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+        use_multiprocessing=False, verbose=0,
+    ):
+        """Keras 2's evaluation on a generator or sequence of batches. Deprecated: ``evaluate``
+        takes them."""
+        _deprecated("evaluate_generator", "evaluate(generator, ...)")
+        _read_on_this_thread("evaluate_generator", max_queue_size, workers, use_multiprocessing)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(
+        self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+        use_multiprocessing=False, verbose=0,
+    ):
+        """Keras 2's prediction on a generator or sequence of batches. Deprecated: ``predict``
+        takes them."""
+        _deprecated("predict_generator", "predict(generator, ...)")
+        _read_on_this_thread("predict_generator", max_queue_size, workers, use_multiprocessing)
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def predict_classes(self, x, batch_size=32, verbose=0):
         """Keras 2's class predictions: the argmax of each output row, or for a single output unit
@@ -739,6 +779,78 @@ def _keeps_logits(layer):
         and cls.forward is ActivatedLayer.forward
         and cls.backward is ActivatedLayer.backward
     )
+
+
+class ShuffledBatchOrder:
+    """A sequence of batches read in a new random order each epoch (Keras 2's ``fit_generator``
+    with ``shuffle=True``); the order comes from ``backend.rng()``, so a seed fixes it."""
+
+    def __init__(self, sequence):
+        self.sequence = sequence
+        self.order = backend.rng().permutation(len(sequence))
+
+    def __len__(self):
+        return len(self.sequence)
+
+    def __getitem__(self, index):
+        return self.sequence[int(self.order[index])]
+
+    def on_epoch_end(self):
+        on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
+        if callable(on_epoch_end):
+            on_epoch_end()
+        self.order = backend.rng().permutation(len(self.sequence))
+
+
+def _is_sequence(data):
+    return hasattr(data, "__len__") and hasattr(data, "__getitem__") and not is_array_data(data)
+
+
+def _deprecated(method, replacement):
+    warnings.warn(
+        f"`Model.{method}` is deprecated: use `Model.{replacement}`, which takes generators and "
+        "sequences of batches.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _unsupported(method, **settings):
+    """Raises ValueError for each setting (value, the one value supported) set otherwise."""
+    for name, (value, supported) in settings.items():
+        if value != supported:
+            raise ValueError(f"{method}: {name}={value!r} is not supported by tinykeras (only {name}={supported!r}).")
+
+
+def _read_on_this_thread(method, max_queue_size, workers, use_multiprocessing):
+    """Keras 2 could read batches ahead on other threads or processes; tinykeras reads each
+    batch when it is needed, on the calling thread, which gives the same batches. Say so when a
+    program asked for more."""
+    if workers not in (0, 1) or use_multiprocessing:
+        warnings.warn(
+            f"{method}: workers={workers!r} and use_multiprocessing={use_multiprocessing!r} have no "
+            "effect: tinykeras reads each batch on the calling thread when it is needed (the "
+            "batches, and so the results, are the same).",
+            UserWarning,
+            stacklevel=3,
+        )
+    check_int(max_queue_size, "max_queue_size", method, minimum=0)
+
+
+def _steps(steps, name, method):
+    """A number of batches: None (all of them) or a positive integer. A float is Keras 2's
+    ``steps_per_epoch=len(x) / batch_size``, whose loops ran while fewer steps than it were
+    done: it is taken rounded up, with a DeprecationWarning naming the integer to pass."""
+    if is_number(steps) and not is_integer(steps) and math.isfinite(steps) and steps > 0:
+        rounded = math.ceil(steps)
+        warnings.warn(
+            f"{method}: {name}={steps!r} is not an integer; it is taken as {rounded} steps, as "
+            f"Keras 2 ran it. Pass {name}={rounded} (e.g. math.ceil(len(x) / batch_size)).",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+        return rounded
+    return check_optional_int(steps, name, method, minimum=1)
 
 
 def _batch_size(batch_size, method):
