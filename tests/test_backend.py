@@ -131,11 +131,16 @@ def test_import_tinykeras_succeeds_with_a_malformed_settings_file(home, contents
     assert result.stdout.split() == ["float32", expected]
 
 
-def test_bad_environment_variable_names_it(home, monkeypatch):
+def test_bad_environment_variable_is_named_and_ignored(home, monkeypatch):
+    """A bad value never stops ``import tinykeras``: it is named in a warning, and the file's
+    setting (or the default) applies."""
+    (home / "tinykeras.json").write_text('{"image_data_format": "channels_first"}')
     monkeypatch.setenv("TINYKERAS_IMAGE_DATA_FORMAT", "th")
-    with pytest.raises(ValueError, match=r"TINYKERAS_IMAGE_DATA_FORMAT must be one of "
-                                         r"'channels_last', 'channels_first'\. Received: 'th'"):
-        backend.load_config()
+    with pytest.warns(UserWarning, match=r"Ignoring the environment variable TINYKERAS_IMAGE_DATA_FORMAT='th': "
+                                         r"it must be one of 'channels_last', 'channels_first'\. The image data "
+                                         r"format 'channels_first' is used instead\."):
+        settings = backend.load_config()
+    assert settings["image_data_format"] == backend.image_data_format() == "channels_first"
 
 
 def test_keras1_image_dim_ordering(home):

@@ -203,17 +203,23 @@ def load_config():
     Returns:
         The settings in force: {'floatx': ..., 'epsilon': ..., 'image_data_format': ...}.
 
-    Raises:
-        ValueError: when ``$TINYKERAS_IMAGE_DATA_FORMAT`` holds a value outside the allowed ones.
-            (A bad settings file only warns: see ``_read_config_file``.)
+    A bad value, in the settings file or in ``$TINYKERAS_IMAGE_DATA_FORMAT``, is ignored with a
+    ``UserWarning`` naming it, so that it never stops ``import tinykeras``.
     """
     settings = dict(_DEFAULTS)
     settings.update(_read_config_file(config_path()))
     from_environment = os.environ.get(IMAGE_DATA_FORMAT_VARIABLE)
     if from_environment:
-        settings["image_data_format"] = _checked(
-            from_environment, IMAGE_DATA_FORMATS, f"The environment variable {IMAGE_DATA_FORMAT_VARIABLE}"
-        )
+        if from_environment in IMAGE_DATA_FORMATS:
+            settings["image_data_format"] = from_environment
+        else:
+            warnings.warn(
+                f"Ignoring the environment variable {IMAGE_DATA_FORMAT_VARIABLE}={from_environment!r}: "
+                f"it must be one of {', '.join(map(repr, IMAGE_DATA_FORMATS))}. The image data format "
+                f"{settings['image_data_format']!r} is used instead.",
+                UserWarning,
+                stacklevel=2,
+            )
     set_floatx(settings["floatx"])
     set_epsilon(settings["epsilon"])
     set_image_data_format(settings["image_data_format"])
