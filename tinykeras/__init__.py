@@ -1,7 +1,7 @@
 """tinykeras: Keras' API on NumPy, with hand-derived backpropagation.
 
     import tinykeras as keras
-    from tinykeras import Sequential
+    from tinykeras import Model, Sequential
     from tinykeras.layers import Dense
 """
 from tinykeras import (
@@ -19,12 +19,13 @@ from tinykeras import (
     utils,
 )
 from tinykeras.layers import Input
-from tinykeras.models import Sequential
+from tinykeras.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Input",
+    "Model",
     "Sequential",
     "activations",
     "backend",

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from tinykeras import backend, losses, optimizers, saving
+from tinykeras import backend, functional, losses, optimizers, saving
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.kernels import denormals
@@ -54,97 +54,27 @@ def _computing(method):
 _PREDICTING = ("predict", "predict_on_batch", "__call__")
 
 
-class Sequential:
-    """A linear stack of layers.
+class Model:
+    """The training engine every model kind shares: compile, fit, evaluate, predict, callbacks,
+    metrics, History, weights and files. ``Model(inputs, outputs)`` builds a functional model
+    (see :class:`Functional`); :class:`Sequential` is a stack of layers.
 
-    Args:
-        layers: optional list of layers (an ``Input``/``InputLayer`` first gives the input shape).
-        name: the model's name; 'sequential' (numbered) by default.
+    A model kind supplies its structure: ``layers`` (in an order where a layer comes after the
+    layers it reads from), ``_forward(x, training)`` and ``_loss_and_backward(y, output)``.
     """
 
-    def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name or backend.unique_name("sequential")
-        self.trainable = trainable
-        self.layers = []
-        self._input_layer = None
-        self.built = False
-        self.compiled = False
-        self.optimizer = None
-        self.loss = None
-        self.stop_training = False
-        self.history = None
-        for layer in layers or []:
-            self.add(layer)
-
-    # ---- structure ------------------------------------------------------------------------
-
-    def add(self, layer):
-        """Appends a layer; the model is built as soon as its input shape is known."""
-        if isinstance(layer, InputLayer):
-            if self.layers or self._input_layer is not None:
-                raise ValueError(
-                    f"Model '{self.name}': an Input can only be the first layer of a Sequential."
-                )
-            self._input_layer = layer
-            self.build(layer.batch_input_shape)
-            return
-        if not isinstance(layer, Layer):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:
+            return super().__new__(Functional)
+        if cls not in (Sequential, Functional) and not issubclass(cls, (Sequential, Functional)):
             raise TypeError(
-                f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
-                f"of type {type(layer).__name__}."
+                f"{cls.__name__} subclasses keras.Model: subclassed models (layers set in "
+                "__init__, composed in call) are not supported yet by tinykeras. Build the model "
+                "with Sequential([...]) or the functional API: keras.Model(inputs, outputs)."
             )
-        check_protocol(layer)
-        if any(existing.name == layer.name for existing in self.layers):
-            raise ValueError(
-                f"Model '{self.name}' already has a layer named '{layer.name}'. Layer names must "
-                "be unique: give the new layer another name."
-            )
-        self.layers.append(layer)
-        if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
-            self.build(layer.batch_input_shape)
-        elif self.built:
-            layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
-            self._after_build()
+        return super().__new__(cls)
 
-    def pop(self):
-        """Removes the last layer."""
-        if not self.layers:
-            raise TypeError(f"Model '{self.name}' has no layers to pop.")
-        layer = self.layers.pop()
-        self._after_build()
-        return layer
-
-    def build(self, input_shape=None):
-        """Builds every layer for ``input_shape`` (batch axis first, may be None)."""
-        if input_shape is None:
-            first = self._input_layer or (self.layers[0] if self.layers else None)
-            input_shape = first.batch_input_shape if first is not None else None
-            if input_shape is None:
-                raise ValueError(
-                    f"Model '{self.name}' cannot be built: its input shape is unknown. Pass "
-                    "input_shape=... to the first layer, start with Input(shape=...), or call "
-                    "fit/predict on data."
-                )
-        self._input_shape = (None,) + tuple(input_shape)[1:]
-        shape = self._input_shape
-        for layer in self.layers:
-            shape = layer.build_for(shape)
-        self.built = True
-        self._after_build()
-
-    def _after_build(self):
-        for index, layer in enumerate(self.layers):
-            layer.input_gradient = index > 0
-
-    @property
-    def input_shape(self):
-        self._require_built("input_shape")
-        return self._input_shape
-
-    @property
-    def output_shape(self):
-        self._require_built("output_shape")
-        return self.layers[-1].output_shape if self.layers else self._input_shape
+    # ---- shape and variables --------------------------------------------------------------
 
     def _require_built(self, what):
         if not self.built:
@@ -216,13 +146,6 @@ class Sequential:
         self._require_built("weights to save")
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def save(self, filepath, overwrite=True):
-        """Saves the whole model (architecture, weights, compile settings and the optimizer's
-        state) atomically: to a '.keras' file in Keras 3's format, or to '.h5' / '.hdf5' in
-        Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
-        it stopped."""
-        saving.save_model(self, filepath, overwrite=overwrite)
-
     def load_weights(self, filepath, *, skip_mismatch=False, by_name=False):
         """Loads weights saved by ``save_weights`` or by Keras (3's '.weights.h5', 2's '.h5');
         every shape is checked before any is set.
@@ -277,11 +200,6 @@ class Sequential:
 
     # ---- one batch ------------------------------------------------------------------------
 
-    def _forward(self, x, training):
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
-
     def _uses_logits(self):
         """Whether the loss can be taken from the last layer's logits (softmax/sigmoid output)."""
         last = self.layers[-1] if self.layers else None
@@ -292,20 +210,6 @@ class Sequential:
             and self.loss.logits_activation is not None
             and getattr(activation, "name", None) == self.loss.logits_activation
         )
-
-    def _loss_and_backward(self, y, output):
-        """Computes the loss and back-propagates its gradient through every layer."""
-        if self._uses_logits():
-            last = self.layers[-1]
-            value, dz = self.loss.value_and_grad_logits(y, last.logits)
-            dy = last.backward_linear(dz)
-            rest = self.layers[-2::-1]
-        else:
-            value, dy = self.loss.value_and_grad(y, output)
-            rest = self.layers[::-1]
-        for layer in rest:
-            dy = layer.backward(dy)
-        return value
 
     def _train_variables(self):
         """Each layer with trainable variables, with them, as ``trainable`` says now, and the
@@ -710,6 +614,125 @@ class Sequential:
         """Prints Keras' summary table: each layer's name and type, output shape and parameters."""
         summary_module.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input``/``InputLayer`` first gives the input shape).
+        name: the model's name; 'sequential' (numbered) by default.
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        self.name = name or backend.unique_name("sequential")
+        self.trainable = trainable
+        self.layers = []
+        self._input_layer = None
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Appends a layer; the model is built as soon as its input shape is known."""
+        if isinstance(layer, functional.KerasTensor) and not layer.node.inputs:
+            layer = layer.node.layer  # keras.Input(...): its InputLayer
+        if isinstance(layer, InputLayer):
+            if self.layers or self._input_layer is not None:
+                raise ValueError(
+                    f"Model '{self.name}': an Input can only be the first layer of a Sequential."
+                )
+            self._input_layer = layer
+            self.build(layer.batch_input_shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(
+                f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
+                f"of type {type(layer).__name__}."
+            )
+        check_protocol(layer)
+        if any(existing.name == layer.name for existing in self.layers):
+            raise ValueError(
+                f"Model '{self.name}' already has a layer named '{layer.name}'. Layer names must "
+                "be unique: give the new layer another name."
+            )
+        self.layers.append(layer)
+        if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
+            self.build(layer.batch_input_shape)
+        elif self.built:
+            layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
+            self._after_build()
+
+    def pop(self):
+        """Removes the last layer."""
+        if not self.layers:
+            raise TypeError(f"Model '{self.name}' has no layers to pop.")
+        layer = self.layers.pop()
+        self._after_build()
+        return layer
+
+    def build(self, input_shape=None):
+        """Builds every layer for ``input_shape`` (batch axis first, may be None)."""
+        if input_shape is None:
+            first = self._input_layer or (self.layers[0] if self.layers else None)
+            input_shape = first.batch_input_shape if first is not None else None
+            if input_shape is None:
+                raise ValueError(
+                    f"Model '{self.name}' cannot be built: its input shape is unknown. Pass "
+                    "input_shape=... to the first layer, start with Input(shape=...), or call "
+                    "fit/predict on data."
+                )
+        self._input_shape = (None,) + tuple(input_shape)[1:]
+        shape = self._input_shape
+        for layer in self.layers:
+            shape = layer.build_for(shape)
+        self.built = True
+        self._after_build()
+
+    def _after_build(self):
+        for index, layer in enumerate(self.layers):
+            layer.input_gradient = index > 0
+
+    @property
+    def input_shape(self):
+        self._require_built("input_shape")
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        self._require_built("output_shape")
+        return self.layers[-1].output_shape if self.layers else self._input_shape
+
+    def save(self, filepath, overwrite=True):
+        """Saves the whole model (architecture, weights, compile settings and the optimizer's
+        state) atomically: to a '.keras' file in Keras 3's format, or to '.h5' / '.hdf5' in
+        Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
+        it stopped."""
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def _forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _loss_and_backward(self, y, output):
+        """Computes the loss and back-propagates its gradient through every layer."""
+        if self._uses_logits():
+            last = self.layers[-1]
+            value, dz = self.loss.value_and_grad_logits(y, last.logits)
+            dy = last.backward_linear(dz)
+            rest = self.layers[-2::-1]
+        else:
+            value, dy = self.loss.value_and_grad(y, output)
+            rest = self.layers[::-1]
+        for layer in rest:
+            dy = layer.backward(dy)
+        return value
+
     def get_config(self):
         """Keras 3's config of the model: name, trainable, dtype, one entry per layer ({'module',
         'class_name', 'config', 'registered_name'}, an InputLayer first once the input shape is
@@ -728,6 +751,106 @@ class Sequential:
 
     def __repr__(self):
         return f"<Sequential name={self.name}, layers={len(self.layers)}, built={self.built}>"
+
+
+class Functional(Model):
+    """A model built by calling layers on symbolic tensors: ``Model(inputs, outputs)``.
+
+    Args:
+        inputs: the ``keras.Input(...)`` tensor the model starts from.
+        outputs: the tensor the model gives, computed from ``inputs`` by calling layers.
+        name: the model's name; 'functional' (numbered) by default.
+
+    One input and one output for now: several inputs or outputs, a layer called at two places
+    (shared weights) and saving the whole model (``save``, ``get_config``) raise and say so;
+    ``save_weights``/``load_weights`` work, in Keras 3's layout.
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True):
+        inputs, outputs = _single_tensor(inputs, "inputs"), _single_tensor(outputs, "outputs")
+        self._nodes = functional.graph(inputs, outputs)
+        self.inputs, self.outputs = [inputs], [outputs]
+        self.name = name or backend.unique_name("functional")
+        self.layers = [inputs.node.layer] + [node.layer for node in self._nodes]
+        self._input_layer = inputs.node.layer
+        self.trainable = trainable
+        self.built = True
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+        for node in self._nodes:
+            node.layer.input_gradient = any(t is not inputs for t in node.inputs)
+
+    @property
+    def input_shape(self):
+        return self.inputs[0].shape
+
+    @property
+    def output_shape(self):
+        return self.outputs[0].shape
+
+    def _forward(self, x, training):
+        return functional.forward(self._nodes, self.inputs[0], x, training)
+
+    def _loss_and_backward(self, y, output):
+        """Computes the loss and back-propagates its gradient through every node."""
+        if not self._nodes:
+            return self.loss.value_and_grad(y, output)[0]
+        if self._uses_logits():
+            last = self.layers[-1]
+            value, dz = self.loss.value_and_grad_logits(y, last.logits)
+            functional.backward(self._nodes, dz, first_backward=last.backward_linear)
+        else:
+            value, dy = self.loss.value_and_grad(y, output)
+            functional.backward(self._nodes, dy)
+        return value
+
+    def _connections(self, layer):
+        """The "Connected to" column of ``summary`` for one of ``layers``."""
+        node = next((node for node in self._nodes if node.layer is layer), None)
+        return functional.connections(node) if node is not None else "-"
+
+    def _sequential_like(self):
+        return functional.sequential_like(self._nodes)
+
+    def save(self, filepath, overwrite=True):
+        raise ValueError(
+            f"Model '{self.name}': saving a functional model as a whole ('.keras', '.h5') is not "
+            "supported yet by tinykeras. Save its weights with save_weights('....weights.h5') and "
+            "rebuild the model in code to load them."
+        )
+
+    def get_config(self):
+        raise ValueError(
+            f"Model '{self.name}': the config of a functional model (get_config, to_json) is not "
+            "supported yet by tinykeras; rebuild the model in code."
+        )
+
+    def to_json(self, **kwargs):
+        return self.get_config()
+
+    def __repr__(self):
+        return f"<Functional name={self.name}, layers={len(self.layers)}>"
+
+
+def _single_tensor(value, what):
+    """The one KerasTensor of ``inputs`` or ``outputs`` (a tensor, or a list or dict of one)."""
+    tensors = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(tensors) != 1:
+        raise ValueError(
+            f"Model({what}=...) received {len(tensors)} tensors: models with several inputs or "
+            "outputs are not supported yet by tinykeras. Combine the inputs with a merge layer "
+            "(layers.Concatenate) on one Input, or build one model per output."
+        )
+    tensor = tensors[0]
+    if not isinstance(tensor, functional.KerasTensor):
+        raise TypeError(
+            f"Model({what}=...) expects symbolic tensors: keras.Input(...) for inputs, and what "
+            f"calling layers on it returned for outputs. Received: {type(tensor).__name__}."
+        )
+    return tensor
 
 
 def load_model(filepath, compile=True):

@@ -281,7 +281,13 @@ class Layer:
     @completes_before_interrupt
     def __call__(self, x, training=False):
         """Applies the layer to an array, or to a list of arrays (a merge layer's inputs),
-        building it on first use."""
+        building it on first use. On symbolic tensors (from ``keras.Input``) it computes nothing
+        and records the call, to build a functional model (``keras.Model(inputs, outputs)``)."""
+        from tinykeras import functional
+
+        symbolic = x if isinstance(x, (list, tuple)) else [x]
+        if any(isinstance(v, functional.KerasTensor) for v in symbolic):
+            return functional.call_symbolic(self, x)
         dtype = self.dtype or backend.floatx()
         if isinstance(x, (list, tuple)):
             x = [np.asarray(v, dtype=dtype) for v in x]

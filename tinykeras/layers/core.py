@@ -243,13 +243,7 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
-    """The start of a model: ``Sequential([Input(shape=(784,)), Dense(64), ...])``.
+    """The start of a model, ``keras.Input``: see :func:`tinykeras.functional.Input`."""
+    from tinykeras import functional
 
-    Args:
-        shape: the shape of one sample, without the batch axis.
-        batch_size: optional fixed batch size.
-        batch_shape: the full shape including the batch axis (instead of shape).
-    """
-    if batch_shape is not None:
-        return InputLayer(name=name, dtype=dtype, batch_input_shape=tuple(batch_shape))
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+    return functional.Input(shape=shape, batch_size=batch_size, name=name, dtype=dtype, batch_shape=batch_shape)

@@ -8,8 +8,8 @@ import math
 import shutil
 import textwrap
 
-_HEADERS = ("Layer (type)", "Output Shape", "Param #")
-_ALIGN = ("<", "<", ">")
+_HEADERS = ("Layer (type)", "Output Shape", "Param #", "Connected to")
+_ALIGN = ("<", "<", ">", "<")
 
 
 def format_bytes(size):
@@ -42,14 +42,24 @@ def _distribute(widths, amount, ratios, rounding):
     return result
 
 
-def _row(cells, widths, edge):
-    wrapped = [textwrap.wrap(c, w - 2) or [""] for c, w in zip(cells, widths)]
+def _fit(line, width):
+    """A line cut to ``width`` with an ellipsis, as rich cuts a word longer than its column."""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _row(cells, widths, edge, bottom=False):
+    """The lines of one table row; cells wrap at spaces (``bottom``: the shorter ones sit at the
+    bottom, as rich aligns the header)."""
+    wrapped = [[_fit(line, w - 2) for line in textwrap.wrap(c, w - 2, break_long_words=False)] or [""]
+               for c, w in zip(cells, widths)]
     height = max(len(lines) for lines in wrapped)
+    if bottom:
+        wrapped = [[""] * (height - len(col)) + col for col in wrapped]
     lines = []
     for i in range(height):
         parts = [
             f" {(col[i] if i < len(col) else ''):{a}{w - 2}} "
-            for col, a, w in zip(wrapped, _ALIGN, widths)
+            for col, a, w in zip(wrapped, _ALIGN, widths)  # the first len(widths) columns
         ]
         lines.append(edge + edge.join(parts) + edge)
     return lines
@@ -73,26 +83,33 @@ def optimizer_params(optimizer):
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None):
-    """Prints the summary table of a Sequential model.
+    """Prints the summary table of a model: a stack's three columns, or, for a functional model
+    whose layers branch or merge, a fourth saying which layers each is connected to.
 
     Args:
         model: the model.
-        line_length: the table's width (default: 88, or the terminal's width less 4 if smaller).
-        positions: right edges of the three columns, as fractions of the width or in characters.
+        line_length: the table's width (default: 88, or 108 with the fourth column, or the
+            terminal's width less 4 if smaller).
+        positions: right edges of the columns, as fractions of the width or in characters.
         print_fn: function called with each line (default ``print``).
     """
     print_fn = print_fn or print
-    line_length = line_length or min(88, shutil.get_terminal_size().columns - 4)
-    widths = _column_widths(line_length, list(positions or [0.45, 0.80, 1.0]))
+    connected = not getattr(model, "_sequential_like", lambda: True)()
+    default_length, default_positions = (108, [0.3, 0.56, 0.74, 1.0]) if connected else (88, [0.45, 0.80, 1.0])
+    line_length = line_length or min(default_length, shutil.get_terminal_size().columns - 4)
+    widths = _column_widths(line_length, list(positions or default_positions))
     lines = [f'Model: "{model.name}"', _rule(widths, "┏", "━", "┳", "┓")]
-    lines += _row(_HEADERS, widths, "┃")
+    lines += _row(_HEADERS[: len(widths)], widths, "┃", bottom=True)
     lines.append(_rule(widths, "┡", "━", "╇", "┩"))
     for i, layer in enumerate(model.layers):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
         shape = str(tuple(layer.output_shape)) if layer.built else "?"
         params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-        lines += _row([f"{layer.name} ({type(layer).__name__})", shape, params], widths, "│")
+        cells = [f"{layer.name} ({type(layer).__name__})", shape, params]
+        if connected:
+            cells.append(model._connections(layer))
+        lines += _row(cells, widths, "│")
     lines.append(_rule(widths, "└", "─", "┴", "┘"))
     trainable = _params(model.trainable_weights)
     non_trainable = _params(model.non_trainable_weights)

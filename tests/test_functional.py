@@ -1,0 +1,203 @@
+"""The functional API: keras.Input, layers called on symbolic tensors, keras.Model(inputs,
+outputs); training through a graph with residual connections and merges; errors while the
+graph is built; the summary and weights files as Keras 3 writes them."""
+import os
+
+import numpy as np
+import pytest
+from keras_fixtures import ATOL, FIXTURES, interchange
+
+import tinykeras as keras
+from tinykeras import backend, layers
+from tinykeras.models import Functional, Sequential
+
+
+def residual_model():
+    return interchange.residual_mlp(keras)
+
+
+def data(n=64, features=12, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, features), dtype=np.float32), np.eye(classes, dtype=np.float32)[rng.integers(0, classes, n)]
+
+
+def test_input_and_model_give_keras_objects():
+    inputs = keras.Input(shape=(784,), name="pixels")
+    assert inputs.shape == (None, 784) and inputs.dtype == "float32"
+    hidden = layers.Dense(64, activation="relu")(inputs)
+    assert hidden.shape == (None, 64)
+    model = keras.Model(inputs, layers.Dense(10)(hidden), name="mlp")
+    assert isinstance(model, Functional) and isinstance(model, keras.Model)
+    assert [layer.name for layer in model.layers] == ["pixels", "dense", "dense_1"]
+    assert model.inputs == [inputs] and model.input_shape == (None, 784) and model.output_shape == (None, 10)
+    assert model.get_layer("dense") is model.layers[1]
+    assert isinstance(Sequential(), keras.Model)
+
+
+def test_a_functional_chain_trains_exactly_like_the_same_sequential():
+    x, y = data(features=8, classes=4)
+    inputs = keras.Input(shape=(8,))
+    outputs = layers.Dense(4, activation="softmax")(layers.Dense(16, activation="relu")(inputs))
+    functional = keras.Model(inputs, outputs)
+    sequential = Sequential([layers.Input(shape=(8,)), layers.Dense(16, activation="relu"), layers.Dense(4, activation="softmax")])
+    sequential.set_weights(functional.get_weights())
+    for model in (functional, sequential):
+        model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    history_f = functional.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    history_s = sequential.fit(x, y, epochs=3, batch_size=16, shuffle=False, verbose=0)
+    assert history_f.history == history_s.history
+    for a, b in zip(functional.get_weights(), sequential.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(functional.predict(x, verbose=0), sequential.predict(x, verbose=0))
+
+
+def numerical_weight_gradients(model, x, y, epsilon=1e-6):
+    def loss():
+        output = model._forward(x, training=False)
+        return model.loss.value_and_grad(model.loss.prepare_targets(y, output), output)[0]
+
+    grads = []
+    for variable in model.trainable_weights:
+        flat, grad = variable.value.reshape(-1), np.zeros(variable.value.size)
+        for i in range(flat.size):
+            keep = flat[i]
+            flat[i] = keep + epsilon
+            plus = loss()
+            flat[i] = keep - epsilon
+            minus = loss()
+            flat[i] = keep
+            grad[i] = (plus - minus) / (2 * epsilon)
+        grads.append(grad.reshape(variable.shape))
+    return grads
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "mse"])
+def test_gradients_through_residual_and_concatenated_branches_match_finite_differences(loss):
+    """Backward through the graph sums the gradients of a tensor read twice (the residual
+    connection, the concatenated side branch): every weight's gradient is checked in float64.
+    With cross-entropy the loss starts from the softmax layer's logits."""
+    backend.set_floatx("float64")
+    model = residual_model()
+    model.compile("sgd", loss)
+    x, y = data(n=5)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    output = model._forward(x, training=True)
+    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    analytic = [g for layer, _ in model._train_variables() for g in layer.grads]
+    numeric = numerical_weight_gradients(model, x, y)
+    assert len(analytic) == len(numeric) == 8  # four Dense layers
+    for a, n in zip(analytic, numeric):
+        np.testing.assert_allclose(a, n, rtol=1e-6, atol=1e-8)
+
+
+def test_residual_model_learns():
+    x, _ = data(n=256)
+    y = np.eye(3, dtype=np.float32)[np.argmax(x[:, :3] - x[:, 3:6], axis=1)]  # a rule it can learn
+    model = residual_model()
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=30, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+
+
+# ---- errors while the graph is built -----------------------------------------------------------
+
+
+def test_a_layer_called_on_an_incompatible_shape_names_it_and_both_shapes():
+    inputs = keras.Input(shape=(8,))
+    with pytest.raises(ValueError, match=r"Layer 'conv' \(Conv2D\) cannot be called on inputs of shape \(None, 8\)"):
+        layers.Conv2D(4, 3, name="conv")(inputs)
+    dense = layers.Dense(3, name="d")
+    dense.build_for((None, 5))
+    with pytest.raises(ValueError, match=r"Layer 'd' \(Dense\) was built for inputs of shape \(None, 5\); it is called on \(None, 8\)"):
+        dense(inputs)
+    with pytest.raises(ValueError, match=r"incompatible shapes"):
+        layers.Add()([inputs, layers.Dense(4)(inputs)])
+
+
+def test_outputs_that_do_not_depend_on_the_inputs_are_refused_naming_the_input():
+    first, second = keras.Input(shape=(4,), name="first"), keras.Input(shape=(4,), name="second")
+    with pytest.raises(ValueError, match=r"depends on the Input 'second', which is not the model's input \('first'\)"):
+        keras.Model(first, layers.Dense(2)(second))
+
+
+def test_what_is_not_supported_yet_says_so():
+    inputs = keras.Input(shape=(4,))
+    dense = layers.Dense(4)
+    hidden = dense(inputs)
+    with pytest.raises(ValueError, match=r"called a second time: a layer used at two places.*not supported yet"):
+        dense(hidden)
+    other = keras.Input(shape=(4,))
+    with pytest.raises(ValueError, match=r"received 2 tensors: models with several inputs or outputs are not supported yet"):
+        keras.Model([inputs, other], hidden)
+    model = keras.Model(inputs, hidden)
+    with pytest.raises(ValueError, match=r"saving a functional model as a whole.*save_weights"):
+        model.save("m.keras")
+    with pytest.raises(ValueError, match=r"get_config, to_json.*not supported yet"):
+        model.get_config()
+
+    class Mine(keras.Model):
+        pass
+
+    with pytest.raises(TypeError, match=r"Mine subclasses keras.Model: subclassed models .* not supported yet.*keras.Model\(inputs, outputs\)"):
+        Mine()
+    with pytest.raises(TypeError, match=r"holds no values"):
+        np.asarray(inputs)
+
+
+# ---- as Keras 3 prints and writes it --------------------------------------------------------
+
+KERAS_SUMMARY = """\
+Model: "functional"
+┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)        ┃ Output Shape      ┃    Param # ┃ Connected to      ┃
+┡━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━┩
+│ input_layer         │ (None, 784)       │          0 │ -                 │
+│ (InputLayer)        │                   │            │                   │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ dense (Dense)       │ (None, 64)        │     50,240 │ input_layer[0][0] │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ dense_1 (Dense)     │ (None, 64)        │      4,160 │ dense[0][0]       │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ add (Add)           │ (None, 64)        │          0 │ dense[0][0],      │
+│                     │                   │            │ dense_1[0][0]     │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ dense_2 (Dense)     │ (None, 10)        │        650 │ add[0][0]         │
+└─────────────────────┴───────────────────┴────────────┴───────────────────┘
+ Total params: 55,050 (215.04 KB)
+ Trainable params: 55,050 (215.04 KB)
+ Non-trainable params: 0 (0.00 B)"""
+
+
+def test_summary_of_a_branching_model_is_keras_3s_with_connected_to():
+    """The table Keras 3.15 printed for this model in an 80-column terminal."""
+    inputs = keras.Input(shape=(784,))
+    x = layers.Dense(64, activation="relu")(inputs)
+    y = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(10, activation="softmax")(layers.Add()([x, y]))
+    lines = []
+    keras.Model(inputs, outputs).summary(line_length=76, print_fn=lines.append)
+    assert "\n".join(lines) == KERAS_SUMMARY
+
+
+def test_keras_weights_of_a_functional_model_load_and_predict_like_keras():
+    with np.load(os.path.join(FIXTURES, "keras_residual_mlp.npz"), allow_pickle=False) as saved:
+        x, expected = saved["x"], saved["y"]
+    model = residual_model()
+    model.load_weights(os.path.join(FIXTURES, "keras_residual_mlp.weights.h5"))
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=0, atol=ATOL)
+
+
+def test_weights_round_trip_in_keras_layout(tmp_path):
+    import h5py
+
+    model = residual_model()
+    model.set_weights(interchange.random_weights(model, seed=3))
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    with h5py.File(path, "r") as f:
+        groups = sorted(f["layers"])
+    assert groups == ["add", "concatenate", "dense", "dense_1", "dense_2", "dense_3", "input_layer"]
+    other = residual_model()
+    other.load_weights(path)
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)

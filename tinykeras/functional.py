@@ -1,0 +1,213 @@
+"""The functional API: ``keras.Input``, layers called on symbolic tensors, ``keras.Model(inputs,
+outputs)``.
+
+Calling a layer on a :class:`KerasTensor` computes nothing: it builds the layer for the tensor's
+shape and records a :class:`Node` (the layer, the tensors it was called on, the tensor it gave).
+``Model(inputs, outputs)`` walks the nodes back from the output to the input and keeps them in an
+order where every node comes after the nodes it reads from. Training runs that order forward,
+then backward in reverse, summing the gradients of a tensor that several nodes read (a residual
+connection).
+"""
+from tinykeras import backend
+
+
+class KerasTensor:
+    """A symbolic tensor: a shape (the batch axis None), a dtype, and where it comes from.
+
+    Attributes:
+        shape: the shape, batch axis first.
+        dtype: the float type.
+        name: a name for messages.
+    """
+
+    def __init__(self, shape, dtype, node=None, name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.node = node
+        self.name = name or backend.unique_name("keras_tensor")
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, name={self.name}>"
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            f"{self.name} is a symbolic tensor (shape {self.shape}): it holds no values. Call a "
+            "model built from it on data (model.predict(x)) to compute values."
+        )
+
+
+class Node:
+    """One call of a layer on symbolic tensors: ``outputs = layer(inputs)``."""
+
+    def __init__(self, layer, inputs, output):
+        self.layer = layer
+        self.inputs = inputs  # a list of KerasTensors
+        self.several = False  # whether the layer was called on a list
+        self.output = output
+
+    def __repr__(self):
+        return f"<Node {self.layer.name}({', '.join(t.name for t in self.inputs)})>"
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):
+    """The start of a model: a symbolic tensor of one sample's ``shape`` (or the whole
+    ``batch_shape``), for the functional API (``keras.Model(inputs, outputs)``) and as the first
+    entry of a Sequential.
+
+    Args:
+        shape: the shape of one sample, without the batch axis.
+        batch_size: optional fixed batch size.
+        name: the name of the InputLayer behind it.
+        dtype: its float type (``backend.floatx()`` by default).
+        batch_shape: the full shape including the batch axis (instead of shape).
+    """
+    from tinykeras.layers.core import InputLayer
+
+    if batch_shape is not None:
+        layer = InputLayer(name=name, dtype=dtype, batch_input_shape=tuple(batch_shape))
+    else:
+        layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype)
+    return input_tensor(layer)
+
+
+def input_tensor(layer):
+    """The symbolic tensor an InputLayer stands for (made once per layer)."""
+    if getattr(layer, "_tensor", None) is None:
+        layer._tensor = KerasTensor(layer.batch_input_shape, layer.dtype or backend.floatx(), name=layer.name)
+        layer._tensor.node = Node(layer, [], layer._tensor)
+        layer.built = True
+        layer.input_shape = layer.output_shape = layer._tensor.shape
+    return layer._tensor
+
+
+def call_symbolic(layer, inputs):
+    """``layer(inputs)`` on symbolic tensors: builds the layer for their shapes, checks them,
+    records the node and returns its output tensor.
+
+    Raises:
+        ValueError: naming the layer and the shapes, when the layer cannot take them or was
+            built for others; or when the layer is called a second time (shared layers are not
+            supported yet).
+    """
+    several = isinstance(inputs, (list, tuple))
+    tensors = list(inputs) if several else [inputs]
+    if not all(isinstance(t, KerasTensor) for t in tensors):
+        raise TypeError(
+            f"Layer '{layer.name}' was called on a list mixing symbolic tensors and arrays: call it "
+            "on symbolic tensors (from keras.Input) to build a model, or on arrays to compute."
+        )
+    if getattr(layer, "_nodes", None):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) is called a second time: a layer used "
+            "at two places of a model (shared weights) is not supported yet by tinykeras. Create "
+            "a second layer for the second place."
+        )
+    shapes = [t.shape for t in tensors]
+    shape = shapes if several else shapes[0]
+    expected = layer.input_shape
+    if layer.built and expected is not None and not _fits(expected, shape):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) was built for inputs of shape "
+            f"{expected}; it is called on {shape}."
+        )
+    try:
+        output_shape = layer.build_for(shape)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on inputs of shape "
+            f"{shape}: {error}"
+        ) from None
+    output = KerasTensor(output_shape, layer.dtype or tensors[0].dtype)
+    node = Node(layer, tensors, output)
+    node.several = several
+    output.node = node
+    layer._nodes = [node]
+    return output
+
+
+def _fits(expected, received):
+    """Whether a layer built for ``expected`` takes ``received`` (batch axes aside)."""
+    if isinstance(received, list):
+        return isinstance(expected, (list, tuple)) and len(expected) == len(received) and all(
+            _fits(e, r) for e, r in zip(expected, received))
+    return tuple(expected)[1:] == tuple(received)[1:]
+
+
+def graph(inputs, outputs):
+    """The nodes between ``inputs`` and ``outputs`` (single tensors), in an order where each
+    comes after the nodes it reads from.
+
+    Raises:
+        ValueError: when the output does not depend on the input, naming the Input it does
+            depend on.
+    """
+    order, seen = [], set()
+
+    def visit(tensor):
+        node = tensor.node
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if not node.inputs:  # an InputLayer's tensor
+            if tensor is not inputs:
+                raise ValueError(
+                    f"The model's output {outputs.name} depends on the Input '{node.layer.name}', "
+                    f"which is not the model's input ('{inputs.node.layer.name}'). Pass it in inputs."
+                )
+            return
+        for parent in node.inputs:
+            visit(parent)
+        order.append(node)
+
+    visit(outputs)
+    if id(inputs.node) not in seen:
+        raise ValueError(
+            f"The model's output {outputs.name} does not depend on its input "
+            f"'{inputs.node.layer.name}': build the output by calling layers on that input."
+        )
+    return order
+
+
+def forward(nodes, inputs, x, training):
+    """Runs the nodes on the batch ``x`` fed to ``inputs``; returns the last node's output."""
+    values = {id(inputs): x}
+    for node in nodes:
+        arguments = [values[id(t)] for t in node.inputs]
+        values[id(node.output)] = node.layer.forward(arguments if node.several else arguments[0], training)
+    return values[id(nodes[-1].output)] if nodes else x
+
+
+def backward(nodes, dy, first_backward=None):
+    """Back-propagates ``dy`` from the last node through every node in reverse, summing the
+    gradients of a tensor several nodes read. ``first_backward(dy)``, if given, stands in for
+    the last node's backward (the loss taken from its logits)."""
+    grads = {id(nodes[-1].output): dy}
+    for index in range(len(nodes) - 1, -1, -1):
+        node = nodes[index]
+        d_output = grads.pop(id(node.output), None)
+        if d_output is None:
+            continue
+        step = first_backward if (first_backward is not None and index == len(nodes) - 1) else node.layer.backward
+        d_inputs = step(d_output)
+        if not node.layer.input_gradient:
+            continue
+        for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
+            if tensor.node.inputs:  # an Input needs no gradient
+                key = id(tensor)
+                grads[key] = d_input if key not in grads else grads[key] + d_input
+
+
+def connections(node):
+    """Keras' "Connected to" entry of a node: 'dense[0][0], dense_1[0][0]', or '-'."""
+    return ", ".join(f"{t.node.layer.name}[0][0]" for t in node.inputs) or "-"
+
+
+def sequential_like(nodes):
+    """Whether a summary prints the model as a stack (no node reads more than one tensor, and
+    none is read twice), as Keras decides."""
+    read = [id(t) for node in nodes for t in node.inputs]
+    return all(len(node.inputs) <= 1 for node in nodes) and len(read) == len(set(read))
