@@ -122,10 +122,7 @@ def test_outputs_that_do_not_depend_on_the_inputs_are_refused_naming_the_input()
 
 def test_what_is_not_supported_yet_says_so():
     inputs = keras.Input(shape=(4,))
-    dense = layers.Dense(4)
-    hidden = dense(inputs)
-    with pytest.raises(ValueError, match=r"called a second time: a layer used at two places.*not supported yet"):
-        dense(hidden)
+    hidden = layers.Dense(4)(inputs)
     other = keras.Input(shape=(4,))
     with pytest.raises(ValueError, match=r"received 2 tensors: models with several inputs or outputs are not supported yet"):
         keras.Model([inputs, other], hidden)
@@ -201,3 +198,69 @@ def test_weights_round_trip_in_keras_layout(tmp_path):
     other.load_weights(path)
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- a layer called at several places shares its weights -------------------------------------
+
+
+def shared_model(activation="softmax"):
+    """``shared`` is called twice: on the first layer's output, then on its own output."""
+    inputs = keras.Input(shape=(6,))
+    shared = layers.Dense(6, activation="tanh", name="shared")
+    first = shared(layers.Dense(6, name="first")(inputs))
+    second = shared(first)
+    outputs = layers.Dense(3, activation=activation, name="head")(layers.Add()([first, second]))
+    return keras.Model(inputs, outputs)
+
+
+def test_a_shared_layer_is_one_layer_with_one_set_of_weights():
+    model = shared_model()
+    assert [layer.name for layer in model.layers] == ["input_layer", "first", "shared", "add", "head"]
+    assert model.count_params() == 42 + 42 + 21 and len(model.get_weights()) == 6
+    lines = []
+    model.summary(line_length=90, print_fn=lines.append)
+    table = "\n".join(lines)
+    assert "│ first[0][0],          │" in table and "│ shared[0][0],         │" in table
+    assert "│ shared[1][0]          │" in table
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "mse"])
+def test_a_shared_layers_gradient_is_the_sum_over_its_calls(loss):
+    backend.set_floatx("float64")
+    model = shared_model()
+    model.compile("sgd", loss)
+    x, y = data(n=4, features=6)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    output = model._forward(x, training=True)
+    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    from tinykeras.models import _gradient_pairs
+
+    pairs = {id(v): g for g, v in _gradient_pairs(model._train_variables())}
+    analytic = [pairs[id(v)] for v in model.trainable_weights]
+    numeric = numerical_weight_gradients(model, x, y)
+    assert len(analytic) == len(numeric) == 6
+    for a, n in zip(analytic, numeric):
+        np.testing.assert_allclose(a, n, rtol=1e-6, atol=1e-8)
+
+
+def test_a_shared_layer_trains_once_per_step_and_freezes_at_every_call():
+    x, y = data(n=64, features=6)
+    model = shared_model()
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    assert model.optimizer.iterations == 8
+    assert len(model.optimizer.variables) == 2 + 2 * 6  # moments of 6 variables, not 8
+    shared = model.get_layer("shared")
+    shared.trainable = False
+    frozen = shared.get_weights()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    for a, b in zip(frozen, shared.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_shared_layer_called_on_another_shape_names_both():
+    inputs = keras.Input(shape=(6,))
+    shared = layers.Dense(6, name="shared")
+    shared(inputs)
+    with pytest.raises(ValueError, match=r"'shared' \(Dense\) was built for inputs of shape \(None, 6\); it is called on \(None, 3\)"):
+        shared(layers.Dense(3)(inputs))

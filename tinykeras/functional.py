@@ -8,6 +8,8 @@ order where every node comes after the nodes it reads from. Training runs that o
 then backward in reverse, summing the gradients of a tensor that several nodes read (a residual
 connection).
 """
+import copy
+
 from tinykeras import backend
 
 
@@ -41,13 +43,26 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer on symbolic tensors: ``outputs = layer(inputs)``."""
+    """One call of a layer on symbolic tensors: ``outputs = layer(inputs)``.
 
-    def __init__(self, layer, inputs, output):
+    A layer called at several places of a model (shared weights) computes each call through its
+    own ``runner``: the layer itself for its first call, then a shallow copy of it. The copy
+    shares the layer's Variable objects (so the weights, their updates and their files stay one)
+    while what forward keeps for backward belongs to each copy, that is, to each call.
+    """
+
+    def __init__(self, layer, inputs, output, runner=None):
         self.layer = layer
+        self.runner = runner or layer
         self.inputs = inputs  # a list of KerasTensors
         self.several = False  # whether the layer was called on a list
         self.output = output
+
+    @property
+    def index(self):
+        """Which call of its layer this is (0 for the first), as Keras numbers nodes."""
+        nodes = getattr(self.layer, "_nodes", None) or [self]
+        return nodes.index(self)
 
     def __repr__(self):
         return f"<Node {self.layer.name}({', '.join(t.name for t in self.inputs)})>"
@@ -90,8 +105,7 @@ def call_symbolic(layer, inputs):
 
     Raises:
         ValueError: naming the layer and the shapes, when the layer cannot take them or was
-            built for others; or when the layer is called a second time (shared layers are not
-            supported yet).
+            built for others (a layer called again takes inputs of the shape it was built for).
     """
     several = isinstance(inputs, (list, tuple))
     tensors = list(inputs) if several else [inputs]
@@ -99,12 +113,6 @@ def call_symbolic(layer, inputs):
         raise TypeError(
             f"Layer '{layer.name}' was called on a list mixing symbolic tensors and arrays: call it "
             "on symbolic tensors (from keras.Input) to build a model, or on arrays to compute."
-        )
-    if getattr(layer, "_nodes", None):
-        raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}) is called a second time: a layer used "
-            "at two places of a model (shared weights) is not supported yet by tinykeras. Create "
-            "a second layer for the second place."
         )
     shapes = [t.shape for t in tensors]
     shape = shapes if several else shapes[0]
@@ -122,10 +130,16 @@ def call_symbolic(layer, inputs):
             f"{shape}: {error}"
         ) from None
     output = KerasTensor(output_shape, layer.dtype or tensors[0].dtype)
-    node = Node(layer, tensors, output)
+    nodes = getattr(layer, "_nodes", None)
+    runner = None
+    if nodes:  # called again: this call computes through a copy sharing the variables
+        runner = copy.copy(layer)
+        runner._nodes = None
+        runner.build_for(shape)
+    node = Node(layer, tensors, output, runner)
     node.several = several
     output.node = node
-    layer._nodes = [node]
+    layer._nodes = (nodes or []) + [node]
     return output
 
 
@@ -177,7 +191,7 @@ def forward(nodes, inputs, x, training):
     values = {id(inputs): x}
     for node in nodes:
         arguments = [values[id(t)] for t in node.inputs]
-        values[id(node.output)] = node.layer.forward(arguments if node.several else arguments[0], training)
+        values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
     return values[id(nodes[-1].output)] if nodes else x
 
 
@@ -191,9 +205,9 @@ def backward(nodes, dy, first_backward=None):
         d_output = grads.pop(id(node.output), None)
         if d_output is None:
             continue
-        step = first_backward if (first_backward is not None and index == len(nodes) - 1) else node.layer.backward
+        step = first_backward if (first_backward is not None and index == len(nodes) - 1) else node.runner.backward
         d_inputs = step(d_output)
-        if not node.layer.input_gradient:
+        if not node.runner.input_gradient:
             continue
         for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
             if tensor.node.inputs:  # an Input needs no gradient
@@ -201,13 +215,16 @@ def backward(nodes, dy, first_backward=None):
                 grads[key] = d_input if key not in grads else grads[key] + d_input
 
 
-def connections(node):
-    """Keras' "Connected to" entry of a node: 'dense[0][0], dense_1[0][0]', or '-'."""
-    return ", ".join(f"{t.node.layer.name}[0][0]" for t in node.inputs) or "-"
+def connections(nodes):
+    """Keras' "Connected to" entry of a layer called at ``nodes``: each tensor read, as
+    'layer[call][0]' ('dense[0][0], dense[1][0]'), or '-'."""
+    return ", ".join(f"{t.node.layer.name}[{t.node.index}][0]" for node in nodes for t in node.inputs) or "-"
 
 
 def sequential_like(nodes):
-    """Whether a summary prints the model as a stack (no node reads more than one tensor, and
-    none is read twice), as Keras decides."""
+    """Whether a summary prints the model as a stack (no node reads more than one tensor, none is
+    read twice, and no layer is called twice), as Keras decides."""
     read = [id(t) for node in nodes for t in node.inputs]
-    return all(len(node.inputs) <= 1 for node in nodes) and len(read) == len(set(read))
+    layers = [id(node.layer) for node in nodes]
+    return (all(len(node.inputs) <= 1 for node in nodes) and len(read) == len(set(read))
+            and len(layers) == len(set(layers)))

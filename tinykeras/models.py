@@ -202,7 +202,7 @@ class Model:
 
     def _uses_logits(self):
         """Whether the loss can be taken from the last layer's logits (softmax/sigmoid output)."""
-        last = self.layers[-1] if self.layers else None
+        last = self._output_layer()
         activation = getattr(last, "activation", None)
         return (
             _keeps_logits(last)
@@ -211,13 +211,23 @@ class Model:
             and getattr(activation, "name", None) == self.loss.logits_activation
         )
 
+    def _runners(self):
+        """The objects whose forward and backward compute the model: its layers (a functional
+        model's layer called at several places has one per call)."""
+        return self.layers
+
+    def _output_layer(self):
+        """The object computing the model's output (whose logits a cross-entropy may use)."""
+        return self.layers[-1] if self.layers else None
+
     def _train_variables(self):
         """Each layer with trainable variables, with them, as ``trainable`` says now, and the
         optimizer built for them. Read at each call of train_on_batch and each epoch of fit, so
         that a change of ``trainable`` takes effect from the next one."""
-        owners = [(layer, layer.trainable_weights) for layer in self.layers] if self.trainable else []
+        owners = [(layer, layer.trainable_weights) for layer in self._runners()] if self.trainable else []
         owners = [(layer, variables) for layer, variables in owners if variables]
-        self.optimizer.build([v for _, variables in owners for v in variables])
+        unique = {id(v): v for _, variables in owners for v in variables}  # shared layers: once
+        self.optimizer.build(list(unique.values()))
         return owners
 
     def _train_batch(self, x, y, owners):
@@ -761,9 +771,10 @@ class Functional(Model):
         outputs: the tensor the model gives, computed from ``inputs`` by calling layers.
         name: the model's name; 'functional' (numbered) by default.
 
-    One input and one output for now: several inputs or outputs, a layer called at two places
-    (shared weights) and saving the whole model (``save``, ``get_config``) raise and say so;
-    ``save_weights``/``load_weights`` work, in Keras 3's layout.
+    A layer called at several places shares its weights between them; their gradients add up.
+    One input and one output for now: several inputs or outputs, and saving the whole model
+    (``save``, ``get_config``), raise and say so; ``save_weights``/``load_weights`` work, in
+    Keras 3's layout.
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
@@ -771,7 +782,8 @@ class Functional(Model):
         self._nodes = functional.graph(inputs, outputs)
         self.inputs, self.outputs = [inputs], [outputs]
         self.name = name or backend.unique_name("functional")
-        self.layers = [inputs.node.layer] + [node.layer for node in self._nodes]
+        unique = {id(node.layer): node.layer for node in self._nodes}  # a shared layer once
+        self.layers = [inputs.node.layer] + list(unique.values())
         self._input_layer = inputs.node.layer
         self.trainable = trainable
         self.built = True
@@ -781,7 +793,7 @@ class Functional(Model):
         self.stop_training = False
         self.history = None
         for node in self._nodes:
-            node.layer.input_gradient = any(t is not inputs for t in node.inputs)
+            node.runner.input_gradient = any(t is not inputs for t in node.inputs)
 
     @property
     def input_shape(self):
@@ -791,7 +803,17 @@ class Functional(Model):
     def output_shape(self):
         return self.outputs[0].shape
 
+    def _runners(self):
+        for node in self._nodes:
+            if node.runner is not node.layer:  # a later call of a shared layer follows it
+                node.runner.trainable = node.layer.trainable
+        return [node.runner for node in self._nodes]
+
+    def _output_layer(self):
+        return self._nodes[-1].runner if self._nodes else None
+
     def _forward(self, x, training):
+        self._runners()
         return functional.forward(self._nodes, self.inputs[0], x, training)
 
     def _loss_and_backward(self, y, output):
@@ -799,7 +821,7 @@ class Functional(Model):
         if not self._nodes:
             return self.loss.value_and_grad(y, output)[0]
         if self._uses_logits():
-            last = self.layers[-1]
+            last = self._output_layer()
             value, dz = self.loss.value_and_grad_logits(y, last.logits)
             functional.backward(self._nodes, dz, first_backward=last.backward_linear)
         else:
@@ -809,8 +831,7 @@ class Functional(Model):
 
     def _connections(self, layer):
         """The "Connected to" column of ``summary`` for one of ``layers``."""
-        node = next((node for node in self._nodes if node.layer is layer), None)
-        return functional.connections(node) if node is not None else "-"
+        return functional.connections([node for node in self._nodes if node.layer is layer])
 
     def _sequential_like(self):
         return functional.sequential_like(self._nodes)
@@ -889,7 +910,19 @@ def _gradient_pairs(owners):
                 "of trainable_weights (and none while the layer is not trainable)."
             )
         pairs += ((np.asarray(grad), variable) for grad, variable in zip(layer.grads, variables))
-    return pairs
+    return _summed(pairs)
+
+
+def _summed(pairs):
+    """The pairs with one entry per variable: the gradients of a variable that several calls of
+    a shared layer reached, added up."""
+    if len({id(variable) for _, variable in pairs}) == len(pairs):
+        return pairs
+    total = {}
+    for grad, variable in pairs:
+        key = id(variable)
+        total[key] = (grad + total[key][0], variable) if key in total else (grad, variable)
+    return list(total.values())
 
 
 def _keeps_logits(layer):
