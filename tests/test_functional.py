@@ -264,3 +264,48 @@ def test_a_shared_layer_called_on_another_shape_names_both():
     shared(inputs)
     with pytest.raises(ValueError, match=r"'shared' \(Dense\) was built for inputs of shape \(None, 6\); it is called on \(None, 3\)"):
         shared(layers.Dense(3)(inputs))
+
+
+def test_layer_input_and_output_are_the_tensors_of_its_call():
+    inputs = keras.Input(shape=(4,), name="features")
+    dense = layers.Dense(4)
+    hidden = dense(inputs)
+    merge = layers.Concatenate()
+    joined = merge([inputs, hidden])
+    model = keras.Model(inputs, joined)
+    assert dense.input is inputs and dense.output is hidden
+    assert merge.input == [inputs, hidden] and merge.output is joined
+    assert model.get_layer("features").output is inputs
+    with pytest.raises(AttributeError, match=r"has not been called on a symbolic tensor"):
+        layers.Dense(2).output
+    dense(hidden)
+    with pytest.raises(AttributeError, match=r"called at 2 places, so it has no single input"):
+        dense.input
+
+
+def test_the_keras_io_mnist_convnet_runs_as_written():
+    """keras.io's "Simple MNIST convnet", model and training calls as published (on 512 images)."""
+    rng = np.random.default_rng(0)
+    x_train = rng.random((512, 28, 28, 1), dtype=np.float32)
+    y_train = keras.utils.to_categorical(rng.integers(0, 10, 512), 10)
+    num_classes, input_shape = 10, (28, 28, 1)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert " Total params: 34,826 (136.04 KB)" in lines
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size=128, epochs=1, validation_split=0.1, verbose=0)
+    assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
+    score = model.evaluate(x_train[:64], y_train[:64], verbose=0)
+    assert len(score) == 2

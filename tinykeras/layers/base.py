@@ -259,6 +259,35 @@ class Layer:
             return list(self._variables)
         return [v for v in self._variables if not v.trainable]
 
+    @property
+    def input(self):
+        """The symbolic tensor the layer was called on in a functional model (a list for a merge
+        layer)."""
+        node = self._only_node("input")
+        return node.inputs if node.several else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor the layer gave in a functional model."""
+        return self._only_node("output").output
+
+    def _only_node(self, what):
+        nodes = getattr(self, "_nodes", None)
+        tensor = getattr(self, "_tensor", None)  # an InputLayer's
+        if tensor is not None:
+            return tensor.node
+        if not nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has no {what}: it has not been called on a symbolic tensor "
+                "(keras.Input(...) and the tensors layers return from it)."
+            )
+        if len(nodes) > 1:
+            raise AttributeError(
+                f"Layer '{self.name}' is called at {len(nodes)} places, so it has no single {what}: "
+                f"take the tensor each call returned."
+            )
+        return nodes[0]
+
     def count_params(self):
         """The number of scalars in all the layer's variables."""
         return int(sum(v.value.size for v in self._variables))
