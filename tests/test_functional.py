@@ -309,3 +309,11 @@ def test_the_keras_io_mnist_convnet_runs_as_written():
     assert set(history.history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
     score = model.evaluate(x_train[:64], y_train[:64], verbose=0)
     assert len(score) == 2
+
+
+def test_a_model_used_as_a_layer_says_nesting_is_not_supported_yet():
+    inner = Sequential([layers.Input(shape=(4,)), layers.Dense(2)], name="inner")
+    with pytest.raises(TypeError, match=r"Model 'inner' is used as a layer of Sequential 'outer': models nested in models are not supported yet"):
+        Sequential([layers.Input(shape=(4,)), inner], name="outer")
+    with pytest.raises(TypeError, match=r"Model 'inner' is used as a layer of a functional model"):
+        inner(keras.Input(shape=(4,)))

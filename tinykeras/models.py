@@ -615,6 +615,8 @@ class Model:
     @completes_before_interrupt
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""
+        if any(isinstance(v, functional.KerasTensor) for v in (x if isinstance(x, (list, tuple)) else [x])):
+            raise TypeError(_NESTED.format(name=self.name, where="a layer of a functional model"))
         x, _ = self._prepare(x, None, "__call__")
         return self._forward(x, training).copy()
 
@@ -659,6 +661,8 @@ class Sequential(Model):
             self._input_layer = layer
             self.build(layer.batch_input_shape)
             return
+        if isinstance(layer, Model):
+            raise TypeError(_NESTED.format(name=layer.name, where=f"a layer of Sequential '{self.name}'"))
         if not isinstance(layer, Layer):
             raise TypeError(
                 f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
@@ -854,6 +858,13 @@ class Functional(Model):
 
     def __repr__(self):
         return f"<Functional name={self.name}, layers={len(self.layers)}>"
+
+
+_NESTED = (
+    "Model '{name}' is used as {where}: models nested in models are not supported yet by "
+    "tinykeras. Put the inner model's layers in the outer model instead (a functional model can "
+    "call the same layers)."
+)
 
 
 def _single_tensor(value, what):
