@@ -10,6 +10,7 @@ from keras_fixtures import ATOL, FIXTURES, interchange
 import tinykeras as keras
 from tinykeras import backend, layers
 from tinykeras.models import Functional, Sequential
+from tinykeras.utils import numerical_gradient
 
 
 def residual_model():
@@ -51,24 +52,13 @@ def test_a_functional_chain_trains_exactly_like_the_same_sequential():
     np.testing.assert_array_equal(functional.predict(x, verbose=0), sequential.predict(x, verbose=0))
 
 
-def numerical_weight_gradients(model, x, y, epsilon=1e-6):
+def numerical_weight_gradients(model, x, y):
+    """Central differences of the model's loss with respect to each trainable weight."""
     def loss():
         output = model._forward(x, training=False)
         return model.loss.value_and_grad(model.loss.prepare_targets(y, output), output)[0]
 
-    grads = []
-    for variable in model.trainable_weights:
-        flat, grad = variable.value.reshape(-1), np.zeros(variable.value.size)
-        for i in range(flat.size):
-            keep = flat[i]
-            flat[i] = keep + epsilon
-            plus = loss()
-            flat[i] = keep - epsilon
-            minus = loss()
-            flat[i] = keep
-            grad[i] = (plus - minus) / (2 * epsilon)
-        grads.append(grad.reshape(variable.shape))
-    return grads
+    return [numerical_gradient(loss, variable.value) for variable in model.trainable_weights]
 
 
 @pytest.mark.parametrize("loss", ["categorical_crossentropy", "mse"])
@@ -317,3 +307,11 @@ def test_a_model_used_as_a_layer_says_nesting_is_not_supported_yet():
         Sequential([layers.Input(shape=(4,)), inner], name="outer")
     with pytest.raises(TypeError, match=r"Model 'inner' is used as a layer of a functional model"):
         inner(keras.Input(shape=(4,)))
+
+
+def test_building_a_model_leaves_a_frozen_layer_frozen():
+    inputs = keras.Input(shape=(4,))
+    frozen = layers.Dense(4, trainable=False)
+    model = keras.Model(inputs, layers.Dense(2)(frozen(inputs)))
+    assert not frozen.trainable and len(model.trainable_weights) == 2
+    assert not any(layer.trainable for layer in keras.Model(inputs, frozen.output, trainable=False).layers)

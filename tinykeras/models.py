@@ -74,6 +74,19 @@ class Model:
             )
         return super().__new__(cls)
 
+    def _start(self, name, layers, trainable):
+        """The state every model kind starts with: its name and layers, and not compiled."""
+        self.name = name
+        self.layers = layers
+        self._trainable = True
+        if not trainable:
+            self.trainable = False  # freezes every layer; a model built as trainable leaves them be
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self.history = None
+
     # ---- shape and variables --------------------------------------------------------------
 
     def _require_built(self, what):
@@ -636,16 +649,9 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        self.name = name or backend.unique_name("sequential")
-        self.trainable = trainable
-        self.layers = []
+        self._start(name or backend.unique_name("sequential"), [], trainable)
         self._input_layer = None
         self.built = False
-        self.compiled = False
-        self.optimizer = None
-        self.loss = None
-        self.stop_training = False
-        self.history = None
         for layer in layers or []:
             self.add(layer)
 
@@ -785,17 +791,10 @@ class Functional(Model):
         inputs, outputs = _single_tensor(inputs, "inputs"), _single_tensor(outputs, "outputs")
         self._nodes = functional.graph(inputs, outputs)
         self.inputs, self.outputs = [inputs], [outputs]
-        self.name = name or backend.unique_name("functional")
         unique = {id(node.layer): node.layer for node in self._nodes}  # a shared layer once
-        self.layers = [inputs.node.layer] + list(unique.values())
+        self._start(name or backend.unique_name("functional"), [inputs.node.layer] + list(unique.values()), trainable)
         self._input_layer = inputs.node.layer
-        self.trainable = trainable
         self.built = True
-        self.compiled = False
-        self.optimizer = None
-        self.loss = None
-        self.stop_training = False
-        self.history = None
         for node in self._nodes:
             node.runner.input_gradient = any(t is not inputs for t in node.inputs)
 
