@@ -301,12 +301,76 @@ def test_the_keras_io_mnist_convnet_runs_as_written():
     assert len(score) == 2
 
 
-def test_a_model_used_as_a_layer_says_nesting_is_not_supported_yet():
-    inner = Sequential([layers.Input(shape=(4,)), layers.Dense(2)], name="inner")
-    with pytest.raises(TypeError, match=r"Model 'inner' is used as a layer of Sequential 'outer': models nested in models are not supported yet"):
-        Sequential([layers.Input(shape=(4,)), inner], name="outer")
-    with pytest.raises(TypeError, match=r"Model 'inner' is used as a layer of a functional model"):
-        inner(keras.Input(shape=(4,)))
+def flat_and_nested():
+    """The same three Dense layers as one Sequential, and as a Sequential holding a Sequential."""
+    flat = Sequential([layers.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                       layers.Dense(8, activation="relu"), layers.Dense(3, activation="softmax")])
+    inner = Sequential([layers.Input(shape=(4,)), layers.Dense(8, activation="relu"),
+                        layers.Dense(8, activation="relu")], name="inner")
+    nested = Sequential([layers.Input(shape=(4,)), inner, layers.Dense(3, activation="softmax")], name="outer")
+    nested.set_weights(flat.get_weights())
+    return flat, nested, inner
+
+
+def test_a_sequential_inside_a_sequential_trains_like_the_flat_model():
+    x, y = data(n=48, features=4)
+    flat, nested, inner = flat_and_nested()
+    assert [layer.name for layer in nested.layers] == ["inner", "dense_5"] and nested.count_params() == flat.count_params()
+    for model in (flat, nested):
+        model.compile("sgd", "categorical_crossentropy")
+    flat.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    nested.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(flat.get_weights(), nested.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # the softmax's loss: logits vs clipped probabilities
+    lines = []
+    nested.summary(print_fn=lines.append)
+    assert any(line.startswith("│ inner (Sequential)") and "(None, 8)" in line and "112" in line for line in lines)
+
+
+def test_a_functional_model_inside_a_functional_model_has_exact_gradients():
+    backend.set_floatx("float64")
+    inner_inputs = keras.Input(shape=(5,))
+    hidden = layers.Dense(5, activation="tanh")(inner_inputs)
+    inner = keras.Model(inner_inputs, layers.Add()([inner_inputs, layers.Dense(5)(hidden)]), name="block")
+    inputs = keras.Input(shape=(5,))
+    outputs = layers.Dense(2)(inner(layers.Dense(5, activation="relu")(inputs)))
+    model = keras.Model(inputs, outputs)
+    model.compile("sgd", "mse")
+    x, y = data(n=4, features=5, classes=2)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    output = model._forward(x, training=True)
+    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    from tinykeras.models import _gradient_pairs
+
+    pairs = {id(v): g for g, v in _gradient_pairs(model._owners())}
+    numeric = numerical_weight_gradients(model, x, y)
+    assert len(pairs) == len(numeric) == 8
+    for variable, n in zip(model.trainable_weights, numeric):
+        np.testing.assert_allclose(pairs[id(variable)], n, rtol=1e-6, atol=1e-8)
+
+
+def test_a_frozen_inner_model_does_not_train():
+    x, y = data(n=32, features=4)
+    _, nested, inner = flat_and_nested()
+    inner.trainable = False
+    nested.compile("adam", "categorical_crossentropy")
+    before = inner.get_weights()
+    nested.fit(x, y, epochs=1, verbose=0)
+    for a, b in zip(before, inner.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert len(nested.trainable_weights) == 2
+
+
+def test_what_nesting_does_not_do_yet_says_so(tmp_path):
+    _, nested, inner = flat_and_nested()
+    with pytest.raises(ValueError, match=r"holds the model\(s\) inner: saving the weights of models nested in models is not supported yet"):
+        nested.save_weights(tmp_path / "m.weights.h5")
+    inputs = keras.Input(shape=(4,))
+    inner(inputs)
+    with pytest.raises(ValueError, match=r"Model 'inner' is called a second time"):
+        inner(inputs)
+    with pytest.raises(ValueError, match=r"Model 'inner' takes inputs of shape \(None, 4\); it is called on \(None, 6\)"):
+        Sequential([layers.Input(shape=(6,)), flat_and_nested()[2]])
 
 
 def test_building_a_model_leaves_a_frozen_layer_frozen():

@@ -116,7 +116,12 @@ def call_symbolic(layer, inputs):
         )
     shapes = [t.shape for t in tensors]
     shape = shapes if several else shapes[0]
-    expected = layer.input_shape
+    if getattr(layer, "_nodes", None) and not getattr(layer, "_shareable", True):
+        raise ValueError(
+            f"Model '{layer.name}' is called a second time: a model used at two places of another "
+            "is not supported yet by tinykeras (a layer is). Build a second model for the second place."
+        )
+    expected = layer.input_shape if layer.built else None
     if layer.built and expected is not None and not _fits(expected, shape):
         raise ValueError(
             f"Layer '{layer.name}' ({type(layer).__name__}) was built for inputs of shape "
@@ -195,10 +200,11 @@ def forward(nodes, inputs, x, training):
     return values[id(nodes[-1].output)] if nodes else x
 
 
-def backward(nodes, dy, first_backward=None):
+def backward(nodes, dy, first_backward=None, input_tensor=None):
     """Back-propagates ``dy`` from the last node through every node in reverse, summing the
     gradients of a tensor several nodes read. ``first_backward(dy)``, if given, stands in for
-    the last node's backward (the loss taken from its logits)."""
+    the last node's backward (the loss taken from its logits). Returns the gradient of
+    ``input_tensor`` (the model's input, when a model is a layer of another), or None."""
     grads = {id(nodes[-1].output): dy}
     for index in range(len(nodes) - 1, -1, -1):
         node = nodes[index]
@@ -210,9 +216,10 @@ def backward(nodes, dy, first_backward=None):
         if not node.runner.input_gradient:
             continue
         for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
-            if tensor.node.inputs:  # an Input needs no gradient
+            if tensor.node.inputs or tensor is input_tensor:  # other Inputs need no gradient
                 key = id(tensor)
                 grads[key] = d_input if key not in grads else grads[key] + d_input
+    return grads.get(id(input_tensor)) if input_tensor is not None else None
 
 
 def connections(nodes):

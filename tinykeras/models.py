@@ -153,10 +153,20 @@ class Model:
         variables = [v for layer in self.layers for v in layer.variables]
         assign_weights(f"Model '{self.name}'", variables, weights)
 
+    def _refuse_nested(self, what):
+        nested = [layer.name for layer in self.layers if isinstance(layer, Model)]
+        if nested:
+            raise ValueError(
+                f"Model '{self.name}' holds the model(s) {', '.join(nested)}: {what} of models "
+                "nested in models is not supported yet by tinykeras. Get and set the weights as "
+                "arrays (get_weights / set_weights) instead."
+            )
+
     def save_weights(self, filepath, overwrite=True):
         """Saves the weights atomically: in Keras 3's layout to a name ending in '.weights.h5',
         in Keras 2's HDF5 layout to '.h5' or '.hdf5' (as Keras 2's ``save_weights`` did)."""
         self._require_built("weights to save")
+        self._refuse_nested("saving the weights")
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, *, skip_mismatch=False, by_name=False):
@@ -167,6 +177,7 @@ class Model:
             skip_mismatch: leave out, with a warning, layers whose weights do not fit.
             by_name: for Keras 2 '.h5' files, match layers by name instead of by order.
         """
+        self._refuse_nested("loading the weights")
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
     # ---- compile --------------------------------------------------------------------------
@@ -233,12 +244,16 @@ class Model:
         """The object computing the model's output (whose logits a cross-entropy may use)."""
         return self.layers[-1] if self.layers else None
 
-    def _train_variables(self):
-        """Each layer with trainable variables, with them, as ``trainable`` says now, and the
-        optimizer built for them. Read at each call of train_on_batch and each epoch of fit, so
-        that a change of ``trainable`` takes effect from the next one."""
+    def _owners(self):
+        """Each layer with trainable variables, with them, as ``trainable`` says now."""
         owners = [(layer, layer.trainable_weights) for layer in self._runners()] if self.trainable else []
-        owners = [(layer, variables) for layer, variables in owners if variables]
+        return [(layer, variables) for layer, variables in owners if variables]
+
+    def _train_variables(self):
+        """``_owners()``, with the optimizer built for their variables. Read at each call of
+        train_on_batch and each epoch of fit, so that a change of ``trainable`` takes effect from
+        the next one."""
+        owners = self._owners()
         unique = {id(v): v for _, variables in owners for v in variables}  # shared layers: once
         self.optimizer.build(list(unique.values()))
         return owners
@@ -629,9 +644,56 @@ class Model:
     def __call__(self, x, training=False):
         """Applies the model to an array (one forward pass)."""
         if any(isinstance(v, functional.KerasTensor) for v in (x if isinstance(x, (list, tuple)) else [x])):
-            raise TypeError(_NESTED.format(name=self.name, where="a layer of a functional model"))
+            return functional.call_symbolic(self, x)
         x, _ = self._prepare(x, None, "__call__")
         return self._forward(x, training).copy()
+
+    # ---- a model used as a layer of another model -------------------------------------------
+
+    #: As a layer: the float type (the layers' own), and whether backward must return dL/dx.
+    dtype = None
+    input_gradient = False
+    #: A model called at two places of another would need its layers copied per call.
+    _shareable = False
+
+    @property
+    def variables(self):
+        return [v for layer in self.layers for v in layer.variables]
+
+    @property
+    def batch_input_shape(self):
+        return self.input_shape if self.built else None
+
+    def build_for(self, input_shape):
+        """Builds the model for inputs of ``input_shape`` (as a layer of another model); returns
+        its output shape.
+
+        Raises:
+            ValueError: when the model was built for inputs of another shape.
+        """
+        if not self.built:
+            self.build(input_shape)
+        if tuple(self.input_shape)[1:] != tuple(input_shape)[1:]:
+            raise ValueError(
+                f"Model '{self.name}' takes inputs of shape {self.input_shape}; it is called on "
+                f"{tuple(input_shape)}."
+            )
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape):
+        return self.build_for(input_shape)
+
+    def forward(self, x, training=False):
+        """The model's output for the batch ``x``, as a layer of another model."""
+        return self._forward(x, training)
+
+    def backward(self, dy):
+        """dL/dx given dL/doutput, as a layer of another model; sets ``grads``, one per
+        trainable weight (summed over the calls of a shared layer inside)."""
+        dx = self._backward(dy)
+        summed = {id(v): g for g, v in _gradient_pairs(self._owners())}
+        self.grads = [summed[id(v)] for v in self.trainable_weights if id(v) in summed]
+        return dx
 
     # ---- description ----------------------------------------------------------------------
 
@@ -667,14 +729,13 @@ class Sequential(Model):
             self._input_layer = layer
             self.build(layer.batch_input_shape)
             return
-        if isinstance(layer, Model):
-            raise TypeError(_NESTED.format(name=layer.name, where=f"a layer of Sequential '{self.name}'"))
-        if not isinstance(layer, Layer):
+        if not isinstance(layer, (Layer, Model)):
             raise TypeError(
                 f"Sequential.add expects a layer (e.g. Dense(10)); received {layer!r} "
                 f"of type {type(layer).__name__}."
             )
-        check_protocol(layer)
+        if isinstance(layer, Layer):
+            check_protocol(layer)
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(
                 f"Model '{self.name}' already has a layer named '{layer.name}'. Layer names must "
@@ -739,6 +800,14 @@ class Sequential(Model):
             x = layer.forward(x, training)
         return x
 
+    def _backward(self, dy):
+        """Back-propagates dy through every layer; returns dL/dx when ``input_gradient``."""
+        if self.layers:
+            self.layers[0].input_gradient = self.input_gradient
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy if self.input_gradient else None
+
     def _loss_and_backward(self, y, output):
         """Computes the loss and back-propagates its gradient through every layer."""
         if self._uses_logits():
@@ -789,13 +858,13 @@ class Functional(Model):
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
         inputs, outputs = _single_tensor(inputs, "inputs"), _single_tensor(outputs, "outputs")
-        self._nodes = functional.graph(inputs, outputs)
+        self._graph = functional.graph(inputs, outputs)
         self.inputs, self.outputs = [inputs], [outputs]
-        unique = {id(node.layer): node.layer for node in self._nodes}  # a shared layer once
+        unique = {id(node.layer): node.layer for node in self._graph}  # a shared layer once
         self._start(name or backend.unique_name("functional"), [inputs.node.layer] + list(unique.values()), trainable)
         self._input_layer = inputs.node.layer
         self.built = True
-        for node in self._nodes:
+        for node in self._graph:
             node.runner.input_gradient = any(t is not inputs for t in node.inputs)
 
     @property
@@ -807,37 +876,46 @@ class Functional(Model):
         return self.outputs[0].shape
 
     def _runners(self):
-        for node in self._nodes:
+        for node in self._graph:
             if node.runner is not node.layer:  # a later call of a shared layer follows it
                 node.runner.trainable = node.layer.trainable
-        return [node.runner for node in self._nodes]
+        return [node.runner for node in self._graph]
 
     def _output_layer(self):
-        return self._nodes[-1].runner if self._nodes else None
+        return self._graph[-1].runner if self._graph else None
 
     def _forward(self, x, training):
         self._runners()
-        return functional.forward(self._nodes, self.inputs[0], x, training)
+        return functional.forward(self._graph, self.inputs[0], x, training)
 
     def _loss_and_backward(self, y, output):
         """Computes the loss and back-propagates its gradient through every node."""
-        if not self._nodes:
+        if not self._graph:
             return self.loss.value_and_grad(y, output)[0]
         if self._uses_logits():
             last = self._output_layer()
             value, dz = self.loss.value_and_grad_logits(y, last.logits)
-            functional.backward(self._nodes, dz, first_backward=last.backward_linear)
+            functional.backward(self._graph, dz, first_backward=last.backward_linear)
         else:
             value, dy = self.loss.value_and_grad(y, output)
-            functional.backward(self._nodes, dy)
+            functional.backward(self._graph, dy)
         return value
+
+    def _backward(self, dy):
+        """Back-propagates dy through every node; returns dL/dx when ``input_gradient``."""
+        inputs = self.inputs[0]
+        for node in self._graph:
+            node.runner.input_gradient = self.input_gradient or any(t is not inputs for t in node.inputs)
+        if not self._graph:
+            return dy if self.input_gradient else None
+        return functional.backward(self._graph, dy, input_tensor=inputs if self.input_gradient else None)
 
     def _connections(self, layer):
         """The "Connected to" column of ``summary`` for one of ``layers``."""
-        return functional.connections([node for node in self._nodes if node.layer is layer])
+        return functional.connections([node for node in self._graph if node.layer is layer])
 
     def _sequential_like(self):
-        return functional.sequential_like(self._nodes)
+        return functional.sequential_like(self._graph)
 
     def save(self, filepath, overwrite=True):
         raise ValueError(
@@ -857,13 +935,6 @@ class Functional(Model):
 
     def __repr__(self):
         return f"<Functional name={self.name}, layers={len(self.layers)}>"
-
-
-_NESTED = (
-    "Model '{name}' is used as {where}: models nested in models are not supported yet by "
-    "tinykeras. Put the inner model's layers in the outer model instead (a functional model can "
-    "call the same layers)."
-)
 
 
 def _single_tensor(value, what):
