@@ -23,7 +23,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 
 import h5py

@@ -864,8 +864,14 @@ class Functional(Model):
         self._start(name or backend.unique_name("functional"), [inputs.node.layer] + list(unique.values()), trainable)
         self._input_layer = inputs.node.layer
         self.built = True
+        self._mark_input_gradients(False)
+
+    def _mark_input_gradients(self, wanted):
+        """Which nodes' backward must return dL/dinput: those reading another node's output, and
+        with ``wanted`` (a model that is a layer of another) those reading the input too."""
+        inputs = self.inputs[0]
         for node in self._graph:
-            node.runner.input_gradient = any(t is not inputs for t in node.inputs)
+            node.runner.input_gradient = wanted or any(t is not inputs for t in node.inputs)
 
     @property
     def input_shape(self):
@@ -875,17 +881,21 @@ class Functional(Model):
     def output_shape(self):
         return self.outputs[0].shape
 
-    def _runners(self):
+    def _follow_shared(self):
+        """A later call of a shared layer follows the layer's ``trainable``."""
         for node in self._graph:
-            if node.runner is not node.layer:  # a later call of a shared layer follows it
+            if node.runner is not node.layer:
                 node.runner.trainable = node.layer.trainable
+
+    def _runners(self):
+        self._follow_shared()
         return [node.runner for node in self._graph]
 
     def _output_layer(self):
         return self._graph[-1].runner if self._graph else None
 
     def _forward(self, x, training):
-        self._runners()
+        self._follow_shared()
         return functional.forward(self._graph, self.inputs[0], x, training)
 
     def _loss_and_backward(self, y, output):
@@ -903,12 +913,10 @@ class Functional(Model):
 
     def _backward(self, dy):
         """Back-propagates dy through every node; returns dL/dx when ``input_gradient``."""
-        inputs = self.inputs[0]
-        for node in self._graph:
-            node.runner.input_gradient = self.input_gradient or any(t is not inputs for t in node.inputs)
+        self._mark_input_gradients(self.input_gradient)
         if not self._graph:
             return dy if self.input_gradient else None
-        return functional.backward(self._graph, dy, input_tensor=inputs if self.input_gradient else None)
+        return functional.backward(self._graph, dy, input_tensor=self.inputs[0] if self.input_gradient else None)
 
     def _connections(self, layer):
         """The "Connected to" column of ``summary`` for one of ``layers``."""
