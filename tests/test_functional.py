@@ -71,8 +71,7 @@ def test_gradients_through_residual_and_concatenated_branches_match_finite_diffe
     model.compile("sgd", loss)
     x, y = data(n=5)
     x, y = x.astype(np.float64), y.astype(np.float64)
-    output = model._forward(x, training=True)
-    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    model._batch_outputs(x, y, training=True)  # forward, loss, backward
     analytic = [g for layer, _ in model._train_variables() for g in layer.grads]
     numeric = numerical_weight_gradients(model, x, y)
     assert len(analytic) == len(numeric) == 8  # four Dense layers
@@ -106,16 +105,15 @@ def test_a_layer_called_on_an_incompatible_shape_names_it_and_both_shapes():
 
 def test_outputs_that_do_not_depend_on_the_inputs_are_refused_naming_the_input():
     first, second = keras.Input(shape=(4,), name="first"), keras.Input(shape=(4,), name="second")
-    with pytest.raises(ValueError, match=r"depends on the Input 'second', which is not the model's input \('first'\)"):
+    with pytest.raises(ValueError, match=r"depends on the Input 'second', which is not among the model's inputs \('first'\)"):
         keras.Model(first, layers.Dense(2)(second))
+    with pytest.raises(ValueError, match=r"do not depend on its input\(s\) 'second'"):
+        keras.Model([first, second], layers.Dense(2)(first))
 
 
 def test_what_is_not_supported_yet_says_so():
     inputs = keras.Input(shape=(4,))
     hidden = layers.Dense(4)(inputs)
-    other = keras.Input(shape=(4,))
-    with pytest.raises(ValueError, match=r"received 2 tensors: models with several inputs or outputs are not supported yet"):
-        keras.Model([inputs, other], hidden)
     model = keras.Model(inputs, hidden)
     with pytest.raises(ValueError, match=r"saving a functional model as a whole.*save_weights"):
         model.save("m.keras")
@@ -221,8 +219,7 @@ def test_a_shared_layers_gradient_is_the_sum_over_its_calls(loss):
     model.compile("sgd", loss)
     x, y = data(n=4, features=6)
     x, y = x.astype(np.float64), y.astype(np.float64)
-    output = model._forward(x, training=True)
-    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    model._batch_outputs(x, y, training=True)  # forward, loss, backward
     from tinykeras.models import _gradient_pairs
 
     pairs = {id(v): g for g, v in _gradient_pairs(model._train_variables())}
@@ -338,8 +335,7 @@ def test_a_functional_model_inside_a_functional_model_has_exact_gradients():
     model.compile("sgd", "mse")
     x, y = data(n=4, features=5, classes=2)
     x, y = x.astype(np.float64), y.astype(np.float64)
-    output = model._forward(x, training=True)
-    model._loss_and_backward(model.loss.prepare_targets(y, output), output)
+    model._batch_outputs(x, y, training=True)  # forward, loss, backward
     from tinykeras.models import _gradient_pairs
 
     pairs = {id(v): g for g, v in _gradient_pairs(model._owners())}

@@ -157,69 +157,135 @@ def _fits(expected, received):
 
 
 def graph(inputs, outputs):
-    """The nodes between ``inputs`` and ``outputs`` (single tensors), in an order where each
+    """The nodes between the ``inputs`` and ``outputs`` tensors (lists), in an order where each
     comes after the nodes it reads from.
 
     Raises:
-        ValueError: when the output does not depend on the input, naming the Input it does
-            depend on.
+        ValueError: when an output depends on an Input that is not among ``inputs`` (naming it),
+            or an input reaches no output.
     """
     order, seen = [], set()
+    given = {id(t) for t in inputs}
 
-    def visit(tensor):
+    def visit(tensor, output):
         node = tensor.node
         if id(node) in seen:
             return
         seen.add(id(node))
-        if not node.inputs:  # an InputLayer's tensor
-            if tensor is not inputs:
-                raise ValueError(
-                    f"The model's output {outputs.name} depends on the Input '{node.layer.name}', "
-                    f"which is not the model's input ('{inputs.node.layer.name}'). Pass it in inputs."
-                )
+        if id(tensor) in given:
             return
+        if not node.inputs:  # an InputLayer's tensor
+            raise ValueError(
+                f"The model's output {output.name} depends on the Input '{node.layer.name}', "
+                "which is not among the model's inputs "
+                f"({', '.join(repr(t.node.layer.name) for t in inputs)}). Pass it in inputs."
+            )
         for parent in node.inputs:
-            visit(parent)
+            visit(parent, output)
         order.append(node)
 
-    visit(outputs)
-    if id(inputs.node) not in seen:
+    for output in outputs:
+        visit(output, output)
+    unused = [t.node.layer.name for t in inputs if id(t.node) not in seen]
+    if unused:
         raise ValueError(
-            f"The model's output {outputs.name} does not depend on its input "
-            f"'{inputs.node.layer.name}': build the output by calling layers on that input."
+            f"The model's outputs ({', '.join(t.name for t in outputs)}) do not depend on its "
+            f"input(s) {', '.join(repr(name) for name in unused)}: build the outputs by calling "
+            "layers on every input, or leave the unused inputs out of Model(inputs=...)."
         )
     return order
 
 
-def forward(nodes, inputs, x, training):
-    """Runs the nodes on the batch ``x`` fed to ``inputs``; returns the last node's output."""
-    values = {id(inputs): x}
-    for node in nodes:
-        arguments = [values[id(t)] for t in node.inputs]
-        values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
-    return values[id(nodes[-1].output)] if nodes else x
+def chain(input_tensor, layers):
+    """The nodes of a Sequential: each layer called on the previous one's output. The nodes are
+    the model's own (the layers do not record them), so a layer may sit in several Sequentials."""
+    nodes, tensor = [], input_tensor
+    for layer in layers:
+        output = KerasTensor(layer.output_shape, layer.dtype or tensor.dtype)
+        node = Node(layer, [tensor], output)
+        output.node = node
+        nodes.append(node)
+        tensor = output
+    return nodes
 
 
-def backward(nodes, dy, first_backward=None, input_tensor=None):
-    """Back-propagates ``dy`` from the last node through every node in reverse, summing the
-    gradients of a tensor several nodes read. ``first_backward(dy)``, if given, stands in for
-    the last node's backward (the loss taken from its logits). Returns the gradient of
-    ``input_tensor`` (the model's input, when a model is a layer of another), or None."""
-    grads = {id(nodes[-1].output): dy}
-    for index in range(len(nodes) - 1, -1, -1):
-        node = nodes[index]
-        d_output = grads.pop(id(node.output), None)
-        if d_output is None:
-            continue
-        step = first_backward if (first_backward is not None and index == len(nodes) - 1) else node.runner.backward
-        d_inputs = step(d_output)
-        if not node.runner.input_gradient:
-            continue
-        for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
-            if tensor.node.inputs or tensor is input_tensor:  # other Inputs need no gradient
+class Graph:
+    """The calls of a model between its input and output tensors (see :func:`graph`), run
+    forward in order and backward in reverse.
+
+    Args:
+        inputs, outputs: lists of KerasTensors.
+        nodes: the nodes in order (:func:`graph` or :func:`chain`).
+    """
+
+    def __init__(self, inputs, outputs, nodes):
+        self.inputs, self.outputs, self.nodes = list(inputs), list(outputs), list(nodes)
+        read = [id(t) for node in self.nodes for t in node.inputs] + [id(t) for t in self.outputs]
+        #: For each output, whether nothing but the loss reads it (so the loss may start from
+        #: the logits of the node that computes it).
+        self.exclusive = [read.count(id(t)) == 1 and t.node.inputs != [] for t in self.outputs]
+
+    def ancestors(self, output_indices):
+        """The ids of the nodes that the outputs at ``output_indices`` are computed from."""
+        found, stack = set(), [self.outputs[i].node for i in output_indices]
+        while stack:
+            node = stack.pop()
+            if id(node) not in found and node.inputs:
+                found.add(id(node))
+                stack.extend(t.node for t in node.inputs)
+        return found
+
+    def forward(self, xs, training):
+        """The outputs (a list) for the batches ``xs``, one per input."""
+        values = {id(t): x for t, x in zip(self.inputs, xs)}
+        for node in self.nodes:
+            arguments = [values[id(t)] for t in node.inputs]
+            values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
+        return [values[id(t)] for t in self.outputs]
+
+    def mark_input_gradients(self, wanted):
+        """Sets each node's ``input_gradient``: whether its backward must return dL/dinput. Yes
+        for nodes reading another node's output, and with ``wanted`` (a model that is a layer of
+        another) for those reading the model's inputs too."""
+        inputs = {id(t) for t in self.inputs}
+        for node in self.nodes:
+            node.runner.input_gradient = wanted or any(id(t) not in inputs for t in node.inputs)
+
+    def backward(self, output_grads, starts=None, wanted=False):
+        """Back-propagates the gradients of the outputs through every node in reverse, summing
+        the gradients of a tensor several nodes read.
+
+        Args:
+            output_grads: one gradient per output (None for an output no loss reaches).
+            starts: {output index: step} for exclusive outputs whose gradient is given with
+                respect to something else (the logits): ``step`` stands in for the backward of
+                the node computing that output.
+            wanted: return the gradients of the inputs.
+
+        Returns:
+            With ``wanted``, one gradient per input (None where nothing reached it).
+        """
+        grads, steps = {}, {}
+        for index, (tensor, grad) in enumerate(zip(self.outputs, output_grads)):
+            if grad is None:
+                continue
+            key = id(tensor)
+            grads[key] = grad if key not in grads else grads[key] + grad
+            if starts and index in starts:
+                steps[id(tensor.node)] = starts[index]
+        inputs = {id(t) for t in self.inputs}
+        for node in reversed(self.nodes):
+            d_output = grads.pop(id(node.output), None)
+            if d_output is None:
+                continue
+            d_inputs = steps.get(id(node), node.runner.backward)(d_output)
+            if not node.runner.input_gradient:
+                continue
+            for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
                 key = id(tensor)
-                grads[key] = d_input if key not in grads else grads[key] + d_input
-    return grads.get(id(input_tensor)) if input_tensor is not None else None
+                if tensor.node.inputs or (wanted and key in inputs):  # other Inputs need none
+                    grads[key] = d_input if key not in grads else grads[key] + d_input
+        return [grads.get(id(t)) for t in self.inputs] if wanted else None
 
 
 def connections(nodes):

@@ -10,12 +10,13 @@ import warnings
 
 import numpy as np
 
-from tinykeras import backend, functional, losses, optimizers, saving
+from tinykeras import backend, compile_utils, functional, optimizers, saving
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.kernels import denormals
 from tinykeras.layers.base import ActivatedLayer, Layer, assign_weights, check_protocol
 from tinykeras.layers.core import InputLayer
+from tinykeras.utils import structures
 from tinykeras.utils import summary as summary_module
 from tinykeras.utils.argument_validation import (
     check_int,
@@ -182,32 +183,32 @@ class Model:
 
     # ---- compile --------------------------------------------------------------------------
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Configures training.
 
         Args:
             optimizer: a name ('adam', 'sgd', 'rmsprop') or an optimizer object.
-            loss: a name ('categorical_crossentropy', 'mse', ...), a loss function or object.
-            metrics: a list of metric names ('accuracy') or functions.
+            loss: a name ('categorical_crossentropy', 'mse', ...), a loss function or object; for
+                a model with several outputs, a list with one per output or a dict by output
+                name (one loss alone serves every output).
+            loss_weights: for several outputs, the weight of each output's loss in the loss fit
+                minimises (a list or a dict by output name; 1 each by default).
+            metrics: a list of metric names ('accuracy') or functions; for several outputs, a
+                list with one entry (a metric or a list of them) per output, or a dict.
+            run_eagerly, jit_compile, auto_scale_loss: accepted for Keras code; tinykeras always
+                computes eagerly in float32/float64, so they change nothing.
+
+        The third positional argument is ``metrics``, as in Keras 2 (Keras 3 puts
+        ``loss_weights`` there, but code passing it positionally is rare, and a list of metric
+        names taken as weights would be refused).
         """
+        _unsupported("compile", weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, 1))
         self.optimizer = optimizers.get(optimizer)
-        if loss is None:
-            raise ValueError(
-                f"Model '{self.name}': compile needs a loss, e.g. "
-                "compile(optimizer='adam', loss='categorical_crossentropy')."
-            )
-        self.loss = losses.get(loss)
-        if getattr(self.loss, "reduction", "sum_over_batch_size") in ("sum", "none", None):
-            raise ValueError(
-                f"Model '{self.name}': fit and evaluate take the mean loss over each batch; "
-                f"received a loss with reduction={self.loss.reduction!r}. Compile with the "
-                "default reduction='sum_over_batch_size' (a reduction applies when the loss is "
-                "called directly)."
-            )
-        if isinstance(metrics, (str,)) or callable(metrics):
-            metrics = [metrics]
-        self.metrics = [metrics_module.get(m) for m in (metrics or [])]
-        self._loss_tracker = metrics_module.Mean("loss")
+        self._objectives = compile_utils.Objectives(self.name, self.output_names, loss, loss_weights, metrics)
+        losses_given = self._objectives.losses
+        self.loss = losses_given[0] if len(losses_given) == 1 else losses_given
+        self.metrics = self._objectives.flat_metrics()
         self.compiled = True
 
     def _require_compiled(self, method):
@@ -220,29 +221,43 @@ class Model:
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in getattr(self, "metrics", [])]
+        """The names of what evaluate returns, in its order."""
+        if not self.compiled:
+            return []
+        return [m.name for m in self._objectives.tracked()]
+
+    @property
+    def output_names(self):
+        """One name per output: the layer computing it, or its key when the outputs are a dict."""
+        if getattr(self, "_output_keys", None):
+            return list(self._output_keys)
+        return [t.node.layer.name for t in self._graph.outputs] if self.built else [self.name]
+
+    @property
+    def input_names(self):
+        if getattr(self, "_input_keys", None):
+            return list(self._input_keys)
+        return [t.node.layer.name if t.node.layer is not None else "input_layer" for t in self._graph.inputs]
 
     # ---- one batch ------------------------------------------------------------------------
 
-    def _uses_logits(self):
-        """Whether the loss can be taken from the last layer's logits (softmax/sigmoid output)."""
-        last = self._output_layer()
-        activation = getattr(last, "activation", None)
-        return (
-            _keeps_logits(last)
-            and not self.loss.from_logits
-            and self.loss.logits_activation is not None
-            and getattr(activation, "name", None) == self.loss.logits_activation
-        )
+    def _follow_shared(self):
+        """A later call of a shared layer follows the layer's ``trainable``."""
+        for node in self._graph.nodes:
+            if node.runner is not node.layer:
+                node.runner.trainable = node.layer.trainable
 
     def _runners(self):
-        """The objects whose forward and backward compute the model: its layers (a functional
-        model's layer called at several places has one per call)."""
-        return self.layers
-
-    def _output_layer(self):
-        """The object computing the model's output (whose logits a cross-entropy may use)."""
-        return self.layers[-1] if self.layers else None
+        """The objects whose forward and backward compute the model: its layers, or for a layer
+        called at several places, one per call. Calls that only outputs without a loss read
+        are left out: no gradient reaches them (so they are not trained, as in Keras)."""
+        self._follow_shared()
+        nodes = self._graph.nodes
+        if self.compiled and None in self._objectives.losses:
+            trained = [i for i, loss in enumerate(self._objectives.losses) if loss is not None]
+            reached = self._graph.ancestors(trained)
+            nodes = [node for node in nodes if id(node) in reached]
+        return [node.runner for node in nodes]
 
     def _owners(self):
         """Each layer with trainable variables, with them, as ``trainable`` says now."""
@@ -258,91 +273,143 @@ class Model:
         self.optimizer.build(list(unique.values()))
         return owners
 
+    def _several(self, what):
+        return len(self._graph.inputs if what == "inputs" else self._graph.outputs) > 1
+
+    def _forward(self, x, training):
+        """The output (a list for several outputs) for the batch ``x`` (a list for several
+        inputs)."""
+        self._follow_shared()
+        outputs = self._graph.forward(x if self._several("inputs") else [x], training)
+        return outputs if self._several("outputs") else outputs[0]
+
+    def _logits_runner(self, index, loss):
+        """The runner computing output ``index`` when ``loss`` may start from its logits (a
+        softmax or sigmoid layer whose output nothing else reads), else None."""
+        runner = self._graph.outputs[index].node.runner
+        activation = getattr(runner, "activation", None)
+        if (self._graph.exclusive[index] and _keeps_logits(runner) and not loss.from_logits
+                and loss.logits_activation is not None
+                and getattr(activation, "name", None) == loss.logits_activation):
+            return runner
+        return None
+
+    def _losses(self, ys, outputs, backward):
+        """Each output's loss on the batch (None for outputs without one); with ``backward``,
+        also back-propagates their weighted gradients through the model."""
+        objectives = self._objectives
+        values, grads, starts = [], [], {}
+        for index, (loss, weight, y, output) in enumerate(zip(objectives.losses, objectives.loss_weights, ys, outputs)):
+            if loss is None:
+                values.append(None)
+                grads.append(None)
+                continue
+            runner = self._logits_runner(index, loss)
+            if runner is not None:
+                value, grad = loss.value_and_grad_logits(y, runner.logits)
+                starts[index] = runner.backward_linear
+            else:
+                value, grad = loss.value_and_grad(y, output)
+            values.append(value)
+            grads.append(grad if weight == 1 else grad * np.asarray(weight, grad.dtype))
+        if backward:
+            self._graph.backward(grads, starts)
+        return values
+
+    def _batch_outputs(self, x, y, training):
+        """Runs the model on a batch: (per-output loss values, targets, outputs), as lists."""
+        output = self._forward(x, training=training)
+        outputs = output if self._several("outputs") else [output]
+        ys = self._objectives.prepare_targets(y if self._several("outputs") else [y], outputs)
+        return self._losses(ys, outputs, backward=training), ys, outputs
+
     def _train_batch(self, x, y, owners):
-        output = self._forward(x, training=True)
-        y = self.loss.prepare_targets(y, output)
-        value = self._loss_and_backward(y, output)
+        values, ys, outputs = self._batch_outputs(x, y, training=True)
         self.optimizer.apply(_gradient_pairs(owners))
-        return value, y, output
+        self._objectives.update(values, ys, outputs)
 
-    def _update_metrics(self, value, y, output):
-        self._loss_tracker.update_mean(value, len(output))
-        for metric in self.metrics:
-            metric.update_state(y, output)
-
-    def _reset_metrics(self):
-        self._loss_tracker.reset_state()
-        for metric in self.metrics:
-            metric.reset_state()
+    def _test_batch(self, x, y):
+        self._objectives.update(*self._batch_outputs(x, y, training=False))
 
     def _logs(self, prefix=""):
-        """The running loss and metrics, keys sorted as Keras sorts them ('accuracy', 'loss')."""
-        values = {m.name: m.result() for m in [self._loss_tracker, *self.metrics]}
-        return {prefix + key: values[key] for key in sorted(values)}
+        return self._objectives.logs(prefix)
 
     def _prepare(self, x, y, method):
-        # Prediction takes NaN and inf as Keras does: they reach only the rows that hold them.
-        x = check_inputs(x, self, method, finite=method not in _PREDICTING)
-        if not self.built:
-            self.build((None,) + x.shape[1:])
-        if y is not None:
-            y = check_targets(y, x, method)
-            if self.compiled and self.layers and None not in self.output_shape[1:]:
-                self._check_targets_fit_output(y, method)
-        return x, y
+        """Converts and checks a batch or a whole dataset: x as one array (or a list in the
+        order of the model's inputs), y likewise for the outputs.
 
-    def _check_targets_fit_output(self, y, method):
-        """Checks every target against the loss before any batch runs, naming the output layer."""
-        output = np.broadcast_to(np.zeros((), backend.floatx()), (len(y),) + self.output_shape[1:])
-        try:
-            self.loss.prepare_targets(y, output)
-        except ValueError as error:
-            last = self.layers[-1]
-            raise ValueError(
-                f"{method}: the targets do not fit the output of layer '{last.name}' "
-                f"(output shape {self.output_shape}). {error}"
-            ) from None
+        Raises:
+            ValueError or TypeError: naming the input or output, for data that does not fit.
+        """
+        finite = method not in _PREDICTING  # prediction lets NaN and inf reach their rows only
+        if not self.built:
+            x = check_inputs(x, self, method, finite=finite)
+            self.build((None,) + x.shape[1:])
+            xs = [x]
+        else:
+            xs = structures.flatten(x, self.input_names, "inputs", method, self.name)
+            xs = [check_inputs(a, self, method, finite=finite, index=i) for i, a in enumerate(xs)]
+            structures.check_lengths(xs, self.input_names, "inputs", method)
+        if y is not None:
+            ys = structures.flatten(y, self.output_names, "targets", method, self.name)
+            ys = [check_targets(a, xs[0], method) for a in ys]
+            if self.compiled:
+                self._check_targets_fit_outputs(ys, method)
+            y = ys if self._several("outputs") else ys[0]
+        return (xs if self._several("inputs") else xs[0]), y
+
+    def _check_targets_fit_outputs(self, ys, method):
+        """Checks every target against its output's loss before any batch runs, naming the
+        layer computing that output."""
+        for tensor, loss, y in zip(self._graph.outputs, self._objectives.losses, ys):
+            if loss is None or None in tensor.shape[1:]:
+                continue
+            output = np.broadcast_to(np.zeros((), backend.floatx()), (len(y),) + tensor.shape[1:])
+            try:
+                loss.prepare_targets(y, output)
+            except ValueError as error:
+                raise ValueError(
+                    f"{method}: the targets do not fit the output of layer '{tensor.node.layer.name}' "
+                    f"(output shape {tensor.shape}). {error}"
+                ) from None
 
     @_computing
     @completes_before_interrupt
-    def train_on_batch(self, x, y):
-        """One optimizer step on one batch; returns the loss, or [loss, *metrics]."""
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimizer step on one batch; returns the loss, or [loss, *metrics] (or a dict
+        with ``return_dict``)."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y, "train_on_batch")
-        self._reset_metrics()
-        self._update_metrics(*self._train_batch(x, y, self._train_variables()))
-        return self._result_values()
+        self._objectives.reset()
+        self._train_batch(x, y, self._train_variables())
+        return self._objectives.logs() if return_dict else self._objectives.result_values()
 
     @_computing
     @completes_before_interrupt
-    def test_on_batch(self, x, y):
+    def test_on_batch(self, x, y, return_dict=False):
         """The loss (and metrics) on one batch, without training."""
         self._require_compiled("test_on_batch")
         x, y = self._prepare(x, y, "test_on_batch")
-        self._reset_metrics()
+        self._objectives.reset()
         self._test_batch(x, y)
-        return self._result_values()
+        return self._objectives.logs() if return_dict else self._objectives.result_values()
 
     @_computing
     @completes_before_interrupt
     def predict_on_batch(self, x):
         """The model's output for one batch."""
         x, _ = self._prepare(x, None, "predict_on_batch")
-        return self._forward(x, training=False).copy()
+        return self._structured([o.copy() for o in self._output_list(self._forward(x, training=False))])
 
-    def _test_batch(self, x, y):
-        output = self._forward(x, training=False)
-        y = self.loss.prepare_targets(y, output)
-        if self._uses_logits():
-            value = self.loss.value_and_grad_logits(y, self.layers[-1].logits)[0]
-        else:
-            value = self.loss.value_and_grad(y, output)[0]
-        self._update_metrics(value, y, output)
+    def _output_list(self, output):
+        return output if self._several("outputs") else [output]
 
-    def _result_values(self):
-        """The loss alone, or [loss, *metrics] in the compiled order, as Keras returns them."""
-        values = [self._loss_tracker.result()] + [m.result() for m in self.metrics]
-        return values[0] if len(values) == 1 else values
+    def _structured(self, outputs):
+        """The outputs (a list) as the model was built to give them: one array, a list, or a
+        dict by output name."""
+        if getattr(self, "_output_keys", None):
+            return dict(zip(self._output_keys, outputs))
+        return outputs if len(outputs) > 1 else outputs[0]
 
     # ---- fit / evaluate / predict ---------------------------------------------------------
 
@@ -437,13 +504,15 @@ class Model:
         self.history = history
         with DeferredInterrupt() as interrupt:
             for epoch in range(initial_epoch, epochs):
-                self._reset_metrics()
+                self._objectives.reset()
                 callback_list.on_epoch_begin(epoch)
-                owners = self._train_variables()
+                owners = None  # read once the first batch has built the model
                 step = -1
                 for step, (xb, yb) in enumerate(data.epoch()):
+                    if owners is None:
+                        owners = self._train_variables()
                     callback_list.on_train_batch_begin(step)
-                    self._update_metrics(*self._train_batch(xb, yb, owners))
+                    self._train_batch(xb, yb, owners)
                     if batch_logs:
                         callback_list.on_train_batch_end(step, self._logs())
                     interrupt.check(epoch, step)
@@ -516,7 +585,7 @@ class Model:
     def _evaluate(self, data, callback_list, prefix, interrupt):
         """Evaluates every batch of ``data``; a Ctrl-C recorded by ``interrupt`` (a
         DeferredInterrupt) is raised between batches."""
-        self._reset_metrics()
+        self._objectives.reset()
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
         for step, (xb, yb) in enumerate(data.epoch()):
@@ -550,7 +619,7 @@ class Model:
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
         with DeferredInterrupt() as interrupt:
             logs = self._evaluate(data, callback_list, "", interrupt)
-        return logs if return_dict else self._result_values()
+        return logs if return_dict else self._objectives.result_values()
 
     @_computing
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -562,18 +631,20 @@ class Model:
         data = self._batches(x, None, batch_size, False, steps, "predict", needs_targets=False)
         callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": data.steps, "verbose": verbose})
         callback_list.on_predict_begin()
-        outputs = []
+        batches = []
         with DeferredInterrupt() as interrupt:
             for step, (xb, _) in enumerate(data.epoch()):
                 callback_list.on_predict_batch_begin(step)
-                out = self._forward(xb, training=False).copy()
-                outputs.append(out)
-                callback_list.on_predict_batch_end(step, {"outputs": out})
+                outputs = [o.copy() for o in self._output_list(self._forward(xb, training=False))]
+                batches.append(outputs)
+                callback_list.on_predict_batch_end(step, {"outputs": self._structured(outputs)})
                 interrupt.raise_if_pending(f"Prediction interrupted after batch {step + 1}.")
         callback_list.on_predict_end()
-        if not outputs:
+        if not batches:
             raise ValueError("predict: the input yielded no batches.")
-        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+        if len(batches) == 1:
+            return self._structured(batches[0])
+        return self._structured([np.concatenate(parts) for parts in zip(*batches)])
 
     def fit_generator(
         self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
@@ -646,7 +717,7 @@ class Model:
         if any(isinstance(v, functional.KerasTensor) for v in (x if isinstance(x, (list, tuple)) else [x])):
             return functional.call_symbolic(self, x)
         x, _ = self._prepare(x, None, "__call__")
-        return self._forward(x, training).copy()
+        return self._structured([o.copy() for o in self._output_list(self._forward(x, training))])
 
     # ---- a model used as a layer of another model -------------------------------------------
 
@@ -665,18 +736,27 @@ class Model:
         return self.input_shape if self.built else None
 
     def build_for(self, input_shape):
-        """Builds the model for inputs of ``input_shape`` (as a layer of another model); returns
-        its output shape.
+        """Builds the model for inputs of ``input_shape`` (a list for several inputs), as a layer
+        of another model; returns its output shape.
 
         Raises:
-            ValueError: when the model was built for inputs of another shape.
+            ValueError: when the model was built for inputs of other shapes, or has several
+                outputs (a layer gives one tensor).
         """
         if not self.built:
             self.build(input_shape)
-        if tuple(self.input_shape)[1:] != tuple(input_shape)[1:]:
+        expected = [t.shape for t in self._graph.inputs]
+        received = list(input_shape) if isinstance(input_shape, list) else [input_shape]
+        if len(received) != len(expected) or any(tuple(e)[1:] != tuple(r)[1:] for e, r in zip(expected, received)):
             raise ValueError(
                 f"Model '{self.name}' takes inputs of shape {self.input_shape}; it is called on "
-                f"{tuple(input_shape)}."
+                f"{input_shape}."
+            )
+        if self._several("outputs"):
+            raise ValueError(
+                f"Model '{self.name}' has {len(self._graph.outputs)} outputs: a model called as a "
+                "layer of another gives one tensor in tinykeras. Call it on the tensors and take "
+                "its outputs from a model with one output each."
             )
         return self.output_shape
 
@@ -688,12 +768,15 @@ class Model:
         return self._forward(x, training)
 
     def backward(self, dy):
-        """dL/dx given dL/doutput, as a layer of another model; sets ``grads``, one per
-        trainable weight (summed over the calls of a shared layer inside)."""
-        dx = self._backward(dy)
+        """dL/dx given dL/doutput, as a layer of another model (a list for several inputs); sets
+        ``grads``, one per trainable weight (summed over the calls of a shared layer inside)."""
+        self._graph.mark_input_gradients(self.input_gradient)
+        d_inputs = self._graph.backward([dy], wanted=self.input_gradient)
         summed = {id(v): g for g, v in _gradient_pairs(self._owners())}
         self.grads = [summed[id(v)] for v in self.trainable_weights if id(v) in summed]
-        return dx
+        if not self.input_gradient:
+            return None
+        return d_inputs if self._several("inputs") else d_inputs[0]
 
     # ---- description ----------------------------------------------------------------------
 
@@ -753,7 +836,8 @@ class Sequential(Model):
         if not self.layers:
             raise TypeError(f"Model '{self.name}' has no layers to pop.")
         layer = self.layers.pop()
-        self._after_build()
+        if self.built:
+            self._after_build()
         return layer
 
     def build(self, input_shape=None):
@@ -775,8 +859,12 @@ class Sequential(Model):
         self._after_build()
 
     def _after_build(self):
-        for index, layer in enumerate(self.layers):
-            layer.input_gradient = index > 0
+        """The model's graph: its layers called one after the other on its input."""
+        input_tensor = functional.KerasTensor(self._input_shape, backend.floatx(), name="input_layer")
+        input_tensor.node = functional.Node(self._input_layer, [], input_tensor)
+        nodes = functional.chain(input_tensor, self.layers)
+        self._graph = functional.Graph([input_tensor], [nodes[-1].output if nodes else input_tensor], nodes)
+        self._graph.mark_input_gradients(False)
 
     @property
     def input_shape(self):
@@ -794,33 +882,6 @@ class Sequential(Model):
         Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
         it stopped."""
         saving.save_model(self, filepath, overwrite=overwrite)
-
-    def _forward(self, x, training):
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
-
-    def _backward(self, dy):
-        """Back-propagates dy through every layer; returns dL/dx when ``input_gradient``."""
-        if self.layers:
-            self.layers[0].input_gradient = self.input_gradient
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy if self.input_gradient else None
-
-    def _loss_and_backward(self, y, output):
-        """Computes the loss and back-propagates its gradient through every layer."""
-        if self._uses_logits():
-            last = self.layers[-1]
-            value, dz = self.loss.value_and_grad_logits(y, last.logits)
-            dy = last.backward_linear(dz)
-            rest = self.layers[-2::-1]
-        else:
-            value, dy = self.loss.value_and_grad(y, output)
-            rest = self.layers[::-1]
-        for layer in rest:
-            dy = layer.backward(dy)
-        return value
 
     def get_config(self):
         """Keras 3's config of the model: name, trainable, dtype, one entry per layer ({'module',
@@ -846,84 +907,46 @@ class Functional(Model):
     """A model built by calling layers on symbolic tensors: ``Model(inputs, outputs)``.
 
     Args:
-        inputs: the ``keras.Input(...)`` tensor the model starts from.
-        outputs: the tensor the model gives, computed from ``inputs`` by calling layers.
+        inputs: the ``keras.Input(...)`` tensor the model starts from, or a list of them, or a
+            dict of them by name (then the model takes its data as a dict with those keys).
+        outputs: the tensor the model gives, computed from the inputs by calling layers, or a
+            list or dict of them (predict then returns a list or a dict).
         name: the model's name; 'functional' (numbered) by default.
 
     A layer called at several places shares its weights between them; their gradients add up.
-    One input and one output for now: several inputs or outputs, and saving the whole model
-    (``save``, ``get_config``), raise and say so; ``save_weights``/``load_weights`` work, in
-    Keras 3's layout.
+    Saving the whole model (``save``, ``get_config``) raises and says so;
+    ``save_weights``/``load_weights`` work, in Keras 3's layout.
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
-        inputs, outputs = _single_tensor(inputs, "inputs"), _single_tensor(outputs, "outputs")
-        self._graph = functional.graph(inputs, outputs)
-        self.inputs, self.outputs = [inputs], [outputs]
-        unique = {id(node.layer): node.layer for node in self._graph}  # a shared layer once
-        self._start(name or backend.unique_name("functional"), [inputs.node.layer] + list(unique.values()), trainable)
-        self._input_layer = inputs.node.layer
+        self._input_keys = _keys(inputs)
+        self._output_keys = _keys(outputs)
+        inputs, outputs = _tensors(inputs, "inputs"), _tensors(outputs, "outputs")
+        self._graph = functional.Graph(inputs, outputs, functional.graph(inputs, outputs))
+        self.inputs, self.outputs = inputs, outputs
+        unique = {id(node.layer): node.layer for node in self._graph.nodes}  # a shared layer once
+        input_layers = [t.node.layer for t in inputs]
+        self._start(name or backend.unique_name("functional"), input_layers + list(unique.values()), trainable)
+        self._input_layer = input_layers[0]
         self.built = True
-        self._mark_input_gradients(False)
-
-    def _mark_input_gradients(self, wanted):
-        """Which nodes' backward must return dL/dinput: those reading another node's output, and
-        with ``wanted`` (a model that is a layer of another) those reading the input too."""
-        inputs = self.inputs[0]
-        for node in self._graph:
-            node.runner.input_gradient = wanted or any(t is not inputs for t in node.inputs)
+        self._graph.mark_input_gradients(False)
 
     @property
     def input_shape(self):
-        return self.inputs[0].shape
+        shapes = [t.shape for t in self.inputs]
+        return shapes if len(shapes) > 1 else shapes[0]
 
     @property
     def output_shape(self):
-        return self.outputs[0].shape
-
-    def _follow_shared(self):
-        """A later call of a shared layer follows the layer's ``trainable``."""
-        for node in self._graph:
-            if node.runner is not node.layer:
-                node.runner.trainable = node.layer.trainable
-
-    def _runners(self):
-        self._follow_shared()
-        return [node.runner for node in self._graph]
-
-    def _output_layer(self):
-        return self._graph[-1].runner if self._graph else None
-
-    def _forward(self, x, training):
-        self._follow_shared()
-        return functional.forward(self._graph, self.inputs[0], x, training)
-
-    def _loss_and_backward(self, y, output):
-        """Computes the loss and back-propagates its gradient through every node."""
-        if not self._graph:
-            return self.loss.value_and_grad(y, output)[0]
-        if self._uses_logits():
-            last = self._output_layer()
-            value, dz = self.loss.value_and_grad_logits(y, last.logits)
-            functional.backward(self._graph, dz, first_backward=last.backward_linear)
-        else:
-            value, dy = self.loss.value_and_grad(y, output)
-            functional.backward(self._graph, dy)
-        return value
-
-    def _backward(self, dy):
-        """Back-propagates dy through every node; returns dL/dx when ``input_gradient``."""
-        self._mark_input_gradients(self.input_gradient)
-        if not self._graph:
-            return dy if self.input_gradient else None
-        return functional.backward(self._graph, dy, input_tensor=self.inputs[0] if self.input_gradient else None)
+        shapes = [t.shape for t in self.outputs]
+        return shapes if len(shapes) > 1 else shapes[0]
 
     def _connections(self, layer):
         """The "Connected to" column of ``summary`` for one of ``layers``."""
-        return functional.connections([node for node in self._graph if node.layer is layer])
+        return functional.connections([node for node in self._graph.nodes if node.layer is layer])
 
     def _sequential_like(self):
-        return functional.sequential_like(self._graph)
+        return len(self.inputs) == 1 and len(self.outputs) == 1 and functional.sequential_like(self._graph.nodes)
 
     def save(self, filepath, overwrite=True):
         raise ValueError(
@@ -945,22 +968,32 @@ class Functional(Model):
         return f"<Functional name={self.name}, layers={len(self.layers)}>"
 
 
-def _single_tensor(value, what):
-    """The one KerasTensor of ``inputs`` or ``outputs`` (a tensor, or a list or dict of one)."""
+def _keys(structure):
+    """The keys of a dict of tensors (None for a tensor or a list)."""
+    return list(structure) if isinstance(structure, dict) else None
+
+
+def _tensors(value, what):
+    """The KerasTensors of ``inputs`` or ``outputs`` (a tensor, or a list or dict of them)."""
     tensors = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
-    if len(tensors) != 1:
-        raise ValueError(
-            f"Model({what}=...) received {len(tensors)} tensors: models with several inputs or "
-            "outputs are not supported yet by tinykeras. Combine the inputs with a merge layer "
-            "(layers.Concatenate) on one Input, or build one model per output."
-        )
-    tensor = tensors[0]
-    if not isinstance(tensor, functional.KerasTensor):
-        raise TypeError(
-            f"Model({what}=...) expects symbolic tensors: keras.Input(...) for inputs, and what "
-            f"calling layers on it returned for outputs. Received: {type(tensor).__name__}."
-        )
-    return tensor
+    if not tensors:
+        raise ValueError(f"Model({what}=...) received no tensors: pass at least one.")
+    for tensor in tensors:
+        if not isinstance(tensor, functional.KerasTensor):
+            raise TypeError(
+                f"Model({what}=...) expects symbolic tensors: keras.Input(...) for inputs, and "
+                f"what calling layers on them returned for outputs. Received: {type(tensor).__name__}."
+            )
+    if what == "inputs":
+        for tensor in tensors:
+            if tensor.node.inputs:
+                raise ValueError(
+                    f"Model(inputs=...) takes the tensors keras.Input(...) returned; {tensor.name} "
+                    f"was computed by layer '{tensor.node.layer.name}'. Pass the Input it comes from."
+                )
+        if len({id(t) for t in tensors}) != len(tensors):
+            raise ValueError("Model(inputs=...) lists the same Input twice: list each Input once.")
+    return tensors
 
 
 def load_model(filepath, compile=True):

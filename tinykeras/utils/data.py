@@ -4,10 +4,11 @@ import numpy as np
 from tinykeras import backend
 
 
-def check_inputs(x, model, method, finite=True):
+def check_inputs(x, model, method, finite=True, index=0):
     """Converts x to a float array of the model's float type and checks it.
 
     Args:
+        index: which of the model's inputs x is for.
         finite: refuse NaN and infinite values (training and evaluation do; prediction, as in
             Keras, lets them through to the rows that hold them).
 
@@ -39,7 +40,7 @@ def check_inputs(x, model, method, finite=True):
     if finite:
         _check_finite(array, method, "inputs")
     if model.built:
-        _check_shape(array.shape, model, method)
+        _check_shape(array.shape, model, method, index)
     return array
 
 
@@ -67,13 +68,17 @@ def _as_array(data, method, what):
         ) from None
 
 
-def _check_shape(shape, model, method):
-    expected = model.input_shape
+def _check_shape(shape, model, method, index):
+    tensors = model._graph.inputs
+    expected = tensors[index].shape
     if len(shape) == len(expected) and all(
         e is None or e == s for e, s in zip(expected[1:], shape[1:])
     ):
         return
-    first = model.layers[0].name if model.layers else model.name
+    if len(tensors) > 1:
+        first = tensors[index].node.layer.name
+    else:
+        first = model.layers[0].name if model.layers else model.name
     sample = expected[1:]
     if None not in sample and np.prod(shape[1:]) == np.prod(sample):
         fix = f" Reshape it with x.reshape(-1, {', '.join(str(d) for d in sample)})."
@@ -100,8 +105,8 @@ def check_targets(y, x, method):
     if array.ndim == 0 or len(array) != len(x):
         raise ValueError(
             f"{method}: x and y must have the same number of samples; received x with "
-            f"{len(x)} and y with {array.shape[0] if array.ndim else 0} (shapes {x.shape} and "
-            f"{array.shape}). Pass one target per input sample, and slice or shuffle x and y "
+            f"{len(x)} and y with {array.shape[0] if array.ndim else 0} (shapes {np.shape(x)} "
+            f"and {array.shape}). Pass one target per input sample, and slice or shuffle x and y "
             "together."
         )
     if array.dtype.kind == "f":
@@ -119,13 +124,29 @@ def split_validation(x, y, validation_split):
         raise ValueError(
             f"validation_split must be between 0 and 1. Received: validation_split={validation_split}"
         )
-    split_at = int(len(x) * (1 - validation_split))
-    if split_at == 0 or split_at == len(x):
+    samples = _samples(x)
+    split_at = int(samples * (1 - validation_split))
+    if split_at == 0 or split_at == samples:
         raise ValueError(
             f"validation_split={validation_split} leaves no samples on one side of the split of "
-            f"{len(x)} samples."
+            f"{samples} samples."
         )
-    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+    head, tail = slice(None, split_at), slice(split_at, None)
+    return (rows(x, head), rows(y, head)), (rows(x, tail), rows(y, tail))
+
+
+def rows(data, index):
+    """``data[index]`` for an array, for each array of a list (a model's several inputs or
+    outputs), or None. ``index`` is a slice, or an array of indices (then a copy is taken)."""
+    if data is None:
+        return None
+    if isinstance(data, list):
+        return [rows(array, index) for array in data]
+    return data[index] if isinstance(index, slice) else data.take(index, axis=0)
+
+
+def _samples(data):
+    return len(data[0]) if isinstance(data, list) else len(data)
 
 
 def iterate_batches(x, y, batch_size, shuffle):
@@ -133,15 +154,11 @@ def iterate_batches(x, y, batch_size, shuffle):
 
     With ``shuffle`` the order is a fresh permutation drawn from ``backend.rng()``.
     """
-    n = len(x)
-    if not shuffle:
-        for start in range(0, n, batch_size):
-            yield x[start : start + batch_size], None if y is None else y[start : start + batch_size]
-        return
-    order = backend.rng().permutation(n)
+    n = _samples(x)
+    order = backend.rng().permutation(n) if shuffle else None
     for start in range(0, n, batch_size):
-        index = order[start : start + batch_size]
-        yield x.take(index, axis=0), None if y is None else y.take(index, axis=0)
+        index = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
+        yield rows(x, index), rows(y, index)
 
 
 # ---- where batches come from: arrays, a sequence of batches, or a generator -----------------
@@ -150,7 +167,7 @@ def iterate_batches(x, y, batch_size, shuffle):
 def is_array_data(x):
     """Whether ``x`` is array data (a NumPy array or nested lists of numbers) rather than a
     source of ready-made batches."""
-    return isinstance(x, (np.ndarray, list, tuple, int, float)) or x is None
+    return isinstance(x, (np.ndarray, list, tuple, dict, int, float)) or x is None
 
 
 class ArrayBatches:
@@ -167,7 +184,7 @@ class ArrayBatches:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.shuffle = shuffle
-        available = -(-len(x) // batch_size)
+        available = -(-_samples(x) // batch_size)
         self.steps = available if steps is None else min(int(steps), available)
 
     def epoch(self):
@@ -177,7 +194,7 @@ class ArrayBatches:
             yield batch
 
     def __repr__(self):
-        return f"<ArrayBatches samples={len(self.x)}, batch_size={self.batch_size}, steps={self.steps}>"
+        return f"<ArrayBatches samples={_samples(self.x)}, batch_size={self.batch_size}, steps={self.steps}>"
 
 
 class SequenceBatches:

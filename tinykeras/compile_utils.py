@@ -1,0 +1,188 @@
+"""What ``compile`` sets for each output of a model: its loss, its loss weight and its metrics,
+and the running means that fit and evaluate log.
+
+A model with one output logs 'loss' and the metrics by the names the user wrote ('accuracy').
+With several outputs, as in Keras 3, each output is named (the layer computing it, or its key
+when the outputs are a dict), every metric is logged as '<output>_<metric>', each output's loss
+as '<output>_loss' when more than one output has a loss, and 'loss' is the sum of the outputs'
+losses times their ``loss_weights``.
+"""
+import warnings
+
+import numpy as np
+
+from tinykeras import losses
+from tinykeras import metrics as metrics_module
+from tinykeras.utils.argument_validation import check_number
+
+
+class Objectives:
+    """The compiled losses and metrics of a model's outputs.
+
+    Args:
+        model_name: for the messages.
+        output_names: one name per output, in order.
+        loss: a loss (name, function or Loss) for every output, or a list with one per output,
+            or a dict by output name; None entries leave an output without a loss.
+        loss_weights: None (1 each), a list with one number per output, or a dict by name.
+        metrics: for one output, a list of metrics; for several, a list with one entry per
+            output (a metric, a list of metrics, or None) or a dict by output name. A flat list
+            of another length gives every metric to every output, as Keras 2 did.
+
+    Raises:
+        ValueError: naming the argument, the outputs and what was received, when a list has the
+            wrong length, a dict names an unknown output, or no output has a loss.
+    """
+
+    def __init__(self, model_name, output_names, loss, loss_weights=None, metrics=None):
+        self.model_name = model_name
+        self.output_names = list(output_names)
+        several = len(self.output_names) > 1
+        self.losses = [None if entry is None else losses.get(entry) for entry in self._per_output("loss", loss, spread=True)]
+        if all(entry is None for entry in self.losses):
+            raise ValueError(
+                f"Model '{model_name}': compile needs a loss, e.g. "
+                "compile(optimizer='adam', loss='categorical_crossentropy')."
+            )
+        for entry in self.losses:
+            _check_reduction(model_name, entry)
+        weights = [1.0 if w is None else w for w in self._per_output("loss_weights", loss_weights, spread=False)]
+        self.loss_weights = [_weight(model_name, name, w) for name, w in zip(self.output_names, weights)]
+        self.metrics = [
+            [metrics_module.get(m) for m in _as_list(entry)]
+            for entry in self._metrics_per_output(metrics)
+        ]
+        if several:
+            for name, output_metrics in zip(self.output_names, self.metrics):
+                for metric in output_metrics:
+                    metric.name = f"{name}_{metric.name}"
+        self.total = metrics_module.Mean("loss")
+        with_loss = [i for i, entry in enumerate(self.losses) if entry is not None]
+        self.trackers = [
+            metrics_module.Mean(f"{name}_loss") if several and len(with_loss) > 1 and i in with_loss else None
+            for i, name in enumerate(self.output_names)
+        ]
+
+    # ---- reading compile's arguments ----------------------------------------------------
+
+    def _per_output(self, argument, value, spread):
+        """``value`` as a list with one entry per output (``spread``: one value for them all)."""
+        count = len(self.output_names)
+        if isinstance(value, dict):
+            self._check_keys(argument, value)
+            missing = [name for name in self.output_names if name not in value]
+            if missing and argument == "loss":
+                warnings.warn(
+                    f"Model '{self.model_name}': the loss dict has no entry for the output(s) "
+                    f"{missing}; they are trained by no loss (as in Keras 2). Map them to None "
+                    "to say so.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+            return [value.get(name) for name in self.output_names]
+        if isinstance(value, (list, tuple)):
+            if len(value) != count:
+                raise ValueError(
+                    f"Model '{self.model_name}': compile({argument}=...) received a list of "
+                    f"{len(value)} entries for a model with {count} output(s) "
+                    f"({', '.join(self.output_names)}). Pass one entry per output, or a dict "
+                    "by output name."
+                )
+            return list(value)
+        if value is None or spread:
+            return [value] * count
+        if count > 1:
+            raise ValueError(
+                f"Model '{self.model_name}': compile({argument}={value!r}) needs one entry per "
+                f"output ({', '.join(self.output_names)}): pass a list or a dict by output name."
+            )
+        return [value]
+
+    def _metrics_per_output(self, metrics):
+        count = len(self.output_names)
+        if count == 1:
+            if isinstance(metrics, dict):
+                self._check_keys("metrics", metrics)
+                return [metrics.get(self.output_names[0])]
+            return [metrics]
+        if isinstance(metrics, (list, tuple)) and len(metrics) != count:
+            return [list(metrics)] * count  # Keras 2: every metric for every output
+        return self._per_output("metrics", metrics, spread=False)
+
+    def _check_keys(self, argument, value):
+        unknown = [key for key in value if key not in self.output_names]
+        if unknown:
+            raise ValueError(
+                f"Model '{self.model_name}': compile({argument}=...) names the output(s) "
+                f"{unknown}, which the model does not have. Its outputs are "
+                f"{self.output_names}."
+            )
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    def prepare_targets(self, ys, outputs):
+        """Each output's targets converted and checked by its loss (as arrays where none)."""
+        return [
+            np.asarray(y) if loss is None else loss.prepare_targets(y, output)
+            for loss, y, output in zip(self.losses, ys, outputs)
+        ]
+
+    def total_loss(self, values):
+        """The loss fit minimises: the outputs' losses times their weights, added up."""
+        return sum(w * v for w, v in zip(self.loss_weights, values) if v is not None)
+
+    def update(self, values, ys, outputs):
+        """Adds one batch to the running means: its per-output loss ``values`` (None where an
+        output has no loss), targets and outputs."""
+        count = len(outputs[0])
+        self.total.update_mean(self.total_loss(values), count)
+        for tracker, value in zip(self.trackers, values):
+            if tracker is not None:
+                tracker.update_mean(value, count)
+        for output_metrics, y, output in zip(self.metrics, ys, outputs):
+            for metric in output_metrics:
+                metric.update_state(y, output)
+
+    def reset(self):
+        for metric in self.tracked():
+            metric.reset_state()
+
+    # ---- what is logged ---------------------------------------------------------------------
+
+    def tracked(self):
+        """The running means in the order evaluate returns them: 'loss', each output's loss,
+        then each output's metrics."""
+        return [self.total, *(t for t in self.trackers if t is not None), *self.flat_metrics()]
+
+    def flat_metrics(self):
+        return [metric for output_metrics in self.metrics for metric in output_metrics]
+
+    def logs(self, prefix=""):
+        """The running means by name, sorted as Keras sorts them ('accuracy', 'loss')."""
+        values = {m.name: m.result() for m in self.tracked()}
+        return {prefix + key: values[key] for key in sorted(values)}
+
+    def result_values(self):
+        """The loss alone, or [loss, *the others] in ``tracked``'s order, as Keras returns them."""
+        values = [m.result() for m in self.tracked()]
+        return values[0] if len(values) == 1 else values
+
+
+def _as_list(entry):
+    if entry is None:
+        return []
+    return list(entry) if isinstance(entry, (list, tuple)) else [entry]
+
+
+def _check_reduction(model_name, loss):
+    if getattr(loss, "reduction", "sum_over_batch_size") in ("sum", "none", None):
+        raise ValueError(
+            f"Model '{model_name}': fit and evaluate take the mean loss over each batch; "
+            f"received a loss with reduction={loss.reduction!r}. Compile with the "
+            "default reduction='sum_over_batch_size' (a reduction applies when the loss is "
+            "called directly)."
+        )
+
+
+def _weight(model_name, output, weight):
+    return float(check_number(weight, f"loss_weights of output '{output}'", f"Model '{model_name}': compile"))
