@@ -70,7 +70,7 @@ def test_keras_trained_model_loads_with_its_optimizer_state(name, extension):
 
     np.testing.assert_allclose(model.predict(saved["x"], verbose=0), saved["y"], rtol=0, atol=ATOL)
     assert isinstance(model.optimizer, optimizers.Adam) and model.compiled
-    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert [m.name for m in model.metrics] == ["loss", "accuracy"]
     assert_same_state(model.optimizer, state)
 
 
@@ -248,7 +248,7 @@ def test_whole_model_h5_round_trip(tmp_path, name):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert loaded.get_config() == model.get_config()
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-    assert [m.name for m in loaded.metrics] == ["accuracy"]
+    assert [m.name for m in loaded.metrics] == ["loss", "accuracy"]
     for a, b in zip(loaded.optimizer.variables, model.optimizer.variables):
         np.testing.assert_array_equal(a, b)
     with h5py.File(path, "r") as f:
@@ -387,7 +387,7 @@ def test_keras_2_model_file_loads_compiled_with_its_optimizer_state(name):
     np.testing.assert_allclose(model.predict(saved["x"], verbose=0), saved["y"], rtol=0, atol=ATOL)
     assert isinstance(model.optimizer, optimizers.Adam)
     assert model.optimizer.learning_rate == pytest.approx(1e-3)
-    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert [m.name for m in model.metrics] == ["loss", "accuracy"]
     assert model.optimizer.iterations == interchange.TRAIN_STEPS
     if name in interchange.STEP_COMPARABLE:
         model.train_on_batch(*interchange.training_batch(name, TRAIN_SEED))

@@ -71,7 +71,7 @@ def test_keras_model_file_predicts_like_keras(name):
     assert isinstance(model.optimizer, optimizers.Adam)
     assert model.optimizer.learning_rate == pytest.approx(1e-3)
     assert type(model.loss).__name__ == "CategoricalCrossentropy"
-    assert [m.name for m in model.metrics] == ["accuracy"]
+    assert [m.name for m in model.metrics] == ["loss", "accuracy"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -120,7 +120,7 @@ def test_save_load_round_trip_keeps_predictions_and_compile_state(tmp_path, name
     assert isinstance(loaded.optimizer, optimizers.SGD)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert type(loaded.loss) is type(model.loss)
-    assert [m.name for m in loaded.metrics] == ["acc"]
+    assert [m.name for m in loaded.metrics] == ["loss", "acc"]
     assert sorted(read_members(path)) == ["config.json", "metadata.json", "model.weights.h5"]
 
 
@@ -255,8 +255,10 @@ def test_unsupported_layers_are_named(tmp_path):
         load_model(edited_fixture(tmp_path, edit))
 
 
-def test_functional_models_are_refused(tmp_path):
-    with pytest.raises(ValueError, match="Sequential models only.*'Functional'"):
+def test_subclassed_models_are_refused_and_a_mislabelled_config_is_named(tmp_path):
+    with pytest.raises(ValueError, match="Sequential and functional models; the file describes a 'MyModel' model"):
+        load_model(edited_fixture(tmp_path, lambda config: config.update(class_name="MyModel")))
+    with pytest.raises(ValueError, match="functional model's 'config' lacks the key.*input_layers, output_layers"):
         load_model(edited_fixture(tmp_path, lambda config: config.update(class_name="Functional")))
 
 
@@ -270,9 +272,9 @@ def test_unsupported_setting_is_named(tmp_path):
 
 def test_unsupported_compile_config_loads_uncompiled_with_a_warning(tmp_path):
     def edit(config):
-        config["compile_config"]["loss_weights"] = [0.5]
+        config["compile_config"]["weighted_metrics"] = ["accuracy"]
 
-    with pytest.warns(UserWarning, match="loss_weights.*uncompiled"):
+    with pytest.warns(UserWarning, match="weighted_metrics.*uncompiled"):
         model = load_model(edited_fixture(tmp_path, edit))
     assert not model.compiled
 

@@ -580,8 +580,8 @@ def test_optimizer_refuses_a_gradient_of_another_shape_or_an_unknown_variable():
     optimizer = optimizers.SGD()
     optimizer.build([w])
     with pytest.raises(ValueError, match=r"gradient of variable 'dense/w' has shape \(2,\).*\(3,\)"):
-        optimizer.apply([(np.ones(2), w)])
+        optimizer.step([(np.ones(2), w)])
     other = Variable("v", np.zeros(3), path="dense/v")
     with pytest.raises(ValueError, match=r"does not update variable 'dense/v'"):
-        optimizer.apply([(np.ones(3), other)])
+        optimizer.step([(np.ones(3), other)])
     np.testing.assert_array_equal(w.value, np.zeros(3))

@@ -222,3 +222,67 @@ def test_the_summary_lists_both_inputs_and_what_each_layer_reads():
     text = "\n".join(lines)
     assert "a (InputLayer)" in text and "b (InputLayer)" in text
     assert "a[0][0], b[0][0]" in text
+
+
+def siamese(base):
+    left, right = keras.Input(shape=(4,)), keras.Input(shape=(4,))
+    merged = layers.Concatenate()([base(left), base(right)])
+    return keras.Model([left, right], layers.Dense(1, activation="sigmoid")(merged))
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_a_model_called_at_two_places_shares_its_weights_and_sums_their_gradients(kind):
+    """The siamese network: one base model applied to two inputs. Its weights are one set,
+    their gradient the sum over both calls (checked against finite differences in float64)."""
+    backend.set_floatx("float64")
+    if kind == "functional":
+        inputs = keras.Input(shape=(4,))
+        base = keras.Model(inputs, layers.Dense(3, activation="tanh")(layers.Dense(5, activation="relu")(inputs)))
+    else:
+        base = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(5, activation="relu"), layers.Dense(3, activation="tanh")])
+    model = siamese(base)
+    assert len(model.trainable_weights) == 6  # the base's four, once, and the head's two
+    model.compile("sgd", "binary_crossentropy")
+    rng = np.random.default_rng(3)
+    xs = [rng.random((6, 4)), rng.random((6, 4))]
+    y = rng.integers(0, 2, (6, 1)).astype(np.float64)
+    model._batch_outputs(xs, y, training=True)
+    from tinykeras.models import _gradient_pairs
+
+    pairs = {id(v): g for g, v in _gradient_pairs(model._owners())}
+
+    def total():
+        return model._objectives.total_loss(model._batch_outputs(xs, y, training=False)[0])
+
+    for variable in model.trainable_weights:
+        np.testing.assert_allclose(pairs[id(variable)], keras.utils.numerical_gradient(total, variable.value),
+                                   rtol=1e-6, atol=1e-8)
+    before = [w.copy() for w in base.get_weights()]
+    model.fit(xs, y, epochs=2, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, base.get_weights()))
+    np.testing.assert_array_equal(base.predict(xs[0], verbose=0), model.layers[2].predict(xs[0], verbose=0))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_compiled_model_with_several_outputs_saves_and_resumes_exactly(tmp_path, suffix):
+    """The compile settings per output (loss dict, loss weights, metric dict) are written as
+    Keras 3 writes them and restored: one epoch, save, load, one epoch equals two epochs."""
+    model, (a, b, labels, targets) = model_and_data()
+    oracle.compile_model(keras, model)
+    start = model.get_weights()
+    model.fit([a, b], [labels, targets], epochs=1, batch_size=10, shuffle=False, verbose=0)
+    model.save(tmp_path / f"m{suffix}")
+    loaded = keras.models.load_model(tmp_path / f"m{suffix}")
+    assert loaded.get_compile_config()["loss"] == {"cls": "categorical_crossentropy", "reg": "mean_squared_error"}
+    assert loaded.get_compile_config()["loss_weights"] == {"cls": 1.0, "reg": 0.5}
+    assert loaded.get_compile_config()["metrics"] == {"cls": ["accuracy"], "reg": ["mse"]}
+    resumed = loaded.fit([a, b], [labels, targets], epochs=1, batch_size=10, shuffle=False, verbose=0).history
+    twice, _ = model_and_data()
+    oracle.compile_model(keras, twice)
+    twice.set_weights(start)
+    history = twice.fit([a, b], [labels, targets], epochs=2, batch_size=10, shuffle=False, verbose=0).history
+    assert sorted(resumed) == sorted(history)
+    for key in history:
+        assert resumed[key][0] == history[key][1]
+    for x, y in zip(loaded.get_weights(), twice.get_weights()):
+        np.testing.assert_array_equal(x, y)

@@ -8,9 +8,32 @@ order where every node comes after the nodes it reads from. Training runs that o
 then backward in reverse, summing the gradients of a tensor that several nodes read (a residual
 connection).
 """
+import contextlib
 import copy
 
 from tinykeras import backend
+
+#: The lists collecting the nodes recorded while a subclassed model's call is traced.
+_recorders = []
+
+
+@contextlib.contextmanager
+def recording():
+    """Collects every node recorded inside the block into the list it yields."""
+    nodes = []
+    _recorders.append(nodes)
+    try:
+        yield nodes
+    finally:
+        _recorders.remove(nodes)
+
+
+def forget(nodes):
+    """Takes ``nodes`` back off their layers (a traced call is the model's, not the layer's)."""
+    for node in nodes:
+        recorded = getattr(node.layer, "_nodes", None) or []
+        kept = [other for other in recorded if other is not node]
+        node.layer._nodes = kept or None
 
 
 class KerasTensor:
@@ -34,6 +57,18 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, name={self.name}>"
+
+    def _arithmetic(self, *_):
+        raise TypeError(
+            f"Arithmetic on the symbolic tensor {self.name} (shape {self.shape}) is not supported "
+            "yet by tinykeras: compute it with layers, e.g. layers.Add()([a, b]) for a + b, "
+            "layers.Subtract(), layers.Multiply(), layers.Average(), layers.Concatenate(), "
+            "layers.Activation('relu') for an activation."
+        )
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _arithmetic
+    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __rpow__ = __neg__ = _arithmetic
+    __getitem__ = _arithmetic
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -116,11 +151,6 @@ def call_symbolic(layer, inputs):
         )
     shapes = [t.shape for t in tensors]
     shape = shapes if several else shapes[0]
-    if getattr(layer, "_nodes", None) and not getattr(layer, "_shareable", True):
-        raise ValueError(
-            f"Model '{layer.name}' is called a second time: a model used at two places of another "
-            "is not supported yet by tinykeras (a layer is). Build a second model for the second place."
-        )
     expected = layer.input_shape if layer.built else None
     if layer.built and expected is not None and not _fits(expected, shape):
         raise ValueError(
@@ -145,6 +175,8 @@ def call_symbolic(layer, inputs):
     node.several = several
     output.node = node
     layer._nodes = (nodes or []) + [node]
+    for recorder in _recorders:
+        recorder.append(node)
     return output
 
 
@@ -197,12 +229,18 @@ def graph(inputs, outputs):
 
 
 def chain(input_tensor, layers):
-    """The nodes of a Sequential: each layer called on the previous one's output. The nodes are
-    the model's own (the layers do not record them), so a layer may sit in several Sequentials."""
+    """The nodes of a Sequential: each layer called on the previous one's output. Each layer
+    records its node, as a call on a symbolic tensor does, so that ``layer.output`` of a
+    Sequential's layer can start another model (a feature extractor); the Sequential takes
+    them back (:func:`forget`) when it rebuilds its chain."""
     nodes, tensor = [], input_tensor
     for layer in layers:
         output = KerasTensor(layer.output_shape, layer.dtype or tensor.dtype)
-        node = Node(layer, [tensor], output)
+        recorded = getattr(layer, "_nodes", None) or []
+        node = Node(layer, [tensor], output, copy.copy(layer) if recorded else None)
+        if recorded:  # a layer already called elsewhere computes this call through a copy
+            node.runner._nodes = None
+        layer._nodes = recorded + [node]
         output.node = node
         nodes.append(node)
         tensor = output
@@ -224,6 +262,16 @@ class Graph:
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
         self.exclusive = [read.count(id(t)) == 1 and t.node.inputs != [] for t in self.outputs]
+
+    def with_own_runners(self):
+        """A copy whose nodes compute through copies of the runners (sharing their variables):
+        for a model called at a second place of another, so that each call keeps what its
+        forward saved for its backward."""
+        nodes = [Node(node.layer, node.inputs, node.output, copy.copy(node.runner)) for node in self.nodes]
+        for new, old in zip(nodes, self.nodes):
+            new.several = old.several
+            new.runner._nodes = None
+        return Graph(self.inputs, self.outputs, nodes)
 
     def ancestors(self, output_indices):
         """The ids of the nodes that the outputs at ``output_indices`` are computed from."""

@@ -5,7 +5,10 @@ legacy reader still loads): the root group lists the model's layers in its ``lay
 attribute and records ``backend`` and ``keras_version``; each layer has a group of its own name,
 whose ``weight_names`` attribute lists its weights in order ('dense/kernel:0', 'dense/bias:0'),
 each stored as a dataset at that path inside the layer's group. A list too long for one HDF5
-attribute (64 KB) is split into ``name0``, ``name1``, ...
+attribute (64 KB) is split into ``name0``, ``name1``, ... Layers are listed in Keras' order
+(``functional_config.keras_layers``). A model used as a layer has one group, holding all its
+weights in Keras' '.h5' order (``legacy_weights``: the trainable ones, then the others, over its
+layers), named '<layer>/<weight>:0' after the layer of the nested model that holds each.
 
 A whole model ('model.h5') holds the same layout in the group ``model_weights``, the model's
 config as JSON in the attribute ``model_config``, the compile settings in ``training_config``,
@@ -52,22 +55,62 @@ def _write_strings(group, name, values):
             group.attrs[f"{name}{index}"] = part
 
 
-def weight_name(layer, variable):
-    """A weight's name in Keras 2's files: '<layer>/<weight>:0'."""
-    return f"{layer.name}/{variable.name}:0"
+def legacy_weights(layer):
+    """A layer's weights in the order Keras' '.h5' files keep them: its trainable weights, then
+    the others; for a model, over all its layers in Keras' order (Keras' ``_legacy_weights``).
+
+    Returns:
+        A list of (name, variable), each named '<layer>/<weight>:0' after the layer holding it
+        (inside a model, after the models between: 'block/dense/kernel:0').
+    """
+    trainable, others = _split_weights(layer, layer.trainable, "")
+    return trainable + others
+
+
+def _split_weights(layer, trainable, prefix):
+    """The (name, variable) pairs of ``layer``'s weights, split as Keras' ``trainable_weights``
+    and ``non_trainable_weights`` split them.
+
+    Args:
+        layer: a layer or a model.
+        trainable: whether ``layer`` and the models holding it (within the saved layer) are all
+            trainable.
+        prefix: the names of those models ('block/'), for the weights' names.
+
+    Returns:
+        (trainable pairs, other pairs).
+    """
+    from tinykeras.functional_config import keras_layers
+    from tinykeras.models import Model
+
+    if not isinstance(layer, Model):
+        named = [(f"{prefix}{layer.name}/{v.name}:0", v) for v in layer.variables]
+        if not trainable:
+            return [], named
+        frozen = {id(v) for v in layer.non_trainable_weights}
+        return ([(name, v) for name, v in named if id(v) not in frozen],
+                [(name, v) for name, v in named if id(v) in frozen])
+    split = [
+        _split_weights(sub, trainable and layer.trainable, f"{prefix}{sub.name}/" if isinstance(sub, Model) else prefix)
+        for sub in keras_layers(layer)
+    ]
+    return [p for t, _ in split for p in t], [p for _, o in split for p in o]
 
 
 def write_weights_group(group, model):
     """Writes the model's weights into an open HDF5 group in Keras 2's layout."""
-    _write_strings(group, "layer_names", [layer.name for layer in model.layers])
+    from tinykeras.functional_config import keras_layers
+
+    layers = keras_layers(model)
+    _write_strings(group, "layer_names", [layer.name for layer in layers])
     group.attrs["backend"] = BACKEND.encode("utf8")
     group.attrs["keras_version"] = saving.KERAS_VERSION.encode("utf8")
     # Keras writes the groups sorted by name, so that no name is created after one it prefixes.
-    for layer in sorted(model.layers, key=lambda layer: layer.name):
+    for layer in sorted(layers, key=lambda layer: layer.name):
         layer_group = group.create_group(layer.name)
-        names = [weight_name(layer, v) for v in layer.variables]
-        _write_strings(layer_group, "weight_names", names)
-        for name, variable in zip(names, layer.variables):
+        named = legacy_weights(layer)
+        _write_strings(layer_group, "weight_names", [name for name, _ in named])
+        for name, variable in named:
             layer_group.create_dataset(name, data=variable.value)
     _write_strings(group.create_group("top_level_model_weights"), "weight_names", [])
 
@@ -100,9 +143,34 @@ _KERAS_3_LAYER = {"optional": False, "quantization_config": None}
 
 
 def _legacy_model_config(model):
-    """The model_config attribute: the model's config as Keras 2 wrote it, which Keras 3's
-    '.h5' reader also reads: layer entries {'class_name', 'config'}, dtypes as names, the
-    input's shape as 'batch_input_shape', no setting that only Keras 3 has."""
+    """The model_config attribute. A Sequential of layers is written as Keras 2 wrote it, which
+    Keras 3's '.h5' reader also reads (``_keras_2_config``); a functional model, or a model
+    holding a model, as Keras 3's own '.h5' writer writes it (``_keras_3_entry``), which only
+    Keras 3 reads: Keras 2 does not read Keras 3's calls, and Keras 3 does not read Keras 2's
+    calls of a nested model (numbered from 1)."""
+    from tinykeras.models import Model, Sequential
+
+    if isinstance(model, Sequential) and not any(isinstance(layer, Model) for layer in model.layers):
+        return _keras_2_config(model)
+    return _keras_3_entry(saving.serialize_model(model))
+
+
+def _keras_3_entry(entry):
+    """A model's (or layer's) config.json entry as Keras 3's '.h5' writer writes it: its
+    'class_name' and 'config' (a model's layers written alike), and in a functional model the
+    'name' and 'inbound_nodes' of each layer."""
+    config = entry["config"]
+    if entry["class_name"] in saving.MODEL_CLASSES:
+        config = {**config, "layers": [_keras_3_entry(layer) for layer in config["layers"]]}
+    written = {"class_name": entry["class_name"], "config": config}
+    written.update({key: entry[key] for key in ("name", "inbound_nodes") if key in entry})
+    return written
+
+
+def _keras_2_config(model):
+    """A Sequential's config as Keras 2 wrote it: layer entries {'class_name', 'config'},
+    dtypes as names, the input's shape as 'batch_input_shape', no setting that only Keras 3
+    has."""
     config = saving.sequential_config(model)
     entries = []
     for entry in config["layers"]:
@@ -139,7 +207,7 @@ def save_model(model, filepath):
         if model.compiled:
             f.attrs["training_config"] = json.dumps(_training_config(model)).encode("utf8")
             optimizer = model.optimizer
-            state = optimizer.variables
+            state = saving.keras_optimizer_state(model)
             names = optimizer.variable_names(_variable_paths(model))
             group = f.create_group("optimizer_weights")
             _write_strings(group, "weight_names", names)
@@ -148,8 +216,9 @@ def save_model(model, filepath):
 
 
 def _variable_paths(model):
-    """Keras' paths of the variables the optimizer updates ('sequential/dense/kernel')."""
-    return [f"{model.name}/{v.path}" for v in model.trainable_weights]
+    """Keras' paths of the variables the optimizer updates ('sequential/dense/kernel'), in
+    the order of its state."""
+    return [f"{model.name}/{v.path}" for v in model.optimizer.trainable_variables]
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -202,9 +271,11 @@ def weight_datasets(root, filepath):
 
 
 def _pairs_in_order(model, stored, filepath):
-    """Pairs the model's layers that have weights with the file's, in order (Keras 2's rule:
-    names are not compared)."""
-    layers = [layer for layer in model.layers if layer.variables]
+    """Pairs the model's layers that have weights with the file's, in Keras' order (Keras 2's
+    rule: names are not compared)."""
+    from tinykeras.functional_config import keras_layers
+
+    layers = [layer for layer in keras_layers(model) if layer.variables]
     if len(stored) != len(layers):
         raise ValueError(
             f"{filepath} holds weights for {len(stored)} layers "
@@ -212,18 +283,23 @@ def _pairs_in_order(model, stored, filepath):
             "layers with weights. The file was saved from a different architecture; "
             "load_weights(..., by_name=True) loads the layers whose names match."
         )
-    return [(layer, name, arrays) for layer, (name, arrays) in zip(layers, stored)]
+    return [(layer, _variables(layer), name, arrays) for layer, (name, arrays) in zip(layers, stored)]
+
+
+def _variables(layer):
+    """The layer's variables in the order of its weights in the file (``legacy_weights``)."""
+    return [variable for _, variable in legacy_weights(layer)]
 
 
 def _pairs_by_name(model, stored):
     """Pairs each of the model's layers with the file's layer of the same name; layers without
     a match are left out."""
     by_name = dict(stored)
-    return [(layer, layer.name, by_name[layer.name]) for layer in model.layers if layer.name in by_name]
+    return [(layer, _variables(layer), layer.name, by_name[layer.name]) for layer in model.layers if layer.name in by_name]
 
 
 def plan(model, root, filepath, by_name=False, skip_mismatch=False):
-    """The (layer, datasets) pairs to load from an open weights group, every count and shape
+    """The (variables, datasets) pairs to load from an open weights group, every count and shape
     checked before any is read; with ``skip_mismatch`` a layer that does not fit is left out
     with a warning."""
     stored = weight_datasets(root, filepath)
@@ -265,8 +341,8 @@ def _compile_config(training_config):
 
 def load_model(filepath, compile=True):
     """Loads a whole model from a Keras 2 '.h5' file (written by ``save`` or by Keras): the
-    Sequential from ``model_config``, its weights, and with ``compile`` the compile settings
-    and the optimizer's state."""
+    Sequential or functional model of ``model_config``, its weights, and with ``compile`` the
+    compile settings and the optimizer's state."""
     with saving.open_hdf5(filepath) as f:
         serialized = _json_attribute(f, "model_config", filepath)
         if serialized is None:

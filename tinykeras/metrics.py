@@ -62,8 +62,10 @@ class Mean:
         self.total = 0.0
         self.count = 0
 
-    def update_state(self, y_true, y_pred):
-        values = self.fn(y_true, y_pred)
+    def update_state(self, y_true, y_pred=None):
+        """Adds a batch: the per-sample values ``fn(y_true, y_pred)``, or for a plain mean (no
+        ``fn``) the values given (``loss_tracker.update_state(loss)``)."""
+        values = np.asarray(y_true, dtype=np.float64) if self.fn is None else self.fn(y_true, y_pred)
         self.total += float(values.sum())
         self.count += values.size
 

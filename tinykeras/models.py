@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from tinykeras import backend, compile_utils, functional, optimizers, saving
+from tinykeras import backend, compile_utils, functional, functional_config, optimizers, saving, subclassing
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.kernels import denormals
@@ -60,20 +60,54 @@ class Model:
     metrics, History, weights and files. ``Model(inputs, outputs)`` builds a functional model
     (see :class:`Functional`); :class:`Sequential` is a stack of layers.
 
-    A model kind supplies its structure: ``layers`` (in an order where a layer comes after the
-    layers it reads from), ``_forward(x, training)`` and ``_loss_and_backward(y, output)``.
+    Every model kind is a graph of layer calls (``_graph``, a :class:`functional.Graph`): a
+    Sequential builds it as a chain, a functional model records it from ``keras.Input``, and a
+    subclassed model (``class MyModel(keras.Model)`` with a ``call``) traces its ``call`` on
+    symbolic inputs of the data's shapes (see :mod:`tinykeras.subclassing`).
     """
+
+    #: Whether the model is a subclass computing with its own ``call``.
+    _subclassed = False
+    #: A subclassed model whose call branches on ``training`` trains a graph of its own.
+    _training_graph = None
+    _input_keys = _output_keys = None
+    #: The compiled losses and metrics (a compile_utils.Objectives), once compiled and built.
+    _objectives = None
 
     def __new__(cls, *args, **kwargs):
         if cls is Model:
             return super().__new__(Functional)
-        if cls not in (Sequential, Functional) and not issubclass(cls, (Sequential, Functional)):
-            raise TypeError(
-                f"{cls.__name__} subclasses keras.Model: subclassed models (layers set in "
-                "__init__, composed in call) are not supported yet by tinykeras. Build the model "
-                "with Sequential([...]) or the functional API: keras.Model(inputs, outputs)."
-            )
         return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        """A subclassed model: ``super().__init__()`` (or ``super().__init__(name=...)``) in the
+        subclass's ``__init__``, the layers set as attributes (also in lists and dicts), and
+        ``call(self, inputs, training=None)`` composing them. Called with ``inputs`` and
+        ``outputs``, it builds a functional model instead, as in Keras.
+        """
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            Functional.__init__(self, *args, **kwargs)
+            return
+        name, trainable = kwargs.pop("name", None), kwargs.pop("trainable", True)
+        kwargs.pop("dtype", None)
+        if kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: keras.Model.__init__() got unexpected keyword argument(s) "
+                f"{sorted(kwargs)}; it takes name and trainable (or inputs and outputs)."
+            )
+        self._subclassed = True
+        self._start(name or backend.unique_name(backend.snake_case(type(self).__name__)), [], trainable)
+        self.built = False
+
+    @property
+    def layers(self):
+        """The model's layers: in graph order for Sequential and functional models, in the order
+        they were set as attributes for a subclassed model."""
+        return subclassing.tracked_layers(self) if self._subclassed else self._layers
+
+    @layers.setter
+    def layers(self, value):
+        self._layers = value
 
     def _start(self, name, layers, trainable):
         """The state every model kind starts with: its name and layers, and not compiled."""
@@ -154,20 +188,10 @@ class Model:
         variables = [v for layer in self.layers for v in layer.variables]
         assign_weights(f"Model '{self.name}'", variables, weights)
 
-    def _refuse_nested(self, what):
-        nested = [layer.name for layer in self.layers if isinstance(layer, Model)]
-        if nested:
-            raise ValueError(
-                f"Model '{self.name}' holds the model(s) {', '.join(nested)}: {what} of models "
-                "nested in models is not supported yet by tinykeras. Get and set the weights as "
-                "arrays (get_weights / set_weights) instead."
-            )
-
     def save_weights(self, filepath, overwrite=True):
         """Saves the weights atomically: in Keras 3's layout to a name ending in '.weights.h5',
         in Keras 2's HDF5 layout to '.h5' or '.hdf5' (as Keras 2's ``save_weights`` did)."""
         self._require_built("weights to save")
-        self._refuse_nested("saving the weights")
         saving.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, *, skip_mismatch=False, by_name=False):
@@ -178,8 +202,17 @@ class Model:
             skip_mismatch: leave out, with a warning, layers whose weights do not fit.
             by_name: for Keras 2 '.h5' files, match layers by name instead of by order.
         """
-        self._refuse_nested("loading the weights")
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds an (unweighted) model from ``get_config()``'s dict or Keras 3's: a
+        functional model from a config with 'input_layers' and 'output_layers', else a
+        Sequential. A subclassed model's class is called with the config's entries, as Keras
+        does."""
+        if cls not in (Model, Functional):
+            return cls(**config)
+        return saving.model_from_config(config)
 
     # ---- compile --------------------------------------------------------------------------
 
@@ -204,12 +237,25 @@ class Model:
         names taken as weights would be refused).
         """
         _unsupported("compile", weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, 1))
+        self._refuse_custom_steps()
         self.optimizer = optimizers.get(optimizer)
+        self._compile_arguments = (loss, loss_weights, metrics)
+        self._objectives = None
+        if self.built or not self._subclassed:
+            self._compile_objectives()
+        self.compiled = True
+
+    def get_compile_config(self):
+        """compile()'s settings as Keras 3 writes them in a '.keras' file ({} before compile)."""
+        return saving.compile_config(self)
+
+    def _compile_objectives(self):
+        """The losses and metrics of each output, from compile's arguments (once the outputs of
+        a subclassed model are known)."""
+        loss, loss_weights, metrics = self._compile_arguments
         self._objectives = compile_utils.Objectives(self.name, self.output_names, loss, loss_weights, metrics)
         losses_given = self._objectives.losses
         self.loss = losses_given[0] if len(losses_given) == 1 else losses_given
-        self.metrics = self._objectives.flat_metrics()
-        self.compiled = True
 
     def _require_compiled(self, method):
         if not self.compiled:
@@ -222,20 +268,20 @@ class Model:
     @property
     def metrics_names(self):
         """The names of what evaluate returns, in its order."""
-        if not self.compiled:
+        if self._objectives is None:
             return []
         return [m.name for m in self._objectives.tracked()]
 
     @property
     def output_names(self):
         """One name per output: the layer computing it, or its key when the outputs are a dict."""
-        if getattr(self, "_output_keys", None):
+        if self._output_keys:
             return list(self._output_keys)
         return [t.node.layer.name for t in self._graph.outputs] if self.built else [self.name]
 
     @property
     def input_names(self):
-        if getattr(self, "_input_keys", None):
+        if self._input_keys:
             return list(self._input_keys)
         return [t.node.layer.name if t.node.layer is not None else "input_layer" for t in self._graph.inputs]
 
@@ -243,19 +289,25 @@ class Model:
 
     def _follow_shared(self):
         """A later call of a shared layer follows the layer's ``trainable``."""
-        for node in self._graph.nodes:
-            if node.runner is not node.layer:
-                node.runner.trainable = node.layer.trainable
+        for graph in (self._graph, self._training_graph):
+            for node in graph.nodes if graph is not None else ():
+                if node.runner is not node.layer:
+                    node.runner.trainable = node.layer.trainable
+
+    def _graph_for(self, training):
+        """The graph that computes the model in training (or inference)."""
+        return self._training_graph if training and self._training_graph is not None else self._graph
 
     def _runners(self):
         """The objects whose forward and backward compute the model: its layers, or for a layer
         called at several places, one per call. Calls that only outputs without a loss read
         are left out: no gradient reaches them (so they are not trained, as in Keras)."""
         self._follow_shared()
-        nodes = self._graph.nodes
-        if self.compiled and None in self._objectives.losses:
+        graph = self._graph_for(training=True)
+        nodes = graph.nodes
+        if self._objectives is not None and None in self._objectives.losses:
             trained = [i for i, loss in enumerate(self._objectives.losses) if loss is not None]
-            reached = self._graph.ancestors(trained)
+            reached = graph.ancestors(trained)
             nodes = [node for node in nodes if id(node) in reached]
         return [node.runner for node in nodes]
 
@@ -280,15 +332,16 @@ class Model:
         """The output (a list for several outputs) for the batch ``x`` (a list for several
         inputs)."""
         self._follow_shared()
-        outputs = self._graph.forward(x if self._several("inputs") else [x], training)
+        self._ran = self._graph_for(training)
+        outputs = self._ran.forward(x if self._several("inputs") else [x], training)
         return outputs if self._several("outputs") else outputs[0]
 
     def _logits_runner(self, index, loss):
         """The runner computing output ``index`` when ``loss`` may start from its logits (a
         softmax or sigmoid layer whose output nothing else reads), else None."""
-        runner = self._graph.outputs[index].node.runner
+        runner = self._ran.outputs[index].node.runner
         activation = getattr(runner, "activation", None)
-        if (self._graph.exclusive[index] and _keeps_logits(runner) and not loss.from_logits
+        if (self._ran.exclusive[index] and _keeps_logits(runner) and not loss.from_logits
                 and loss.logits_activation is not None
                 and getattr(activation, "name", None) == loss.logits_activation):
             return runner
@@ -313,7 +366,7 @@ class Model:
             values.append(value)
             grads.append(grad if weight == 1 else grad * np.asarray(weight, grad.dtype))
         if backward:
-            self._graph.backward(grads, starts)
+            self._ran.backward(grads, starts)
         return values
 
     def _batch_outputs(self, x, y, training):
@@ -325,11 +378,99 @@ class Model:
 
     def _train_batch(self, x, y, owners):
         values, ys, outputs = self._batch_outputs(x, y, training=True)
-        self.optimizer.apply(_gradient_pairs(owners))
+        self.optimizer.step(_gradient_pairs(owners))
         self._objectives.update(values, ys, outputs)
 
     def _test_batch(self, x, y):
         self._objectives.update(*self._batch_outputs(x, y, training=False))
+
+    # ---- the steps of fit, evaluate and predict: seams a subclass may override ---------------
+
+    def train_step(self, data):
+        """One step of ``fit`` on a batch ``data`` = (x, y): forward, the compiled loss,
+        backward, one optimizer update; returns the logs.
+
+        A subclass may override it. tinykeras has no GradientTape: the gradients come from the
+        backward pass through the forward pass that just ran, which ``loss.backward()`` runs, as
+        Keras on PyTorch writes it::
+
+            def train_step(self, data):
+                x, y = data
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+                loss.backward()  # sets v.grad of every trainable weight v
+                weights = self.trainable_weights
+                self.optimizer.apply([v.grad for v in weights], weights)
+                for metric in self.metrics:
+                    if metric.name == "loss":
+                        metric.update_state(loss)
+                    else:
+                        metric.update_state(y, y_pred)
+                return {m.name: m.result() for m in self.metrics}
+        """
+        x, y = data
+        self._train_batch(x, y, self._train_variables())
+        return self._logs()
+
+    def test_step(self, data):
+        """One step of ``evaluate`` on a batch ``data`` = (x, y); returns the logs. A subclass may
+        override it (``y_pred = self(x, training=False)``, then the metrics)."""
+        x, y = data
+        self._test_batch(x, y)
+        return self._logs()
+
+    def predict_step(self, data):
+        """One step of ``predict`` on a batch ``data`` = (x,); returns the outputs. A subclass may
+        override it."""
+        return self(data[0], training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` (what ``self(x, training=True)`` just returned)
+        against the targets ``y``: the weighted sum over the outputs, as a float whose
+        ``backward()`` back-propagates it through that forward pass (see :meth:`train_step`).
+
+        Raises:
+            ValueError: when ``y_pred`` is not the output of the model's last call, whose
+                forward pass the backward would go through.
+        """
+        self._require_compiled("compute_loss")
+        if sample_weight is not None:
+            raise ValueError(f"Model '{self.name}': compute_loss(sample_weight=...) is not supported by tinykeras.")
+        outputs = structures.flatten(y_pred, self.output_names, "outputs", "compute_loss", self.name)
+        if [id(o) for o in outputs] != getattr(self, "_last_outputs", None):
+            raise ValueError(
+                f"Model '{self.name}': compute_loss(y_pred=...) takes what the model's last call "
+                "returned (y_pred = self(x, training=True)), unchanged: its backward goes "
+                "through that forward pass."
+            )
+        ys = structures.flatten(y, self.output_names, "targets", "compute_loss", self.name)
+        ys = self._objectives.prepare_targets([check_targets(a, outputs[0], "compute_loss") for a in ys], outputs)
+        values = self._losses(ys, outputs, backward=False)
+
+        def backward():
+            self._losses(ys, outputs, backward=True)
+            for variable in self.trainable_weights:
+                variable.grad = None
+            for grad, variable in _gradient_pairs(self._owners()):
+                variable.grad = grad
+
+        return LossValue(self._objectives.total_loss(values), backward)
+
+    @property
+    def metrics(self):
+        """The running means fit logs: the loss first, then each output's loss (several
+        outputs), then the compiled metrics (empty before compile, and for a subclassed model
+        before it is built)."""
+        return self._objectives.tracked() if self._objectives is not None else []
+
+    def reset_metrics(self):
+        """Resets every metric in ``metrics`` (fit does at each epoch, evaluate at its start)."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def _overrides(self, method):
+        """Whether the model's class overrides one of Model's step methods."""
+        return getattr(type(self), method) is not getattr(Model, method)
 
     def _logs(self, prefix=""):
         return self._objectives.logs(prefix)
@@ -342,6 +483,8 @@ class Model:
             ValueError or TypeError: naming the input or output, for data that does not fit.
         """
         finite = method not in _PREDICTING  # prediction lets NaN and inf reach their rows only
+        if not self.built and self._subclassed:
+            self.build(subclassing.data_shapes(x))
         if not self.built:
             x = check_inputs(x, self, method, finite=finite)
             self.build((None,) + x.shape[1:])
@@ -380,7 +523,9 @@ class Model:
         with ``return_dict``)."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y, "train_on_batch")
-        self._objectives.reset()
+        self.reset_metrics()
+        if self._overrides("train_step"):
+            return _step_results(_step_logs(self.train_step((x, y)), "train_step"), return_dict)
         self._train_batch(x, y, self._train_variables())
         return self._objectives.logs() if return_dict else self._objectives.result_values()
 
@@ -390,7 +535,9 @@ class Model:
         """The loss (and metrics) on one batch, without training."""
         self._require_compiled("test_on_batch")
         x, y = self._prepare(x, y, "test_on_batch")
-        self._objectives.reset()
+        self.reset_metrics()
+        if self._overrides("test_step"):
+            return _step_results(_step_logs(self.test_step((x, y)), "test_step"), return_dict)
         self._test_batch(x, y)
         return self._objectives.logs() if return_dict else self._objectives.result_values()
 
@@ -407,7 +554,7 @@ class Model:
     def _structured(self, outputs):
         """The outputs (a list) as the model was built to give them: one array, a list, or a
         dict by output name."""
-        if getattr(self, "_output_keys", None):
+        if self._output_keys:
             return dict(zip(self._output_keys, outputs))
         return outputs if len(outputs) > 1 else outputs[0]
 
@@ -498,30 +645,33 @@ class Model:
             callbacks, history, verbose, {"epochs": epochs, "steps": data.steps, "verbose": verbose}
         )
         batch_logs = callback_list.wants("on_train_batch_end")
+        custom = self._overrides("train_step")
         self.stop_training = False
         callback_list.on_train_begin()
         # Set before training, so that after an interruption it holds the finished epochs.
         self.history = history
         with DeferredInterrupt() as interrupt:
             for epoch in range(initial_epoch, epochs):
-                self._objectives.reset()
+                self.reset_metrics()
                 callback_list.on_epoch_begin(epoch)
                 owners = None  # read once the first batch has built the model
-                step = -1
+                step, logs = -1, {}
                 for step, (xb, yb) in enumerate(data.epoch()):
-                    if owners is None:
-                        owners = self._train_variables()
                     callback_list.on_train_batch_begin(step)
-                    self._train_batch(xb, yb, owners)
+                    if custom:
+                        logs = _step_logs(self.train_step((xb, yb)), "train_step")
+                    else:
+                        owners = owners or self._train_variables()
+                        self._train_batch(xb, yb, owners)
                     if batch_logs:
-                        callback_list.on_train_batch_end(step, self._logs())
+                        callback_list.on_train_batch_end(step, logs if custom else self._logs())
                     interrupt.check(epoch, step)
                     if self.stop_training:
                         break
                 if step < 0:
                     _warn_ran_out(epochs, data.steps)
                     break
-                logs = self._logs()
+                logs = dict(logs) if custom else self._logs()
                 if validation is not None:
                     callback_list.params["in_fit"] = True
                     logs.update(self._evaluate(validation, callback_list, "val_", interrupt))
@@ -583,18 +733,23 @@ class Model:
         return CallbackList(callbacks, self, params)
 
     def _evaluate(self, data, callback_list, prefix, interrupt):
-        """Evaluates every batch of ``data``; a Ctrl-C recorded by ``interrupt`` (a
-        DeferredInterrupt) is raised between batches."""
-        self._objectives.reset()
+        """Evaluates every batch of ``data`` (through ``test_step`` when a subclass overrides
+        it); a Ctrl-C recorded by ``interrupt`` (a DeferredInterrupt) is raised between
+        batches. Returns the logs, their names starting with ``prefix``."""
+        self.reset_metrics()
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
+        custom, logs = self._overrides("test_step"), {}
         for step, (xb, yb) in enumerate(data.epoch()):
             callback_list.on_test_batch_begin(step)
-            self._test_batch(xb, yb)
+            if custom:
+                logs = _step_logs(self.test_step((xb, yb)), "test_step")
+            else:
+                self._test_batch(xb, yb)
             if batch_logs:
-                callback_list.on_test_batch_end(step, self._logs())
+                callback_list.on_test_batch_end(step, logs if custom else self._logs())
             interrupt.raise_if_pending(f"Evaluation interrupted after batch {step + 1}.")
-        logs = self._logs(prefix)
+        logs = {prefix + key: value for key, value in logs.items()} if custom else self._logs(prefix)
         callback_list.on_test_end(logs)
         return logs
 
@@ -619,6 +774,8 @@ class Model:
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
         with DeferredInterrupt() as interrupt:
             logs = self._evaluate(data, callback_list, "", interrupt)
+        if self._overrides("test_step"):
+            return _step_results(logs, return_dict)
         return logs if return_dict else self._objectives.result_values()
 
     @_computing
@@ -631,20 +788,21 @@ class Model:
         data = self._batches(x, None, batch_size, False, steps, "predict", needs_targets=False)
         callback_list = self._callbacks(callbacks, None, verbose, {"predict_steps": data.steps, "verbose": verbose})
         callback_list.on_predict_begin()
-        batches = []
+        batches, custom = [], self._overrides("predict_step")
         with DeferredInterrupt() as interrupt:
             for step, (xb, _) in enumerate(data.epoch()):
                 callback_list.on_predict_batch_begin(step)
-                outputs = [o.copy() for o in self._output_list(self._forward(xb, training=False))]
+                if custom:
+                    outputs = self.predict_step((xb,))
+                else:
+                    outputs = self._structured([o.copy() for o in self._output_list(self._forward(xb, training=False))])
                 batches.append(outputs)
-                callback_list.on_predict_batch_end(step, {"outputs": self._structured(outputs)})
+                callback_list.on_predict_batch_end(step, {"outputs": outputs})
                 interrupt.raise_if_pending(f"Prediction interrupted after batch {step + 1}.")
         callback_list.on_predict_end()
         if not batches:
             raise ValueError("predict: the input yielded no batches.")
-        if len(batches) == 1:
-            return self._structured(batches[0])
-        return self._structured([np.concatenate(parts) for parts in zip(*batches)])
+        return batches[0] if len(batches) == 1 else _joined(batches)
 
     def fit_generator(
         self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
@@ -717,19 +875,29 @@ class Model:
         if any(isinstance(v, functional.KerasTensor) for v in (x if isinstance(x, (list, tuple)) else [x])):
             return functional.call_symbolic(self, x)
         x, _ = self._prepare(x, None, "__call__")
-        return self._structured([o.copy() for o in self._output_list(self._forward(x, training))])
+        outputs = [o.copy() for o in self._output_list(self._forward(x, training))]
+        self._last_outputs = [id(o) for o in outputs]  # what compute_loss may differentiate
+        return self._structured(outputs)
 
     # ---- a model used as a layer of another model -------------------------------------------
 
     #: As a layer: the float type (the layers' own), and whether backward must return dL/dx.
     dtype = None
     input_gradient = False
-    #: A model called at two places of another would need its layers copied per call.
-    _shareable = False
 
     @property
     def variables(self):
         return [v for layer in self.layers for v in layer.variables]
+
+    def __copy__(self):
+        """The model for its second call in another model: the same layers and variables,
+        computing through its own copies of the layers (see ``functional.Graph.with_own_runners``)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._graph = self._graph.with_own_runners()
+        if self._training_graph is not None:
+            clone._training_graph = self._training_graph.with_own_runners()
+        return clone
 
     @property
     def batch_input_shape(self):
@@ -770,13 +938,81 @@ class Model:
     def backward(self, dy):
         """dL/dx given dL/doutput, as a layer of another model (a list for several inputs); sets
         ``grads``, one per trainable weight (summed over the calls of a shared layer inside)."""
-        self._graph.mark_input_gradients(self.input_gradient)
-        d_inputs = self._graph.backward([dy], wanted=self.input_gradient)
+        self._ran.mark_input_gradients(self.input_gradient)
+        d_inputs = self._ran.backward([dy], wanted=self.input_gradient)
         summed = {id(v): g for g, v in _gradient_pairs(self._owners())}
         self.grads = [summed[id(v)] for v in self.trainable_weights if id(v) in summed]
         if not self.input_gradient:
             return None
         return d_inputs if self._several("inputs") else d_inputs[0]
+
+    # ---- subclassed models -----------------------------------------------------------------
+
+    def build(self, input_shape=None):
+        """Builds a subclassed model for inputs of ``input_shape`` (the batch axis first; a list
+        of shapes for several inputs, or a dict of them by name): traces its ``call``, which
+        builds its layers.
+
+        Raises:
+            ValueError: without a shape; TypeError when the class defines no ``call``.
+        """
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError(
+                f"Model '{self.name}' cannot be built without an input shape: call "
+                "build((None, features)) or fit/predict on data."
+            )
+        if getattr(type(self), "call", None) is None:
+            raise TypeError(
+                f"{type(self).__name__} subclasses keras.Model but defines no call(self, inputs): "
+                "write call to compose the layers set in __init__, or build the model with "
+                "keras.Model(inputs, outputs)."
+            )
+        self._refuse_custom_steps()
+        inputs = subclassing.symbolic_inputs(input_shape)
+        self._graph, self._output_keys = subclassing.trace(self, inputs, training=False)
+        self._input_keys = list(inputs) if isinstance(inputs, dict) else None
+        if subclassing.takes_training(self.call):
+            self._training_graph, _ = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=True)
+            self._training_graph.mark_input_gradients(False)
+        self._graph.mark_input_gradients(False)
+        self.built = True
+        if self.compiled:
+            self._compile_objectives()
+
+    def _refuse_custom_steps(self):
+        """Raises for the Keras methods a subclass overrides that tinykeras cannot run: the
+        default steps fuse the loss with its gradient, so an overridden compute_loss or
+        compute_metrics would be silently skipped."""
+        if self._overrides("train_step"):
+            return
+        for method in ("compute_loss", "compute_metrics"):
+            if getattr(type(self), method, None) is not getattr(Model, method, None):
+                raise TypeError(
+                    f"{type(self).__name__} overrides {method}(): tinykeras' fit computes the "
+                    "compiled loss and its gradient together, so it would not run it. Override "
+                    "train_step (and test_step) instead, calling self.compute_loss there: see "
+                    "Model.train_step's documentation."
+                )
+
+    @property
+    def input_shape(self):
+        """The shape of the input (a list of shapes for several inputs)."""
+        self._require_built("input_shape")
+        shapes = [t.shape for t in self._graph.inputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    @property
+    def output_shape(self):
+        """The shape of the output (a list of shapes for several outputs)."""
+        self._require_built("output_shape")
+        shapes = [t.shape for t in self._graph.outputs]
+        return shapes if len(shapes) > 1 else shapes[0]
+
+    def _sequential_like(self):
+        """Whether the summary prints the model as a stack (without "Connected to")."""
+        return True
 
     # ---- description ----------------------------------------------------------------------
 
@@ -860,11 +1096,41 @@ class Sequential(Model):
 
     def _after_build(self):
         """The model's graph: its layers called one after the other on its input."""
-        input_tensor = functional.KerasTensor(self._input_shape, backend.floatx(), name="input_layer")
-        input_tensor.node = functional.Node(self._input_layer, [], input_tensor)
+        previous = getattr(self, "_graph", None)
+        if previous is not None:
+            functional.forget(previous.nodes)
+        start = self._input_layer or getattr(self, "_chain_input_layer", None)
+        if start is not None and tuple(start.batch_input_shape)[1:] == tuple(self._input_shape)[1:]:
+            input_tensor = functional.input_tensor(start)
+        else:
+            input_tensor = functional.KerasTensor(self._input_shape, backend.floatx(), name="input_layer")
+            input_tensor.node = functional.Node(None, [], input_tensor)
         nodes = functional.chain(input_tensor, self.layers)
         self._graph = functional.Graph([input_tensor], [nodes[-1].output if nodes else input_tensor], nodes)
         self._graph.mark_input_gradients(False)
+
+    @property
+    def inputs(self):
+        """The symbolic input tensor, in a list (``Model(model.inputs, model.layers[2].output)``
+        builds a model computing the Sequential's first layers)."""
+        self._require_built("inputs")
+        if self._graph.inputs[0].node.layer is None:  # no Input given: Keras' InputLayer, made now
+            self._chain_input_layer = InputLayer(batch_input_shape=self._input_shape, name=backend.unique_name("input_layer"))
+            self._after_build()
+        return list(self._graph.inputs)
+
+    @property
+    def outputs(self):
+        self._require_built("outputs")
+        return list(self._graph.outputs)
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
 
     @property
     def input_shape(self):
@@ -914,8 +1180,8 @@ class Functional(Model):
         name: the model's name; 'functional' (numbered) by default.
 
     A layer called at several places shares its weights between them; their gradients add up.
-    Saving the whole model (``save``, ``get_config``) raises and says so;
-    ``save_weights``/``load_weights`` work, in Keras 3's layout.
+    The model saves as a whole (``save``, ``get_config``, ``to_json``) and its weights alone
+    (``save_weights``) in Keras' formats.
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
@@ -924,22 +1190,11 @@ class Functional(Model):
         inputs, outputs = _tensors(inputs, "inputs"), _tensors(outputs, "outputs")
         self._graph = functional.Graph(inputs, outputs, functional.graph(inputs, outputs))
         self.inputs, self.outputs = inputs, outputs
-        unique = {id(node.layer): node.layer for node in self._graph.nodes}  # a shared layer once
-        input_layers = [t.node.layer for t in inputs]
-        self._start(name or backend.unique_name("functional"), input_layers + list(unique.values()), trainable)
-        self._input_layer = input_layers[0]
+        # Each layer once (a shared one too), in Keras' order: by depth from the outputs.
+        self._start(name or backend.unique_name("functional"), functional_config.keras_layers(self, functional=True), trainable)
+        self._input_layer = inputs[0].node.layer
         self.built = True
         self._graph.mark_input_gradients(False)
-
-    @property
-    def input_shape(self):
-        shapes = [t.shape for t in self.inputs]
-        return shapes if len(shapes) > 1 else shapes[0]
-
-    @property
-    def output_shape(self):
-        shapes = [t.shape for t in self.outputs]
-        return shapes if len(shapes) > 1 else shapes[0]
 
     def _connections(self, layer):
         """The "Connected to" column of ``summary`` for one of ``layers``."""
@@ -949,20 +1204,19 @@ class Functional(Model):
         return len(self.inputs) == 1 and len(self.outputs) == 1 and functional.sequential_like(self._graph.nodes)
 
     def save(self, filepath, overwrite=True):
-        raise ValueError(
-            f"Model '{self.name}': saving a functional model as a whole ('.keras', '.h5') is not "
-            "supported yet by tinykeras. Save its weights with save_weights('....weights.h5') and "
-            "rebuild the model in code to load them."
-        )
+        """Saves the whole model atomically, as ``Sequential.save`` does: '.keras' (Keras 3) or
+        '.h5' / '.hdf5' (Keras' HDF5 model file)."""
+        saving.save_model(self, filepath, overwrite=overwrite)
 
     def get_config(self):
-        raise ValueError(
-            f"Model '{self.name}': the config of a functional model (get_config, to_json) is not "
-            "supported yet by tinykeras; rebuild the model in code."
-        )
+        """Keras 3's config of a functional model: name, trainable, one entry per layer (with
+        its ``name`` and ``inbound_nodes``), ``input_layers`` and ``output_layers``."""
+        return functional_config.functional_config(self)
 
     def to_json(self, **kwargs):
-        return self.get_config()
+        """The model's description as JSON, as in a '.keras' file's config.json (no weights).
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(saving.serialize_model(self), **kwargs)
 
     def __repr__(self):
         return f"<Functional name={self.name}, layers={len(self.layers)}>"
@@ -997,10 +1251,11 @@ def _tensors(value, what):
 
 
 def load_model(filepath, compile=True):
-    """Loads a Sequential model from a '.keras' file written by ``Sequential.save`` or by Keras 3.
+    """Loads a Sequential or functional model from a '.keras' file written by ``save`` or by
+    Keras 3 (or a '.h5' model file).
 
     Args:
-        filepath: the '.keras' file.
+        filepath: the '.keras' (or '.h5') file.
         compile: restore the compile settings (optimizer, loss, metrics) saved with the model.
             Settings tinykeras does not support leave the model uncompiled, with a warning.
 
@@ -1014,6 +1269,49 @@ def model_from_json(json_string):
     """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's)."""
     serialized = saving.parse_json(json_string, "model_from_json: the string")
     return saving.deserialize_model(serialized, compile=False)
+
+
+def _step_logs(logs, method):
+    """The dict a custom ``train_step``/``test_step`` returned, its values as floats."""
+    if not isinstance(logs, dict):
+        raise TypeError(
+            f"{method}() must return a dict of logs, e.g. {{m.name: m.result() for m in "
+            f"self.metrics}}; it returned {type(logs).__name__}."
+        )
+    return {key: float(np.asarray(value)) if np.ndim(value) == 0 else value for key, value in logs.items()}
+
+
+def _step_results(logs, return_dict):
+    """What train_on_batch and evaluate return from a custom step's logs: the dict, or its
+    values (one alone as a number)."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _joined(batches):
+    """The per-batch outputs of predict joined along the batch axis, in their structure (an
+    array, a list or tuple of arrays, or a dict of them)."""
+    first = batches[0]
+    if isinstance(first, dict):
+        return {key: np.concatenate([batch[key] for batch in batches]) for key in first}
+    if isinstance(first, (list, tuple)):
+        return [np.concatenate(parts) for parts in zip(*batches)]
+    return np.concatenate(batches)
+
+
+class LossValue(float):
+    """The loss ``compute_loss`` returns: a float whose ``backward()`` back-propagates it through
+    the forward pass that computed it, leaving each trainable weight's gradient in ``v.grad``."""
+
+    def __new__(cls, value, backward):
+        loss = super().__new__(cls, value)
+        loss._backward = backward
+        return loss
+
+    def backward(self):
+        self._backward()
 
 
 def _gradient_pairs(owners):

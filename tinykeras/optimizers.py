@@ -105,6 +105,12 @@ class Optimizer:
         return self._slots is not None
 
     @property
+    def trainable_variables(self):
+        """The model variables the optimizer updates, in the order of its state (none before
+        ``build``)."""
+        return list(self._variables or [])
+
+    @property
     def variables(self):
         """The optimizer's state in Keras' order: the step count, the learning rate, then the
         slots (see ``slot_groups``); only the first two before the optimizer is built."""
@@ -161,12 +167,38 @@ class Optimizer:
             current[...] = array
 
     def apply_gradients(self, grads_and_vars):
-        """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``."""
-        pairs = [(np.asarray(grad), variable) for grad, variable in grads_and_vars]
+        """Applies one step: ``optimizer.apply_gradients(zip(grads, variables))``. Variables
+        whose gradient is None are left out, with a warning (as Keras does)."""
+        pairs = [(grad, variable) for grad, variable in grads_and_vars]
+        missing = [variable.path for grad, variable in pairs if grad is None]
+        if missing:
+            warnings.warn(
+                f"Gradients do not exist for variables {missing} when minimizing the loss: they "
+                "are not updated. Check that the loss depends on them.",
+                UserWarning,
+                stacklevel=3,
+            )
+        pairs = [(np.asarray(grad), variable) for grad, variable in pairs if grad is not None]
         self.build(variable for _, variable in pairs)
-        self.apply(pairs)
+        self.step(pairs)
 
-    def apply(self, pairs):
+    def apply(self, grads, trainable_variables=None):
+        """Applies one step, as Keras 3's ``optimizer.apply(grads, trainable_variables)``: one
+        gradient per variable, in order (by default the variables the optimizer was built for).
+
+        Raises:
+            ValueError: when the numbers of gradients and variables differ.
+        """
+        variables = list(self.trainable_variables if trainable_variables is None else trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(variables):
+            raise ValueError(
+                f"Optimizer '{self.name}'.apply received {len(grads)} gradients for "
+                f"{len(variables)} variables: pass one gradient per variable, in order."
+            )
+        self.apply_gradients(zip(grads, variables))
+
+    def step(self, pairs):
         """One step: each (gradient array, variable) pair updates that variable, which must be
         one the optimizer was built for (see ``build``) and have the gradient's shape.
 
@@ -271,10 +303,10 @@ class Adam(Optimizer):
         self.amsgrad = check_bool(amsgrad, "amsgrad", "Adam")
         self.slot_groups = (("momentum", "velocity"),) + ((("velocity_hat",),) if amsgrad else ())
 
-    def apply(self, grads):
+    def step(self, pairs):
         t = self.iterations + 1
         self._alpha = math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        super().apply(grads)
+        super().step(pairs)
 
     def update_step(self, grad, value, slots, lr):
         m, v = slots["momentum"], slots["velocity"]

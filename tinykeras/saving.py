@@ -4,6 +4,9 @@ Layout: one group per layer at ``layers/<name>/vars`` holding datasets '0', '1',
 layer's weight order, and an empty root group ``vars`` for the model's own variables. As in Keras
 3, ``<name>`` is the snake-cased class name numbered within the model ('dense', 'dense_1', ...),
 not the layer's own name, so two instances of one architecture address their weights alike.
+Layers are numbered in Keras' order (``functional_config.keras_layers``). A model used as a layer
+has an empty ``vars`` group and its own layers under ``layers/<name>/layers/`` (numbered within
+it): 'layers/sequential/layers/dense/vars'.
 
 Keras 2's '.h5' files (weights, and whole models) are read and written by
 :mod:`tinykeras.legacy_h5`; ``save_weights`` and ``load_weights`` choose by the file's name.
@@ -34,16 +37,98 @@ from tinykeras import backend
 from tinykeras.utils.files import atomic_write
 
 
-def layer_paths(layers):
-    """The group path of each layer: 'layers/dense', 'layers/dense_1', 'layers/flatten', ..."""
+def layer_paths(layers, prefix="layers"):
+    """The group path of each layer: 'layers/dense', 'layers/dense_1', 'layers/flatten', ...
+    (``prefix`` in place of 'layers' for the layers of a nested model)."""
     used = {}
     paths = []
     for layer in layers:
         base = backend.snake_case(type(layer).__name__)
         count = used.get(base, -1) + 1
         used[base] = count
-        paths.append(f"layers/{base}" if count == 0 else f"layers/{base}_{count}")
+        paths.append(f"{prefix}/{base}" if count == 0 else f"{prefix}/{base}_{count}")
     return paths
+
+
+def weight_groups(model, path="", visited=None):
+    """Every layer of the model with its group path, as Keras 3's saving walks a model: a
+    Sequential's or functional model's layers in a 'layers' container, in Keras' order
+    ('layers/dense', 'layers/dense_1'); a subclassed model's by the attributes holding them, in
+    sorted order, private ones last ('dense1', 'blocks/dense', then 'layers/...' for any not
+    reached yet). A nested model's layers follow it, under its group; a layer reached twice
+    keeps its first path.
+
+    Returns:
+        A list of (layer, path, is_model): a nested model's own 'vars' group is empty.
+    """
+    from tinykeras.functional_config import keras_layers
+
+    visited = set() if visited is None else visited
+    if not model._subclassed:
+        return _container_groups(keras_layers(model), _joined_path(path, "layers"), visited)
+    groups = []
+    for name, value in sorted(_saveable_attributes(model), key=lambda item: _attribute_key(item[0])):
+        if _is_layer(value):
+            groups += _layer_groups(value, _joined_path(path, name), visited)
+        elif isinstance(value, (list, tuple, dict)):
+            groups += _container_groups(value, _joined_path(path, name), visited)
+    return groups
+
+
+def _saveable_attributes(model):
+    """(name, value) of a subclassed model's attributes that may hold layers, with its
+    ``layers`` (Keras visits that property among the attributes)."""
+    from tinykeras.subclassing import ENGINE_ATTRIBUTES
+
+    attributes = [(name, value) for name, value in vars(model).items() if name not in ENGINE_ATTRIBUTES]
+    return attributes + [("layers", model.layers)]
+
+
+def _attribute_key(name):
+    return f"~{name}" if name.startswith("_") else name
+
+
+def _is_layer(value):
+    from tinykeras.layers.base import Layer
+    from tinykeras.models import Model
+
+    return isinstance(value, (Layer, Model))
+
+
+def _joined_path(path, name):
+    return f"{path}/{name}" if path else name
+
+
+def _layer_groups(layer, path, visited):
+    from tinykeras.models import Model
+
+    if id(layer) in visited:
+        return []
+    visited.add(id(layer))
+    nested = isinstance(layer, Model)
+    return [(layer, path, nested)] + (weight_groups(layer, path, visited) if nested else [])
+
+
+def _container_groups(items, path, visited):
+    """The groups of the layers in a list, tuple or dict (its values): each named after its
+    class, numbered within the container ('dense', 'dense_1'), as Keras names them; nested
+    containers 'container', 'container_1'."""
+    used, groups = {}, []
+    for item in items.values() if isinstance(items, dict) else items:
+        if _is_layer(item):
+            base = backend.snake_case(type(item).__name__)
+        elif isinstance(item, (list, tuple, dict)):
+            base = "container"
+        else:
+            continue
+        count = used.get(base, -1) + 1
+        used[base] = count
+        name = base if count == 0 else f"{base}_{count}"
+        if _is_layer(item):
+            groups += _layer_groups(item, f"{path}/{name}", visited)
+        else:
+            groups += _container_groups(item, f"{path}/{name}", visited)
+    return groups
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -81,11 +166,27 @@ def _write_weights(model, file, include_optimizer=False):
     import h5py
 
     with h5py.File(file, "w") as f:
-        for layer, group_path in zip(model.layers, layer_paths(model.layers)):
-            _write_vars(f.create_group(f"{group_path}/vars"), [v.value for v in layer.variables])
+        for layer, group_path, nested in weight_groups(model):
+            _write_vars(f.create_group(f"{group_path}/vars"), [] if nested else [v.value for v in layer.variables])
         if include_optimizer and model.compiled:
-            _write_vars(f.create_group("optimizer/vars"), model.optimizer.variables)
+            _write_vars(f.create_group("optimizer/vars"), keras_optimizer_state(model))
         f.create_group("vars")
+
+
+def keras_optimizer_state(model):
+    """The compiled model's optimizer state in Keras 3's order: the step count, the learning
+    rate, then the slots of the variables in the order Keras lists them
+    (``functional_config.keras_variables``), which the optimizer is rebuilt to follow; each
+    variable keeps its slots (a shared layer, a nested model or a branch may have made the
+    optimizer meet them in another order)."""
+    from tinykeras.functional_config import keras_variables
+
+    optimizer = model.optimizer
+    position = {id(v): i for i, v in enumerate(keras_variables(model))}
+    ordered = sorted(optimizer.trainable_variables, key=lambda v: position.get(id(v), len(position)))
+    if ordered:
+        optimizer.build(ordered)
+    return optimizer.variables
 
 
 def _write_vars(group, arrays):
@@ -206,28 +307,36 @@ def dataset_at(group, name, filepath, where, kinds="f"):
 
 
 def read_arrays(pairs):
-    """Reads the datasets of (layer, [datasets]) pairs whose shapes were checked: the same
+    """Reads the datasets of (variables, [datasets]) pairs whose shapes were checked: the same
     pairs with arrays."""
-    return [(layer, [np.asarray(dataset[()]) for dataset in datasets]) for layer, datasets in pairs]
+    return [(variables, [np.asarray(dataset[()]) for dataset in datasets]) for variables, datasets in pairs]
 
 
 def _read_layer_groups(f, filepath):
-    """The (group path, [datasets]) entries of an open file in the '.weights.h5' layout, each
-    dataset checked by ``dataset_at`` and none read yet."""
+    """The (group path, [datasets]) entries of an open file in the '.weights.h5' layout: every
+    group holding a 'vars' group ('layers/dense', 'dense1', 'blocks/dense', ...), apart from
+    the optimizer's and the model's own; each dataset checked by ``dataset_at``, none read yet.
+
+    Raises:
+        ValueError: for a file without any layer group.
+    """
     import h5py
 
-    if "layers" not in f or not isinstance(f["layers"], h5py.Group):
+    found = []
+    f.visit(lambda name: found.append(name[: -len("/vars")]) if name.endswith("/vars") else None)
+    paths = [path for path in found if path != "optimizer" and isinstance(f[path], h5py.Group)]
+    if not paths and "layers" not in f:
         raise ValueError(
             f"{filepath} has no 'layers' group: it is not a weights file written by "
             "save_weights (Keras 3 '.weights.h5' layout) nor a Keras 2 '.h5' file."
         )
     entries = []
-    for name in f["layers"]:
-        group = f["layers"][name]
-        variables = group.get("vars")
+    for path in paths:
+        variables = f[path]["vars"]
+        where = path.removeprefix("layers/")
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
-            raise ValueError(f"{filepath}: layer group '{name}' has no 'vars' group.")  # noqa: TRY004
-        entries.append((f"layers/{name}", _vars(variables, filepath, f"{name}/vars")))
+            raise ValueError(f"{filepath}: layer group '{where}' has no 'vars' group.")  # noqa: TRY004
+        entries.append((path, _vars(variables, filepath, f"{where}/vars")))
     return entries
 
 
@@ -243,16 +352,16 @@ def _as_index(key):
     return int(key)
 
 
-def _check_layer(layer, arrays, filepath, where):
-    """Raises ValueError unless ``arrays`` (datasets not read yet, or arrays) fit the layer's
-    variables in number and shapes."""
-    if len(arrays) != len(layer.variables):
+def _check_layer(layer, variables, arrays, filepath, where):
+    """Raises ValueError unless ``arrays`` (datasets not read yet, or arrays) fit ``variables``
+    (the layer's, in the file's order) in number and shapes."""
+    if len(arrays) != len(variables):
         raise ValueError(
-            f"Layer '{layer.name}' expects {len(layer.variables)} weight arrays, the file "
+            f"Layer '{layer.name}' expects {len(variables)} weight arrays, the file "
             f"{filepath} has {len(arrays)} at '{where}'. The file was saved from a different "
             "architecture, or is damaged."
         )
-    for variable, array in zip(layer.variables, arrays):
+    for variable, array in zip(variables, arrays):
         if variable.shape != array.shape:
             raise ValueError(
                 f"Layer '{layer.name}': weight '{variable.name}' has shape {variable.shape}, "
@@ -262,26 +371,27 @@ def _check_layer(layer, arrays, filepath, where):
 
 
 def checked_pairs(pairs, filepath, skip_mismatch=False):
-    """The (layer, datasets) of ``pairs`` of (layer, where in the file, datasets) after checking
-    each count and shape, before any is read; with ``skip_mismatch`` a layer that does not fit
-    is left out (and never read) with a warning, as Keras does."""
+    """The (variables, datasets) of ``pairs`` of (layer, its variables in the file's order,
+    where in the file, datasets) after checking each count and shape, before any is read; with
+    ``skip_mismatch`` a layer that does not fit is left out (and never read) with a warning, as
+    Keras does."""
     checked = []
-    for layer, where, arrays in pairs:
+    for layer, variables, where, arrays in pairs:
         try:
-            _check_layer(layer, arrays, filepath, where)
+            _check_layer(layer, variables, arrays, filepath, where)
         except ValueError as error:
             if not skip_mismatch:
                 raise
             warnings.warn(f"Skipping loading weights for layer '{layer.name}': {error}", stacklevel=4)
             continue
-        checked.append((layer, arrays))
+        checked.append((variables, arrays))
     return checked
 
 
 def assign(pairs):
-    """Sets each layer's variables from its arrays (already checked)."""
-    for layer, arrays in pairs:
-        for variable, array in zip(layer.variables, arrays):
+    """Sets the variables of (variables, arrays) pairs (already checked)."""
+    for variables, arrays in pairs:
+        for variable, array in zip(variables, arrays):
             variable.value[...] = array
 
 
@@ -290,7 +400,9 @@ def _plan(model, filepath, entries, skip_mismatch=False):
     ``_read_layer_groups``), by group path, every count and shape checked."""
     stored = dict(entries)
     pairs = []
-    for layer, path in zip(model.layers, layer_paths(model.layers)):
+    for layer, path, nested in weight_groups(model):
+        if nested:
+            continue  # its layers are listed after it; its own 'vars' must be empty (leftover)
         arrays = stored.pop(path, None)
         if arrays is None:
             if layer.variables and not skip_mismatch:
@@ -299,7 +411,7 @@ def _plan(model, filepath, entries, skip_mismatch=False):
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
-        pairs.append((layer, path, arrays))
+        pairs.append((layer, layer.variables, path, arrays))
     checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]
     if leftover and not skip_mismatch:
@@ -351,7 +463,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
 
 def read_optimizer_state(model, sources, filepath):
     """Reads a compiled model's optimizer state from ``sources`` (datasets checked by
-    ``dataset_at``, or arrays already in memory), in the order of ``optimizer.variables``.
+    ``dataset_at``, or arrays already in memory), in Keras 3's order (``keras_optimizer_state``).
 
     The optimizer is built for the model's trainable weights first when the file holds more
     than the step count and learning rate; then every count and shape is compared with the
@@ -365,7 +477,7 @@ def read_optimizer_state(model, sources, filepath):
     optimizer = model.optimizer
     if len(sources) > 2:
         model._train_variables()  # builds the optimizer for the model's trainable variables
-    expected = [state.shape for state in optimizer.variables]
+    expected = [state.shape for state in keras_optimizer_state(model)]
     found = [tuple(source.shape) for source in sources]
     if len(found) != len(expected):
         _fresh_optimizer(filepath, f"the file holds {len(found)} state arrays, optimizer "
@@ -403,10 +515,12 @@ def _fresh_optimizer(filepath, reason):
 #
 # config.json is the model as Keras serializes it: {"module": "keras", "class_name":
 # "Sequential", "config": {"name", "trainable", "dtype", "layers": [...], "build_input_shape"},
-# "registered_name", "build_config", "compile_config"}. Each layer entry is {"module":
-# "keras.layers", "class_name", "config", "registered_name"} plus, for the layers whose Keras
-# class has its own build(), "build_config": {"input_shape": [...]}. Reading never executes
-# anything: classes are looked up in the tables below, by name.
+# "registered_name", "build_config", "compile_config"}; a functional model's config is described
+# in tinykeras.functional_config. Each layer entry is {"module": "keras.layers", "class_name",
+# "config", "registered_name"} plus, for the layers whose Keras class has its own build(),
+# "build_config": {"input_shape": [...]}; a model used as a layer has the whole object of its
+# own config.json as its entry (without metadata). Reading never executes anything: classes are
+# looked up in the tables below, by name.
 
 #: The Keras release whose '.keras' layout this module writes (recorded in metadata.json).
 KERAS_VERSION = "3.15.1"
@@ -440,8 +554,19 @@ LAYER_ARGUMENTS = {
         "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
         "moving_mean_initializer", "moving_variance_initializer",
     ),
+    "Add": (),
+    "Subtract": (),
+    "Multiply": (),
+    "Average": (),
+    "Maximum": (),
+    "Minimum": (),
+    "Concatenate": ("axis",),
+    "Dot": ("axes", "normalize"),
 }
-SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS)
+#: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
+#: functional model).
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS) + MODEL_CLASSES
 _WEIGHT_FREE = {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
 #: Settings Keras writes that tinykeras does not model, with the one value it supports.
 _KERAS_ONLY = {
@@ -456,17 +581,20 @@ _KERAS_ONLY = {
 #: Settings read but not used (they only matter when another setting is on).
 _IGNORED = {"renorm_momentum", "ema_momentum"}
 #: Keras' layers whose class defines build(): their entries carry a build_config.
-_BUILD_CONFIG = {"Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D"}
+_BUILD_CONFIG = {
+    "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+}
 _OPTIMIZER_KERAS_ONLY = {
     "weight_decay": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
     "loss_scale_factor": None, "gradient_accumulation_steps": None,
 }
 
 
-def _jsonable(value):
+def jsonable(value):
     """Tuples become lists (as JSON stores them), recursively."""
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -486,8 +614,20 @@ def _keras_initializer(config):
     return {"module": "keras.initializers", "class_name": config["class_name"], "config": settings, "registered_name": None}
 
 
-def _layer_entry(layer):
-    """One layer's entry in config.json, as Keras writes it."""
+def layer_entry(layer):
+    """One layer's entry in config.json, as Keras writes it: an InputLayer's, a nested model's
+    whole description (``serialize_model``), or a layer's class and constructor arguments.
+
+    Raises:
+        ValueError: for a layer class the format cannot describe, naming the layer.
+    """
+    from tinykeras.layers import InputLayer
+    from tinykeras.models import Model
+
+    if isinstance(layer, InputLayer):
+        return _input_layer_entry(layer.batch_input_shape, layer.dtype, layer.name)
+    if isinstance(layer, Model):
+        return serialize_model(layer)
     class_name = type(layer).__name__
     if class_name not in LAYER_ARGUMENTS:
         raise ValueError(
@@ -498,26 +638,33 @@ def _layer_entry(layer):
     config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(own["dtype"])}
     for key in LAYER_ARGUMENTS[class_name]:
         value = own[key]
-        config[key] = _keras_initializer(value) if key.endswith("_initializer") else _jsonable(value)
+        config[key] = _keras_initializer(value) if key.endswith("_initializer") else jsonable(value)
     config.update(_KERAS_ONLY.get(class_name, {}))
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if class_name in _BUILD_CONFIG and layer.input_shape is not None:
-        entry["build_config"] = {"input_shape": _jsonable(layer.input_shape)}
+        entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
     return entry
 
 
 def _input_entry(model):
     """The InputLayer entry Keras puts first in a built Sequential's layers."""
     given = model._input_layer
+    if given is None:
+        return _input_layer_entry(model.input_shape, None, "input_layer")
+    return _input_layer_entry(given.batch_input_shape, given.dtype, given.name)
+
+
+def _input_layer_entry(batch_shape, dtype, name):
+    """An InputLayer's entry, as Keras writes it."""
     return {
         "module": "keras.layers",
         "class_name": "InputLayer",
         "config": {
-            "batch_shape": _jsonable(given.batch_input_shape if given else model.input_shape),
-            "dtype": (given.dtype if given else None) or backend.floatx(),
+            "batch_shape": jsonable(batch_shape),
+            "dtype": dtype or backend.floatx(),
             "sparse": False,
             "ragged": False,
-            "name": given.name if given else "input_layer",
+            "name": name,
             "optional": False,
         },
         "registered_name": None,
@@ -527,10 +674,10 @@ def _input_entry(model):
 def sequential_config(model):
     """What ``Sequential.get_config()`` returns: Keras' config of a Sequential model."""
     layers = [_input_entry(model)] if model.built else []
-    layers += [_layer_entry(layer) for layer in model.layers]
+    layers += [layer_entry(layer) for layer in model.layers]
     config = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(backend.floatx()), "layers": layers}
     if model.built:
-        config["build_input_shape"] = _jsonable(layers[0]["config"]["batch_shape"])
+        config["build_input_shape"] = jsonable(layers[0]["config"]["batch_shape"])
     return config
 
 
@@ -551,15 +698,42 @@ def _loss_entry(loss):
     return {"module": "keras.losses", "class_name": type(loss).__name__, "config": config, "registered_name": None}
 
 
+def _structure(value, convert):
+    """``value`` (an entry, or lists and dicts of them, per output) with each entry converted;
+    None stays None."""
+    if isinstance(value, dict):
+        return {key: _structure(item, convert) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_structure(item, convert) for item in value]
+    return None if value is None else convert(value)
+
+
+def _named_loss_entry(identifier):
+    from tinykeras import losses
+
+    return _loss_entry(losses.get(identifier))
+
+
+def _metric_name(identifier):
+    return identifier if isinstance(identifier, str) else getattr(identifier, "__name__", str(identifier))
+
+
 def compile_config(model):
     """Keras' compile_config of a compiled model ({} when it is not compiled)."""
     if not model.compiled:
         return {}
+    if model._objectives is not None and len(model._objectives.output_names) > 1:
+        loss, loss_weights, metrics = model._compile_arguments  # per output, as given
+        loss, metrics = _structure(loss, _named_loss_entry), _structure(metrics, _metric_name)
+        loss_weights = _structure(loss_weights, float)
+    else:
+        loss, loss_weights = _loss_entry(model.loss), None
+        metrics = [m.name for m in model._objectives.flat_metrics()] or None
     return {
         "optimizer": _optimizer_entry(model.optimizer),
-        "loss": _loss_entry(model.loss),
-        "loss_weights": None,
-        "metrics": [m.name for m in model.metrics] or None,
+        "loss": loss,
+        "loss_weights": loss_weights,
+        "metrics": metrics,
         "weighted_metrics": None,
         "run_eagerly": False,
         "steps_per_execution": 1,
@@ -568,11 +742,33 @@ def compile_config(model):
 
 
 def serialize_model(model):
-    """The whole config.json object of a Sequential model (also what ``to_json`` writes)."""
-    config = sequential_config(model)
-    serialized = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
-    if model.built:
-        serialized["build_config"] = {"input_shape": config["build_input_shape"]}
+    """The whole config.json object of a model (also what ``to_json`` writes): a Sequential's,
+    or a functional model's (whose ``build_config`` Keras leaves empty).
+
+    Raises:
+        ValueError: naming a layer that the format cannot describe, or a subclassed model
+            (its layers are composed by its code, which no file holds).
+    """
+    from tinykeras.functional_config import functional_config
+    from tinykeras.models import Functional, Sequential
+
+    if isinstance(model, Sequential):
+        config = sequential_config(model)
+        serialized = {"module": "keras", "class_name": "Sequential", "config": config, "registered_name": None}
+        if model.built:
+            serialized["build_config"] = {"input_shape": config["build_input_shape"]}
+    elif isinstance(model, Functional):
+        serialized = {
+            "module": "keras.src.models.functional", "class_name": "Functional",
+            "config": functional_config(model), "registered_name": "Functional",
+            "build_config": {"input_shape": None},
+        }
+    else:
+        raise ValueError(
+            f"Model '{model.name}' ({type(model).__name__}) is a subclassed model: its call is "
+            "code, which a model file does not hold (and tinykeras runs no code from files). "
+            "Save its weights with save_weights, and build the model in code to load them."
+        )
     serialized["compile_config"] = compile_config(model)
     return serialized
 
@@ -657,12 +853,26 @@ def _shape(value, where):
     return tuple(value)
 
 
-def _layer_from_entry(entry, index):
+def layer_from_entry(entry, index):
+    """The layer (unbuilt) or model a layer entry of a config describes; its class was checked
+    by ``check_layer_classes``.
+
+    Args:
+        entry: the entry, a dict with 'class_name' and 'config'.
+        index: its place in the model's layers, for messages.
+
+    Raises:
+        ValueError: naming the layer, for a setting tinykeras does not support or a malformed
+            value.
+    """
     from tinykeras import layers
 
     class_name = entry["class_name"]
     settings = expect_dict(entry["config"], f"layer {index} ({class_name}) 'config'")
     where = f"Layer {index} ({class_name} '{settings.get('name')}')"
+    if class_name in MODEL_CLASSES:
+        with config_errors(where):
+            return deserialize_model(entry, compile=False)
     if class_name == "InputLayer":
         shape = settings.get("batch_shape", settings.get("batch_input_shape"))
         _check_unused(settings, {"batch_shape", "batch_input_shape", "dtype", "name"},
@@ -687,16 +897,10 @@ def _layer_from_entry(entry, index):
         raise ValueError(f"{where} cannot be rebuilt from its config: {error}") from None
 
 
-def sequential_from_config(config):
-    """Rebuilds (and builds, when the input shape is known) a Sequential from Keras' config."""
-    from tinykeras.models import Sequential
-
-    config = expect_dict(config, "the Sequential 'config'", ("layers",))
-    entries = config["layers"]
-    if not isinstance(entries, list):
-        raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
+def check_layer_classes(entries):
+    """Raises ValueError unless every layer entry (a dict, checked to have 'class_name') names
+    a class of ``SUPPORTED_LAYERS``, naming each one that does not."""
     for index, entry in enumerate(entries):
-        expect_dict(entry, f"layer entry {index}", ("class_name", "config"))
         if not isinstance(entry["class_name"], str):
             raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
                 f"Malformed model config: layer entry {index} has a class_name that is not a string."
@@ -707,6 +911,19 @@ def sequential_from_config(config):
             f"The model uses layer class(es) tinykeras does not support: {', '.join(unsupported)}. "
             f"Supported layers: {', '.join(SUPPORTED_LAYERS)}."
         )
+
+
+def sequential_from_config(config):
+    """Rebuilds (and builds, when the input shape is known) a Sequential from Keras' config."""
+    from tinykeras.models import Sequential
+
+    config = expect_dict(config, "the Sequential 'config'", ("layers",))
+    entries = config["layers"]
+    if not isinstance(entries, list):
+        raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
+    for index, entry in enumerate(entries):
+        expect_dict(entry, f"layer entry {index}", ("class_name", "config"))
+    check_layer_classes(entries)
     name = config.get("name")
     if not isinstance(name, (str, type(None))):
         raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
@@ -715,7 +932,7 @@ def sequential_from_config(config):
     _dtype_name(config.get("dtype"), f"Model '{name}'")
     model = Sequential(name=name, trainable=bool(config.get("trainable", True)))
     for index, entry in enumerate(entries):
-        model.add(_layer_from_entry(entry, index))
+        model.add(layer_from_entry(entry, index))
     if not model.built and config.get("build_input_shape") is not None:
         model.build(_shape(config["build_input_shape"], "'build_input_shape'"))
     return model
@@ -738,13 +955,12 @@ def _optimizer_settings(settings):
 def _compile_arguments(config):
     """compile() arguments for a Keras compile_config, or None with a warning naming what
     tinykeras does not support."""
-    from tinykeras import losses, metrics, optimizers
+    from tinykeras import optimizers
 
     _check_optimizer_numbers(config.get("optimizer"))
     try:
-        for key in ("loss_weights", "weighted_metrics"):
-            if config.get(key) is not None:
-                raise ValueError(f"{key} is not supported")
+        if config.get("weighted_metrics") is not None:
+            raise ValueError("weighted_metrics is not supported")
         optimizer = config.get("optimizer")
         if isinstance(optimizer, dict):
             expect_dict(optimizer, "the optimizer", ("class_name", "config"))
@@ -760,18 +976,14 @@ def _compile_arguments(config):
             optimizer = cls(**kwargs)
         else:
             optimizer = optimizers.get(optimizer)
-        loss = config.get("loss")
-        if isinstance(loss, dict):
-            expect_dict(loss, "the loss", ("class_name",))
-            settings = expect_dict(loss.get("config", {}), "the loss's config")
-            _check_unused(settings, {"name", "from_logits"},
-                          {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
-            loss = type(losses.get(str(loss["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
-        else:
-            loss = losses.get(loss)
-        names = _metric_names(config.get("metrics") or [])
-        for name in names:
-            metrics.get(name)
+        loss = _per_output_entries(config.get("loss"), _loss_from_entry)
+        names = _per_output_entries(config.get("metrics") or [], _metric_from_entry)
+        if isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
+            names = names[0]  # Keras 2's list per output, for one output
+        loss_weights = config.get("loss_weights")
+        for weight in (loss_weights.values() if isinstance(loss_weights, dict) else loss_weights or []):
+            if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight):
+                raise ValueError(f"loss_weights must be finite numbers; found {weight!r}")
     except (TypeError, ValueError) as error:
         warnings.warn(
             f"The model's compile_config cannot be restored ({error}); the model is loaded "
@@ -779,7 +991,44 @@ def _compile_arguments(config):
             stacklevel=4,
         )
         return None
-    return {"optimizer": optimizer, "loss": loss, "metrics": names}
+    return {"optimizer": optimizer, "loss": loss, "metrics": names, "loss_weights": loss_weights}
+
+
+def _per_output_entries(value, read):
+    """A loss or metrics setting of a compile config, read with ``read``: one entry, or a list
+    or dict of entries (lists) per output; None entries stay None. A dict with a 'class_name'
+    is one serialized object, not a dict by output."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {str(key): _per_output_entries(item, read) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_per_output_entries(item, read) for item in value]
+    return None if value is None else read(value)
+
+
+def _loss_from_entry(entry):
+    """A Loss from a compile config's entry: a name, or a serialized loss object."""
+    from tinykeras import losses
+
+    if isinstance(entry, dict):
+        expect_dict(entry, "the loss", ("class_name",))
+        settings = expect_dict(entry.get("config", {}), "the loss's config")
+        _check_unused(settings, {"name", "from_logits"},
+                      {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
+        return type(losses.get(str(entry["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
+    return losses.get(entry)
+
+
+def _metric_from_entry(entry):
+    """A metric name from a compile config's entry: a name, or as Keras 2 wrote one,
+    {'class_name': 'MeanMetricWrapper', 'config': {'name', 'fn'}}; checked to be one tinykeras has."""
+    from tinykeras import metrics
+
+    if isinstance(entry, dict) and entry.get("class_name") == "MeanMetricWrapper":
+        entry = expect_dict(entry.get("config"), "a metric's config").get("name")
+    if not isinstance(entry, str):
+        raise ValueError(f"metrics other than names are not supported: {entry!r}")  # noqa: TRY004 - a malformed file is a bad value
+    metrics.get(entry)
+    return entry
 
 
 def _check_optimizer_numbers(optimizer):
@@ -800,35 +1049,39 @@ def _check_optimizer_numbers(optimizer):
             )
 
 
-def _metric_names(entries):
-    """The metric names of a compile config: a list of names, or as Keras 2 wrote them, a list
-    per output of {'class_name': 'MeanMetricWrapper', 'config': {'name', 'fn'}}."""
-    if isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], list):
-        entries = entries[0]  # the one output's list
-    if not isinstance(entries, list):
-        raise ValueError(f"metrics must be a list; found {entries!r}")  # noqa: TRY004 - a malformed file is a bad value
-    names = []
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("class_name") == "MeanMetricWrapper":
-            entry = expect_dict(entry.get("config"), "a metric's config").get("name")
-        if not isinstance(entry, str):
-            raise ValueError(f"metrics other than names are not supported: {entry!r}")  # noqa: TRY004
-        names.append(entry)
-    return names
+def model_from_config(config, class_name=None):
+    """Rebuilds a model (without weights) from its config: a Sequential's or a functional
+    model's, told apart by ``class_name`` or, without it, by the functional config's keys
+    ('input_layers', 'output_layers').
+
+    Raises:
+        ValueError: for a malformed config, another class of model, or unsupported layers.
+    """
+    from tinykeras.functional_config import functional_from_config
+
+    config = expect_dict(config, "the model's config")
+    if class_name is None:
+        class_name = "Functional" if "input_layers" in config and "output_layers" in config else "Sequential"
+    if class_name == "Sequential":
+        return sequential_from_config(config)
+    if class_name in ("Functional", "Model"):
+        return functional_from_config(config)
+    raise ValueError(
+        f"tinykeras loads Sequential and functional models; the file describes a {class_name!r} "
+        "model. A subclassed model (layers composed in its own call) is described by its code, "
+        "not its file: build it in code and load its weights with load_weights."
+    )
 
 
 def deserialize_model(serialized, compile=True):
-    """Rebuilds a Sequential from a config.json object (without weights).
+    """Rebuilds a model from a config.json object (without weights): a Sequential or a
+    functional model, compiled as ``compile_config`` says when ``compile`` is set.
 
     Raises:
-        ValueError: for a malformed config, a class other than Sequential, or unsupported layers.
+        ValueError: for a malformed config, another class of model, or unsupported layers.
     """
     serialized = expect_dict(serialized, "the model description", ("class_name", "config"))
-    if serialized["class_name"] != "Sequential":
-        raise ValueError(
-            f"tinykeras loads Sequential models only; the file describes a {serialized['class_name']!r} model."
-        )
-    model = sequential_from_config(serialized["config"])
+    model = model_from_config(serialized["config"], str(serialized["class_name"]))
     compile_settings = serialized.get("compile_config")
     if compile and compile_settings:
         arguments = _compile_arguments(expect_dict(compile_settings, "'compile_config'"))
@@ -951,8 +1204,8 @@ def _check_member_names(names, filepath):
 def load_model(filepath, compile=True):
     """Loads a model from a '.keras' archive written by ``save_model`` or by Keras 3.
 
-    The Sequential is rebuilt from config.json (only the layers of ``SUPPORTED_LAYERS``), built,
-    and given the weights of model.weights.h5. With ``compile=True`` the compile state
+    The Sequential or functional model is rebuilt from config.json (only the layers of
+    ``SUPPORTED_LAYERS``, models among them), built, and given the weights of model.weights.h5. With ``compile=True`` the compile state
     (optimizer, loss, metrics) is restored when tinykeras supports it; otherwise the model is
     returned uncompiled, with a warning; a compiled model's optimizer gets its saved state
     (iteration count, learning rate, moments), so training continues where it stopped. A name

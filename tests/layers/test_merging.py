@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tinykeras as keras
 from tinykeras import Sequential, layers
 from tinykeras.utils import check_gradients
 
@@ -152,6 +153,33 @@ def test_a_wrong_merge_backward_is_caught_by_the_checker():
     rng = np.random.default_rng(0)
     with pytest.raises(AssertionError, match=r"gradient of 'input_0'"):
         check_gradients(Wrong(dtype="float64"), [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))])
+
+
+FUNCTIONAL_FORMS = {
+    "add": layers.Add, "subtract": layers.Subtract, "multiply": layers.Multiply,
+    "average": layers.Average, "maximum": layers.Maximum, "minimum": layers.Minimum,
+    "concatenate": layers.Concatenate, "dot": layers.Dot,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONAL_FORMS))
+def test_functional_forms_build_the_layer_and_call_it(name):
+    """``layers.add([a, b])`` is ``layers.Add()([a, b])`` (``Dot(axes=-1)`` for ``dot``), on
+    arrays and on symbolic tensors, with keyword arguments passed to the layer."""
+    cls, form = FUNCTIONAL_FORMS[name], getattr(layers, name)
+    layer = cls(axes=-1) if cls is layers.Dot else cls()
+    a, b = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(form([a, b]), layer([a, b]))
+    x, y = keras.Input(shape=(4,)), keras.Input(shape=(4,))
+    model = keras.Model([x, y], form([x, y], name="merged"))
+    assert type(model.get_layer("merged")) is cls
+    np.testing.assert_array_equal(model.predict([a, b], verbose=0), layer([a, b]))
+
+
+def test_functional_forms_pass_their_arguments():
+    x, y = keras.Input(shape=(2, 4)), keras.Input(shape=(2, 4))
+    assert layers.concatenate([x, y], axis=1).shape == (None, 4, 4)
+    assert layers.dot([x, y], axes=(2, 2), normalize=True).shape == (None, 2, 2)
 
 
 def test_configs():

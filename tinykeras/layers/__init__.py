@@ -19,6 +19,14 @@ from tinykeras.layers.merging import (
     Minimum,
     Multiply,
     Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from tinykeras.layers.normalization import BatchNormalization
 from tinykeras.layers.pooling import (
@@ -55,4 +63,12 @@ __all__ = [
     "Subtract",
     "Variable",
     "ZeroPadding2D",
+    "add",
+    "average",
+    "concatenate",
+    "dot",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
 ]

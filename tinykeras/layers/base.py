@@ -31,13 +31,15 @@ class Variable:
         trainable: whether the optimizer updates it.
     """
 
-    __slots__ = ("name", "value", "trainable", "path")
+    __slots__ = ("name", "value", "trainable", "path", "grad")
 
     def __init__(self, name, value, trainable=True, path=None):
         self.name = name
         self.value = value
         self.trainable = trainable
         self.path = path or name
+        #: The gradient ``loss.backward()`` left in a custom ``train_step`` (see Model.train_step).
+        self.grad = None
 
     @property
     def shape(self):

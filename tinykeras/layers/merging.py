@@ -263,24 +263,27 @@ class Dot(Merge):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
-        pair = (axes, axes) if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool) else axes
+        integer = isinstance(axes, (int, np.integer)) and not isinstance(axes, bool)
+        pair = (axes, axes) if integer else axes
         if (not isinstance(pair, (list, tuple)) or len(pair) != 2
                 or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in pair)):
             raise TypeError(f"Dot: axes must be an integer or a pair of integers. Received: axes={axes!r}")
         if not isinstance(normalize, (bool, np.bool_)):
             raise TypeError(f"Dot: normalize must be True or False. Received: normalize={normalize!r}")
-        self.axes = tuple(int(a) for a in pair)
+        # As given (an integer or a pair), as Keras keeps it in the layer's config.
+        self.axes = int(axes) if integer else tuple(int(a) for a in pair)
         self.normalize = bool(normalize)
 
     def _contraction(self, shapes):
         """The einsum subscripts of the product for inputs of these shapes."""
         rank = len(shapes[0])
+        pair = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
         if rank not in (2, 3):
             raise ValueError(
                 f"Layer '{self.name}' (Dot) takes inputs of rank 2 or 3 (batch axis included); "
                 f"received shapes {list(shapes)}."
             )
-        axes = [a % rank if -rank <= a < rank else None for a in self.axes]
+        axes = [a % rank if -rank <= a < rank else None for a in pair]
         if None in axes or 0 in axes:
             raise ValueError(
                 f"Layer '{self.name}' (Dot): axes={self.axes} must name feature axes of inputs of "
@@ -348,3 +351,44 @@ def _l2_normalize_backward(dv, v, norm, axis):
     its floor (there, norm is a constant and the gradient is ``dv / norm``)."""
     above = norm > np.sqrt(_L2_EPSILON)
     return np.where(above, dv - v * (dv * v).sum(axis=axis, keepdims=True), dv) / norm
+
+
+def add(inputs, **kwargs):
+    """Functional form of :class:`Add`: ``Add(**kwargs)(inputs)``."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """Functional form of :class:`Subtract`: ``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """Functional form of :class:`Multiply`: ``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """Functional form of :class:`Average`: ``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """Functional form of :class:`Maximum`: ``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """Functional form of :class:`Minimum`: ``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Functional form of :class:`Concatenate`: ``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, **kwargs):
+    """Functional form of :class:`Dot`: ``Dot(axes, **kwargs)(inputs)``; ``axes=-1`` sums over
+    the last axis of each input, as Keras' default."""
+    return Dot(axes=axes, **kwargs)(inputs)

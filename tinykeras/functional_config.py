@@ -1,0 +1,385 @@
+"""Functional models described as Keras 3 describes them, and rebuilt from that description.
+
+A functional model's config (``functional_config``) holds its ``name``, ``trainable``, its
+``layers`` in Keras' order (``keras_layers``) and the tensors it starts and ends with
+(``input_layers``, ``output_layers``). Each layer's entry is the layer's own description plus its
+``name`` and ``inbound_nodes``: one entry per call of the layer in this model,
+``{"args": [tensor], "kwargs": {...}}`` (``[[tensor, ...]]`` for a layer called on a list), each
+tensor written as ``{"class_name": "__keras_tensor__", "config": {"shape", "dtype",
+"keras_history": [layer name, call index, 0]}}``. A model used as a layer carries its own config
+in its entry (a nested Sequential or functional model).
+
+``functional_from_config`` reads that format, and the one of Keras 2's files (each call a list of
+``[layer name, call index, 0, kwargs]``), and calls the layers on each other again. Nothing in a
+config is executed: layers are looked up by class name in :mod:`tinykeras.saving`'s tables.
+"""
+import numpy as np
+
+from tinykeras import functional, saving
+
+#: The layer classes whose Keras ``call`` takes a ``mask`` argument: Keras records
+#: ``{"mask": null}`` in their calls.
+_CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional")
+
+
+# ---- the order of layers and variables -------------------------------------------------------
+
+
+def _is_functional(model):
+    from tinykeras.models import Functional
+
+    return isinstance(model, Functional)
+
+
+def _is_model(layer):
+    from tinykeras.models import Model
+
+    return isinstance(layer, Model)
+
+
+def keras_layers(model, functional=None):
+    """The model's layers in the order Keras lists them (its ``model.layers``): a functional
+    model's by decreasing depth (the most calls between a layer and an output first), layers of
+    one depth in the order a depth-first walk back from the outputs first meets them; another
+    model's as ``model.layers`` lists them. Weights files name and order layers by it.
+
+    Args:
+        model: a model.
+        functional: whether it is a functional model (by default, whether it is a Functional).
+
+    Returns:
+        A list of layers (InputLayers included for a functional model).
+    """
+    if not (_is_functional(model) if functional is None else functional):
+        return list(model.layers)
+    nodes, first_met = _walk_back(model.outputs)  # every Input is reached: Model() checks it
+    depths = _layer_depths(nodes)
+    layers = {id(node.layer): node.layer for node in nodes}
+    return [layers[key] for key in sorted(layers, key=lambda key: (-depths[key], first_met[key]))]
+
+
+def _walk_back(outputs):
+    """Keras' depth-first walk from each output back to the Inputs (without recursion).
+
+    Returns:
+        (nodes, first_met): the nodes, each after the nodes it reads from; and for each layer
+        (by id), the order in which the walk first reached one of its calls.
+    """
+    order, finished, first_met = [], set(), {}
+    for output in outputs:
+        pending = [(output.node, False)]
+        while pending:
+            node, expanded = pending.pop()
+            if expanded:
+                finished.add(id(node))
+                order.append(node)
+                continue
+            if id(node) in finished:
+                continue
+            first_met.setdefault(id(node.layer), len(first_met))
+            pending.append((node, True))
+            pending.extend((tensor.node, False) for tensor in reversed(node.inputs))
+    return order, first_met
+
+
+def _layer_depths(nodes):
+    """Each layer's depth (by id): the most calls between one of its calls and an output, a
+    shared layer taking the deepest of its calls, as Keras' ``map_graph`` counts it."""
+    node_depths, layer_depths = {}, {}
+    for node in reversed(nodes):
+        depth = max(node_depths.setdefault(id(node), 0), layer_depths.get(id(node.layer), 0))
+        layer_depths[id(node.layer)] = node_depths[id(node)] = depth
+        for tensor in node.inputs:
+            parent = id(tensor.node)
+            node_depths[parent] = max(depth + 1, node_depths.get(parent, 0))
+    return layer_depths
+
+
+def keras_variables(model):
+    """Every variable of the model in Keras' order: layer by layer in ``keras_layers`` order, a
+    nested model's in its own order, each layer's in creation order."""
+    variables = []
+    for layer in keras_layers(model):
+        variables += keras_variables(layer) if _is_model(layer) else layer.variables
+    return variables
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def _calls(model):
+    """The calls (nodes) of the model, by layer id, each layer's in the order it was called."""
+    nodes, _ = _walk_back(model.outputs)
+    calls = {}
+    for node in nodes:
+        calls.setdefault(id(node.layer), []).append(node)
+    for layer_calls in calls.values():
+        layer_calls.sort(key=lambda node: node.index)
+    return calls
+
+
+def functional_config(model):
+    """What ``Functional.get_config()`` returns: Keras 3's config of a functional model.
+
+    A call is numbered among the calls of its layer in this model (a layer also called in
+    another model keeps its numbers here); Keras numbers the calls of a functional model used as
+    a layer from 1 in ``input_layers`` and ``output_layers`` (0 stands for the model itself
+    there), and from 0 in ``inbound_nodes``.
+
+    Raises:
+        ValueError: naming a layer that the format cannot describe.
+    """
+    calls = _calls(model)
+    numbers = {id(node): index for layer_calls in calls.values() for index, node in enumerate(layer_calls)}
+    entries = []
+    for layer in keras_layers(model):
+        entry = saving.layer_entry(layer)
+        entry["name"] = layer.name
+        entry["inbound_nodes"] = [_call_entry(node, numbers) for node in calls[id(layer)] if node.inputs]
+        entries.append(entry)
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": entries,
+        "input_layers": _endpoints(model.inputs, getattr(model, "_input_keys", None), numbers),
+        "output_layers": _endpoints(model.outputs, getattr(model, "_output_keys", None), numbers),
+    }
+
+
+def _call_entry(node, numbers):
+    """One call of a layer as Keras writes it in ``inbound_nodes``."""
+    tensors = [_tensor_entry(tensor, numbers) for tensor in node.inputs]
+    mask = type(node.layer).__name__ in _CALLS_WITH_MASK
+    return {"args": [tensors] if node.several else tensors, "kwargs": {"mask": None} if mask else {}}
+
+
+def _tensor_entry(tensor, numbers):
+    return {
+        "class_name": "__keras_tensor__",
+        "config": {
+            "shape": saving.jsonable(tensor.shape),
+            "dtype": np.dtype(tensor.dtype).name,
+            "keras_history": [tensor.node.layer.name, numbers[id(tensor.node)], 0],
+        },
+    }
+
+
+def _endpoints(tensors, keys, numbers):
+    """``input_layers`` or ``output_layers``: [layer, call, 0] for one tensor, a list of them for
+    several, or a dict of them by key when the model was given a dict."""
+    triples = [
+        [t.node.layer.name, numbers[id(t.node)] + (1 if _is_functional(t.node.layer) else 0), 0]
+        for t in tensors
+    ]
+    if keys:
+        return dict(zip(keys, triples))
+    return triples[0] if len(triples) == 1 else triples
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+class _Call:
+    """One call of a layer read from a config: the (layer name, call index) of each tensor it
+    reads, and whether the layer takes them as a list."""
+
+    def __init__(self, sources, several):
+        self.sources = sources
+        self.several = several
+
+    def ready(self, produced):
+        """Whether every tensor it reads has been produced (``produced``: name -> tensors)."""
+        return all(index < len(produced[name]) for name, index in self.sources)
+
+    def __repr__(self):
+        return ", ".join(f"{name}[{index}]" for name, index in self.sources)
+
+
+def functional_from_config(config):
+    """Rebuilds a functional model (unweighted) from Keras' config of one.
+
+    Each layer is made from its entry, then called on the tensors each of its calls reads, in
+    passes over the layers until every call is made (a shared layer's later call may read
+    layers listed after it).
+
+    Raises:
+        ValueError: for a malformed config, a layer class tinykeras does not support (each is
+            named), a call reading a layer the config does not define, or calls that can never
+            be made (reading calls that do not exist, or each other).
+    """
+    from tinykeras.models import Functional
+
+    config = saving.expect_dict(config, "the functional model's 'config'", ("layers", "input_layers", "output_layers"))
+    entries = config["layers"]
+    if not isinstance(entries, list):
+        raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
+    for index, entry in enumerate(entries):
+        saving.expect_dict(entry, f"layer entry {index}", ("class_name", "config", "name", "inbound_nodes"))
+    saving.check_layer_classes(entries)
+    layers, calls = {}, {}
+    for index, entry in enumerate(entries):
+        name = entry["name"]
+        if not isinstance(name, str):
+            raise ValueError(f"Malformed model config: layer entry {index} has a name that is not a string.")  # noqa: TRY004
+        if name in layers:
+            raise ValueError(
+                f"Malformed model config: layer entries name '{name}' twice; each layer of a "
+                "model has a name of its own."
+            )
+        layers[name] = saving.layer_from_entry(entry, index)
+    for index, entry in enumerate(entries):
+        calls[entry["name"]] = _read_calls(entry, index, layers)
+    produced = _call_layers(layers, calls)
+    name = config.get("name")
+    if not isinstance(name, (str, type(None))):
+        raise ValueError("Malformed model config: the model's name is not a string.")  # noqa: TRY004
+    return Functional(
+        _tensors_at(config["input_layers"], produced, layers, "input_layers"),
+        _tensors_at(config["output_layers"], produced, layers, "output_layers"),
+        name=name,
+        trainable=bool(config.get("trainable", True)),
+    )
+
+
+def _read_calls(entry, index, layers):
+    """The calls of one layer entry (``inbound_nodes``), each checked to read known layers."""
+    name, nodes = entry["name"], entry["inbound_nodes"]
+    where = f"Layer '{name}' (entry {index})"
+    if not isinstance(nodes, list):
+        raise ValueError(f"Malformed model config: {where} has 'inbound_nodes' that is not a list.")  # noqa: TRY004
+    if entry["class_name"] == "InputLayer" and nodes:
+        raise ValueError(f"Malformed model config: {where} is an InputLayer, which is called on nothing.")
+    calls = []
+    for node in nodes:
+        call = _keras_3_call(node, where) if isinstance(node, dict) else _keras_2_call(node, where)
+        for source, _ in call.sources:
+            if source not in layers:
+                raise ValueError(
+                    f"{where} is called on the output of layer '{source}', which the config does "
+                    f"not define (its layers: {', '.join(layers)}). The file is damaged or was "
+                    "edited: every layer a call reads needs an entry of its own."
+                )
+        calls.append(call)
+    return calls
+
+
+def _keras_3_call(node, where):
+    """A call written as ``{"args": [tensor or [tensors]], "kwargs": {...}}``."""
+    node = saving.expect_dict(node, f"a call of {where}", ("args",))
+    _check_call_arguments(node.get("kwargs", {}), where)
+    args = node["args"]
+    if not isinstance(args, list) or len(args) != 1:
+        raise ValueError(
+            f"Malformed model config: a call of {where} passes {args!r}; tinykeras' layers take "
+            "one argument, a tensor or a list of tensors."
+        )
+    several = isinstance(args[0], list)
+    tensors = args[0] if several else [args[0]]
+    return _Call([_history(tensor, where) for tensor in tensors], several)
+
+
+def _history(tensor, where):
+    """The (layer name, call index) of a ``__keras_tensor__`` entry's ``keras_history``."""
+    tensor = saving.expect_dict(tensor, f"a tensor {where} is called on", ("class_name", "config"))
+    if tensor["class_name"] != "__keras_tensor__":
+        raise ValueError(
+            f"{where} is called on a {tensor['class_name']!r} value; tinykeras' layers are called "
+            "on the tensors of other layers only."
+        )
+    history = saving.expect_dict(tensor["config"], f"a tensor {where} is called on", ("keras_history",))
+    return _source(history["keras_history"], where)
+
+
+def _keras_2_call(node, where):
+    """A call written as Keras 2 did: a list of ``[layer name, call index, 0(, kwargs)]``."""
+    if not isinstance(node, list) or not node:
+        raise ValueError(f"Malformed model config: a call of {where} is {node!r}.")
+    sources = []
+    for item in node:
+        if isinstance(item, list) and len(item) == 4:
+            _check_call_arguments(item[3], where)
+            item = item[:3]
+        sources.append(_source(item, where))
+    return _Call(sources, several=len(sources) > 1)
+
+
+def _source(history, where):
+    """(layer name, call index) of a ``[layer name, call index, tensor index]`` triple."""
+    valid = (
+        isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in history[1:])
+    )
+    if not valid:
+        raise ValueError(
+            f"Malformed model config: {where} reads {history!r}; expected [layer name, call index, "
+            "tensor index] with indices >= 0."
+        )
+    if history[2] != 0:
+        raise ValueError(
+            f"{where} reads output {history[2]} of layer '{history[0]}'; tinykeras' layers give "
+            "one output (index 0)."
+        )
+    return history[0], history[1]
+
+
+def _check_call_arguments(kwargs, where):
+    """Raises ValueError for a call argument other than an unset one (Keras records
+    ``mask=None``): tinykeras calls layers on their inputs alone."""
+    kwargs = saving.expect_dict(kwargs, f"the call arguments of {where}")
+    for key, value in kwargs.items():
+        if value is not None:
+            raise ValueError(
+                f"{where} is called with {key}={value!r}; tinykeras calls a layer on its inputs "
+                "alone (training follows fit and predict). Rebuild the model without that argument."
+            )
+
+
+def _call_layers(layers, calls):
+    """Makes every call, in passes over the layers in config order; returns the tensors each
+    layer gave, by layer name, in call order.
+
+    Raises:
+        ValueError: naming the calls that can never be made.
+    """
+    from tinykeras.layers import InputLayer
+
+    produced = {
+        name: [functional.input_tensor(layer)] if isinstance(layer, InputLayer) else []
+        for name, layer in layers.items()
+    }
+    pending = {name: list(layer_calls) for name, layer_calls in calls.items() if layer_calls}
+    while pending:
+        progress = False
+        for name in list(pending):
+            queue = pending[name]
+            while queue and queue[0].ready(produced):
+                call = queue.pop(0)
+                tensors = [produced[source][index] for source, index in call.sources]
+                produced[name].append(layers[name](tensors if call.several else tensors[0]))
+                progress = True
+            if not queue:
+                del pending[name]
+        if not progress:
+            stuck = "; ".join(f"'{name}' on {queue[0]!r}" for name, queue in pending.items())
+            raise ValueError(
+                "The functional model's config cannot be rebuilt: these calls read calls that "
+                f"never happen (a call index past a layer's calls, or a loop): {stuck}."
+            )
+    return produced
+
+
+def _tensors_at(structure, produced, layers, key):
+    """The tensors ``input_layers`` or ``output_layers`` name: one triple, a list of them, or a
+    dict of them (kept as a list or dict)."""
+    if isinstance(structure, dict):
+        return {k: _tensors_at(v, produced, layers, key) for k, v in structure.items()}
+    if isinstance(structure, list) and structure and all(isinstance(item, list) for item in structure):
+        return [_tensors_at(item, produced, layers, key) for item in structure]
+    name, index = _source(structure, f"'{key}'")
+    if name not in layers:
+        raise ValueError(f"Malformed model config: '{key}' names layer '{name}', which the config does not define.")
+    if _is_functional(layers[name]):
+        index -= 1  # 0 stands for the nested model itself; its calls count from 1 here
+    if not 0 <= index < len(produced[name]):
+        raise ValueError(f"Malformed model config: '{key}' names call {index} of layer '{name}', which is never called so.")
+    return produced[name][index]

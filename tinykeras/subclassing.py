@@ -1,0 +1,115 @@
+"""Subclassed models: layers set as attributes in ``__init__``, composed in ``call``.
+
+``call`` runs once on symbolic tensors (``keras.Input``) of the data's shapes; the layers it
+calls record the graph, which then trains and predicts like a functional model's. When ``call``
+takes a ``training`` argument it runs twice, with ``training=True`` (the graph ``fit`` trains)
+and ``training=False`` (the graph evaluate and predict run), so that Python code branching on
+``training`` gives each its own graph.
+
+What ``call`` computes must come from layers (built-in ones, merge layers such as
+``layers.Add``, other models); Python control flow may depend on shapes and on ``training`` but
+not on the values of tensors, which do not exist while ``call`` runs.
+"""
+import inspect
+
+import numpy as np
+
+from tinykeras import functional
+
+
+def tracked_layers(model):
+    """The layers (and models) held by ``model``'s attributes, in the order they were first set,
+    looking inside lists, tuples and dicts, each once."""
+    from tinykeras.layers.base import Layer
+    from tinykeras.models import Model
+
+    found = {}
+
+    def visit(value):
+        if isinstance(value, (Layer, Model)):
+            found.setdefault(id(value), value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    for name, value in vars(model).items():
+        if name not in ENGINE_ATTRIBUTES:
+            visit(value)
+    return list(found.values())
+
+
+#: Attributes of the engine that are not the user's layers.
+ENGINE_ATTRIBUTES = frozenset({"_layers", "_graph", "_training_graph", "_ran", "optimizer", "history"})
+
+
+def takes_training(method):
+    """Whether ``call`` accepts a ``training`` argument (by name, or through ``**kwargs``)."""
+    parameters = inspect.signature(method).parameters.values()
+    return any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def symbolic_inputs(shapes):
+    """Input tensors for ``shapes``: a shape, a list of shapes, or a dict of them by name (each
+    with the batch axis first)."""
+    if isinstance(shapes, dict):
+        return {name: functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=name) for name, shape in shapes.items()}
+    if isinstance(shapes, list):
+        return [functional.Input(batch_shape=(None,) + tuple(shape)[1:]) for shape in shapes]
+    return functional.Input(batch_shape=(None,) + tuple(shapes)[1:])
+
+
+def data_shapes(x):
+    """The structure of shapes ``build`` needs, from a batch of data: one array, a list or tuple
+    of arrays (several inputs), or a dict of them."""
+    if isinstance(x, dict):
+        return {name: np.shape(value) for name, value in x.items()}
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, np.ndarray) for v in x) and len(x) > 1:
+        return [np.shape(value) for value in x]
+    if isinstance(x, (list, tuple)) and len(x) == 1 and isinstance(x[0], np.ndarray):
+        return np.shape(x[0])
+    return np.shape(np.asarray(x))
+
+
+def trace(model, inputs, training):
+    """Runs ``model.call`` on the symbolic ``inputs``; returns a functional.Graph of what it
+    computed, and its outputs' keys (or None).
+
+    The nodes are the model's own: they are taken back off the layers, so that tracing again
+    (with the other ``training``) or calling the layers elsewhere starts afresh.
+
+    Raises:
+        TypeError or ValueError: naming the model, when ``call`` returns something other than
+            tensors computed by layers from the inputs, or computes with tensors directly.
+    """
+    arguments = {"training": training} if takes_training(model.call) else {}
+    with functional.recording() as recorded:
+        try:
+            outputs = model.call(inputs, **arguments)
+        except (TypeError, ValueError) as error:
+            raise type(error)(
+                f"Model '{model.name}' ({type(model).__name__}): its call() failed while tinykeras "
+                f"traced it on symbolic inputs ({_describe(inputs)}): {error}"
+            ) from error
+        finally:
+            functional.forget(recorded)
+    keys = list(outputs) if isinstance(outputs, dict) else None
+    flat_outputs = list(outputs.values()) if keys else list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    flat_inputs = list(inputs.values()) if isinstance(inputs, dict) else list(inputs) if isinstance(inputs, list) else [inputs]
+    if not all(isinstance(t, functional.KerasTensor) for t in flat_outputs):
+        kinds = ", ".join(type(t).__name__ for t in flat_outputs)
+        raise TypeError(
+            f"Model '{model.name}' ({type(model).__name__}): call() must return what its "
+            f"layers return (a tensor, or a list or dict of them); it returned {kinds}."
+        )
+    return functional.Graph(flat_inputs, flat_outputs, functional.graph(flat_inputs, flat_outputs)), keys
+
+
+def _describe(inputs):
+    if isinstance(inputs, dict):
+        return ", ".join(f"{name}: shape {t.shape}" for name, t in inputs.items())
+    if isinstance(inputs, list):
+        return ", ".join(f"shape {t.shape}" for t in inputs)
+    return f"shape {inputs.shape}"
