@@ -255,8 +255,8 @@ def test_unsupported_layers_are_named(tmp_path):
         load_model(edited_fixture(tmp_path, edit))
 
 
-def test_subclassed_models_are_refused_and_a_mislabelled_config_is_named(tmp_path):
-    with pytest.raises(ValueError, match="Sequential and functional models; the file describes a 'MyModel' model"):
+def test_an_unregistered_model_class_and_a_mislabelled_config_are_named(tmp_path):
+    with pytest.raises(ValueError, match="model of class 'MyModel'.*has not registered: decorate the class"):
         load_model(edited_fixture(tmp_path, lambda config: config.update(class_name="MyModel")))
     with pytest.raises(ValueError, match="functional model's 'config' lacks the key.*input_layers, output_layers"):
         load_model(edited_fixture(tmp_path, lambda config: config.update(class_name="Functional")))

@@ -347,3 +347,93 @@ def test_weights_saved_by_keras_load_by_the_attributes_that_hold_the_layers(tmp_
             return sorted(name for name in found if name != "optimizer/vars")  # Keras adds it when compiled
 
     assert groups(tmp_path / "ours.weights.h5") == groups(os.path.join(fixtures, "keras_subclassed.weights.h5"))
+
+
+def _fixture_module():
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fixtures"))
+    import make_keras_subclassed_fixture
+
+    return make_keras_subclassed_fixture
+
+
+def test_a_registered_subclassed_model_saves_whole_and_resumes_exactly(tmp_path):
+    """get_config holds the arguments __init__ received; load_model rebuilds the registered
+    class, builds it, loads weights and optimizer state: one epoch, save, load, one epoch
+    equals two epochs."""
+    classifier = _fixture_module().registered_class(keras)
+    x, y = data()
+    model = classifier(hidden=5, name="clf")
+    assert model.get_config()["hidden"] == 5 and model.get_config()["classes"] == 3
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    model.build((None, 5))
+    start = model.get_weights()
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    model.save(tmp_path / "clf.keras")
+    loaded = keras.models.load_model(tmp_path / "clf.keras")
+    assert type(loaded) is classifier and loaded.name == "clf" and loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    resumed = loaded.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0).history
+    again = classifier(hidden=5)
+    again.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    again.build((None, 5))
+    again.set_weights(start)
+    history = again.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    assert resumed["loss"][0] == history["loss"][1]
+    for a, b in zip(loaded.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_subclassed_model_saved_by_keras_loads_registered():
+    import os
+
+    expected = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "keras_subclassed.npz"))
+    _fixture_module().registered_class(keras)
+    loaded = keras.models.load_model(os.path.join(os.path.dirname(__file__), "fixtures", "keras_subclassed.keras"))
+    np.testing.assert_allclose(loaded.predict(expected["x"], verbose=0), expected["classifier_predicted"], atol=1e-6)
+    assert loaded.compiled and loaded.optimizer.iterations == 2
+
+
+def test_an_unregistered_class_loads_through_custom_objects_or_is_named(tmp_path):
+    class Plain(keras.Model):
+        def __init__(self, units=4, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(units)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    model = Plain()
+    model.build((None, 3))
+    model.save(tmp_path / "plain.keras")
+    with pytest.raises(ValueError, match=r"class 'Plain'.*register_keras_serializable.*custom_objects=\{'Plain': Plain\}"):
+        keras.models.load_model(tmp_path / "plain.keras")
+    loaded = keras.models.load_model(tmp_path / "plain.keras", custom_objects={"Plain": Plain})
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_arguments_a_config_cannot_hold_ask_for_get_config():
+    class Wraps(keras.Model):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+
+        def call(self, inputs):
+            return self.inner(inputs)
+
+    with pytest.raises(TypeError, match=r"Wraps was created with argument\(s\) \['inner'\].*define get_config"):
+        Wraps(layers.Dense(2)).get_config()
+
+    class NoKwargs(keras.Model):
+        def __init__(self, units=2):
+            super().__init__()
+            self.dense = layers.Dense(units)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    with pytest.raises(TypeError, match=r"Unable to revive model NoKwargs.*\*\*kwargs"):
+        NoKwargs.from_config(NoKwargs().get_config())

@@ -77,7 +77,9 @@ class Model:
     def __new__(cls, *args, **kwargs):
         if cls is Model:
             return super().__new__(Functional)
-        return super().__new__(cls)
+        model = super().__new__(cls)
+        model._init_arguments = (args, kwargs)  # a subclassed model's config (see get_config)
+        return model
 
     def __init__(self, *args, **kwargs):
         """A subclassed model: ``super().__init__()`` (or ``super().__init__(name=...)``) in the
@@ -211,7 +213,15 @@ class Model:
         Sequential. A subclassed model's class is called with the config's entries, as Keras
         does."""
         if cls not in (Model, Functional):
-            return cls(**config)
+            try:
+                return cls(**config)
+            except TypeError as error:
+                raise TypeError(
+                    f"Unable to revive model {cls.__name__} from its config {config}: {error}. Its "
+                    "__init__ must take every entry of get_config() (pass **kwargs on to "
+                    "super().__init__ for name, trainable and dtype), or the class must define "
+                    "from_config(cls, config)."
+                ) from error
         return saving.model_from_config(config)
 
     # ---- compile --------------------------------------------------------------------------
@@ -970,6 +980,7 @@ class Model:
                 "keras.Model(inputs, outputs)."
             )
         self._refuse_custom_steps()
+        self._build_input_shape = input_shape
         inputs = subclassing.symbolic_inputs(input_shape)
         self._graph, self._output_keys = subclassing.trace(self, inputs, training=False)
         self._input_keys = list(inputs) if isinstance(inputs, dict) else None
@@ -980,6 +991,32 @@ class Model:
         self.built = True
         if self.compiled:
             self._compile_objectives()
+
+    def get_config(self):
+        """A subclassed model's config, as Keras 3 makes it: its name, the arguments its class's
+        ``__init__`` received (when they are numbers, strings, booleans, None, or lists and dicts
+        of them), trainable and dtype. ``from_config`` calls the class with it; a class whose
+        ``__init__`` takes other arguments (layers, say) defines its own get_config.
+
+        Raises:
+            TypeError: when the arguments cannot be written to a file, naming them.
+        """
+        arguments = subclassing.init_arguments(self)
+        return {"name": self.name, **arguments, "trainable": self.trainable,
+                "dtype": saving.dtype_policy(backend.floatx())}
+
+    def save(self, filepath, overwrite=True):
+        """Saves the whole model (architecture, weights, compile settings and the optimizer's
+        state) atomically: to a '.keras' file in Keras 3's format, or to '.h5' / '.hdf5' in
+        Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
+        it stopped. A subclassed model is described by its class's registered name and
+        ``get_config()`` (see ``keras.saving.register_keras_serializable``)."""
+        saving.save_model(self, filepath, overwrite=overwrite)
+
+    def to_json(self, **kwargs):
+        """The model's description as JSON, as in a '.keras' file's config.json (no weights).
+        ``kwargs`` go to ``json.dumps``."""
+        return json.dumps(saving.serialize_model(self), **kwargs)
 
     def _refuse_custom_steps(self):
         """Raises for the Keras methods a subclass overrides that tinykeras cannot run: the
@@ -1142,13 +1179,6 @@ class Sequential(Model):
         self._require_built("output_shape")
         return self.layers[-1].output_shape if self.layers else self._input_shape
 
-    def save(self, filepath, overwrite=True):
-        """Saves the whole model (architecture, weights, compile settings and the optimizer's
-        state) atomically: to a '.keras' file in Keras 3's format, or to '.h5' / '.hdf5' in
-        Keras 2's. ``load_model`` (or Keras') reads it back, and ``fit`` then continues where
-        it stopped."""
-        saving.save_model(self, filepath, overwrite=overwrite)
-
     def get_config(self):
         """Keras 3's config of the model: name, trainable, dtype, one entry per layer ({'module',
         'class_name', 'config', 'registered_name'}, an InputLayer first once the input shape is
@@ -1159,11 +1189,6 @@ class Sequential(Model):
     def from_config(cls, config):
         """Rebuilds an (unweighted) model from ``get_config()``'s dict or Keras 3's."""
         return saving.sequential_from_config(config)
-
-    def to_json(self, **kwargs):
-        """The model's description as JSON, as in a '.keras' file's config.json (no weights).
-        ``kwargs`` go to ``json.dumps``."""
-        return json.dumps(saving.serialize_model(self), **kwargs)
 
     def __repr__(self):
         return f"<Sequential name={self.name}, layers={len(self.layers)}, built={self.built}>"
@@ -1203,20 +1228,10 @@ class Functional(Model):
     def _sequential_like(self):
         return len(self.inputs) == 1 and len(self.outputs) == 1 and functional.sequential_like(self._graph.nodes)
 
-    def save(self, filepath, overwrite=True):
-        """Saves the whole model atomically, as ``Sequential.save`` does: '.keras' (Keras 3) or
-        '.h5' / '.hdf5' (Keras' HDF5 model file)."""
-        saving.save_model(self, filepath, overwrite=overwrite)
-
     def get_config(self):
         """Keras 3's config of a functional model: name, trainable, one entry per layer (with
         its ``name`` and ``inbound_nodes``), ``input_layers`` and ``output_layers``."""
         return functional_config.functional_config(self)
-
-    def to_json(self, **kwargs):
-        """The model's description as JSON, as in a '.keras' file's config.json (no weights).
-        ``kwargs`` go to ``json.dumps``."""
-        return json.dumps(saving.serialize_model(self), **kwargs)
 
     def __repr__(self):
         return f"<Functional name={self.name}, layers={len(self.layers)}>"
@@ -1250,19 +1265,24 @@ def _tensors(value, what):
     return tensors
 
 
-def load_model(filepath, compile=True):
-    """Loads a Sequential or functional model from a '.keras' file written by ``save`` or by
-    Keras 3 (or a '.h5' model file).
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Loads a model from a '.keras' file written by ``save`` or by Keras 3 (or a '.h5' model
+    file): a Sequential, a functional model, or a subclassed model whose class the program
+    registered with ``keras.saving.register_keras_serializable`` or passes in
+    ``custom_objects``.
 
     Args:
         filepath: the '.keras' (or '.h5') file.
+        custom_objects: {class name: class} for subclassed models not registered.
         compile: restore the compile settings (optimizer, loss, metrics) saved with the model.
             Settings tinykeras does not support leave the model uncompiled, with a warning.
+        safe_mode: accepted for Keras code; tinykeras never runs code from a file (it has no
+            Lambda layer), so every load is safe.
 
     Raises:
         ValueError: for a malformed file, or layers tinykeras does not support (each is named).
     """
-    return saving.load_model(filepath, compile=compile)
+    return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
 
 
 def model_from_json(json_string):

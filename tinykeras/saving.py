@@ -600,7 +600,7 @@ def jsonable(value):
     return value
 
 
-def _dtype_policy(name):
+def dtype_policy(name):
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": name}, "registered_name": None}
 
 
@@ -635,7 +635,7 @@ def layer_entry(layer):
             f"supported layers are {', '.join(SUPPORTED_LAYERS)}. Use save_weights instead."
         )
     own = layer.get_config()
-    config = {"name": layer.name, "trainable": layer.trainable, "dtype": _dtype_policy(own["dtype"])}
+    config = {"name": layer.name, "trainable": layer.trainable, "dtype": dtype_policy(own["dtype"])}
     for key in LAYER_ARGUMENTS[class_name]:
         value = own[key]
         config[key] = _keras_initializer(value) if key.endswith("_initializer") else jsonable(value)
@@ -675,7 +675,7 @@ def sequential_config(model):
     """What ``Sequential.get_config()`` returns: Keras' config of a Sequential model."""
     layers = [_input_entry(model)] if model.built else []
     layers += [layer_entry(layer) for layer in model.layers]
-    config = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(backend.floatx()), "layers": layers}
+    config = {"name": model.name, "trainable": model.trainable, "dtype": dtype_policy(backend.floatx()), "layers": layers}
     if model.built:
         config["build_input_shape"] = jsonable(layers[0]["config"]["batch_shape"])
     return config
@@ -764,13 +764,50 @@ def serialize_model(model):
             "build_config": {"input_shape": None},
         }
     else:
-        raise ValueError(
-            f"Model '{model.name}' ({type(model).__name__}) is a subclassed model: its call is "
-            "code, which a model file does not hold (and tinykeras runs no code from files). "
-            "Save its weights with save_weights, and build the model in code to load them."
-        )
+        registered = get_registered_name(type(model))
+        serialized = {
+            "module": None if ">" in registered else type(model).__module__,
+            "class_name": type(model).__name__, "config": model.get_config(), "registered_name": registered,
+        }
+        if model.built:
+            serialized["build_config"] = {"input_shape": jsonable(model._build_input_shape)}
     serialized["compile_config"] = compile_config(model)
     return serialized
+
+
+# ---- classes a program registers for its files -----------------------------------------------
+
+#: The classes registered with register_keras_serializable, by registered name.
+_REGISTERED = {}
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """A class decorator (``@keras.saving.register_keras_serializable()``) registering a
+    subclassed model so that ``load_model`` can rebuild it from its file, under the name
+    'package>name' (the class's name by default), as Keras 3 does.
+
+    Raises:
+        ValueError: when another class already has that name.
+    """
+
+    def register(cls):
+        registered = f"{package}>{name or cls.__name__}"
+        if registered in _REGISTERED and _REGISTERED[registered] is not cls:
+            raise ValueError(f"{registered} has already been registered to {_REGISTERED[registered]}.")
+        _REGISTERED[registered] = cls
+        return cls
+
+    return register
+
+
+def get_registered_name(cls):
+    """The name a class is saved under: its registered 'package>name', else its own name."""
+    return next((name for name, known in _REGISTERED.items() if known is cls), cls.__name__)
+
+
+def get_registered_object(name, custom_objects=None):
+    """The class registered under ``name``, or given in ``custom_objects``, or None."""
+    return (custom_objects or {}).get(name) or _REGISTERED.get(name)
 
 
 def save_model(model, filepath, overwrite=True):
@@ -1049,7 +1086,7 @@ def _check_optimizer_numbers(optimizer):
             )
 
 
-def model_from_config(config, class_name=None):
+def model_from_config(config, class_name=None, registered_name=None, custom_objects=None):
     """Rebuilds a model (without weights) from its config: a Sequential's or a functional
     model's, told apart by ``class_name`` or, without it, by the functional config's keys
     ('input_layers', 'output_layers').
@@ -1066,14 +1103,18 @@ def model_from_config(config, class_name=None):
         return sequential_from_config(config)
     if class_name in ("Functional", "Model"):
         return functional_from_config(config)
-    raise ValueError(
-        f"tinykeras loads Sequential and functional models; the file describes a {class_name!r} "
-        "model. A subclassed model (layers composed in its own call) is described by its code, "
-        "not its file: build it in code and load its weights with load_weights."
-    )
+    cls = get_registered_object(registered_name, custom_objects) or get_registered_object(class_name, custom_objects)
+    if cls is None:
+        raise ValueError(
+            f"The file describes a model of class {class_name!r} (registered as "
+            f"{registered_name!r}), which this program has not registered: decorate the class "
+            "with @keras.saving.register_keras_serializable(), or pass "
+            f"load_model(..., custom_objects={{{class_name!r}: {class_name}}})."
+        )
+    return cls.from_config(config)
 
 
-def deserialize_model(serialized, compile=True):
+def deserialize_model(serialized, compile=True, custom_objects=None):
     """Rebuilds a model from a config.json object (without weights): a Sequential or a
     functional model, compiled as ``compile_config`` says when ``compile`` is set.
 
@@ -1081,7 +1122,11 @@ def deserialize_model(serialized, compile=True):
         ValueError: for a malformed config, another class of model, or unsupported layers.
     """
     serialized = expect_dict(serialized, "the model description", ("class_name", "config"))
-    model = model_from_config(serialized["config"], str(serialized["class_name"]))
+    model = model_from_config(serialized["config"], str(serialized["class_name"]),
+                              serialized.get("registered_name"), custom_objects)
+    build_config = serialized.get("build_config")
+    if not model.built and isinstance(build_config, dict) and build_config.get("input_shape") is not None:
+        model.build(_build_shape(build_config["input_shape"]))
     compile_settings = serialized.get("compile_config")
     if compile and compile_settings:
         arguments = _compile_arguments(expect_dict(compile_settings, "'compile_config'"))
@@ -1201,7 +1246,17 @@ def _check_member_names(names, filepath):
             raise ValueError(f"{filepath} has no '{required}': it is not a '.keras' model archive.")
 
 
-def load_model(filepath, compile=True):
+def _build_shape(value):
+    """A build_config's input shape: a shape, a list of shapes, or a dict of them (lists read
+    from JSON; a list of numbers and None is one shape)."""
+    if isinstance(value, dict):
+        return {key: tuple(shape) for key, shape in value.items()}
+    if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+        return [tuple(shape) for shape in value]
+    return tuple(value)
+
+
+def load_model(filepath, compile=True, custom_objects=None):
     """Loads a model from a '.keras' archive written by ``save_model`` or by Keras 3.
 
     The Sequential or functional model is rebuilt from config.json (only the layers of
@@ -1240,7 +1295,7 @@ def load_model(filepath, compile=True):
             expect_dict(_archive_json(archive, _METADATA, filepath), f"{filepath} '{_METADATA}'")
         serialized = _archive_json(archive, _CONFIG, filepath)
         with config_errors(f"{filepath} '{_CONFIG}'"):
-            model = deserialize_model(serialized, compile=compile)
+            model = deserialize_model(serialized, compile=compile, custom_objects=custom_objects)
         if not model.built:
             raise ValueError(f"{filepath}: the model's input shape is not recorded, so it cannot be built.")
         if _WEIGHTS not in names:

@@ -42,7 +42,55 @@ def tracked_layers(model):
 
 
 #: Attributes of the engine that are not the user's layers.
-ENGINE_ATTRIBUTES = frozenset({"_layers", "_graph", "_training_graph", "_ran", "optimizer", "history"})
+ENGINE_ATTRIBUTES = frozenset(
+    {"_layers", "_graph", "_training_graph", "_ran", "_init_arguments", "optimizer", "history"}
+)
+
+
+def init_arguments(model):
+    """The arguments the model's class received in ``__init__``, by parameter name (those
+    passed through ``**kwargs`` by their own names), name, trainable and dtype aside.
+
+    Raises:
+        TypeError: for arguments a config cannot hold, naming them and the fix.
+    """
+    args, kwargs = getattr(model, "_init_arguments", ((), {}))
+    signature = inspect.signature(type(model).__init__)
+    bound = signature.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    arguments = {}
+    for index, (name, value) in enumerate(bound.arguments.items()):
+        parameter = signature.parameters[name]
+        if index == 0:
+            continue  # self
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                raise TypeError(f"{type(model).__name__}: arguments passed as *{name} have no name for a config.")
+        else:
+            arguments[name] = value
+    for key in ("name", "trainable", "dtype"):
+        arguments.pop(key, None)
+    unwritable = [name for name, value in arguments.items() if not _plain(value)]
+    if unwritable:
+        raise TypeError(
+            f"{type(model).__name__} was created with argument(s) {unwritable} that a config "
+            "cannot hold (only numbers, strings, booleans, None, and lists and dicts of them): "
+            "define get_config(self) returning what __init__ needs, and from_config(cls, "
+            "config) if rebuilding it takes more than cls(**config)."
+        )
+    return arguments
+
+
+def _plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
 
 
 def takes_training(method):
