@@ -22,3 +22,19 @@ def keras_fixture(name, extension):
     with np.load(os.path.join(FIXTURES, f"keras_{name}.npz"), allow_pickle=False) as data:
         x, y = data["x"], data["y"]
     return os.path.join(FIXTURES, f"keras_{name}{extension}"), x, y
+
+
+def seeded(model, seed):
+    """``model`` with the random weights ``interchange.random_weights`` draws for ``seed`` (the
+    fixture scripts draw the same)."""
+    model.set_weights(interchange.random_weights(model, seed))
+    return model
+
+
+def without_bookkeeping(value):
+    """Drops Keras' object-sharing ids, which only link equal dtype policies inside one file."""
+    if isinstance(value, dict):
+        return {k: without_bookkeeping(v) for k, v in value.items() if k != "shared_object_id"}
+    if isinstance(value, list):
+        return [without_bookkeeping(v) for v in value]
+    return value

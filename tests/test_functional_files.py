@@ -14,7 +14,8 @@ import zipfile
 import h5py
 import numpy as np
 import pytest
-from keras_fixtures import ATOL, interchange, keras_fixture
+import keras_fixtures
+from keras_fixtures import ATOL, interchange, keras_fixture, without_bookkeeping
 
 import tinykeras as keras
 from tinykeras import layers, optimizers
@@ -29,9 +30,7 @@ def build(name):
 
 
 def seeded(name, seed=3):
-    model = build(name)
-    model.set_weights(interchange.random_weights(model, seed))
-    return model
+    return keras_fixtures.seeded(build(name), seed)
 
 
 def keras_saved(name):
@@ -42,15 +41,6 @@ def keras_saved(name):
 
 def numbered(saved, prefix):
     return [saved[f"{prefix}{i}"] for i in range(len([k for k in saved if k.startswith(prefix)]))]
-
-
-def without_bookkeeping(value):
-    """Drops Keras' object-sharing ids, which only link equal dtype policies inside one file."""
-    if isinstance(value, dict):
-        return {k: without_bookkeeping(v) for k, v in value.items() if k != "shared_object_id"}
-    if isinstance(value, list):
-        return [without_bookkeeping(v) for v in value]
-    return value
 
 
 def datasets(f):

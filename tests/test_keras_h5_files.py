@@ -13,6 +13,7 @@ import os
 import h5py
 import numpy as np
 import pytest
+import keras_fixtures
 from keras_fixtures import ATOL, FIXTURES, NAMES, interchange
 
 import tinykeras
@@ -27,9 +28,7 @@ def build(name):
 
 
 def seeded(name, seed=5):
-    model = build(name)
-    model.set_weights(interchange.random_weights(model, seed))
-    return model
+    return keras_fixtures.seeded(build(name), seed)
 
 
 def trained_fixture(name):

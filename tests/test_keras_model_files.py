@@ -11,7 +11,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from keras_fixtures import ATOL, NAMES, interchange, keras_fixture
+from keras_fixtures import ATOL, NAMES, interchange, keras_fixture, without_bookkeeping
 
 import tinykeras
 from tinykeras import layers, optimizers
@@ -43,15 +43,6 @@ def edited_fixture(tmp_path, edit, name="mnist_cnn"):
     edit(config)
     members["config.json"] = json.dumps(config)
     return write_members(tmp_path / "edited.keras", members)
-
-
-def without_bookkeeping(value):
-    """Drops Keras' object-sharing ids, which only link equal dtype policies inside one file."""
-    if isinstance(value, dict):
-        return {k: without_bookkeeping(v) for k, v in value.items() if k != "shared_object_id"}
-    if isinstance(value, list):
-        return [without_bookkeeping(v) for v in value]
-    return value
 
 
 # ---- Keras -> tinykeras ----------------------------------------------------------------------

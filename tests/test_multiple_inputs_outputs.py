@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from model_gradients import assert_weight_gradients_match
+
 import tinykeras as keras
 from tinykeras import backend, layers
 
@@ -138,16 +140,8 @@ def test_gradients_of_two_weighted_losses_match_finite_differences():
     model.compile("sgd", ["categorical_crossentropy", "mse"], loss_weights=[1.0, 0.5])
     xs = [a.astype(np.float64)[:6], b.astype(np.float64)[:6]]
     ys = [labels.astype(np.float64)[:6], targets.astype(np.float64)[:6]]
-    model._batch_outputs(xs, ys, training=True)
-    analytic = [g for layer, _ in model._train_variables() for g in layer.grads]
-
-    def total():
-        return model._objectives.total_loss(model._batch_outputs(xs, ys, training=False)[0])
-
-    numeric = [keras.utils.numerical_gradient(total, v.value) for v in model.trainable_weights]
-    assert len(analytic) == len(numeric) == 6
-    for got, want in zip(analytic, numeric):
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    assert len(model.trainable_weights) == 6
+    assert_weight_gradients_match(model, xs, ys)
 
 
 def test_a_two_input_model_nested_in_another_gets_both_input_gradients():
@@ -160,17 +154,7 @@ def test_a_two_input_model_nested_in_another_gets_both_input_gradients():
     model.compile("sgd", "mse")
     _, (xa, xb, _, targets) = model_and_data()
     xs, y = [xa[:5].astype(np.float64), xb[:5].astype(np.float64)], targets[:5].astype(np.float64)
-    model._batch_outputs(xs, y, training=True)
-    from tinykeras.models import _gradient_pairs
-
-    pairs = {id(v): g for g, v in _gradient_pairs(model._owners())}
-
-    def total():
-        return model._objectives.total_loss(model._batch_outputs(xs, y, training=False)[0])
-
-    for variable in model.trainable_weights:
-        np.testing.assert_allclose(pairs[id(variable)], keras.utils.numerical_gradient(total, variable.value),
-                                   rtol=1e-6, atol=1e-8)
+    assert_weight_gradients_match(model, xs, y)
 
 
 @pytest.mark.parametrize(
@@ -246,17 +230,7 @@ def test_a_model_called_at_two_places_shares_its_weights_and_sums_their_gradient
     rng = np.random.default_rng(3)
     xs = [rng.random((6, 4)), rng.random((6, 4))]
     y = rng.integers(0, 2, (6, 1)).astype(np.float64)
-    model._batch_outputs(xs, y, training=True)
-    from tinykeras.models import _gradient_pairs
-
-    pairs = {id(v): g for g, v in _gradient_pairs(model._owners())}
-
-    def total():
-        return model._objectives.total_loss(model._batch_outputs(xs, y, training=False)[0])
-
-    for variable in model.trainable_weights:
-        np.testing.assert_allclose(pairs[id(variable)], keras.utils.numerical_gradient(total, variable.value),
-                                   rtol=1e-6, atol=1e-8)
+    assert_weight_gradients_match(model, xs, y)
     before = [w.copy() for w in base.get_weights()]
     model.fit(xs, y, epochs=2, verbose=0)
     assert all(not np.array_equal(a, b) for a, b in zip(before, base.get_weights()))

@@ -4,9 +4,10 @@ call branching on ``training`` gets a graph for training and one for inference."
 import numpy as np
 import pytest
 
+from model_gradients import assert_weight_gradients_match
+
 import tinykeras as keras
 from tinykeras import backend, layers
-from tinykeras.models import _gradient_pairs
 
 
 class MLP(keras.Model):
@@ -117,23 +118,11 @@ def test_a_call_branching_on_training_gets_a_graph_for_each():
 
 def test_gradients_of_a_subclassed_model_match_finite_differences():
     backend.set_floatx("float64")
-    model = WithDropout()
+    model = MLP()
     model.compile("sgd", "categorical_crossentropy")
     x, y = data(n=5)
-    x, y = x.astype(np.float64), y.astype(np.float64)
     model.build((None, 5))
-    model._batch_outputs(x, y, training=False)  # the inference graph: no dropout noise
-    model._ran.backward([None])  # nothing: a graph without gradients leaves the layers be
-    values, ys, outputs = model._batch_outputs(x, y, training=False)
-    model._losses(ys, outputs, backward=True)
-    pairs = {id(v): g for g, v in _gradient_pairs(model._owners()) if True}
-
-    def loss():
-        return model._objectives.total_loss(model._batch_outputs(x, y, training=False)[0])
-
-    for variable in (model.hidden.variables + model.out.variables):
-        np.testing.assert_allclose(pairs[id(variable)], keras.utils.numerical_gradient(loss, variable.value),
-                                   rtol=1e-6, atol=1e-8)
+    assert_weight_gradients_match(model, x.astype(np.float64), y.astype(np.float64))
 
 
 def test_dict_inputs_and_several_outputs():
@@ -187,17 +176,30 @@ def test_a_functional_style_subclass_builds_from_inputs_and_outputs():
     assert np.isfinite(model.fit(x, y, epochs=1, verbose=0).history["loss"][0])
 
 
-def test_arithmetic_on_tensors_inside_call_says_which_layer_to_use():
+def test_arithmetic_and_ops_inside_call_train_like_the_merge_layer():
+    """``a + b`` and ``ops.relu`` in call record ops, which train exactly as the Add and
+    Activation layers computing the same."""
+
     class Sums(keras.Model):
-        def __init__(self):
+        def __init__(self, merged_by_layers=False):
             super().__init__()
-            self.a, self.b = layers.Dense(3), layers.Dense(3)
+            self.a, self.b, self.out = layers.Dense(3), layers.Dense(3), layers.Dense(2, activation="softmax")
+            self.merged_by_layers = merged_by_layers
 
         def call(self, inputs):
-            return self.a(inputs) + self.b(inputs)
+            if self.merged_by_layers:
+                return self.out(layers.Activation("relu")(layers.Add()([self.a(inputs), self.b(inputs)])))
+            return self.out(keras.ops.relu(self.a(inputs) + self.b(inputs)))
 
-    with pytest.raises(TypeError, match=r"Model 'sums' \(Sums\): its call\(\) failed .*layers.Add\(\)\(\[a, b\]\)"):
-        Sums().build((None, 4))
+    x, y = data(features=4, classes=2)
+    with_ops, with_layers = Sums(), Sums(merged_by_layers=True)
+    for model in (with_ops, with_layers):
+        model.build((None, 4))
+        model.compile("adam", "categorical_crossentropy")
+    with_layers.set_weights(with_ops.get_weights())
+    history = with_ops.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    assert history == with_layers.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    assert [type(n.layer).__name__ for n in with_ops._graph.nodes] == ["Dense", "Dense", "Add", "Relu", "Dense"]
 
 
 class CustomStep(MLP):
@@ -304,7 +306,7 @@ def test_call_returning_something_else_than_tensors_is_refused():
             self.dense(inputs)
             return 3
 
-    with pytest.raises(TypeError, match=r"call\(\) must return what its layers return .* it returned int"):
+    with pytest.raises(TypeError, match=r"call\(\) must return what its layers and ops return .* it returned int"):
         ReturnsNumber().build((None, 3))
 
 

@@ -14,8 +14,10 @@ from tinykeras import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
     preprocessing,
+    saving,
     utils,
 )
 from tinykeras.layers import Input
@@ -36,7 +38,9 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "ops",
     "optimizers",
     "preprocessing",
+    "saving",
     "utils",
 ]

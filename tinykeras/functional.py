@@ -11,10 +11,19 @@ connection).
 import contextlib
 import copy
 
+import numpy as np
+
 from tinykeras import backend
 
-#: The lists collecting the nodes recorded while a subclassed model's call is traced.
+#: The lists collecting the nodes recorded while a subclassed model's or a custom layer's call
+#: is traced, and the custom layers whose call is being traced (innermost last).
 _recorders = []
+_tracing_layers = []
+
+
+def tracing():
+    """Whether a call is being traced (then an op on variables alone records a node too)."""
+    return bool(_recorders)
 
 
 @contextlib.contextmanager
@@ -25,7 +34,7 @@ def recording():
     try:
         yield nodes
     finally:
-        _recorders.remove(nodes)
+        _recorders.pop()  # the blocks nest: this one's list is the last
 
 
 def forget(nodes):
@@ -34,6 +43,12 @@ def forget(nodes):
         recorded = getattr(node.layer, "_nodes", None) or []
         kept = [other for other in recorded if other is not node]
         node.layer._nodes = kept or None
+
+
+def _ops():
+    from tinykeras import ops
+
+    return ops
 
 
 class KerasTensor:
@@ -58,17 +73,69 @@ class KerasTensor:
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, name={self.name}>"
 
-    def _arithmetic(self, *_):
-        raise TypeError(
-            f"Arithmetic on the symbolic tensor {self.name} (shape {self.shape}) is not supported "
-            "yet by tinykeras: compute it with layers, e.g. layers.Add()([a, b]) for a + b, "
-            "layers.Subtract(), layers.Multiply(), layers.Average(), layers.Concatenate(), "
-            "layers.Activation('relu') for an activation."
-        )
+    # Arithmetic on symbolic tensors records ops (tinykeras.ops), as in Keras.
+    def __add__(self, other):
+        return _ops().add(self, other)
 
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _arithmetic
-    __truediv__ = __rtruediv__ = __matmul__ = __rmatmul__ = __pow__ = __rpow__ = __neg__ = _arithmetic
-    __getitem__ = _arithmetic
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().divide(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __getitem__(self, key):
+        return _ops().get_item(self, key)
+
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    @property
+    def T(self):
+        return _ops().transpose(self)
+
+    __hash__ = object.__hash__
 
     def __array__(self, dtype=None, copy=None):
         raise TypeError(
@@ -92,6 +159,12 @@ class Node:
         self.inputs = inputs  # a list of KerasTensors
         self.several = False  # whether the layer was called on a list
         self.output = output
+
+    @property
+    def is_input(self):
+        """Whether this is an Input's node (no call: the model is fed there). An op computing
+        from variables alone reads no tensor either, but is a call."""
+        return not self.inputs and not getattr(self.layer, "is_operation", False)
 
     @property
     def index(self):
@@ -180,6 +253,46 @@ def call_symbolic(layer, inputs):
     return output
 
 
+def call_operation(op, operands):
+    """An op (``tinykeras.ops``) called with symbolic tensors among its operands: records its
+    node, whose output has the shape the op gives (found by running it on ones).
+
+    Raises:
+        ValueError: naming the op and the operands' shapes, when they do not fit it.
+    """
+    op.bind(operands, lambda operand: isinstance(operand, KerasTensor))
+    tensors = [operands[i] for i in op._symbolic]
+    shape, dtype = _inferred_output(op, tensors)
+    output = KerasTensor(shape, dtype)
+    node = Node(op, tensors, output)
+    node.several = True
+    output.node = node
+    op._nodes = [node]
+    op.owner = _tracing_layers[-1] if _tracing_layers else None
+    for recorder in _recorders:
+        recorder.append(node)
+    return output
+
+
+def _inferred_output(op, tensors):
+    """The output shape and dtype of ``op`` on ``tensors``: it runs on arrays of ones twice,
+    unknown sizes (None) set to 2 then 3; output axes whose size changes are unknown."""
+
+    results = []
+    for size in (2, 3):
+        trial = copy.copy(op)
+        arrays = [np.ones([size if d is None else d for d in t.shape], dtype=t.dtype) for t in tensors]
+        try:
+            with np.errstate(all="ignore"):
+                results.append(np.asarray(trial.forward(arrays)))
+        except (ValueError, TypeError, IndexError) as error:
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"ops.{op.name}: cannot take operands of shape {shapes}: {error}") from None
+    first, second = results
+    shape = tuple(None if a != b else a for a, b in zip(first.shape, second.shape))
+    return shape, first.dtype.name
+
+
 def _fits(expected, received):
     """Whether a layer built for ``expected`` takes ``received`` (batch axes aside)."""
     if isinstance(received, list):
@@ -206,7 +319,7 @@ def graph(inputs, outputs):
         seen.add(id(node))
         if id(tensor) in given:
             return
-        if not node.inputs:  # an InputLayer's tensor
+        if node.is_input:
             raise ValueError(
                 f"The model's output {output.name} depends on the Input '{node.layer.name}', "
                 "which is not among the model's inputs "
@@ -261,7 +374,19 @@ class Graph:
         read = [id(t) for node in self.nodes for t in node.inputs] + [id(t) for t in self.outputs]
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
-        self.exclusive = [read.count(id(t)) == 1 and t.node.inputs != [] for t in self.outputs]
+        self.exclusive = [read.count(id(t)) == 1 and not t.node.is_input for t in self.outputs]
+
+    def owners(self):
+        """Each runner with trainable weights, with them (a layer called here, or an op reading
+        variables)."""
+        owners = [(node.runner, node.runner.trainable_weights) for node in self.nodes]
+        return [(runner, variables) for runner, variables in owners if variables]
+
+    def gradients_of(self, variables):
+        """After ``backward``: the gradient of each of ``variables``, summed over the calls that
+        read it (zeros for one no call reached)."""
+        total = {id(v): g for g, v in gradient_pairs(self.owners())}
+        return [total[id(v)] if id(v) in total else np.zeros_like(v.value) for v in variables]
 
     def with_own_runners(self):
         """A copy whose nodes compute through copies of the runners (sharing their variables):
@@ -278,7 +403,7 @@ class Graph:
         found, stack = set(), [self.outputs[i].node for i in output_indices]
         while stack:
             node = stack.pop()
-            if id(node) not in found and node.inputs:
+            if id(node) not in found and not node.is_input:
                 found.add(id(node))
                 stack.extend(t.node for t in node.inputs)
         return found
@@ -324,16 +449,50 @@ class Graph:
         inputs = {id(t) for t in self.inputs}
         for node in reversed(self.nodes):
             d_output = grads.pop(id(node.output), None)
-            if d_output is None:
+            if d_output is None:  # no gradient reaches this call (behind a stop_gradient)
+                node.runner.grads = [np.zeros_like(v.value) for v in node.runner.trainable_weights]
                 continue
             d_inputs = steps.get(id(node), node.runner.backward)(d_output)
             if not node.runner.input_gradient:
                 continue
             for tensor, d_input in zip(node.inputs, d_inputs if node.several else [d_inputs]):
                 key = id(tensor)
-                if tensor.node.inputs or (wanted and key in inputs):  # other Inputs need none
+                if d_input is None:  # an operand without a gradient (a comparison's)
+                    continue
+                if not tensor.node.is_input or (wanted and key in inputs):  # other Inputs need none
                     grads[key] = d_input if key not in grads else grads[key] + d_input
         return [grads.get(id(t)) for t in self.inputs] if wanted else None
+
+
+def gradient_pairs(owners):
+    """(gradient, variable) for every trainable variable, from each layer's ``grads``.
+
+    Raises:
+        TypeError: when a layer's backward did not set one gradient per trainable variable.
+    """
+    pairs = []
+    for layer, variables in owners:
+        if len(layer.grads) != len(variables):
+            raise TypeError(
+                f"Layer '{layer.name}' has {len(variables)} trainable weight(s) "
+                f"({', '.join(v.name for v in variables)}); its backward set {len(layer.grads)} "
+                "gradient(s) in self.grads. Set one gradient per trainable weight, in the order "
+                "of trainable_weights (and none while the layer is not trainable)."
+            )
+        pairs += ((np.asarray(grad), variable) for grad, variable in zip(layer.grads, variables))
+    return summed(pairs)
+
+
+def summed(pairs):
+    """The pairs with one entry per variable: the gradients of a variable that several calls of
+    a shared layer reached, added up."""
+    if len({id(variable) for _, variable in pairs}) == len(pairs):
+        return pairs
+    total = {}
+    for grad, variable in pairs:
+        key = id(variable)
+        total[key] = (grad + total[key][0], variable) if key in total else (grad, variable)
+    return list(total.values())
 
 
 def connections(nodes):

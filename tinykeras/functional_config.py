@@ -16,6 +16,7 @@ config is executed: layers are looked up by class name in :mod:`tinykeras.saving
 import numpy as np
 
 from tinykeras import functional, saving
+from tinykeras.ops.operation import Operation
 
 #: The layer classes whose Keras ``call`` takes a ``mask`` argument: Keras records
 #: ``{"mask": null}`` in their calls.
@@ -52,6 +53,12 @@ def keras_layers(model, functional=None):
     """
     if not (_is_functional(model) if functional is None else functional):
         return list(model.layers)
+    return [layer for layer in keras_operations(model) if not isinstance(layer, Operation)]
+
+
+def keras_operations(model):
+    """A functional model's layers and ops (``tinykeras.ops`` called on its tensors), in the
+    order Keras lists ``model.operations``: by decreasing depth, as :func:`keras_layers`."""
     nodes, first_met = _walk_back(model.outputs)  # every Input is reached: Model() checks it
     depths = _layer_depths(nodes)
     layers = {id(node.layer): node.layer for node in nodes}
@@ -129,6 +136,13 @@ def functional_config(model):
     Raises:
         ValueError: naming a layer that the format cannot describe.
     """
+    computed = [layer.name for layer in keras_operations(model) if isinstance(layer, Operation)]
+    if computed:
+        raise ValueError(
+            f"Model '{model.name}' computes with keras.ops ({', '.join(computed)}): tinykeras cannot "
+            "describe ops in a model's config yet. Save its weights with save_weights and "
+            "rebuild the model in code."
+        )
     calls = _calls(model)
     numbers = {id(node): index for layer_calls in calls.values() for index, node in enumerate(layer_calls)}
     entries = []

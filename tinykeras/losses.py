@@ -73,6 +73,8 @@ class Loss:
 
     def value_and_grad(self, y_true, y_pred):
         """Returns (mean loss, dLoss/dy_pred)."""
+        if type(self).call is not Loss.call:
+            return _traced_value_and_grad(self, y_true, y_pred)
         if self.from_logits:
             return self.value_and_grad_logits(y_true, y_pred)
         return self.value_and_grad_probabilities(y_true, y_pred)
@@ -88,6 +90,77 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}(from_logits={self.from_logits}, reduction={self.reduction!r})"
+
+
+class LossFunctionWrapper(Loss):
+    """A loss given as a function ``fn(y_true, y_pred)`` returning one value per sample, written
+    with ``keras.ops`` (its gradient then comes from the ops').
+
+    Args:
+        fn: the function.
+        name: the loss name (the function's by default).
+    """
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def __repr__(self):
+        return f"LossFunctionWrapper({getattr(self.fn, '__name__', self.fn)!r})"
+
+
+def _traced_value_and_grad(loss, y_true, y_pred):
+    """(mean loss, dLoss/dy_pred) of a loss written with ``call`` on keras.ops: ``call`` runs once
+    per shape on symbolic targets and predictions, and the graph its ops record gives the
+    values forward and the gradient backward.
+
+    Raises:
+        TypeError: naming the loss, when its call computes with something other than keras.ops
+            (NumPy functions cannot be differentiated).
+    """
+    from tinykeras import functional
+
+    key = (np.shape(y_true)[1:], np.shape(y_pred)[1:], np.asarray(y_true).dtype.name, y_pred.dtype.name)
+    graphs = loss.__dict__.setdefault("_graphs", {})
+    if key not in graphs:
+        graphs[key] = _trace_loss(loss, y_true, y_pred)
+    graph = graphs[key]
+    values = np.asarray(graph.forward([y_true, y_pred] if len(graph.inputs) == 2 else [y_pred], training=True)[0])
+    count = max(values.size, 1)
+    graph.mark_input_gradients(True)
+    d_pred = graph.backward([np.full(values.shape, 1 / count, dtype=y_pred.dtype)], wanted=True)[-1]
+    return float(values.sum() / count), (np.zeros_like(y_pred) if d_pred is None else d_pred)
+
+
+def _trace_loss(loss, y_true, y_pred):
+    """The graph of ``loss.call`` on symbolic (y_true, y_pred), or on y_pred alone when the
+    loss does not read the targets."""
+    from tinykeras import functional
+
+    targets = functional.Input(batch_shape=(None,) + np.shape(y_true)[1:], dtype=np.asarray(y_true).dtype.name, name="y_true")
+    predictions = functional.Input(batch_shape=(None,) + np.shape(y_pred)[1:], dtype=y_pred.dtype.name, name="y_pred")
+    with functional.recording() as recorded:
+        try:
+            values = loss.call(targets, predictions)
+        except TypeError as error:
+            raise TypeError(
+                f"Loss '{loss.name}': its call(y_true, y_pred) could not be differentiated: {error} "
+                "Write it with keras.ops (ops.mean, ops.square, ...) and arithmetic on its "
+                "arguments, not NumPy functions."
+            ) from error
+        finally:
+            functional.forget(recorded)
+    if not isinstance(values, functional.KerasTensor):
+        raise TypeError(
+            f"Loss '{loss.name}': call(y_true, y_pred) must compute its values from y_pred with "
+            f"keras.ops; it returned {type(values).__name__}."
+        )
+    reads_targets = any(t is targets for node in recorded for t in node.inputs)
+    inputs = [targets, predictions] if reads_targets else [predictions]
+    return functional.Graph(inputs, [values], functional.graph(inputs, [values]))
 
 
 def standardize_reduction(reduction):
@@ -492,6 +565,10 @@ def get(identifier):
     if isinstance(identifier, str):
         name = backend.snake_case(identifier) if identifier[:1].isupper() else identifier
         return lookup("loss", name, _LOSSES, _ALIASES)()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return LossFunctionWrapper(identifier)
     raise TypeError(
         f"Could not interpret loss {identifier!r}: pass a name such as "
         "'categorical_crossentropy' or a loss object from tinykeras.losses."

@@ -388,7 +388,7 @@ class Model:
 
     def _train_batch(self, x, y, owners):
         values, ys, outputs = self._batch_outputs(x, y, training=True)
-        self.optimizer.step(_gradient_pairs(owners))
+        self.optimizer.step(functional.gradient_pairs(owners))
         self._objectives.update(values, ys, outputs)
 
     def _test_batch(self, x, y):
@@ -461,7 +461,7 @@ class Model:
             self._losses(ys, outputs, backward=True)
             for variable in self.trainable_weights:
                 variable.grad = None
-            for grad, variable in _gradient_pairs(self._owners()):
+            for grad, variable in functional.gradient_pairs(self._owners()):
                 variable.grad = grad
 
         return LossValue(self._objectives.total_loss(values), backward)
@@ -950,7 +950,7 @@ class Model:
         ``grads``, one per trainable weight (summed over the calls of a shared layer inside)."""
         self._ran.mark_input_gradients(self.input_gradient)
         d_inputs = self._ran.backward([dy], wanted=self.input_gradient)
-        summed = {id(v): g for g, v in _gradient_pairs(self._owners())}
+        summed = {id(v): g for g, v in functional.gradient_pairs(self._owners())}
         self.grads = [summed[id(v)] for v in self.trainable_weights if id(v) in summed]
         if not self.input_gradient:
             return None
@@ -1075,7 +1075,7 @@ class Sequential(Model):
 
     def add(self, layer):
         """Appends a layer; the model is built as soon as its input shape is known."""
-        if isinstance(layer, functional.KerasTensor) and not layer.node.inputs:
+        if isinstance(layer, functional.KerasTensor) and layer.node.is_input:
             layer = layer.node.layer  # keras.Input(...): its InputLayer
         if isinstance(layer, InputLayer):
             if self.layers or self._input_layer is not None:
@@ -1098,11 +1098,15 @@ class Sequential(Model):
                 "be unique: give the new layer another name."
             )
         self.layers.append(layer)
-        if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
-            self.build(layer.batch_input_shape)
-        elif self.built:
-            layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
-            self._after_build()
+        try:
+            if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
+                self.build(layer.batch_input_shape)
+            elif self.built:
+                layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
+                self._after_build()
+        except (TypeError, ValueError):
+            self.layers.pop()  # a layer that cannot be built leaves the model as it was
+            raise
 
     def pop(self):
         """Removes the last layer."""
@@ -1221,8 +1225,13 @@ class Functional(Model):
         self.built = True
         self._graph.mark_input_gradients(False)
 
+    @property
+    def operations(self):
+        """The layers and the ops (``keras.ops`` called on its tensors), in Keras' order."""
+        return functional_config.keras_operations(self)
+
     def _connections(self, layer):
-        """The "Connected to" column of ``summary`` for one of ``layers``."""
+        """The "Connected to" column of ``summary`` for one of ``operations``."""
         return functional.connections([node for node in self._graph.nodes if node.layer is layer])
 
     def _sequential_like(self):
@@ -1255,7 +1264,7 @@ def _tensors(value, what):
             )
     if what == "inputs":
         for tensor in tensors:
-            if tensor.node.inputs:
+            if not tensor.node.is_input:
                 raise ValueError(
                     f"Model(inputs=...) takes the tensors keras.Input(...) returned; {tensor.name} "
                     f"was computed by layer '{tensor.node.layer.name}'. Pass the Input it comes from."
@@ -1332,37 +1341,6 @@ class LossValue(float):
 
     def backward(self):
         self._backward()
-
-
-def _gradient_pairs(owners):
-    """(gradient, variable) for every trainable variable, from each layer's ``grads``.
-
-    Raises:
-        TypeError: when a layer's backward did not set one gradient per trainable variable.
-    """
-    pairs = []
-    for layer, variables in owners:
-        if len(layer.grads) != len(variables):
-            raise TypeError(
-                f"Layer '{layer.name}' has {len(variables)} trainable weight(s) "
-                f"({', '.join(v.name for v in variables)}); its backward set {len(layer.grads)} "
-                "gradient(s) in self.grads. Set one gradient per trainable weight, in the order "
-                "of trainable_weights (and none while the layer is not trainable)."
-            )
-        pairs += ((np.asarray(grad), variable) for grad, variable in zip(layer.grads, variables))
-    return _summed(pairs)
-
-
-def _summed(pairs):
-    """The pairs with one entry per variable: the gradients of a variable that several calls of
-    a shared layer reached, added up."""
-    if len({id(variable) for _, variable in pairs}) == len(pairs):
-        return pairs
-    total = {}
-    for grad, variable in pairs:
-        key = id(variable)
-        total[key] = (grad + total[key][0], variable) if key in total else (grad, variable)
-    return list(total.values())
 
 
 def _keeps_logits(layer):

@@ -58,13 +58,17 @@ def weight_groups(model, path="", visited=None):
     reached yet). A nested model's layers follow it, under its group; a layer reached twice
     keeps its first path.
 
+    A layer written with ``call`` holding other layers is walked like a subclassed model:
+    its own weights in its group, its sublayers' under the attributes holding them.
+
     Returns:
-        A list of (layer, path, is_model): a nested model's own 'vars' group is empty.
+        A list of (layer, path, variables): the variables its own 'vars' group holds (none for
+        a model).
     """
     from tinykeras.functional_config import keras_layers
 
     visited = set() if visited is None else visited
-    if not model._subclassed:
+    if not getattr(model, "_subclassed", True):
         return _container_groups(keras_layers(model), _joined_path(path, "layers"), visited)
     groups = []
     for name, value in sorted(_saveable_attributes(model), key=lambda item: _attribute_key(item[0])):
@@ -76,12 +80,18 @@ def weight_groups(model, path="", visited=None):
 
 
 def _saveable_attributes(model):
-    """(name, value) of a subclassed model's attributes that may hold layers, with its
-    ``layers`` (Keras visits that property among the attributes)."""
+    """(name, value) of the attributes of a subclassed model (with its ``layers``, which Keras
+    visits among them) or of a layer written with call, that may hold layers."""
     from tinykeras.subclassing import ENGINE_ATTRIBUTES
 
     attributes = [(name, value) for name, value in vars(model).items() if name not in ENGINE_ATTRIBUTES]
-    return attributes + [("layers", model.layers)]
+    return attributes + [("layers", model.layers)] if _is_model(model) else attributes
+
+
+def _is_model(value):
+    from tinykeras.models import Model
+
+    return isinstance(value, Model)
 
 
 def _attribute_key(name):
@@ -105,8 +115,11 @@ def _layer_groups(layer, path, visited):
     if id(layer) in visited:
         return []
     visited.add(id(layer))
-    nested = isinstance(layer, Model)
-    return [(layer, path, nested)] + (weight_groups(layer, path, visited) if nested else [])
+    if isinstance(layer, Model):
+        return [(layer, path, [])] + weight_groups(layer, path, visited)
+    if layer._sublayers():
+        return [(layer, path, list(layer._variables))] + weight_groups(layer, path, visited)
+    return [(layer, path, layer.variables)]
 
 
 def _container_groups(items, path, visited):
@@ -166,8 +179,8 @@ def _write_weights(model, file, include_optimizer=False):
     import h5py
 
     with h5py.File(file, "w") as f:
-        for layer, group_path, nested in weight_groups(model):
-            _write_vars(f.create_group(f"{group_path}/vars"), [] if nested else [v.value for v in layer.variables])
+        for _, group_path, variables in weight_groups(model):
+            _write_vars(f.create_group(f"{group_path}/vars"), [v.value for v in variables])
         if include_optimizer and model.compiled:
             _write_vars(f.create_group("optimizer/vars"), keras_optimizer_state(model))
         f.create_group("vars")
@@ -400,18 +413,18 @@ def _plan(model, filepath, entries, skip_mismatch=False):
     ``_read_layer_groups``), by group path, every count and shape checked."""
     stored = dict(entries)
     pairs = []
-    for layer, path, nested in weight_groups(model):
-        if nested:
-            continue  # its layers are listed after it; its own 'vars' must be empty (leftover)
+    for layer, path, variables in weight_groups(model):
+        if not variables:
+            continue  # a model's own 'vars' group must be empty (anything there is leftover)
         arrays = stored.pop(path, None)
         if arrays is None:
-            if layer.variables and not skip_mismatch:
+            if not skip_mismatch:
                 raise ValueError(
                     f"{filepath} has no weights for layer '{layer.name}' (expected group "
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
-        pairs.append((layer, layer.variables, path, arrays))
+        pairs.append((layer, variables, path, arrays))
     checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]
     if leftover and not skip_mismatch:

@@ -102,11 +102,12 @@ def takes_training(method):
 def symbolic_inputs(shapes):
     """Input tensors for ``shapes``: a shape, a list of shapes, or a dict of them by name (each
     with the batch axis first)."""
+    # Named here rather than numbered: tracing leaves the names keras.Input takes as they were.
     if isinstance(shapes, dict):
         return {name: functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=name) for name, shape in shapes.items()}
     if isinstance(shapes, list):
-        return [functional.Input(batch_shape=(None,) + tuple(shape)[1:]) for shape in shapes]
-    return functional.Input(batch_shape=(None,) + tuple(shapes)[1:])
+        return [functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=f"input_{i}") for i, shape in enumerate(shapes)]
+    return functional.Input(batch_shape=(None,) + tuple(shapes)[1:], name="input")
 
 
 def data_shapes(x):
@@ -138,8 +139,8 @@ def trace(model, inputs, training):
             outputs = model.call(inputs, **arguments)
         except (TypeError, ValueError) as error:
             raise type(error)(
-                f"Model '{model.name}' ({type(model).__name__}): its call() failed while tinykeras "
-                f"traced it on symbolic inputs ({_describe(inputs)}): {error}"
+                f"{_kind(model)} '{model.name}' ({type(model).__name__}): its call() failed while "
+                f"tinykeras traced it on symbolic inputs ({_describe(inputs)}): {error}"
             ) from error
         finally:
             functional.forget(recorded)
@@ -149,10 +150,16 @@ def trace(model, inputs, training):
     if not all(isinstance(t, functional.KerasTensor) for t in flat_outputs):
         kinds = ", ".join(type(t).__name__ for t in flat_outputs)
         raise TypeError(
-            f"Model '{model.name}' ({type(model).__name__}): call() must return what its "
-            f"layers return (a tensor, or a list or dict of them); it returned {kinds}."
+            f"{_kind(model)} '{model.name}' ({type(model).__name__}): call() must return what "
+            f"its layers and ops return (a tensor, or a list or dict of them); it returned {kinds}."
         )
     return functional.Graph(flat_inputs, flat_outputs, functional.graph(flat_inputs, flat_outputs)), keys
+
+
+def _kind(owner):
+    from tinykeras.models import Model
+
+    return "Model" if isinstance(owner, Model) else "Layer"
 
 
 def _describe(inputs):

@@ -193,12 +193,95 @@ class Layer:
 
     def forward(self, x, training=False):
         """Returns the layer's output for the batch ``x``."""
+        if self._call_graphs is not None:
+            return self._forward_call(x, training)
         return x
 
     def backward(self, dy):
         """Returns dLoss/dx given dLoss/dy (None allowed when ``input_gradient`` is False), and
         sets ``self.grads``."""
+        if self._call_graphs is not None:
+            return self._backward_call(dy)
         return dy
+
+    # ---- a layer written the Keras way: call() on keras.ops and other layers -------------------
+
+    #: Once a layer computing with ``call`` is built: its traced graphs (inference, training).
+    _call_graphs = None
+
+    def _trace_call(self, input_shape):
+        """Runs ``call`` on symbolic inputs of ``input_shape`` (twice when it takes
+        ``training``): the ops and layers it calls record the graph forward and backward run."""
+        from tinykeras import functional, subclassing
+
+        functional._tracing_layers.append(self)
+        try:
+            graph, keys = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=False)
+            training_graph = None
+            if subclassing.takes_training(self.call):
+                training_graph, _ = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=True)
+        finally:
+            functional._tracing_layers.pop()
+        if keys is not None or len(graph.outputs) != 1:
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}): call() must return one tensor; "
+                "return several from a keras.Model subclass instead."
+            )
+        self._call_graphs = (graph, training_graph)
+        self._check_variables_read(graph)
+        return graph.outputs[0].shape
+
+    def _check_variables_read(self, graph):
+        """Raises unless call reads each of the layer's own variables through an op: one read
+        as an array (``self.w.value``) or not at all would never get a gradient."""
+        read = {id(v) for node in graph.nodes for v in getattr(node.runner, "variables", ())}
+        unread = [v.name for v in self._variables if v.trainable and id(v) not in read]
+        if unread:
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}): call() does not compute with its "
+                f"weight(s) {unread} as variables, so they would never train. Use the variable "
+                "itself in keras.ops or arithmetic (inputs * self.w), not its array (self.w.value)."
+            )
+
+    def _forward_call(self, x, training):
+        graph, training_graph = self._call_graphs
+        self._ran = training_graph if training and training_graph is not None else graph
+        return self._ran.forward(x if isinstance(x, list) else [x], training)[0]
+
+    def _backward_call(self, dy):
+        graph = self._ran
+        graph.mark_input_gradients(self.input_gradient)
+        d_inputs = graph.backward([dy], wanted=self.input_gradient)
+        self.grads = graph.gradients_of(self.trainable_weights)
+        if not self.input_gradient:
+            return None
+        return d_inputs if len(d_inputs) > 1 else d_inputs[0]
+
+    def _sublayers(self):
+        """The layers held by the attributes of a layer computing with ``call``."""
+        if not computes_with_call(type(self)):
+            return []
+        from tinykeras.subclassing import tracked_layers
+
+        return [layer for layer in tracked_layers(self) if layer is not self]
+
+    def __copy__(self):
+        """A copy computing a second call of the layer (a shared layer): the same variables;
+        a layer computing with ``call`` gets its own copies of the calls in its graph."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        if self._call_graphs is not None:
+            graph, training_graph = self._call_graphs
+            clone._call_graphs = (graph.with_own_runners(), training_graph and training_graph.with_own_runners())
+        return clone
+
+    def add_loss(self, loss):
+        """Not supported yet: raises, naming what to do instead."""
+        raise TypeError(
+            f"Layer '{self.name}': add_loss is not supported yet by tinykeras, so the loss would "
+            "not be trained on. Add the term to the model's loss (a loss per output, with "
+            "loss_weights) instead."
+        )
 
     # ---- variables ------------------------------------------------------------------------
 
@@ -207,20 +290,49 @@ class Layer:
     #: memory before any message could say which.
     max_weight_size = 2**31
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", trainable=True, dtype=None):
-        """Creates, registers and returns a :class:`Variable`.
+    def add_weight(self, *args, **kwargs):
+        """Creates, registers and returns a :class:`Variable`, with Keras 3's arguments:
+        ``add_weight(shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+        constraint=None, name=None)``.
 
         Args:
-            name: the variable's name ('kernel', 'bias', ...).
             shape: its shape.
-            initializer: an initializer name or object.
-            trainable: whether the optimizer updates it.
+            initializer: an initializer name or object ('glorot_uniform' by default).
             dtype: float type; by default the layer's dtype, else ``backend.floatx()``.
+            trainable: whether the optimizer updates it.
+            name: the variable's name ('kernel', 'bias', ...; 'variable', numbered, by default).
+
+        tinykeras' layers name the variable first, ``add_weight("kernel", shape, initializer,
+        trainable, dtype)``: a first argument that is a string is read in that order.
 
         Raises:
+            TypeError: for an argument given twice.
             ValueError: for a shape of more than ``max_weight_size`` values, before anything
-                is allocated.
+                is allocated; for a regularizer or constraint, which tinykeras does not apply.
         """
+        legacy = bool(args) and isinstance(args[0], str)
+        order = ("name", "shape", "initializer", "trainable", "dtype") if legacy else (
+            "shape", "initializer", "dtype", "trainable", "regularizer", "constraint", "name")
+        if len(args) > len(order):
+            raise TypeError(f"Layer '{self.name}': add_weight takes at most {len(order)} positional arguments.")
+        positional = dict(zip(order, args))
+        twice = sorted(set(positional) & set(kwargs))
+        if twice:
+            raise TypeError(f"Layer '{self.name}': add_weight got {twice} both by position and by name.")
+        return self._add_weight(**positional, **kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
+                    constraint=None, name=None):
+        for setting, value in (("regularizer", regularizer), ("constraint", constraint)):
+            if value is not None:
+                raise ValueError(
+                    f"Layer '{self.name}': add_weight({setting}=...) is not supported by tinykeras, "
+                    "which would not apply it. Leave it out."
+                )
+        if shape is None:
+            raise ValueError(f"Layer '{self.name}': add_weight needs a shape, e.g. add_weight(shape=(4, 8)).")
+        initializer = "glorot_uniform" if initializer is None else initializer
+        name = name or ("variable" if not self._variables else f"variable_{len(self._variables)}")
         dtype = dtype or self.dtype or backend.floatx()
         shape = tuple(shape)
         size = 1
@@ -246,20 +358,37 @@ class Layer:
 
     @property
     def variables(self):
-        """All variables in creation order (the order ``get_weights`` uses)."""
-        return list(self._variables)
+        """All variables in creation order (the order ``get_weights`` uses); for a layer computing
+        with ``call``, its own then its sublayers', trainable ones first, as Keras orders them."""
+        if not computes_with_call(type(self)):
+            return list(self._variables)
+        return self.trainable_weights + self.non_trainable_weights
 
     @property
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return [v for v in self._variables if v.trainable]
+        own = [v for v in self._variables if v.trainable]
+        return own + [v for layer in self._sublayers() for v in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
+        own = list(self._variables) if not self.trainable else [v for v in self._variables if not v.trainable]
+        sublayers = self._sublayers()
         if not self.trainable:
-            return list(self._variables)
-        return [v for v in self._variables if not v.trainable]
+            return own + [v for layer in sublayers for v in layer.weights]
+        return own + [v for layer in sublayers for v in layer.non_trainable_weights]
+
+    @property
+    def trainable(self):
+        """Whether fit updates the layer's weights (setting it sets its sublayers', as Keras)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
 
     @property
     def input(self):
@@ -292,11 +421,11 @@ class Layer:
 
     def count_params(self):
         """The number of scalars in all the layer's variables."""
-        return int(sum(v.value.size for v in self._variables))
+        return int(sum(v.value.size for v in self.variables))
 
     def get_weights(self):
         """Copies of the variables' values, in creation order (Keras' order)."""
-        return [v.value.copy() for v in self._variables]
+        return [v.value.copy() for v in self.variables]
 
     def set_weights(self, weights):
         """Sets every variable from a list of arrays, after checking all of them.
@@ -305,7 +434,7 @@ class Layer:
             ValueError: if the count or a shape differs; TypeError: if an array does not
                 hold real numbers. The layer is then left unchanged.
         """
-        assign_weights(f"Layer '{self.name}'", self._variables, weights)
+        assign_weights(f"Layer '{self.name}'", self.variables, weights)
 
     # ---- calling and describing -----------------------------------------------------------
 
@@ -337,13 +466,17 @@ class Layer:
             TypeError: if the layer's class overrides a method that would be silently ignored
                 (see :func:`check_protocol`).
         """
-        input_shape = tuple(input_shape)
+        input_shape = list(input_shape) if isinstance(input_shape, list) else tuple(input_shape)
         check_protocol(self)
         if not self.built:
             self.build(input_shape)
             self.built = True
         self.input_shape = input_shape
-        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        if computes_with_call(type(self)):
+            traced = self._call_graphs[0].outputs[0].shape if self._call_graphs else self._trace_call(input_shape)
+            self.output_shape = tuple(traced)
+        else:
+            self.output_shape = tuple(self.compute_output_shape(input_shape))
         return self.output_shape
 
     def get_config(self):
@@ -424,6 +557,14 @@ _BACKWARD = (
 )
 
 
+def computes_with_call(cls):
+    """Whether a layer class computes with ``call`` written on keras.ops and other layers (a
+    Layer subclass defining call, whose forward is still Layer's)."""
+    return any("call" in vars(klass) for klass in cls.__mro__ if klass is not Layer and issubclass(klass, Layer)) and (
+        next(klass for klass in cls.__mro__ if "forward" in vars(klass)) is Layer
+    )
+
+
 def check_protocol(layer):
     """Checks that every method ``layer``'s class overrides is one the model runs.
 
@@ -448,6 +589,14 @@ def check_protocol(layer):
         return len(mro) if klass is None else mro.index(klass)
 
     what = f"Layer '{layer.name}' ({cls.__name__})"
+    if computes_with_call(cls):
+        if owner("backward") is not Layer:
+            raise TypeError(
+                f"{what} defines call() and backward(): a layer written with call gets its backward "
+                "from the ops and layers call uses; backward would never run. Remove it, or "
+                "write forward(x, training) in place of call."
+            )
+        return
     computes = min(depth("forward"), depth("forward_linear"))
     if owner("forward") is Layer:
         outcome = "pass its input through unchanged"

@@ -8,6 +8,7 @@ the axes an input was broadcast along (``_unbroadcast``).
 import numpy as np
 
 from tinykeras.layers.base import Layer
+from tinykeras.ops.operation import unbroadcast
 
 
 class Merge(Layer):
@@ -89,12 +90,6 @@ def _broadcast_shape(shapes, name):
     return tuple(result)
 
 
-def _unbroadcast(grad, shape):
-    """Sums ``grad`` over the axes along which an input of ``shape`` was broadcast."""
-    axes = tuple(i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
-    return grad.sum(axis=axes, keepdims=True) if axes else grad
-
-
 class Elementwise(Merge):
     """An elementwise merge whose inputs keep their shapes for the backward."""
 
@@ -113,7 +108,7 @@ class Add(Elementwise):
         return y
 
     def merge_backward(self, dy):
-        return [_unbroadcast(dy, shape) for shape in self._input_shapes]
+        return [unbroadcast(dy, shape) for shape in self._input_shapes]
 
 
 class Subtract(Elementwise):
@@ -126,7 +121,7 @@ class Subtract(Elementwise):
 
     def merge_backward(self, dy):
         first, second = self._input_shapes
-        return [_unbroadcast(dy, first), _unbroadcast(-dy, second)]
+        return [unbroadcast(dy, first), unbroadcast(-dy, second)]
 
 
 class Multiply(Elementwise):
@@ -146,7 +141,7 @@ class Multiply(Elementwise):
             for j, v in enumerate(self._x):
                 if j != i:
                     others = others * v
-            grads.append(_unbroadcast(others, shape))
+            grads.append(unbroadcast(others, shape))
         return grads
 
 
@@ -157,7 +152,7 @@ class Average(Elementwise):
         return Add.combine(self, inputs) / len(inputs)
 
     def merge_backward(self, dy):
-        return [_unbroadcast(dy / len(self._input_shapes), shape) for shape in self._input_shapes]
+        return [unbroadcast(dy / len(self._input_shapes), shape) for shape in self._input_shapes]
 
 
 class _Extremum(Elementwise):
@@ -179,9 +174,9 @@ class _Extremum(Elementwise):
         running = dy
         for i in range(len(self._winners), 0, -1):
             keep = self._winners[i - 1]
-            grads[i] = _unbroadcast(np.where(keep, 0, running), self._input_shapes[i])
+            grads[i] = unbroadcast(np.where(keep, 0, running), self._input_shapes[i])
             running = np.where(keep, running, 0)
-        grads[0] = _unbroadcast(running, self._input_shapes[0])
+        grads[0] = unbroadcast(running, self._input_shapes[0])
         return grads
 
 

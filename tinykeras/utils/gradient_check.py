@@ -49,6 +49,13 @@ def numerical_gradient(f, x, epsilon=1e-6, directions=None):
     return np.array(slopes)
 
 
+def _names(variables):
+    """Each variable's name, or its path ('linear_1/kernel') when names repeat (the weights of
+    a layer's sublayers)."""
+    names = [v.name for v in variables]
+    return names if len(set(names)) == len(names) else [v.path for v in variables]
+
+
 def check_gradients(
     target,
     x,
@@ -86,7 +93,7 @@ def check_gradients(
         seed: seed of the projection and the directions.
 
     Returns:
-        A dict from 'input' and each variable's name to its error.
+        A dict from 'input' and each variable's name (its path when names repeat) to its error.
 
     Raises:
         AssertionError: if an error exceeds ``tolerance``, naming the array and both gradients.
@@ -130,14 +137,14 @@ def check_gradients(
     else:
         analytic = {"input": input_grads}
     analytic.update(
-        {v.name: np.asarray(g) for v, g in zip(layer.trainable_weights, layer.grads)}
+        {key: np.asarray(g) for key, g in zip(_names(layer.trainable_weights), layer.grads)}
     )
     if len(layer.grads) != len(layer.trainable_weights):
         raise AssertionError(
             f"Layer '{layer.name}': backward set {len(layer.grads)} gradients for "
             f"{len(layer.trainable_weights)} trainable variables."
         )
-    arrays = {**inputs, **{v.name: v.value for v in layer.trainable_weights}}
+    arrays = {**inputs, **dict(zip(_names(layer.trainable_weights), (v.value for v in layer.trainable_weights)))}
     return _compare(arrays, analytic, objective, epsilon, tolerance, max_elements, num_directions, rng, layer.name)
 
 

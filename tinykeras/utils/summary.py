@@ -101,7 +101,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     lines = [f'Model: "{model.name}"', _rule(widths, "┏", "━", "┳", "┓")]
     lines += _row(_HEADERS[: len(widths)], widths, "┃", bottom=True)
     lines.append(_rule(widths, "┡", "━", "╇", "┩"))
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(getattr(model, "operations", model.layers)):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
         shape = str(tuple(layer.output_shape)) if layer.built else "?"
