@@ -38,3 +38,14 @@ def without_bookkeeping(value):
     if isinstance(value, list):
         return [without_bookkeeping(v) for v in value]
     return value
+
+
+def weight_group_paths(path):
+    """The groups holding weights in a '.weights.h5' file (the optimizer's aside, which Keras
+    writes for a compiled model), sorted."""
+    import h5py
+
+    with h5py.File(path) as f:
+        found = []
+        f.visit(lambda name: found.append(name) if name.endswith("/vars") and len(f[name]) else None)
+    return sorted(name for name in found if name != "optimizer/vars")

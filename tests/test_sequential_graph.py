@@ -44,3 +44,28 @@ def test_layers_moved_into_a_second_sequential_share_their_weights():
     transfer.fit(x, y[:, :2], epochs=1, verbose=0)
     assert not np.array_equal(base.layers[0].get_weights()[0], frozen)
     np.testing.assert_array_equal(transfer.layers[0].get_weights()[0], base.layers[0].get_weights()[0])
+
+
+KERAS_UNBUILT_SUMMARY = """\
+Model: "unbuilt"
+┏━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
+┃ Layer (type)                    ┃ Output Shape           ┃       Param # ┃
+┡━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
+│ d1 (Dense)                      │ ?                      │   0 (unbuilt) │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ drop (Dropout)                  │ ?                      │             0 │
+├─────────────────────────────────┼────────────────────────┼───────────────┤
+│ flat (Flatten)                  │ ?                      │   0 (unbuilt) │
+└─────────────────────────────────┴────────────────────────┴───────────────┘
+ Total params: 0 (0.00 B)
+ Trainable params: 0 (0.00 B)
+ Non-trainable params: 0 (0.00 B)"""
+
+
+def test_an_unbuilt_summary_marks_only_layers_keras_builds_later():
+    """Keras 3.15 prints the same: layers without build of their own (Dropout) are built from
+    the start."""
+    model = keras.Sequential([layers.Dense(3, name="d1"), layers.Dropout(0.5, name="drop"), layers.Flatten(name="flat")], name="unbuilt")
+    lines = []
+    model.summary(print_fn=lines.append, line_length=76)  # Keras: 80 columns less 4
+    assert "\n".join(lines) == KERAS_UNBUILT_SUMMARY

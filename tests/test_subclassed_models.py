@@ -4,6 +4,7 @@ call branching on ``training`` gets a graph for training and one for inference."
 import numpy as np
 import pytest
 
+from keras_fixtures import weight_group_paths
 from model_gradients import assert_weight_gradients_match
 
 import tinykeras as keras
@@ -329,8 +330,6 @@ def test_weights_saved_by_keras_load_by_the_attributes_that_hold_the_layers(tmp_
     import os
     import sys
 
-    import h5py
-
     fixtures = os.path.join(os.path.dirname(__file__), "fixtures")
     sys.path.insert(0, fixtures)
     import make_keras_subclassed_fixture as fixture
@@ -342,13 +341,7 @@ def test_weights_saved_by_keras_load_by_the_attributes_that_hold_the_layers(tmp_
     np.testing.assert_allclose(model.predict(expected["x"], verbose=0), expected["predicted"], atol=1e-6)
     model.save_weights(tmp_path / "ours.weights.h5")
 
-    def groups(path):
-        with h5py.File(path) as f:
-            found = []
-            f.visit(lambda name: found.append(name) if name.endswith("/vars") and len(f[name]) else None)
-            return sorted(name for name in found if name != "optimizer/vars")  # Keras adds it when compiled
-
-    assert groups(tmp_path / "ours.weights.h5") == groups(os.path.join(fixtures, "keras_subclassed.weights.h5"))
+    assert weight_group_paths(tmp_path / "ours.weights.h5") == weight_group_paths(os.path.join(fixtures, "keras_subclassed.weights.h5"))
 
 
 def _fixture_module():

@@ -594,7 +594,7 @@ _KERAS_ONLY = {
 #: Settings read but not used (they only matter when another setting is on).
 _IGNORED = {"renorm_momentum", "ema_momentum"}
 #: Keras' layers whose class defines build(): their entries carry a build_config.
-_BUILD_CONFIG = {
+KERAS_LAYERS_WITH_BUILD = {
     "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
 }
@@ -654,7 +654,7 @@ def layer_entry(layer):
         config[key] = _keras_initializer(value) if key.endswith("_initializer") else jsonable(value)
     config.update(_KERAS_ONLY.get(class_name, {}))
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
-    if class_name in _BUILD_CONFIG and layer.input_shape is not None:
+    if class_name in KERAS_LAYERS_WITH_BUILD and layer.input_shape is not None:
         entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
     return entry
 

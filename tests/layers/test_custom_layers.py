@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from keras_fixtures import weight_group_paths
 from model_gradients import assert_weight_gradients_match
 
 import tinykeras as keras
@@ -124,21 +125,13 @@ def test_call_taking_training_gets_a_graph_for_each():
 def test_weights_written_by_keras_load_and_ours_have_keras_paths(tmp_path):
     """Keras 3 saves a layer's sublayers under the attributes holding them
     ('layers/mlp_block/linear_1/vars'); its file loads here and ours has the same groups."""
-    import h5py
-
     expected = np.load(os.path.join(FIXTURES, "keras_custom_layers.npz"))
     model = fixture.model(keras)
     model.load_weights(os.path.join(FIXTURES, "keras_custom_layers.weights.h5"))
     np.testing.assert_allclose(model.predict(expected["x"], verbose=0), expected["predicted"], atol=1e-6)
     model.save_weights(tmp_path / "ours.weights.h5")
 
-    def groups(path):
-        with h5py.File(path) as f:
-            found = []
-            f.visit(lambda name: found.append(name) if name.endswith("/vars") and len(f[name]) else None)
-            return sorted(name for name in found if name != "optimizer/vars")
-
-    assert groups(tmp_path / "ours.weights.h5") == groups(os.path.join(FIXTURES, "keras_custom_layers.weights.h5"))
+    assert weight_group_paths(tmp_path / "ours.weights.h5") == weight_group_paths(os.path.join(FIXTURES, "keras_custom_layers.weights.h5"))
 
 
 def test_what_would_not_train_is_refused():

@@ -82,6 +82,16 @@ def optimizer_params(optimizer):
     return sum(a.size for a in slots) + 2, sum(a.nbytes for a in slots) + 8 + 4
 
 
+def _builds(layer):
+    """Whether Keras would show the layer as unbuilt before its first call: its class (or the
+    Keras class of its name) defines build. Keras builds the others, weightless, at once."""
+    from tinykeras.layers.base import Layer
+    from tinykeras.saving import KERAS_LAYERS_WITH_BUILD
+
+    own = isinstance(layer, Layer) and type(layer).build is not Layer.build
+    return own or type(layer).__name__ in KERAS_LAYERS_WITH_BUILD or not isinstance(layer, Layer)
+
+
 def print_summary(model, line_length=None, positions=None, print_fn=None):
     """Prints the summary table of a model: a stack's three columns, or, for a functional model
     whose layers branch or merge, a fourth saying which layers each is connected to.
@@ -105,7 +115,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
         shape = str(tuple(layer.output_shape)) if layer.built else "?"
-        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        params = f"{layer.count_params():,}" if layer.built or not _builds(layer) else "0 (unbuilt)"
         cells = [f"{layer.name} ({type(layer).__name__})", shape, params]
         if connected:
             cells.append(model._connections(layer))
