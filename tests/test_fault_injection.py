@@ -24,10 +24,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 240
 
 
+# A shell without job control starts background commands with SIGINT ignored, and Python then
+# installs no KeyboardInterrupt handler: the child takes Ctrl-C as a terminal delivers it.
+_CTRL_C_AS_IN_A_TERMINAL = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
 def run_child(source, *args):
     """Runs ``source`` in a fresh interpreter; returns the JSON object it prints last."""
     env = {**os.environ, "PYTHONPATH": ROOT}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(source), *map(str, args)], env=env,
+    source = _CTRL_C_AS_IN_A_TERMINAL + textwrap.dedent(source)
+    result = subprocess.run([sys.executable, "-c", source, *map(str, args)], env=env,
                             capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
