@@ -31,6 +31,7 @@ CIFAR_BATCH = 64
 CIFAR_STEPS = 100  # training steps an epoch: a few tens of seconds at ~0.2 s a step
 CIFAR_TEST_SAMPLES = 640
 CIFAR_SEED = 1234
+RESNET_FILTERS = 16
 #: The CIFAR-10 tutorial's augmentation (``ImageDataGenerator`` arguments).
 CIFAR_AUGMENTATION = {
     "width_shift_range": 0.2,
@@ -48,7 +49,7 @@ class Workload:
     Args:
         description: a one-line summary for the report.
         prepare: ``() -> dict`` of NumPy arrays (see the module docstring).
-        build_tinykeras: ``() -> Sequential``, compiled.
+        build_tinykeras: ``() -> model`` (Sequential or functional), compiled.
         build_torch: ``() -> (module, optimizer, loss_fn)``.
         batch_size: samples per training step.
         epochs: timed epochs by default (after one warm-up epoch); odd, for a true median.
@@ -152,16 +153,22 @@ def prepare_cifar_synthetic(
 
 
 # ---- models ------------------------------------------------------------------------------------
-# Every tinykeras model is compiled by ``_compiled`` and every PyTorch model is made by
-# ``_torch_model``, so the optimizer, the loss and the initial weights are the same everywhere.
+# Every tinykeras model is compiled by ``_compile`` and every PyTorch model is initialised by
+# ``_torch_training``, so the optimizer, the loss and the initial weights are the same everywhere.
 
 
 def _compiled(layers):
-    """A tinykeras Sequential of ``layers``, compiled with Adam (lr 0.001, betas 0.9 / 0.999,
-    epsilon 1e-7), categorical cross-entropy and accuracy."""
-    from tinykeras import Sequential, optimizers
+    """A tinykeras Sequential of ``layers``, compiled by ``_compile``."""
+    from tinykeras import Sequential
 
-    model = Sequential(layers)
+    return _compile(Sequential(layers))
+
+
+def _compile(model):
+    """Compiles a tinykeras model with Adam (lr 0.001, betas 0.9 / 0.999, epsilon 1e-7),
+    categorical cross-entropy and accuracy; returns it."""
+    from tinykeras import optimizers
+
     model.compile(
         optimizer=optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
         loss="categorical_crossentropy",
@@ -172,25 +179,19 @@ def _compiled(layers):
 
 def _he_uniform(layer):
     """Marks a PyTorch ``nn.Linear`` or ``nn.Conv2d`` for He-uniform initialisation (Keras'
-    ``kernel_initializer='he_uniform'``), which ``_torch_model`` applies; returns the layer."""
+    ``kernel_initializer='he_uniform'``), which ``_torch_training`` applies; returns the layer."""
     layer.kernel_initializer = "he_uniform"
     return layer
 
 
 def _torch_model(*layers, images=False):
-    """A PyTorch ``nn.Sequential`` of ``layers`` with its Adam and loss, as a workload builds it.
-
-    Kernels (of ``nn.Linear`` and ``nn.Conv2d``) are Glorot-uniform, or He-uniform for the layers
-    marked with ``_he_uniform`` (``kaiming_uniform_`` with the relu gain: bound sqrt(6 / fan_in),
-    as Keras' he_uniform), and biases zero; the model outputs logits for ``nn.CrossEntropyLoss``.
+    """A PyTorch ``nn.Sequential`` of ``layers`` with its Adam and loss (``_torch_training``).
     With ``images``, the model takes NHWC arrays, as tinykeras does, and permutes them to torch's
-    NCHW first. torch's Adam adds eps to sqrt(v_hat) (Keras adds it to sqrt(v) before the bias
-    correction of the step size); with eps=1e-7 the difference does not matter for a benchmark.
+    NCHW first.
 
     Returns:
         (module, optimizer, loss_fn).
     """
-    import torch
     from torch import nn
 
     class NHWCToNCHW(nn.Module):
@@ -199,12 +200,30 @@ def _torch_model(*layers, images=False):
         def forward(self, x):
             return x.permute(0, 3, 1, 2)
 
+    return _torch_training(nn.Sequential(*((NHWCToNCHW(),) if images else ()), *layers))
+
+
+def _torch_training(model):
+    """Initialises ``model`` as a workload's tinykeras peer is, and makes its Adam and loss.
+
+    Kernels (of every ``nn.Linear`` and ``nn.Conv2d`` in the module) are Glorot-uniform, or
+    He-uniform for the layers marked with ``_he_uniform`` (``kaiming_uniform_`` with the relu
+    gain: bound sqrt(6 / fan_in), as Keras' he_uniform), and biases zero; the model outputs
+    logits for ``nn.CrossEntropyLoss``. torch's Adam adds eps to sqrt(v_hat) (Keras adds it to
+    sqrt(v) before the bias correction of the step size); with eps=1e-7 the difference does not
+    matter for a benchmark.
+
+    Returns:
+        (module, optimizer, loss_fn).
+    """
+    import torch
+    from torch import nn
+
     initializers = {
         "glorot_uniform": nn.init.xavier_uniform_,
         "he_uniform": lambda weight: nn.init.kaiming_uniform_(weight, nonlinearity="relu"),
     }
-    model = nn.Sequential(*((NHWCToNCHW(),) if images else ()), *layers)
-    for layer in model:
+    for layer in model.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d)):
             initializers[getattr(layer, "kernel_initializer", "glorot_uniform")](layer.weight)
             nn.init.zeros_(layer.bias)
@@ -413,6 +432,68 @@ def cifar_torch():
     )
 
 
+def resnet_block_tinykeras():
+    """A functional model with one residual block: Conv2D(16, 3, same, relu) -> MaxPooling2D(2),
+    whose output ``x`` feeds [Conv2D(16, 3, same) -> BatchNormalization -> relu] twice and is
+    added to the result (``Add``), -> MaxPooling2D(2) -> Flatten -> Dense(10, softmax)."""
+    from tinykeras import Input, Model
+    from tinykeras.layers import (
+        Activation,
+        Add,
+        BatchNormalization,
+        Conv2D,
+        Dense,
+        Flatten,
+        MaxPooling2D,
+    )
+
+    inputs = Input(shape=MNIST_IMAGE)
+    x = Conv2D(RESNET_FILTERS, 3, padding="same", activation="relu")(inputs)
+    x = MaxPooling2D(2)(x)
+    y = x
+    for _ in range(2):
+        y = Conv2D(RESNET_FILTERS, 3, padding="same")(y)
+        y = BatchNormalization()(y)
+        y = Activation("relu")(y)
+    x = MaxPooling2D(2)(Add()([x, y]))
+    outputs = Dense(10, activation="softmax")(Flatten()(x))
+    return _compile(Model(inputs, outputs))
+
+
+def resnet_block_torch():
+    """The same residual model in PyTorch, an ``nn.Module`` whose ``forward`` adds the skip:
+    28x28x1 -> 28x28x16 -> 14x14x16 (+ the block's 14x14x16) -> 7x7x16 -> 10. Its batch
+    normalizations take Keras' epsilon (1e-3) and momentum (torch's momentum is 1 - Keras')."""
+    import torch
+    from torch import nn
+
+    filters = RESNET_FILTERS
+
+    def conv_norm_relu():
+        return [
+            nn.Conv2d(filters, filters, 3, padding=1),
+            nn.BatchNorm2d(filters, eps=1e-3, momentum=0.01),
+            nn.ReLU(),
+        ]
+
+    class ResidualBlockNet(nn.Module):
+        """Stem, one residual block, pooling and a linear head, on NHWC inputs."""
+
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(MNIST_IMAGE[-1], filters, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.block = nn.Sequential(*conv_norm_relu(), *conv_norm_relu())
+            self.head = nn.Linear(filters * 7 * 7, 10)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.stem(x.permute(0, 3, 1, 2))))
+            x = self.pool(x + self.block(x))
+            return self.head(torch.flatten(x, 1))
+
+    return _torch_training(ResidualBlockNet())
+
+
 WORKLOADS = {
     "mlp": Workload(
         description="MNIST MLP 784-64-64-10 (relu, softmax), Adam, batch 32",
@@ -465,6 +546,20 @@ WORKLOADS = {
             ((8, 8, 128), 128, 3, "same"),
         ),
         augmentation=CIFAR_AUGMENTATION,
+    ),
+    "resnet_block": Workload(
+        description="MNIST functional model on x / 255: Conv2D(16, 3, same, relu), "
+        "MaxPooling2D(2), a residual block [Conv2D(16, 3, same), BatchNormalization, relu] x 2 "
+        "with an Add skip, MaxPooling2D(2), Dense(10, softmax); Adam, batch 32",
+        prepare=prepare_mnist_unit,
+        build_tinykeras=resnet_block_tinykeras,
+        build_torch=resnet_block_torch,
+        epochs=1,
+        convolutions=(
+            (MNIST_IMAGE, RESNET_FILTERS, 3, "same"),
+            ((14, 14, RESNET_FILTERS), RESNET_FILTERS, 3, "same"),
+            ((14, 14, RESNET_FILTERS), RESNET_FILTERS, 3, "same"),
+        ),
     ),
 }
 

@@ -4,8 +4,9 @@ The examples are in tests/fixtures/keras_guide_examples.py, written once for bot
 from the guide "The Functional API" (keras-io, guides/functional_api.py; its Keras 3 edition on
 keras.io, which imports ``keras`` and saves to ``my_model.keras``), the sections
 "Introduction", "Training, evaluation, and inference", "Save and serialize", the ensembling part
-of "All models are callable, just like layers" and "A toy ResNet model"; and the example "Simple
-MNIST convnet" (keras-io, examples/vision/mnist_convnet.py). Each runs on a slice of its data to
+of "All models are callable, just like layers", "A toy ResNet model" and the first part of
+"Extend the API using custom layers"; and the example "Simple MNIST convnet" (keras-io,
+examples/vision/mnist_convnet.py). Each runs on a slice of its data to
 stay within about 20 s. CIFAR-10 cannot be downloaded here: the toy ResNet loads synthetic images
 of CIFAR-10's shape and type (``synthetic_cifar10``, ten classes told apart by their colour),
 written as CIFAR-10's batch files so that ``keras.datasets.cifar10.load_data()`` reads them.
@@ -22,11 +23,13 @@ Not covered, for what tinykeras lacks:
   ``layers.LSTM`` (integer inputs of variable length, ``shape=(None,)``).
 - "Extract and reuse nodes in the graph of layers": ``keras.applications`` (VGG19 and its
   ImageNet weights).
-- "Extend the API using custom layers": the layer itself (``call`` on ``keras.ops``) runs, but
-  the section ends with ``keras.Model.from_config(config, custom_objects=...)`` of a model
-  holding it, and tinykeras does not write or read a custom layer's config yet.
+- "Extend the API using custom layers", second part: ``keras.Model.from_config(config,
+  custom_objects=...)`` of a model holding the custom layer: tinykeras' ``Model.get_config()``
+  refuses a custom layer (a strict xfail below).
 - "When to use the functional API" runs no code (its snippets are quoted in the text).
-- "Mix-and-match API styles": ``layers.Conv1D`` and ``layers.GlobalAveragePooling1D``.
+- "Mix-and-match API styles": ``layers.Conv1D`` and ``layers.GlobalAveragePooling1D``; and a
+  custom layer called on an array is traced with an unknown batch size, so that the guide's
+  ``CustomRNN``, whose ``call`` makes ``ops.zeros(shape=(inputs.shape[0], units))``, fails.
 """
 import importlib.util
 import os
@@ -66,6 +69,13 @@ KERAS_ENSEMBLE_LOSSES = [
     0.1190192699432373, 0.06747514754533768,
 ]
 KERAS_ENSEMBLE_TEST_MSE = 0.061371710151433945
+#: The same for the custom layer's model.
+KERAS_CUSTOM_LAYER_LOSSES = [
+    1.2070467472076416, 1.111185908317566, 1.026319980621338, 0.9469233751296997,
+    0.8725966215133667, 0.8030739426612854, 0.7381268739700317, 0.6775281429290771,
+    0.6210167407989502, 0.5683271884918213,
+]
+KERAS_CUSTOM_LAYER_TEST_MSE = 0.5335968732833862
 
 
 @pytest.fixture
@@ -124,6 +134,22 @@ def test_functional_api_toy_resnet_on_cifar10_shaped_data(synthetic_cifar10, cap
     assert result["params"] == 223_242 and "Total params: 223,242" in out
     assert "13/13" in out  # 800 training images in batches of 64, 200 held out
     assert abs(result["test_accuracy"] - KERAS_RESNET_ACCURACY) <= RESNET_TOLERANCE
+
+
+def test_functional_api_custom_layer_computes_and_trains_as_keras_does():
+    result = examples.functional_api_custom_layer(keras)
+    kernel, bias = result["weights"]
+    np.testing.assert_allclose(result["outputs"], result["inputs"] @ kernel + bias, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(result["history"]["loss"], KERAS_CUSTOM_LAYER_LOSSES, rtol=1e-5)
+    assert result["test_mse"] == pytest.approx(KERAS_CUSTOM_LAYER_TEST_MSE, rel=1e-5)
+
+
+@pytest.mark.xfail(raises=ValueError, strict=True,
+                   reason="Model.get_config() refuses a functional model holding a custom layer")
+def test_functional_api_custom_layer_model_from_config():
+    result = examples.functional_api_custom_layer_config(keras)
+    assert [type(layer).__name__ for layer in result["layers"]] == ["InputLayer", "CustomDense"]
 
 
 def test_mnist_convnet(mnist, capsys):
