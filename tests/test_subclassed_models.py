@@ -286,6 +286,9 @@ def test_what_cannot_run_is_refused_not_ignored():
         NoCall().build((None, 3))
     with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['units'\]"):
         MLP(units=3)
+    with pytest.raises(ValueError, match=r"MLP: keras.Model.__init__\(dtype='float16'\) is not supported"):
+        MLP(dtype="float16")
+    assert MLP(dtype="float32").get_config()["dtype"]["config"]["name"] == "float32"
 
     class NotADict(MLP):
         def train_step(self, data):

@@ -375,6 +375,8 @@ class Graph:
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
         self.exclusive = [read.count(id(t)) == 1 and not t.node.is_input for t in self.outputs]
+        #: The later calls of shared layers, computing through copies of them.
+        self.copies = [node for node in self.nodes if node.runner is not node.layer]
 
     def owners(self):
         """Each runner with trainable weights, with them (a layer called here, or an op reading

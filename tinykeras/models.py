@@ -91,7 +91,7 @@ class Model:
             Functional.__init__(self, *args, **kwargs)
             return
         name, trainable = kwargs.pop("name", None), kwargs.pop("trainable", True)
-        kwargs.pop("dtype", None)
+        _check_model_dtype(type(self).__name__, kwargs.pop("dtype", None))
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__}: keras.Model.__init__() got unexpected keyword argument(s) "
@@ -300,9 +300,8 @@ class Model:
     def _follow_shared(self):
         """A later call of a shared layer follows the layer's ``trainable``."""
         for graph in (self._graph, self._training_graph):
-            for node in graph.nodes if graph is not None else ():
-                if node.runner is not node.layer:
-                    node.runner.trainable = node.layer.trainable
+            for node in graph.copies if graph is not None else ():
+                node.runner.trainable = node.layer.trainable
 
     def _graph_for(self, training):
         """The graph that computes the model in training (or inference)."""
@@ -1298,6 +1297,18 @@ def model_from_json(json_string):
     """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's)."""
     serialized = saving.parse_json(json_string, "model_from_json: the string")
     return saving.deserialize_model(serialized, compile=False)
+
+
+def _check_model_dtype(cls_name, dtype):
+    """A subclassed model's ``dtype``: None, or the float type tinykeras computes in (as a name
+    or as the DTypePolicy a config holds). Another would be ignored, so it raises."""
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else dtype
+    if name not in (None, backend.floatx()):
+        raise ValueError(
+            f"{cls_name}: keras.Model.__init__(dtype={name!r}) is not supported: a model computes in "
+            f"backend.floatx() ({backend.floatx()!r}). Call backend.set_floatx({name!r}) before "
+            "building the model instead."
+        )
 
 
 def _step_logs(logs, method):
