@@ -17,6 +17,7 @@ from tinykeras import (
     ops,
     optimizers,
     preprocessing,
+    random,
     saving,
     utils,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ops",
     "optimizers",
     "preprocessing",
+    "random",
     "saving",
     "utils",
 ]

@@ -33,6 +33,11 @@ class Activation:
         self.backward = backward
 
     def __call__(self, x):
+        from tinykeras import functional
+        from tinykeras.ops.activation import ActivationOp
+
+        if isinstance(x, functional.KerasTensor) or (functional.tracing() and hasattr(x, "trainable")):
+            return ActivationOp(self)(x)  # in a model or a traced call: a node of its graph
         return self.forward(np.asarray(x))
 
     def __repr__(self):

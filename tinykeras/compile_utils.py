@@ -34,12 +34,12 @@ class Objectives:
             wrong length, a dict names an unknown output, or no output has a loss.
     """
 
-    def __init__(self, model_name, output_names, loss, loss_weights=None, metrics=None):
+    def __init__(self, model_name, output_names, loss, loss_weights=None, metrics=None, added_losses=False):
         self.model_name = model_name
         self.output_names = list(output_names)
         several = len(self.output_names) > 1
         self.losses = [None if entry is None else losses.get(entry) for entry in self._per_output("loss", loss, spread=True)]
-        if all(entry is None for entry in self.losses):
+        if all(entry is None for entry in self.losses) and not added_losses:
             raise ValueError(
                 f"Model '{model_name}': compile needs a loss, e.g. "
                 "compile(optimizer='adam', loss='categorical_crossentropy')."
@@ -48,10 +48,10 @@ class Objectives:
             _check_reduction(model_name, entry)
         weights = [1.0 if w is None else w for w in self._per_output("loss_weights", loss_weights, spread=False)]
         self.loss_weights = [_weight(model_name, name, w) for name, w in zip(self.output_names, weights)]
-        self.metrics = [
-            [metrics_module.get(m) for m in _as_list(entry)]
-            for entry in self._metrics_per_output(metrics)
-        ]
+        #: The metrics of each output as compile received them (names, functions, Metrics).
+        self.metric_entries = [_as_list(entry) for entry in self._metrics_per_output(metrics)]
+        self.metrics = [[metrics_module.for_compile(m) for m in entries] for entries in self.metric_entries]
+        self._unresolved = any(isinstance(m, metrics_module.AccuracyByShapes) for m in self.flat_metrics())
         if several:
             for name, output_metrics in zip(self.output_names, self.metrics):
                 for metric in output_metrics:
@@ -127,21 +127,34 @@ class Objectives:
             for loss, y, output in zip(self.losses, ys, outputs)
         ]
 
-    def total_loss(self, values):
-        """The loss fit minimises: the outputs' losses times their weights, added up."""
-        return sum(w * v for w, v in zip(self.loss_weights, values) if v is not None)
+    def total_loss(self, values, added=0.0):
+        """The loss fit minimises: the outputs' losses times their weights, added up, plus the
+        ``added`` add_loss terms."""
+        if len(values) == 1 and values[0] is not None:  # one output: no generator per step
+            return self.loss_weights[0] * values[0] + added
+        return sum((w * v for w, v in zip(self.loss_weights, values) if v is not None), added)
 
-    def update(self, values, ys, outputs):
+    def update(self, values, ys, outputs, added=0.0):
         """Adds one batch to the running means: its per-output loss ``values`` (None where an
-        output has no loss), targets and outputs."""
+        output has no loss), targets, outputs, and the sum of its add_loss terms."""
         count = len(outputs[0])
-        self.total.update_mean(self.total_loss(values), count)
+        if self._unresolved:
+            self._resolve(ys, outputs)
+        self.total.update_state(self.total_loss(values, added), sample_weight=count)
         for tracker, value in zip(self.trackers, values):
             if tracker is not None:
-                tracker.update_mean(value, count)
+                tracker.update_state(value, sample_weight=count)
         for output_metrics, y, output in zip(self.metrics, ys, outputs):
             for metric in output_metrics:
                 metric.update_state(y, output)
+
+    def _resolve(self, ys, outputs):
+        """Replaces each 'accuracy' by the accuracy class the first batch's shapes pick."""
+        self.metrics = [
+            [m.chosen(y, output) if isinstance(m, metrics_module.AccuracyByShapes) else m for m in output_metrics]
+            for output_metrics, y, output in zip(self.metrics, ys, outputs)
+        ]
+        self._unresolved = False
 
     def reset(self):
         for metric in self.tracked():
@@ -159,13 +172,28 @@ class Objectives:
 
     def logs(self, prefix=""):
         """The running means by name, sorted as Keras sorts them ('accuracy', 'loss')."""
-        values = {m.name: m.result() for m in self.tracked()}
+        values = {}
+        for metric in self.tracked():
+            values[_unique(metric.name, values)] = _logged(metric.result())
         return {prefix + key: values[key] for key in sorted(values)}
 
     def result_values(self):
         """The loss alone, or [loss, *the others] in ``tracked``'s order, as Keras returns them."""
-        values = [m.result() for m in self.tracked()]
+        values = [_logged(m.result()) for m in self.tracked()]
         return values[0] if len(values) == 1 else values
+
+
+def _unique(name, taken):
+    """``name``, or for a name already taken, as Keras logs a second metric of one name,
+    'name_1' (then 'name_2', ...)."""
+    if name not in taken:
+        return name
+    return next(f"{name}_{i}" for i in range(1, len(taken) + 2) if f"{name}_{i}" not in taken)
+
+
+def _logged(value):
+    """A metric's result as logs hold it: a Python float, or an array for several values."""
+    return float(value) if np.ndim(value) == 0 else np.asarray(value)
 
 
 def _as_list(entry):

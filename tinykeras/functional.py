@@ -10,15 +10,33 @@ connection).
 """
 import contextlib
 import copy
+from operator import itemgetter
 
 import numpy as np
 
 from tinykeras import backend
+from tinykeras.ops.operation import Operation
+from tinykeras.ops.operators import Operators
 
 #: The lists collecting the nodes recorded while a subclassed model's or a custom layer's call
 #: is traced, and the custom layers whose call is being traced (innermost last).
 _recorders = []
 _tracing_layers = []
+
+
+#: What a call being traced records besides its result (one Effects per trace, innermost
+#: last): its add_loss terms and its assignments to variables.
+_effects = []
+
+
+class Effects:
+    """The add_loss terms of a traced call (``terms``: tensors, or constant arrays) and its
+    assignments to variables (``assigned``: variable id -> the tensor of its last assignment,
+    which later reads in the call read)."""
+
+    def __init__(self):
+        self.terms = []
+        self.assigned = {}
 
 
 def tracing():
@@ -37,6 +55,40 @@ def recording():
         _recorders.pop()  # the blocks nest: this one's list is the last
 
 
+@contextlib.contextmanager
+def collecting_effects():
+    """Collects the add_loss terms and variable assignments of the call traced inside the
+    block into the :class:`Effects` it yields."""
+    effects = Effects()
+    _effects.append(effects)
+    try:
+        yield effects
+    finally:
+        _effects.pop()
+
+
+def assigned(variable):
+    """The tensor of ``variable``'s last assignment in the call being traced, or None."""
+    return _effects[-1].assigned.get(id(variable)) if _effects else None
+
+
+def add_loss(owner, value):
+    """Records ``value``, computed inside ``owner``'s ``call`` from its inputs or weights, as a
+    term added to the model's loss: its graph computes the term at every forward pass (its sum
+    for an array), the model adds it to the loss, and backward gives it the gradient 1.
+
+    Raises:
+        TypeError: outside a call being traced, where no graph would compute the term again.
+    """
+    if not _effects:
+        raise TypeError(
+            f"{type(owner).__name__} '{owner.name}': add_loss takes a value computed inside "
+            "call() (from its inputs or weights, e.g. self.add_loss(0.01 * ops.mean(inputs))); "
+            "a value given outside call() would never be computed again."
+        )
+    _effects[-1].terms.append(value if isinstance(value, KerasTensor) else np.asarray(value))
+
+
 def forget(nodes):
     """Takes ``nodes`` back off their layers (a traced call is the model's, not the layer's)."""
     for node in nodes:
@@ -45,13 +97,7 @@ def forget(nodes):
         node.layer._nodes = kept or None
 
 
-def _ops():
-    from tinykeras import ops
-
-    return ops
-
-
-class KerasTensor:
+class KerasTensor(Operators):
     """A symbolic tensor: a shape (the batch axis None), a dtype, and where it comes from.
 
     Attributes:
@@ -72,68 +118,6 @@ class KerasTensor:
 
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, sparse=False, name={self.name}>"
-
-    # Arithmetic on symbolic tensors records ops (tinykeras.ops), as in Keras.
-    def __add__(self, other):
-        return _ops().add(self, other)
-
-    def __radd__(self, other):
-        return _ops().add(other, self)
-
-    def __sub__(self, other):
-        return _ops().subtract(self, other)
-
-    def __rsub__(self, other):
-        return _ops().subtract(other, self)
-
-    def __mul__(self, other):
-        return _ops().multiply(self, other)
-
-    def __rmul__(self, other):
-        return _ops().multiply(other, self)
-
-    def __truediv__(self, other):
-        return _ops().divide(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops().divide(other, self)
-
-    def __matmul__(self, other):
-        return _ops().matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
-
-    def __pow__(self, other):
-        return _ops().power(self, other)
-
-    def __rpow__(self, other):
-        return _ops().power(other, self)
-
-    def __neg__(self):
-        return _ops().negative(self)
-
-    def __abs__(self):
-        return _ops().abs(self)
-
-    def __getitem__(self, key):
-        return _ops().get_item(self, key)
-
-    def __lt__(self, other):
-        return _ops().less(self, other)
-
-    def __le__(self, other):
-        return _ops().less_equal(self, other)
-
-    def __gt__(self, other):
-        return _ops().greater(self, other)
-
-    def __ge__(self, other):
-        return _ops().greater_equal(self, other)
-
-    @property
-    def T(self):
-        return _ops().transpose(self)
 
     __hash__ = object.__hash__
 
@@ -237,6 +221,7 @@ def call_symbolic(layer, inputs):
             f"Layer '{layer.name}' ({type(layer).__name__}) cannot be called on inputs of shape "
             f"{shape}: {error}"
         ) from None
+    several_outputs = isinstance(output_shape, list)
     output = KerasTensor(output_shape, layer.dtype or tensors[0].dtype)
     nodes = getattr(layer, "_nodes", None)
     runner = None
@@ -250,7 +235,45 @@ def call_symbolic(layer, inputs):
     layer._nodes = (nodes or []) + [node]
     for recorder in _recorders:
         recorder.append(node)
+    if several_outputs:
+        return tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
     return output
+
+
+class Parts(list):
+    """The gradients of the outputs of a layer computing several (None where none reached
+    one): added up part by part."""
+
+    def __add__(self, other):
+        return Parts(b if a is None else a if b is None else a + b for a, b in zip(self, other))
+
+    __radd__ = __add__
+
+
+class Pick(Operation):
+    """Output ``index`` of a layer computing several outputs (``a, b = layer(x)``): a node of
+    its own reading the layer's node, whose gradient is ``dy`` in the part ``index``."""
+
+    structural = True
+
+    def __init__(self, index, count):
+        super().__init__(name=backend.unique_name("pick"))
+        self.index, self.count = index, count
+
+    def compute(self, outputs):
+        return outputs[self.index]
+
+    def vjp(self, dy):
+        parts = Parts([None] * self.count)
+        parts[self.index] = dy
+        return (parts,)
+
+
+def _pick(packed, index, shape):
+    """The tensor of output ``index`` (of ``shape``) of the node that made ``packed``."""
+    op = Pick(index, len(packed.shape))
+    op.bind([packed], lambda operand: True)
+    return record(op, [packed], shape, packed.dtype)
 
 
 def call_operation(op, operands):
@@ -260,9 +283,15 @@ def call_operation(op, operands):
     Raises:
         ValueError: naming the op and the operands' shapes, when they do not fit it.
     """
+    operands = [assigned(o) or o if _is_variable(o) else o for o in operands]  # read after a write
     op.bind(operands, lambda operand: isinstance(operand, KerasTensor))
     tensors = [operands[i] for i in op._symbolic]
-    shape, dtype = _inferred_output(op, tensors)
+    return record(op, tensors, *_inferred_output(op, tensors))
+
+
+def record(op, tensors, shape, dtype):
+    """Records the node of a bound ``op`` reading ``tensors``, whose output has ``shape`` and
+    ``dtype``; returns that output."""
     output = KerasTensor(shape, dtype)
     node = Node(op, tensors, output)
     node.several = True
@@ -272,6 +301,12 @@ def call_operation(op, operands):
     for recorder in _recorders:
         recorder.append(node)
     return output
+
+
+def _is_variable(value):
+    from tinykeras.layers.base import Variable
+
+    return isinstance(value, Variable)
 
 
 def _inferred_output(op, tensors):
@@ -369,14 +404,28 @@ class Graph:
         nodes: the nodes in order (:func:`graph` or :func:`chain`).
     """
 
-    def __init__(self, inputs, outputs, nodes):
+    def __init__(self, inputs, outputs, nodes, losses=()):
         self.inputs, self.outputs, self.nodes = list(inputs), list(outputs), list(nodes)
+        #: The terms ``add_loss`` recorded in the traced call (tensors, or constant arrays).
+        self.losses = list(losses)
+        #: Whether the traced call returned a tuple or list (a layer's outputs then a tuple).
+        self.several_outputs = len(self.outputs) > 1
+        #: The add_loss terms of the last forward pass, each summed to a number.
+        self.loss_values = []
+        self._lossy = None
+        self._along = None
         read = [id(t) for node in self.nodes for t in node.inputs] + [id(t) for t in self.outputs]
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
         self.exclusive = [read.count(id(t)) == 1 and not t.node.is_input for t in self.outputs]
         #: The later calls of shared layers, computing through copies of them.
         self.copies = [node for node in self.nodes if node.runner is not node.layer]
+        #: Whether each node reads the one before it alone, from the input to the output (a
+        #: Sequential's graph): forward and backward then pass one array along.
+        self.chain = len(self.inputs) == 1 and len(self.outputs) == 1 and bool(self.nodes) and all(
+            len(node.inputs) == 1 and not node.several
+            and node.inputs[0] is (self.nodes[i - 1].output if i else self.inputs[0])
+            for i, node in enumerate(self.nodes)) and self.outputs[0] is self.nodes[-1].output
 
     def owners(self):
         """Each runner with trainable weights, with them (a layer called here, or an op reading
@@ -398,11 +447,34 @@ class Graph:
         for new, old in zip(nodes, self.nodes):
             new.several = old.several
             new.runner._nodes = None
-        return Graph(self.inputs, self.outputs, nodes)
+        return Graph(self.inputs, self.outputs, nodes, self.losses)
+
+    @property
+    def has_losses(self):
+        """Whether a forward pass computes add_loss terms (its own or its layers')."""
+        return bool(self.losses) or bool(self._lossy_nodes())
+
+    def _lossy_nodes(self):
+        """The ids of the nodes whose runner computes add_loss terms (found once)."""
+        if self._lossy is None:
+            self._lossy = {id(node) for node in self.nodes if getattr(node.runner, "has_losses", False)}
+        return self._lossy
+
+    def added_losses(self):
+        """The add_loss terms of the last forward pass: this graph's, then its layers'."""
+        found = list(self.loss_values)
+        for node in self.nodes:
+            if id(node) in self._lossy_nodes():
+                found += node.runner.losses
+        return found
 
     def ancestors(self, output_indices):
-        """The ids of the nodes that the outputs at ``output_indices`` are computed from."""
-        found, stack = set(), [self.outputs[i].node for i in output_indices]
+        """The ids of the nodes that the outputs at ``output_indices`` are computed from, and
+        those the add_loss terms are."""
+        found = set()
+        stack = [self.outputs[i].node for i in output_indices]
+        stack += [t.node for t in self.losses if isinstance(t, KerasTensor)]
+        stack += [node for node in self.nodes if id(node) in self._lossy_nodes()]
         while stack:
             node = stack.pop()
             if id(node) not in found and not node.is_input:
@@ -412,11 +484,29 @@ class Graph:
 
     def forward(self, xs, training):
         """The outputs (a list) for the batches ``xs``, one per input."""
+        if self._passes_along():
+            x = xs[0]
+            for node in self.nodes:
+                x = node.runner.forward(x, training)
+            return [x]
         values = {id(t): x for t, x in zip(self.inputs, xs)}
         for node in self.nodes:
             arguments = [values[id(t)] for t in node.inputs]
             values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
+        if self.losses or self._lossy_nodes():
+            self._keep_loss_terms(values)
         return [values[id(t)] for t in self.outputs]
+
+    def _keep_loss_terms(self, values):
+        """Keeps the add_loss terms of this pass, and the outputs' shapes of the nodes adding
+        terms (a gradient of zeros reaches those that nothing else differentiates)."""
+        terms = [values[id(t)] if isinstance(t, KerasTensor) else t for t in self.losses]
+        self._loss_terms = terms
+        self.loss_values = [float(np.sum(term)) for term in terms]
+        self._lossy_outputs = {
+            id(node): (np.shape(values[id(node.output)]), np.result_type(values[id(node.output)]))
+            for node in self.nodes if id(node) in self._lossy_nodes()
+        }
 
     def mark_input_gradients(self, wanted):
         """Sets each node's ``input_gradient``: whether its backward must return dL/dinput. Yes
@@ -440,7 +530,14 @@ class Graph:
         Returns:
             With ``wanted``, one gradient per input (None where nothing reached it).
         """
+        if self._passes_along() and output_grads[0] is not None:
+            return self._chain_backward(output_grads[0], (starts or {}).get(0), wanted)
         grads, steps = {}, {}
+        for tensor, term in zip(self.losses, getattr(self, "_loss_terms", ())):
+            if isinstance(tensor, KerasTensor):  # d(loss)/d(term) = 1 for each of its values
+                key = id(tensor)
+                ones = np.ones_like(term)
+                grads[key] = ones if key not in grads else grads[key] + ones
         for index, (tensor, grad) in enumerate(zip(self.outputs, output_grads)):
             if grad is None:
                 continue
@@ -451,6 +548,9 @@ class Graph:
         inputs = {id(t) for t in self.inputs}
         for node in reversed(self.nodes):
             d_output = grads.pop(id(node.output), None)
+            if d_output is None and id(node) in self._lossy_nodes():  # its add_loss terms still do
+                shape, dtype = self._lossy_outputs[id(node)]
+                d_output = np.zeros(shape, dtype)
             if d_output is None:  # no gradient reaches this call (behind a stop_gradient)
                 node.runner.grads = [np.zeros_like(v.value) for v in node.runner.trainable_weights]
                 continue
@@ -464,6 +564,24 @@ class Graph:
                 if not tensor.node.is_input or (wanted and key in inputs):  # other Inputs need none
                     grads[key] = d_input if key not in grads else grads[key] + d_input
         return [grads.get(id(t)) for t in self.inputs] if wanted else None
+
+
+    def _passes_along(self):
+        """Whether forward and backward may pass one array along the chain (no add_loss terms
+        to keep or seed); found once."""
+        if self._along is None:
+            self._along = self.chain and not self.has_losses
+        return self._along
+
+    def _chain_backward(self, dy, start, wanted):
+        """``backward`` of a chain: the gradient handed from each node to the one before."""
+        last = len(self.nodes) - 1
+        for index in range(last, -1, -1):
+            runner = self.nodes[index].runner
+            dy = (start if index == last and start is not None else runner.backward)(dy)
+            if not runner.input_gradient:
+                break
+        return [dy if index == 0 and runner.input_gradient else None] if wanted else None
 
 
 def gradient_pairs(owners):
@@ -481,14 +599,14 @@ def gradient_pairs(owners):
                 "gradient(s) in self.grads. Set one gradient per trainable weight, in the order "
                 "of trainable_weights (and none while the layer is not trainable)."
             )
-        pairs += ((np.asarray(grad), variable) for grad, variable in zip(layer.grads, variables))
+        pairs += zip(map(np.asarray, layer.grads), variables)
     return summed(pairs)
 
 
 def summed(pairs):
     """The pairs with one entry per variable: the gradients of a variable that several calls of
     a shared layer reached, added up."""
-    if len({id(variable) for _, variable in pairs}) == len(pairs):
+    if len(set(map(id, map(itemgetter(1), pairs)))) == len(pairs):
         return pairs
     total = {}
     for grad, variable in pairs:
@@ -500,7 +618,13 @@ def summed(pairs):
 def connections(nodes):
     """Keras' "Connected to" entry of a layer called at ``nodes``: each tensor read, as
     'layer[call][0]' ('dense[0][0], dense[1][0]'), or '-'."""
-    return ", ".join(f"{t.node.layer.name}[{t.node.index}][0]" for node in nodes for t in node.inputs) or "-"
+    def source(tensor):
+        if getattr(tensor.node.layer, "structural", False):  # output i of a layer giving several
+            made = tensor.node.inputs[0].node
+            return f"{made.layer.name}[{made.index}][{tensor.node.layer.index}]"
+        return f"{tensor.node.layer.name}[{tensor.node.index}][0]"
+
+    return ", ".join(source(t) for node in nodes for t in node.inputs) or "-"
 
 
 def sequential_like(nodes):

@@ -61,7 +61,7 @@ def keras_operations(model):
     order Keras lists ``model.operations``: by decreasing depth, as :func:`keras_layers`."""
     nodes, first_met = _walk_back(model.outputs)  # every Input is reached: Model() checks it
     depths = _layer_depths(nodes)
-    layers = {id(node.layer): node.layer for node in nodes}
+    layers = {id(node.layer): node.layer for node in nodes if not getattr(node.layer, "structural", False)}
     return [layers[key] for key in sorted(layers, key=lambda key: (-depths[key], first_met[key]))]
 
 
@@ -96,9 +96,10 @@ def _layer_depths(nodes):
     for node in reversed(nodes):
         depth = max(node_depths.setdefault(id(node), 0), layer_depths.get(id(node.layer), 0))
         layer_depths[id(node.layer)] = node_depths[id(node)] = depth
+        step = 0 if getattr(node.layer, "structural", False) else 1  # a Pick is no call
         for tensor in node.inputs:
             parent = id(tensor.node)
-            node_depths[parent] = max(depth + 1, node_depths.get(parent, 0))
+            node_depths[parent] = max(depth + step, node_depths.get(parent, 0))
     return layer_depths
 
 
@@ -136,7 +137,8 @@ def functional_config(model):
     Raises:
         ValueError: naming a layer that the format cannot describe.
     """
-    computed = [layer.name for layer in keras_operations(model) if isinstance(layer, Operation)]
+    computed = [layer.name for layer in keras_operations(model)
+                if isinstance(layer, Operation) and not getattr(layer, "structural", False)]
     if computed:
         raise ValueError(
             f"Model '{model.name}' computes with keras.ops ({', '.join(computed)}): tinykeras cannot "
@@ -168,22 +170,32 @@ def _call_entry(node, numbers):
 
 
 def _tensor_entry(tensor, numbers):
+    node, part = _made_by(tensor)
     return {
         "class_name": "__keras_tensor__",
         "config": {
             "shape": saving.jsonable(tensor.shape),
             "dtype": np.dtype(tensor.dtype).name,
-            "keras_history": [tensor.node.layer.name, numbers[id(tensor.node)], 0],
+            "keras_history": [node.layer.name, numbers[id(node)], part],
         },
     }
+
+
+def _made_by(tensor):
+    """The call that computed ``tensor`` and which of its outputs it is (a layer computing
+    several outputs gives each through a Pick node)."""
+    node = tensor.node
+    if getattr(node.layer, "structural", False):
+        return node.inputs[0].node, node.layer.index
+    return node, 0
 
 
 def _endpoints(tensors, keys, numbers):
     """``input_layers`` or ``output_layers``: [layer, call, 0] for one tensor, a list of them for
     several, or a dict of them by key when the model was given a dict."""
     triples = [
-        [t.node.layer.name, numbers[id(t.node)] + (1 if _is_functional(t.node.layer) else 0), 0]
-        for t in tensors
+        [node.layer.name, numbers[id(node)] + (1 if _is_functional(node.layer) else 0), part]
+        for node, part in map(_made_by, tensors)
     ]
     if keys:
         return dict(zip(keys, triples))
@@ -197,16 +209,17 @@ class _Call:
     """One call of a layer read from a config: the (layer name, call index) of each tensor it
     reads, and whether the layer takes them as a list."""
 
-    def __init__(self, sources, several):
+    def __init__(self, sources, several, where=""):
         self.sources = sources
         self.several = several
+        self.where = where
 
     def ready(self, produced):
         """Whether every tensor it reads has been produced (``produced``: name -> tensors)."""
-        return all(index < len(produced[name]) for name, index in self.sources)
+        return all(index < len(produced[name]) for name, index, _ in self.sources)
 
     def __repr__(self):
-        return ", ".join(f"{name}[{index}]" for name, index in self.sources)
+        return ", ".join(f"{name}[{index}]" for name, index, _ in self.sources)
 
 
 def functional_from_config(config):
@@ -266,7 +279,7 @@ def _read_calls(entry, index, layers):
     calls = []
     for node in nodes:
         call = _keras_3_call(node, where) if isinstance(node, dict) else _keras_2_call(node, where)
-        for source, _ in call.sources:
+        for source, _, _ in call.sources:
             if source not in layers:
                 raise ValueError(
                     f"{where} is called on the output of layer '{source}', which the config does "
@@ -289,11 +302,11 @@ def _keras_3_call(node, where):
         )
     several = isinstance(args[0], list)
     tensors = args[0] if several else [args[0]]
-    return _Call([_history(tensor, where) for tensor in tensors], several)
+    return _Call([_history(tensor, where) for tensor in tensors], several, where)
 
 
 def _history(tensor, where):
-    """The (layer name, call index) of a ``__keras_tensor__`` entry's ``keras_history``."""
+    """The (layer name, call index, tensor index) of a ``__keras_tensor__`` entry."""
     tensor = saving.expect_dict(tensor, f"a tensor {where} is called on", ("class_name", "config"))
     if tensor["class_name"] != "__keras_tensor__":
         raise ValueError(
@@ -314,11 +327,11 @@ def _keras_2_call(node, where):
             _check_call_arguments(item[3], where)
             item = item[:3]
         sources.append(_source(item, where))
-    return _Call(sources, several=len(sources) > 1)
+    return _Call(sources, several=len(sources) > 1, where=where)
 
 
 def _source(history, where):
-    """(layer name, call index) of a ``[layer name, call index, tensor index]`` triple."""
+    """The ``[layer name, call index, tensor index]`` triple, checked, as a tuple."""
     valid = (
         isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
         and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in history[1:])
@@ -328,12 +341,7 @@ def _source(history, where):
             f"Malformed model config: {where} reads {history!r}; expected [layer name, call index, "
             "tensor index] with indices >= 0."
         )
-    if history[2] != 0:
-        raise ValueError(
-            f"{where} reads output {history[2]} of layer '{history[0]}'; tinykeras' layers give "
-            "one output (index 0)."
-        )
-    return history[0], history[1]
+    return history[0], history[1], history[2]
 
 
 def _check_call_arguments(kwargs, where):
@@ -368,7 +376,8 @@ def _call_layers(layers, calls):
             queue = pending[name]
             while queue and queue[0].ready(produced):
                 call = queue.pop(0)
-                tensors = [produced[source][index] for source, index in call.sources]
+                tensors = [_output(produced[source][index], part, source, call.where)
+                           for source, index, part in call.sources]
                 produced[name].append(layers[name](tensors if call.several else tensors[0]))
                 progress = True
             if not queue:
@@ -389,11 +398,23 @@ def _tensors_at(structure, produced, layers, key):
         return {k: _tensors_at(v, produced, layers, key) for k, v in structure.items()}
     if isinstance(structure, list) and structure and all(isinstance(item, list) for item in structure):
         return [_tensors_at(item, produced, layers, key) for item in structure]
-    name, index = _source(structure, f"'{key}'")
+    name, index, part = _source(structure, f"'{key}'")
     if name not in layers:
         raise ValueError(f"Malformed model config: '{key}' names layer '{name}', which the config does not define.")
     if _is_functional(layers[name]):
         index -= 1  # 0 stands for the nested model itself; its calls count from 1 here
     if not 0 <= index < len(produced[name]):
         raise ValueError(f"Malformed model config: '{key}' names call {index} of layer '{name}', which is never called so.")
-    return produced[name][index]
+    return _output(produced[name][index], part, name, f"'{key}'")
+
+
+def _output(outputs, part, name, where):
+    """Output ``part`` of a call of layer ``name`` that gave ``outputs`` (a tensor, or a tuple
+    of them), for what ``where`` names."""
+    several = isinstance(outputs, tuple)
+    if part >= (len(outputs) if several else 1):
+        raise ValueError(
+            f"Malformed model config: {where} reads output {part} of layer '{name}', which gives "
+            f"{len(outputs) if several else 1}."
+        )
+    return outputs[part] if several else outputs

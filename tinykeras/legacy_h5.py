@@ -162,7 +162,7 @@ def _keras_3_entry(entry):
     config = entry["config"]
     if entry["class_name"] in saving.MODEL_CLASSES:
         config = {**config, "layers": [_keras_3_entry(layer) for layer in config["layers"]]}
-    written = {"class_name": entry["class_name"], "config": config}
+    written = {"class_name": entry.get("registered_name") or entry["class_name"], "config": config}
     written.update({key: entry[key] for key in ("name", "inbound_nodes") if key in entry})
     return written
 
@@ -180,7 +180,7 @@ def _keras_2_config(model):
         }
         if entry["class_name"] == "InputLayer":
             settings["batch_input_shape"] = settings.pop("batch_shape")
-        entries.append({"class_name": entry["class_name"], "config": settings})
+        entries.append({"class_name": entry.get("registered_name") or entry["class_name"], "config": settings})
     config = {**config, "dtype": _keras_2_value(config["dtype"]), "layers": entries}
     return {"class_name": "Sequential", "config": config}
 

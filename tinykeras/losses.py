@@ -191,7 +191,7 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
     weights = None
     if sample_weight is not None:
         weights = np.asarray(sample_weight, dtype=values.dtype)
-        values, weights = _same_rank(values, weights)
+        values, weights = same_rank(values, weights)
         try:
             values = values * weights
         except ValueError:
@@ -212,15 +212,16 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
     return float(total / divisor) if divisor else 0.0
 
 
-def _same_rank(values, weights):
+def same_rank(values, weights, expand_rank_1=True):
     """Adds or removes a trailing axis of 1 so that the ranks match (Keras'
-    ``squeeze_or_expand_to_same_rank``)."""
+    ``squeeze_or_expand_to_same_rank``): when one array has one more axis, of size 1, it loses
+    it, unless the other is 1-D and ``expand_rank_1``, which then gains one."""
     if values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
-        if weights.ndim == 1:
+        if weights.ndim == 1 and expand_rank_1:
             return values, weights[:, None]
         return values[..., 0], weights
     if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
-        if values.ndim == 1:
+        if values.ndim == 1 and expand_rank_1:
             return values[:, None], weights
         return values, weights[..., 0]
     return values, weights

@@ -207,11 +207,17 @@ class Model:
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch, by_name=by_name)
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         """Rebuilds an (unweighted) model from ``get_config()``'s dict or Keras 3's: a
         functional model from a config with 'input_layers' and 'output_layers', else a
         Sequential. A subclassed model's class is called with the config's entries, as Keras
-        does."""
+        does. ``custom_objects`` ({'MyLayer': MyLayer}) names the classes of the user's layers
+        the config holds (registered ones need not be)."""
+        with saving.CustomObjectScope(custom_objects):
+            return cls._from_config(config)
+
+    @classmethod
+    def _from_config(cls, config):
         if cls not in (Model, Functional):
             try:
                 return cls(**config)
@@ -263,7 +269,8 @@ class Model:
         """The losses and metrics of each output, from compile's arguments (once the outputs of
         a subclassed model are known)."""
         loss, loss_weights, metrics = self._compile_arguments
-        self._objectives = compile_utils.Objectives(self.name, self.output_names, loss, loss_weights, metrics)
+        self._objectives = compile_utils.Objectives(self.name, self.output_names, loss, loss_weights, metrics,
+                                                    added_losses=self.built and self.has_losses)
         losses_given = self._objectives.losses
         self.loss = losses_given[0] if len(losses_given) == 1 else losses_given
 
@@ -379,16 +386,22 @@ class Model:
         return values
 
     def _batch_outputs(self, x, y, training):
-        """Runs the model on a batch: (per-output loss values, targets, outputs), as lists."""
+        """Runs the model on a batch: (per-output loss values, targets, outputs, the sum of the
+        add_loss terms)."""
         output = self._forward(x, training=training)
         outputs = output if self._several("outputs") else [output]
         ys = self._objectives.prepare_targets(y if self._several("outputs") else [y], outputs)
-        return self._losses(ys, outputs, backward=training), ys, outputs
+        values = self._losses(ys, outputs, backward=training)
+        return values, ys, outputs, self._added_loss()
+
+    def _added_loss(self):
+        """The sum of the add_loss terms of the last forward pass (0.0 for none)."""
+        return sum(self._ran.added_losses(), 0.0) if self._ran.has_losses else 0.0
 
     def _train_batch(self, x, y, owners):
-        values, ys, outputs = self._batch_outputs(x, y, training=True)
+        values, ys, outputs, added = self._batch_outputs(x, y, training=True)
         self.optimizer.step(functional.gradient_pairs(owners))
-        self._objectives.update(values, ys, outputs)
+        self._objectives.update(values, ys, outputs, added)
 
     def _test_batch(self, x, y):
         self._objectives.update(*self._batch_outputs(x, y, training=False))
@@ -463,7 +476,23 @@ class Model:
             for grad, variable in functional.gradient_pairs(self._owners()):
                 variable.grad = grad
 
-        return LossValue(self._objectives.total_loss(values), backward)
+        return LossValue(self._objectives.total_loss(values, self._added_loss()), backward)
+
+    def add_loss(self, loss):
+        """Adds ``loss``, computed inside ``call`` (a subclassed model's), to the loss fit
+        minimises; see ``Layer.add_loss``."""
+        functional.add_loss(self, loss)
+
+    @property
+    def losses(self):
+        """The add_loss terms of the model's last forward pass (its own and its layers')."""
+        ran = self.__dict__.get("_ran")
+        return ran.added_losses() if ran is not None else []
+
+    @property
+    def has_losses(self):
+        """Whether a forward pass computes add_loss terms."""
+        return any(g is not None and g.has_losses for g in (self.__dict__.get("_graph"), self._training_graph))
 
     @property
     def metrics(self):
@@ -1189,8 +1218,7 @@ class Sequential(Model):
         return saving.sequential_config(self)
 
     @classmethod
-    def from_config(cls, config):
-        """Rebuilds an (unweighted) model from ``get_config()``'s dict or Keras 3's."""
+    def _from_config(cls, config):
         return saving.sequential_from_config(config)
 
     def __repr__(self):
@@ -1293,10 +1321,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
 
 
-def model_from_json(json_string):
-    """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's)."""
+def model_from_json(json_string, custom_objects=None):
+    """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's);
+    ``custom_objects`` names the classes of the user's layers it holds."""
     serialized = saving.parse_json(json_string, "model_from_json: the string")
-    return saving.deserialize_model(serialized, compile=False)
+    return saving.deserialize_model(serialized, compile=False, custom_objects=custom_objects)
 
 
 def _check_model_dtype(cls_name, dtype):

@@ -608,6 +608,8 @@ def jsonable(value):
     """Tuples become lists (as JSON stores them), recursively."""
     if isinstance(value, (tuple, list)):
         return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {key: jsonable(v) for key, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -642,6 +644,8 @@ def layer_entry(layer):
     if isinstance(layer, Model):
         return serialize_model(layer)
     class_name = type(layer).__name__
+    if not type(layer).__module__.startswith("tinykeras."):
+        return _custom_layer_entry(layer)
     if class_name not in LAYER_ARGUMENTS:
         raise ValueError(
             f"Layer '{layer.name}' of class {class_name} cannot be saved to a '.keras' file: "
@@ -657,6 +661,43 @@ def layer_entry(layer):
     if class_name in KERAS_LAYERS_WITH_BUILD and layer.input_shape is not None:
         entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
     return entry
+
+
+def _custom_layer_entry(layer):
+    """A user's layer as Keras writes one: its module, class, ``get_config()`` and registered
+    name; rebuilt by ``from_config`` when the loading program registers the class or passes it
+    in ``custom_objects``.
+
+    Raises:
+        TypeError: when its config holds values a config file cannot (naming them).
+    """
+    cls = type(layer)
+    config = dict(layer.get_config())
+    if isinstance(config.get("dtype"), str):
+        config["dtype"] = dtype_policy(config["dtype"])
+    unwritable = [key for key, value in config.items() if not _plain_config(value)]
+    if unwritable:
+        raise TypeError(
+            f"Layer '{layer.name}' ({cls.__name__}): get_config() returned {unwritable}, which a "
+            "config cannot hold (only numbers, strings, booleans, None, and lists and dicts of "
+            "them). Return plain values and rebuild the objects in __init__ or from_config."
+        )
+    module = None if cls.__module__ == "__main__" else cls.__module__  # as Keras writes it
+    entry = {"module": module, "class_name": cls.__name__, "config": jsonable(config),
+             "registered_name": get_registered_name(cls)}
+    if layer.built and layer.input_shape is not None:
+        entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
+    return entry
+
+
+def _plain_config(value):
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain_config(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_config(item) for key, item in value.items())
+    return False
 
 
 def _input_entry(model):
@@ -728,7 +769,9 @@ def _named_loss_entry(identifier):
 
 
 def _metric_name(identifier):
-    return identifier if isinstance(identifier, str) else getattr(identifier, "__name__", str(identifier))
+    from tinykeras import metrics
+
+    return metrics.serialize(identifier)
 
 
 def compile_config(model):
@@ -741,7 +784,7 @@ def compile_config(model):
         loss_weights = _structure(loss_weights, float)
     else:
         loss, loss_weights = _loss_entry(model.loss), None
-        metrics = [m.name for m in model._objectives.flat_metrics()] or None
+        metrics = [_metric_name(entry) for entry in model._objectives.metric_entries[0]] or None
     return {
         "optimizer": _optimizer_entry(model.optimizer),
         "loss": loss,
@@ -819,8 +862,46 @@ def get_registered_name(cls):
 
 
 def get_registered_object(name, custom_objects=None):
-    """The class registered under ``name``, or given in ``custom_objects``, or None."""
-    return (custom_objects or {}).get(name) or _REGISTERED.get(name)
+    """The class or function named ``name`` in ``custom_objects``, else in the innermost
+    :class:`CustomObjectScope` holding it, else registered under it; None if none is."""
+    for objects in (custom_objects or {}, *reversed(_SCOPES), _REGISTERED):
+        if name in objects:
+            return objects[name]
+    return None
+
+
+#: The custom_objects of the CustomObjectScopes entered (innermost last).
+_SCOPES = []
+
+
+class CustomObjectScope:
+    """``with keras.saving.custom_object_scope({"MyLayer": MyLayer}):`` - inside, configs and
+    files naming these classes or functions rebuild them, as registered ones are."""
+
+    def __init__(self, custom_objects):
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        _SCOPES.append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc_info):
+        _SCOPES.remove(self.custom_objects)
+
+
+custom_object_scope = CustomObjectScope
+
+
+def custom_layer_class(entry):
+    """The user's Layer class a layer entry names (registered, in ``custom_objects`` or in a
+    custom object scope), else None."""
+    from tinykeras.layers import Layer
+
+    for name in (entry.get("registered_name"), entry.get("class_name")):
+        cls = get_registered_object(name) if isinstance(name, str) else None
+        if isinstance(cls, type) and issubclass(cls, Layer):
+            return cls
+    return None
 
 
 def save_model(model, filepath, overwrite=True):
@@ -931,6 +1012,19 @@ def layer_from_entry(entry, index):
             batch_input_shape=_shape(shape, f"{where} batch_shape"), name=settings.get("name"),
             dtype=_dtype_name(settings.get("dtype"), where),
         )
+    custom = custom_layer_class(entry)
+    if custom is not None:
+        settings = dict(settings)
+        if isinstance(settings.get("dtype"), dict):
+            settings["dtype"] = _dtype_name(settings["dtype"], where)
+        try:
+            return custom.from_config(settings)
+        except Exception as error:  # the user's code: whatever it raises, name the layer
+            raise ValueError(
+                f"{where} cannot be rebuilt by {custom.__name__}.from_config: {error}. Its "
+                "__init__ must take every entry of get_config() (passing name, trainable and "
+                "dtype on to super().__init__(**kwargs)), or the class must define from_config."
+            ) from error
     arguments = LAYER_ARGUMENTS[class_name]
     _check_unused(settings, {"name", "trainable", "dtype", *arguments}, _KERAS_ONLY.get(class_name, {}), where)
     kwargs = {key: settings[key] for key in arguments if key in settings}
@@ -955,11 +1049,14 @@ def check_layer_classes(entries):
             raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
                 f"Malformed model config: layer entry {index} has a class_name that is not a string."
             )
-    unsupported = sorted({e["class_name"] for e in entries} - set(SUPPORTED_LAYERS))
+    unsupported = sorted({e["class_name"] for e in entries
+                          if e["class_name"] not in SUPPORTED_LAYERS and custom_layer_class(e) is None})
     if unsupported:
         raise ValueError(
             f"The model uses layer class(es) tinykeras does not support: {', '.join(unsupported)}. "
-            f"Supported layers: {', '.join(SUPPORTED_LAYERS)}."
+            f"Supported layers: {', '.join(SUPPORTED_LAYERS)}. A layer class of your own rebuilds "
+            "once registered (@keras.saving.register_keras_serializable()) or passed in "
+            f"custom_objects={{{', '.join(f'{n!r}: {n}' for n in unsupported)}}}."
         )
 
 
@@ -1069,15 +1166,18 @@ def _loss_from_entry(entry):
 
 
 def _metric_from_entry(entry):
-    """A metric name from a compile config's entry: a name, or as Keras 2 wrote one,
-    {'class_name': 'MeanMetricWrapper', 'config': {'name', 'fn'}}; checked to be one tinykeras has."""
+    """A metric from a compile config's entry: a name, a serialized Metric, or as Keras 2 wrote
+    one, {'class_name': 'MeanMetricWrapper', 'config': {'name', 'fn'}} (read as its name)."""
     from tinykeras import metrics
 
     if isinstance(entry, dict) and entry.get("class_name") == "MeanMetricWrapper":
         entry = expect_dict(entry.get("config"), "a metric's config").get("name")
+    if isinstance(entry, dict):
+        expect_dict(entry, "a metric", ("class_name",))
+        return metrics.deserialize(entry)
     if not isinstance(entry, str):
-        raise ValueError(f"metrics other than names are not supported: {entry!r}")  # noqa: TRY004 - a malformed file is a bad value
-    metrics.get(entry)
+        raise ValueError(f"a metric must be a name or a serialized metric; found {entry!r}")  # noqa: TRY004 - a malformed file is a bad value
+    metrics.for_compile(entry)
     return entry
 
 
@@ -1134,9 +1234,14 @@ def deserialize_model(serialized, compile=True, custom_objects=None):
     Raises:
         ValueError: for a malformed config, another class of model, or unsupported layers.
     """
+    with CustomObjectScope(custom_objects):
+        return _deserialize_model(serialized, compile)
+
+
+def _deserialize_model(serialized, compile):
     serialized = expect_dict(serialized, "the model description", ("class_name", "config"))
     model = model_from_config(serialized["config"], str(serialized["class_name"]),
-                              serialized.get("registered_name"), custom_objects)
+                              serialized.get("registered_name"))
     build_config = serialized.get("build_config")
     if not model.built and isinstance(build_config, dict) and build_config.get("input_shape") is not None:
         model.build(_build_shape(build_config["input_shape"]))
@@ -1293,7 +1398,8 @@ def load_model(filepath, compile=True, custom_objects=None):
     if not os.path.isfile(filepath):
         raise FileNotFoundError(f"No model file at {filepath}.")
     if legacy_h5.is_legacy_path(filepath):
-        return legacy_h5.load_model(filepath, compile=compile)
+        with CustomObjectScope(custom_objects):
+            return legacy_h5.load_model(filepath, compile=compile)
     try:
         archive = zipfile.ZipFile(filepath, "r")
     except (zipfile.BadZipFile, EOFError, RuntimeError):

@@ -48,8 +48,9 @@ ENGINE_ATTRIBUTES = frozenset(
 
 
 def init_arguments(model):
-    """The arguments the model's class received in ``__init__``, by parameter name (those
-    passed through ``**kwargs`` by their own names), name, trainable and dtype aside.
+    """The arguments the class of a model or layer received in ``__init__``, by parameter
+    name (those passed through ``**kwargs`` by their own names), name, trainable and dtype
+    aside.
 
     Raises:
         TypeError: for arguments a config cannot hold, naming them and the fix.
@@ -134,14 +135,15 @@ def trace(model, inputs, training):
             tensors computed by layers from the inputs, or computes with tensors directly.
     """
     arguments = {"training": training} if takes_training(model.call) else {}
-    with functional.recording() as recorded:
+    with functional.recording() as recorded, functional.collecting_effects() as effects:
         try:
-            outputs = model.call(inputs, **arguments)
+            outputs = _read_variables(model.call(inputs, **arguments))
         except (TypeError, ValueError) as error:
-            raise type(error)(
-                f"{_kind(model)} '{model.name}' ({type(model).__name__}): its call() failed while "
-                f"tinykeras traced it on symbolic inputs ({_describe(inputs)}): {error}"
-            ) from error
+            raise type(error)(f"{_where(model, inputs)}: {error}") from error
+        except Exception as error:
+            if hasattr(error, "add_note"):  # the error as raised, its traceback and a line naming the call
+                error.add_note(_where(model, inputs))
+            raise
         finally:
             functional.forget(recorded)
     keys = list(outputs) if isinstance(outputs, dict) else None
@@ -153,7 +155,30 @@ def trace(model, inputs, training):
             f"{_kind(model)} '{model.name}' ({type(model).__name__}): call() must return what "
             f"its layers and ops return (a tensor, or a list or dict of them); it returned {kinds}."
         )
-    return functional.Graph(flat_inputs, flat_outputs, functional.graph(flat_inputs, flat_outputs)), keys
+    terms = [t for t in effects.terms if isinstance(t, functional.KerasTensor)]
+    nodes = functional.graph(flat_inputs, flat_outputs + terms + list(effects.assigned.values()))
+    graph = functional.Graph(flat_inputs, flat_outputs, nodes, effects.terms)
+    graph.several_outputs = isinstance(outputs, (list, tuple))
+    return graph, keys
+
+
+def _read_variables(outputs):
+    """``call``'s outputs with each variable it returned read as a tensor."""
+    from tinykeras.layers.base import Variable
+    from tinykeras.ops import state
+
+    if isinstance(outputs, Variable):
+        return state.read(outputs)
+    if isinstance(outputs, (list, tuple)):
+        return type(outputs)(_read_variables(item) for item in outputs)
+    if isinstance(outputs, dict):
+        return {key: _read_variables(item) for key, item in outputs.items()}
+    return outputs
+
+
+def _where(model, inputs):
+    return (f"{_kind(model)} '{model.name}' ({type(model).__name__}): its call() failed while "
+            f"tinykeras traced it on symbolic inputs ({_describe(inputs)})")
 
 
 def _kind(owner):

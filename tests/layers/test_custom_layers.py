@@ -3,6 +3,7 @@ keras.ops and other layers; their backward comes from the ops' and layers' own. 
 Linear and MLPBlock, gradients, training, freezing, sharing, and Keras' weights files."""
 import os
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -151,7 +152,27 @@ def test_what_would_not_train_is_refused():
 
     with pytest.raises(ValueError, match=r"add_weight\(regularizer=...\) is not supported"):
         Regularized().build_for((None, 3))
-    with pytest.raises(TypeError, match=r"add_loss is not supported yet"):
+    with pytest.raises(TypeError, match=r"add_loss takes a value computed inside call\(\)"):
         Linear(2).add_loss(1.0)
     with pytest.raises(TypeError, match=r"add_weight got \['initializer'\] both by position and by name"):
         Linear(2).add_weight("w", (3,), "zeros", initializer="ones")
+
+
+def test_an_error_in_call_names_the_layer_and_keeps_the_users_line():
+    class Faulty(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * self.missing  # the user's line
+
+    with pytest.raises(AttributeError) as error:
+        Faulty(name="faulty")(np.ones((2, 3), np.float32))
+    assert any("Layer 'faulty' (Faulty): its call() failed" in note for note in error.value.__notes__)
+    assert any("self.missing" in str(entry.statement) for entry in error.traceback)
+
+    class WrongShapes(keras.layers.Layer):
+        def call(self, inputs):
+            return ops.matmul(inputs, ops.ones((4, 2)))
+
+    with pytest.raises(ValueError, match=r"Layer 'wrong' \(WrongShapes\): its call\(\) failed") as error:
+        WrongShapes(name="wrong")(np.ones((2, 3), np.float32))
+    cause = traceback.extract_tb(error.value.__cause__.__traceback__)  # printed above the error
+    assert any("ops.matmul(inputs" in frame.line for frame in cause)

@@ -204,6 +204,28 @@ def test_argmax_and_argmin_index_like_numpy_and_have_no_gradient(name, shape, da
     assert getattr(onp, name.capitalize()).differentiable is False
 
 
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes(), data=st.data(), seed=seeds)
+@example(shape=(2, 3), data=None, seed=0)
+def test_cumsum(shape, data, seed):
+    axis = st.none() | st.integers(-len(shape), len(shape) - 1) if shape else st.none()
+    axis = -1 if data is None else data.draw(axis)
+    x = uniform(shape, seed)
+    np.testing.assert_allclose(ops.cumsum(x, axis=axis), np.cumsum(x, axis=axis), rtol=1e-12, atol=1e-12)
+    assert_vjp_matches(lambda: onp.Cumsum(axis), x, seed=seed)
+
+
+def test_cumsum_of_booleans_counts_in_int32_and_dtype_sets_the_result_s_type():
+    flags = np.array([[True, False, True], [True, True, False]])
+    np.testing.assert_array_equal(ops.cumsum(flags, axis=1), [[1, 1, 2], [1, 2, 2]])
+    assert ops.cumsum(flags).dtype == np.int32
+    op = onp.Cumsum(0, dtype="float64")
+    y = op.compute(np.ones(3, np.float32))
+    assert y.dtype == np.float64 and op.vjp(np.ones(3))[0].dtype == np.float32
+    with pytest.raises(ValueError, match=r"ops.cumsum: expected axis in \[-1, 1\).*axis=1"):
+        ops.cumsum(np.ones(3), axis=1)
+
+
 # ---- products ----------------------------------------------------------------------------------
 
 
@@ -376,7 +398,9 @@ def test_get_item(case, seed):
 
 # ---- without a gradient ------------------------------------------------------------------------
 
-COMPARISONS = ["equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or"]
+COMPARISONS = ["equal", "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_and", "logical_or",
+               "logical_xor"]
+PREDICATES = ["logical_not", "isnan", "isfinite", "isinf"]
 
 
 @pytest.mark.parametrize("name", COMPARISONS)
@@ -388,6 +412,24 @@ def test_comparisons_are_numpy_s_and_have_no_gradient(name):
     np.testing.assert_array_equal(y, getattr(np, name)(x1, x2))
     np.testing.assert_array_equal(getattr(ops, name)(x1, 1.0), getattr(np, name)(x1, 1.0))
     assert onp.Comparison(getattr(np, name)).differentiable is False
+
+
+@pytest.mark.parametrize("name", PREDICATES)
+def test_predicates_are_numpy_s_and_have_no_gradient(name):
+    x = np.array([[0.0, -1.5, np.nan], [np.inf, -np.inf, 2.0]])
+    y = getattr(ops, name)(x)
+    assert y.dtype == np.bool_
+    np.testing.assert_array_equal(y, getattr(np, name)(x))
+
+
+def test_predicates_on_a_model_s_output_record_ops_without_gradient():
+    inputs = keras.Input(shape=(3,))
+    output = ops.logical_xor(ops.isfinite(ops.log(inputs)), ops.logical_not(ops.greater(inputs, 1.0)))
+    assert output.node.layer.differentiable is False
+    x = np.array([[-1.0, 0.5, 2.0]], np.float32)
+    with np.errstate(invalid="ignore"):
+        expected = np.logical_xor(np.isfinite(np.log(x)), ~(x > 1.0))
+    np.testing.assert_array_equal(keras.Model(inputs, output).predict(x, verbose=0), expected)
 
 
 @pytest.mark.parametrize("constant_first", [False, True])
@@ -441,6 +483,7 @@ FLOAT32_CASES = {
     "concatenate": (onp.Concatenate, (X32, X32)),
     "stack": (onp.Stack, (X32, X32)),
     "get_item": (lambda: onp.GetItem((np.array([0, 0]), slice(1, None))), (X32,)),
+    "cumsum": (lambda: onp.Cumsum(1), (X32,)),
 }
 
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from tinykeras import activations, backend, initializers
 from tinykeras.layers.arguments import standardize_shape
+from tinykeras.ops import state
+from tinykeras.ops.operators import Operators
 from tinykeras.utils.argument_validation import check_int, check_optional_int, is_integer
 from tinykeras.utils.interrupts import completes_before_interrupt
 
@@ -22,8 +24,10 @@ from tinykeras.utils.interrupts import completes_before_interrupt
 _BASE_KWARGS = ("input_shape", "batch_input_shape", "input_dim", "batch_size")
 
 
-class Variable:
+class Variable(Operators):
     """A named weight array. ``value`` is updated in place, so references to it stay valid.
+    Arithmetic on a variable (``self.w * 2``, ``x @ self.w``) goes through :mod:`tinykeras.ops`,
+    so inside a custom layer's ``call`` it is differentiated like any op.
 
     Args:
         name: the variable's name inside its layer ('kernel', 'bias', ...).
@@ -55,14 +59,37 @@ class Variable:
 
     def assign(self, value):
         """Overwrites the value in place, after checking its shape and that it holds real
-        numbers (see :func:`weight_values`)."""
+        numbers (see :func:`weight_values`). Inside a layer's ``call`` (traced), records the
+        write, made at every run of the call."""
+        if _recorded(value):
+            return state.record_assign(self, "assign", value)
         self.value[...] = _weight_value(f"Variable '{self.path}'", self, value)
+        return self
+
+    def assign_add(self, delta):
+        """Adds ``delta`` (of the variable's shape, or a number) in place."""
+        if _recorded(delta):
+            return state.record_assign(self, "add", delta)
+        return self.assign(self.value + np.asarray(delta, dtype=self.dtype))
+
+    def assign_sub(self, delta):
+        """Subtracts ``delta`` (of the variable's shape, or a number) in place."""
+        if _recorded(delta):
+            return state.record_assign(self, "subtract", delta)
+        return self.assign(self.value - np.asarray(delta, dtype=self.dtype))
 
     def __array__(self, dtype=None, copy=None):
         return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self):
         return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}>"
+
+
+def _recorded(value):
+    """Whether a write of ``value`` is recorded in a traced call rather than made now."""
+    from tinykeras import functional
+
+    return functional.tracing() or isinstance(value, functional.KerasTensor)
 
 
 def assign_weights(owner, variables, weights):
@@ -161,6 +188,11 @@ class Layer:
         input_dim: for 2D inputs, the same as ``input_shape=(input_dim,)``.
     """
 
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        layer._init_arguments = (args, kwargs)  # a custom layer's config (see get_config)
+        return layer
+
     def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
         unknown = set(kwargs) - set(_BASE_KWARGS)
         if unknown:
@@ -170,7 +202,7 @@ class Layer:
             )
         self.name = name or backend.unique_name(backend.snake_case(type(self).__name__))
         self.trainable = trainable
-        self.dtype = dtype
+        self.dtype = _dtype_name(dtype)
         self.built = False
         self.grads = []
         # Whether backward must return dx. A model sets it to False on its first layer (nothing
@@ -206,8 +238,10 @@ class Layer:
 
     # ---- a layer written the Keras way: call() on keras.ops and other layers -------------------
 
-    #: Once a layer computing with ``call`` is built: its traced graphs (inference, training).
+    #: Once a layer computing with ``call`` is built: its traced graphs (inference, training),
+    #: and whether call returns a tuple of tensors.
     _call_graphs = None
+    _several_outputs = False
 
     def _trace_call(self, input_shape):
         """Runs ``call`` on symbolic inputs of ``input_shape`` (twice when it takes
@@ -222,14 +256,16 @@ class Layer:
                 training_graph, _ = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=True)
         finally:
             functional._tracing_layers.pop()
-        if keys is not None or len(graph.outputs) != 1:
+        if keys is not None:
             raise TypeError(
-                f"Layer '{self.name}' ({type(self).__name__}): call() must return one tensor; "
-                "return several from a keras.Model subclass instead."
+                f"Layer '{self.name}' ({type(self).__name__}): call() must return a tensor or a "
+                "tuple or list of tensors; return a dict from a keras.Model subclass instead."
             )
         self._call_graphs = (graph, training_graph)
+        self._several_outputs = graph.several_outputs
         self._check_variables_read(graph)
-        return graph.outputs[0].shape
+        shapes = [tensor.shape for tensor in graph.outputs]
+        return shapes if self._several_outputs else shapes[0]
 
     def _check_variables_read(self, graph):
         """Raises unless call reads each of the layer's own variables through an op: one read
@@ -246,12 +282,13 @@ class Layer:
     def _forward_call(self, x, training):
         graph, training_graph = self._call_graphs
         self._ran = training_graph if training and training_graph is not None else graph
-        return self._ran.forward(x if isinstance(x, list) else [x], training)[0]
+        outputs = self._ran.forward(list(x) if isinstance(x, (list, tuple)) else [x], training)
+        return tuple(outputs) if self._several_outputs else outputs[0]
 
     def _backward_call(self, dy):
         graph = self._ran
         graph.mark_input_gradients(self.input_gradient)
-        d_inputs = graph.backward([dy], wanted=self.input_gradient)
+        d_inputs = graph.backward(list(dy) if self._several_outputs else [dy], wanted=self.input_gradient)
         self.grads = graph.gradients_of(self.trainable_weights)
         if not self.input_gradient:
             return None
@@ -276,12 +313,24 @@ class Layer:
         return clone
 
     def add_loss(self, loss):
-        """Not supported yet: raises, naming what to do instead."""
-        raise TypeError(
-            f"Layer '{self.name}': add_loss is not supported yet by tinykeras, so the loss would "
-            "not be trained on. Add the term to the model's loss (a loss per output, with "
-            "loss_weights) instead."
-        )
+        """Adds ``loss`` (a value ``call`` computes from its inputs or weights; an array counts
+        as its sum) to the loss the model minimises, as Keras does: fit adds it to the compiled
+        loss (or trains on it alone when compile has none) and back-propagates it. ``losses``
+        lists the terms of the last call."""
+        from tinykeras import functional
+
+        functional.add_loss(self, loss)
+
+    @property
+    def losses(self):
+        """The add_loss terms of the layer's last call (its own and its sublayers'), numbers."""
+        ran = self.__dict__.get("_ran")
+        return ran.added_losses() if self._call_graphs is not None and ran is not None else []
+
+    @property
+    def has_losses(self):
+        """Whether its calls compute add_loss terms."""
+        return self._call_graphs is not None and any(g is not None and g.has_losses for g in self._call_graphs)
 
     # ---- variables ------------------------------------------------------------------------
 
@@ -473,17 +522,28 @@ class Layer:
             self.built = True
         self.input_shape = input_shape
         if computes_with_call(type(self)):
-            traced = self._call_graphs[0].outputs[0].shape if self._call_graphs else self._trace_call(input_shape)
-            self.output_shape = tuple(traced)
+            if self._call_graphs is None:
+                self.output_shape = self._trace_call(input_shape)
+            else:
+                shapes = [tensor.shape for tensor in self._call_graphs[0].outputs]
+                self.output_shape = shapes if self._several_outputs else shapes[0]
         else:
             self.output_shape = tuple(self.compute_output_shape(input_shape))
         return self.output_shape
 
     def get_config(self):
-        """The constructor arguments, so that ``type(layer)(**config)`` rebuilds the layer."""
+        """The constructor arguments, so that ``type(layer)(**config)`` rebuilds the layer. For
+        a layer class of the user's that does not define it, as in Keras: name, trainable and
+        dtype, and the arguments its ``__init__`` received (plain values only)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype or backend.floatx()}
         if self.batch_input_shape is not None:
             config["batch_input_shape"] = self.batch_input_shape
+        if not type(self).__module__.startswith("tinykeras."):
+            from tinykeras.saving import dtype_policy
+            from tinykeras.subclassing import init_arguments
+
+            config["dtype"] = dtype_policy(config["dtype"])
+            config.update(init_arguments(self))
         return config
 
     @classmethod
@@ -625,6 +685,14 @@ def check_protocol(layer):
                 f"passes the gradient through unchanged, so fit would train on wrong gradients "
                 f"(and none for the layer's weights). Write {backward}(dy) {_GUIDE}. {_BACKWARD}"
             )
+
+
+def _dtype_name(dtype):
+    """A dtype, or Keras' serialized DTypePolicy ({'class_name': 'DTypePolicy', 'config':
+    {'name': 'float32'}}, as a custom layer's get_config gives it), as a name."""
+    if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):
+        return dtype["config"].get("name")
+    return dtype
 
 
 def _batch_input_shape(where, kwargs):

@@ -5,18 +5,31 @@ model's backward pass differentiates."""
 import numpy as np
 
 from tinykeras import backend
+from tinykeras.ops import einsum as _einsum
+from tinykeras.ops import indexing as _indexing
 from tinykeras.ops import nn as _nn
 from tinykeras.ops import numpy as _np
+from tinykeras.ops import shaped as _shaped
 from tinykeras.ops.operation import Operation, unbroadcast
+from tinykeras.utils.argument_validation import is_integer as _is_integer
 
 
 def _comparison(function):
     def compare(x1, x2):
         return _np.Comparison(function, name=backend.unique_name(function.__name__))(x1, x2)
 
-    compare.__name__ = compare.__qualname__ = function.__name__
-    compare.__doc__ = f"``np.{function.__name__}`` elementwise (no gradient)."
-    return compare
+    def test(x):
+        return _np.Comparison(function, name=backend.unique_name(function.__name__))(x)
+
+    predicate = test if function.nin == 1 else compare
+    predicate.__name__ = predicate.__qualname__ = function.__name__
+    predicate.__doc__ = f"``np.{function.__name__}`` elementwise (no gradient)."
+    return predicate
+
+
+def _indices(indices):
+    """Indices given as Python numbers or lists, as an integer array; tensors as they are."""
+    return np.asarray(indices) if isinstance(indices, (int, list, tuple)) else indices
 
 
 # ---- elementwise -------------------------------------------------------------------------------
@@ -96,6 +109,10 @@ def where(condition, x1, x2):
     return _np.Where()(condition, x1, x2)
 
 
+def cumsum(x, axis=None, dtype=None):
+    return _np.Cumsum(axis, dtype)(x)
+
+
 def cast(x, dtype):
     return _np.Cast(dtype)(x)
 
@@ -150,6 +167,18 @@ def matmul(x1, x2):
     return _np.Matmul()(x1, x2)
 
 
+def dot(x1, x2):
+    return _einsum.Dot()(x1, x2)
+
+
+def tensordot(x1, x2, axes=2):
+    return _einsum.Tensordot(axes)(x1, x2)
+
+
+def einsum(subscripts, *operands):
+    return _einsum.Einsum(subscripts)(*operands)
+
+
 def reshape(x, newshape):
     return _np.Reshape(newshape)(x)
 
@@ -180,6 +209,66 @@ def stack(x, axis=0):
 
 def get_item(x, key):
     return _np.GetItem(key)(x)
+
+
+def split(x, indices_or_sections, axis=0):
+    """x cut along ``axis`` into a list of pieces, each a slice of x (``get_item``): into
+    ``indices_or_sections`` equal pieces for an int, else at the indices it lists.
+
+    Raises:
+        ValueError: naming the sizes, when an int does not divide the axis or the axis's size is
+            unknown; TypeError: for indices_or_sections of another kind.
+    """
+    sizes = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    axis = _np.normalize_axis(axis, len(sizes), "ops.split")
+    size = sizes[axis]
+    if _is_integer(indices_or_sections):
+        sections = indices_or_sections
+        if size is None:
+            raise ValueError(
+                f"ops.split: the size of axis {axis} of x is known only when the model runs, so it cannot be "
+                f"cut into equal sections; give the indices to cut at. Received: x.shape={sizes}")
+        if sections < 1 or size % sections:
+            raise ValueError(
+                f"ops.split: expected a number of sections >= 1 that divides axis {axis} of x into equal "
+                f"pieces. Received: indices_or_sections={sections}, x.shape={sizes}")
+        bounds = list(range(0, size + 1, size // sections))
+    elif isinstance(indices_or_sections, (list, tuple, np.ndarray)) and all(
+            _is_integer(i) for i in np.ravel(indices_or_sections)):
+        bounds = [0] + [int(i) for i in np.ravel(indices_or_sections)] + [None]
+    else:
+        raise TypeError(
+            "ops.split: expected indices_or_sections as an int or a list of ints. "
+            f"Received: indices_or_sections={indices_or_sections!r}")
+    return [get_item(x, (slice(None),) * axis + (slice(start, stop),)) for start, stop in zip(bounds, bounds[1:])]
+
+
+def take(x, indices, axis=None):
+    return _indexing.Take(axis)(x, _indices(indices))
+
+
+def take_along_axis(x, indices, axis=None):
+    return _indexing.TakeAlongAxis(axis)(x, _indices(indices))
+
+
+def repeat(x, repeats, axis=None):
+    return _indexing.Repeat(repeats, axis)(x)
+
+
+def tile(x, repeats):
+    return _indexing.Tile(repeats)(x)
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    return _indexing.Pad(pad_width, mode, constant_values)(x)
+
+
+def flip(x, axis=None):
+    return _indexing.Flip(axis)(x)
+
+
+def roll(x, shift, axis=None):
+    return _indexing.Roll(shift, axis)(x)
 
 
 # ---- activations -------------------------------------------------------------------------------
@@ -224,6 +313,28 @@ def log_softmax(x, axis=-1):
     return _nn.LogSoftmax(axis)(x)
 
 
+# ---- convolution, pooling, statistics ---------------------------------------------------------
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    return _nn.Conv(strides, padding, data_format, dilation_rate)(inputs, kernel)
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _nn.MaxPool(pool_size, strides, padding, data_format)(inputs)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    return _nn.AveragePool(pool_size, strides, padding, data_format)(inputs)
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) of x over ``axes``: two ops, ``mean`` and ``var`` (the biased variance)."""
+    if synchronized:
+        raise NotImplementedError("ops.moments: synchronized=True (statistics across devices) is not supported.")
+    return mean(x, axes, keepdims), var(x, axes, keepdims)
+
+
 # ---- comparisons and logic (no gradient) -------------------------------------------------------
 
 equal = _comparison(np.equal)
@@ -234,6 +345,11 @@ less = _comparison(np.less)
 less_equal = _comparison(np.less_equal)
 logical_and = _comparison(np.logical_and)
 logical_or = _comparison(np.logical_or)
+logical_xor = _comparison(np.logical_xor)
+logical_not = _comparison(np.logical_not)
+isnan = _comparison(np.isnan)
+isfinite = _comparison(np.isfinite)
+isinf = _comparison(np.isinf)
 
 
 # ---- creation and conversion (arrays, computed at once) ---------------------------------------
@@ -254,27 +370,32 @@ def convert_to_numpy(x):
 
 
 def shape(x):
-    return tuple(np.shape(x)) if not hasattr(x, "shape") else tuple(x.shape)
+    """The sizes of x's axes (for a symbolic tensor, its batch size a Dim that ``zeros``,
+    ``ones``, ``full`` and ``keras.random`` accept)."""
+    return _shaped.shape_of(x)
 
 
 def zeros(shape, dtype=None):
-    return np.zeros(shape, dtype=dtype or backend.floatx())
+    dtype = dtype or backend.floatx()
+    return _shaped.shaped(lambda sizes: np.zeros(sizes, dtype=dtype), shape, "zeros")
 
 
 def ones(shape, dtype=None):
-    return np.ones(shape, dtype=dtype or backend.floatx())
+    dtype = dtype or backend.floatx()
+    return _shaped.shaped(lambda sizes: np.ones(sizes, dtype=dtype), shape, "ones")
 
 
 def full(shape, fill_value, dtype=None):
-    return np.full(shape, fill_value, dtype=dtype or backend.floatx())
+    dtype = dtype or backend.floatx()
+    return _shaped.shaped(lambda sizes: np.full(sizes, fill_value, dtype=dtype), shape, "full")
 
 
 def zeros_like(x, dtype=None):
-    return np.zeros(shape(x), dtype=dtype or _dtype(x))
+    return zeros(shape(x), dtype=dtype or _dtype(x))
 
 
 def ones_like(x, dtype=None):
-    return np.ones(shape(x), dtype=dtype or _dtype(x))
+    return ones(shape(x), dtype=dtype or _dtype(x))
 
 
 def arange(start, stop=None, step=1, dtype=None):

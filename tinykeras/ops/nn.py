@@ -1,9 +1,26 @@
-"""Activation ops with Keras 3's names; each derivative is written from the output where that
-is how it reads best (sigmoid' = y (1 - y))."""
+"""Neural-network ops with Keras 3's names: activations, each derivative written from the output
+where that is how it reads best (sigmoid' = y (1 - y)); 2-D convolution and pooling on the
+kernels the Conv2D and pooling layers run."""
 import math
 
 import numpy as np
 
+from tinykeras.kernels import (
+    avg_pool_backward,
+    avg_pool_forward,
+    col2im,
+    conv_output_size,
+    im2col,
+    max_pool_backward,
+    max_pool_forward,
+)
+from tinykeras.layers.arguments import (
+    from_channels_last,
+    standardize_data_format,
+    standardize_padding,
+    standardize_tuple,
+    to_channels_last,
+)
 from tinykeras.ops.numpy import Unary
 from tinykeras.ops.operation import Operation
 
@@ -128,3 +145,121 @@ class LogSoftmax(Softmax):
 
     def vjp(self, dy):
         return (dy - self.softmax * np.sum(dy, axis=self.axis, keepdims=True),)
+
+
+# ---- convolution and pooling (2-D) -------------------------------------------------------------
+
+
+LAYOUTS = {"channels_last": "(batch, height, width, channels)", "channels_first": "(batch, channels, height, width)"}
+
+
+def _images(x, data_format, where):
+    """x as an (N, H, W, C) array, or a ValueError naming the op when it is not 4-D."""
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"{where}: expected inputs of rank 4, {LAYOUTS[data_format]} (2-D only). "
+                         f"Received: inputs.shape={x.shape}")
+    return to_channels_last(x, data_format)
+
+
+def _window_pads(x_shape, window, strides, dilation, padding):
+    """((top, bottom), (left, right)) for images of NHWC ``x_shape``, as the layers pad them."""
+    from tinykeras.layers.convolutional import window_pads
+
+    return window_pads(x_shape[1:3], window, strides, dilation, padding)
+
+
+def _standardized(standardize, value, where):
+    """``standardize(value)`` (padding, data_format), its ValueError naming the op."""
+    try:
+        return standardize(value)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+class Conv(Operation):
+    """2-D convolution of images by a (KH, KW, C, F) kernel, one matrix product of im2col's
+    rows: with cols = im2col(x) and K the kernel as a (KH*KW*C, F) matrix, y = cols K. So
+    dL/dK = cols^T dy and dL/dx = col2im(dy K^T), col2im adding each row back onto the pixels it
+    was read from."""
+
+    def __init__(self, strides=1, padding="valid", data_format=None, dilation_rate=1, name=None):
+        super().__init__(name)
+        self.strides = standardize_tuple(strides, 2, "strides", where="ops.conv")
+        self.padding = _standardized(standardize_padding, padding, "ops.conv")
+        self.data_format = _standardized(standardize_data_format, data_format, "ops.conv")
+        self.dilation = standardize_tuple(dilation_rate, 2, "dilation_rate", where="ops.conv")
+
+    def compute(self, inputs, kernel):
+        x, kernel = _images(inputs, self.data_format, "ops.conv"), np.asarray(kernel)
+        if kernel.ndim != 4 or kernel.shape[2] != x.shape[3]:
+            raise ValueError(
+                f"ops.conv: expected a kernel of shape (height, width, {x.shape[3]}, filters) for inputs of "
+                f"{x.shape[3]} channels. Received: kernel.shape={kernel.shape}, inputs.shape={np.shape(inputs)}")
+        window = kernel.shape[:2]
+        self.geometry = (window, self.strides, self.dilation,
+                         _window_pads(x.shape, window, self.strides, self.dilation, self.padding))
+        out = [conv_output_size(n, k, s, d, self.padding)
+               for n, k, s, d in zip(x.shape[1:3], window, self.strides, self.dilation)]
+        self.cols = im2col(x, *self.geometry)
+        self.x_shape, self.kernel = x.shape, kernel
+        y = (self.cols @ kernel.reshape(-1, kernel.shape[3])).reshape(x.shape[0], *out, kernel.shape[3])
+        return from_channels_last(y, self.data_format)
+
+    def vjp(self, dy):
+        dy = to_channels_last(dy, self.data_format).reshape(-1, self.kernel.shape[3])
+        dkernel = (self.cols.T @ dy).reshape(self.kernel.shape)
+        dcols = dy @ self.kernel.reshape(-1, self.kernel.shape[3]).T
+        dx = col2im(dcols.astype(self.cols.dtype, copy=False), self.x_shape, *self.geometry)
+        return from_channels_last(dx, self.data_format), dkernel
+
+
+class Pool(Operation):
+    """A window slid over each channel of images (shared by MaxPool and AveragePool); 'same'
+    padding never counts (it is never the max, and is left out of the average)."""
+
+    where = "ops.pool"
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None):
+        super().__init__(name)
+        self.pool_size = standardize_tuple(pool_size, 2, "pool_size", where=self.where)
+        self.strides = (self.pool_size if strides is None
+                        else standardize_tuple(strides, 2, "strides", where=self.where))
+        self.padding = _standardized(standardize_padding, padding, self.where)
+        self.data_format = _standardized(standardize_data_format, data_format, self.where)
+
+    def compute(self, inputs):
+        x = _images(inputs, self.data_format, self.where)
+        self.x_shape = x.shape
+        self.pads = _window_pads(x.shape, self.pool_size, self.strides, (1, 1), self.padding)
+        return from_channels_last(self.pool(x), self.data_format)
+
+    def vjp(self, dy):
+        dx = self.unpool(np.ascontiguousarray(to_channels_last(dy, self.data_format)))
+        return (from_channels_last(dx, self.data_format),)
+
+
+class MaxPool(Pool):
+    """The max of each window: the gradient goes to the input that was the max (the first in
+    the window on ties)."""
+
+    where = "ops.max_pool"
+
+    def pool(self, x):
+        y, self.argmax = max_pool_forward(x, self.pool_size, self.strides, self.pads)
+        return y
+
+    def unpool(self, dy):
+        return max_pool_backward(dy, self.argmax, self.x_shape)
+
+
+class AveragePool(Pool):
+    """The mean of each window: each gradient spread equally over its window's inputs."""
+
+    where = "ops.average_pool"
+
+    def pool(self, x):
+        return avg_pool_forward(x, self.pool_size, self.strides, self.pads)
+
+    def unpool(self, dy):
+        return avg_pool_backward(dy, self.x_shape, self.pool_size, self.strides, self.pads)

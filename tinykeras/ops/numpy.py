@@ -3,6 +3,33 @@ vector-Jacobian product sits under its op (dL/dx from dL/dy = ``dy``)."""
 import numpy as np
 
 from tinykeras.ops.operation import Operation, unbroadcast
+from tinykeras.utils.argument_validation import is_integer
+
+
+def normalize_axis(axis, ndim, where, several=False):
+    """``axis`` with each axis counted from the start (None stays None).
+
+    Args:
+        axis: None, an int, or with ``several`` a tuple or list of ints; each in [-ndim, ndim).
+        ndim: the rank of the operand.
+        where: the op, for the messages (``'ops.flip'``).
+        several: whether a tuple of axes is allowed (then returned as a tuple).
+
+    Raises:
+        TypeError: for an axis that is not an integer. ValueError: for one out of range.
+    """
+    if axis is None:
+        return None
+    axes = tuple(axis) if several and isinstance(axis, (tuple, list)) else (axis,)
+    kind = "an int or a tuple of ints" if several else "an int"
+    if not all(is_integer(a) for a in axes):
+        raise TypeError(f"{where}: expected axis as {kind}. Received: axis={axis!r}")
+    if not all(-ndim <= a < ndim for a in axes):
+        raise ValueError(f"{where}: expected axis in [{-ndim}, {ndim}) for an operand of rank {ndim}. "
+                         f"Received: axis={axis!r}")
+    axes = tuple(int(a) % ndim for a in axes)
+    return axes if isinstance(axis, (tuple, list)) else axes[0]
+
 
 # ---- elementwise, two operands (broadcasting: each gradient summed back to its operand) -------
 
@@ -361,6 +388,29 @@ class Argmin(Reduction):
 
     def reduce(self, x):
         return np.argmin(x, axis=self.axis, keepdims=self.keepdims)
+
+
+class Cumsum(Operation):
+    """Cumulative sum along axis (of x flattened when None): y_i = sum_{j <= i} x_j, so
+    dL/dx_j = sum_{i >= j} dy_i, the cumulative sum of dy taken from the end. ``dtype`` sets the
+    result's type (booleans sum as int32); the gradient flows from a float to a float."""
+
+    def __init__(self, axis=None, dtype=None, name=None):
+        super().__init__(name)
+        self.axis, self.dtype = axis, dtype
+
+    def compute(self, x):
+        x = np.asarray(x)
+        self.shape, self.source = x.shape, x.dtype
+        self.place = normalize_axis(self.axis, x.ndim, "ops.cumsum")
+        return np.cumsum(x, self.place, self.dtype or ("int32" if x.dtype == bool else None))
+
+    def vjp(self, dy):
+        if not self.source.kind == dy.dtype.kind == "f":
+            return (None,)
+        flat, axis = (dy.reshape(-1), 0) if self.place is None else (dy, self.place)
+        dx = np.flip(np.cumsum(np.flip(flat, axis), axis), axis)
+        return (dx.reshape(self.shape).astype(self.source, copy=False),)
 
 
 # ---- products ----------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ class Operation:
 
     differentiable = True
     is_operation = True
+    #: True for ops whose result changes from run to run (random draws): a traced call records
+    #: them even without symbolic operands.
+    stateful = False
     #: As a node of a model's graph: whether backward must return dL/doperands.
     input_gradient = True
     trainable = True
@@ -47,7 +50,7 @@ class Operation:
         from tinykeras import functional
 
         symbolic = any(isinstance(o, functional.KerasTensor) for o in operands)
-        if symbolic or (functional.tracing() and any(_is_variable(o) for o in operands)):
+        if symbolic or (functional.tracing() and (self.stateful or any(_is_variable(o) for o in operands))):
             return functional.call_operation(self, operands)
         return self.compute(*(_array(o) for o in operands))
 

@@ -114,7 +114,7 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
     for i, layer in enumerate(getattr(model, "operations", model.layers)):
         if i:
             lines.append(_rule(widths, "├", "─", "┼", "┤"))
-        shape = str(tuple(layer.output_shape)) if layer.built else "?"
+        shape = _shape_text(layer.output_shape) if layer.built else "?"
         params = f"{layer.count_params():,}" if layer.built or not _builds(layer) else "0 (unbuilt)"
         cells = [f"{layer.name} ({type(layer).__name__})", shape, params]
         if connected:
@@ -132,3 +132,11 @@ def print_summary(model, line_length=None, positions=None, print_fn=None):
         lines.append(f" Optimizer params: {optimizer[0]:,} ({format_bytes(optimizer[1])})")
     for line in lines:
         print_fn(line)
+
+
+def _shape_text(shape):
+    """An output shape as Keras prints it: '(None, 3)', or a list of them for a layer giving
+    several outputs."""
+    if isinstance(shape, list):
+        return "[" + ", ".join(str(tuple(s)) for s in shape) + "]"
+    return str(tuple(shape))
