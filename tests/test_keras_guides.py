@@ -5,8 +5,11 @@ from the guide "The Functional API" (keras-io, guides/functional_api.py; its Ker
 keras.io, which imports ``keras`` and saves to ``my_model.keras``), the sections
 "Introduction", "Training, evaluation, and inference", "Save and serialize", the ensembling part
 of "All models are callable, just like layers", "A toy ResNet model" and "Extend the API using
-custom layers" (the layer, and the model rebuilt from its config with ``custom_objects``); and the example "Simple MNIST convnet" (keras-io,
-examples/vision/mnist_convnet.py). Each runs on a slice of its data to
+custom layers" (the layer, and the model rebuilt from its config with ``custom_objects``); the
+example "Simple MNIST convnet" (keras-io, examples/vision/mnist_convnet.py); the guide "Making
+new layers and models via subclassing" (its layers, and the variational autoencoder); and from
+"Training & evaluation with the built-in methods", the first example, the custom loss function
+and Loss class, the custom Metric and the add_loss layer. Each runs on a slice of its data to
 stay within about 20 s. CIFAR-10 cannot be downloaded here: the toy ResNet loads synthetic images
 of CIFAR-10's shape and type (``synthetic_cifar10``, ten classes told apart by their colour),
 written as CIFAR-10's batch files so that ``keras.datasets.cifar10.load_data()`` reads them.
@@ -26,7 +29,12 @@ Not covered, for what tinykeras lacks:
 - "When to use the functional API" runs no code (its snippets are quoted in the text).
 - "Mix-and-match API styles": ``layers.Conv1D`` and ``layers.GlobalAveragePooling1D``; and a
   custom layer called on an array is traced with an unknown batch size, so that the guide's
-  ``CustomRNN``, whose ``call`` makes ``ops.zeros(shape=(inputs.shape[0], units))``, fails.
+  ``CustomRNN``, whose ``call`` makes ``ops.zeros(shape=(inputs.shape[0], units))``, fails
+  (``ops.shape(inputs)[0]`` works).
+- Subclassing guide: ``kernel_regularizer`` (``keras.regularizers``) and the ``mask`` argument.
+- Built-in methods guide: the ``LogisticEndpoint`` layer (a call with two tensor arguments and a
+  loss object called on symbolic tensors), ``tf.data``, ``PyDataset``, ``class_weight`` and
+  ``sample_weight``, learning-rate schedules, and the multi-input model (``layers.Conv1D``).
 """
 import importlib.util
 import os
@@ -221,3 +229,31 @@ def test_subclassing_guide_vae(mnist, capsys):
     assert result["params"] == (784 * 64 + 64) + 2 * (64 * 32 + 32) + (32 * 64 + 64) + (64 * 784 + 784) == 107_472
     assert abs(result["final_loss"] - KERAS_VAE_LOSS) <= VAE_TOLERANCE
     assert "79/79" in capsys.readouterr().out  # 5,000 images in batches of 64
+
+
+#: Keras' results of the built-in-methods guide over seeds 0-4 (tests/fixtures/
+#: measure_keras_guides.py): test accuracy 0.9158, 0.9234, 0.9101, 0.9141, 0.9099; the
+#: one-epoch loss of the custom loss function 0.0313, 0.0324, 0.0339, 0.0319, 0.0336, and of the
+#: CustomMSE class 0.0524, 0.0537, 0.0529, 0.0527, 0.0525; the custom metric's third-epoch value
+#: 72900, 72173, 72609, 72616, 72498; the loss with the add_loss layer 3.367, 3.386, 3.430,
+#: 3.353, 3.507. Each tolerance is about five of Keras' standard deviations over the seeds.
+KERAS_BUILTIN = {"test_accuracy": (0.9147, 0.03), "function_loss": (0.0326, 0.005),
+                 "class_loss": (0.0528, 0.003), "true_positives": (72559, 1500), "add_loss": (3.409, 0.35)}
+
+
+def test_builtin_methods_guide_custom_losses_metric_and_add_loss(mnist, capsys):
+    keras.utils.set_random_seed(0)
+    result = examples.builtin_methods_custom_objectives(keras)
+    measured = {
+        "test_accuracy": result["test"][1],
+        "function_loss": result["function_loss"]["loss"][0],
+        "class_loss": result["class_loss"]["loss"][0],
+        "true_positives": result["metric"]["categorical_true_positives"][-1],
+        "add_loss": result["add_loss"]["loss"][0],
+    }
+    for key, (expected, tolerance) in KERAS_BUILTIN.items():
+        assert abs(measured[key] - expected) <= tolerance, (key, measured[key])
+    assert sorted(result["history"]) == ["loss", "sparse_categorical_accuracy", "val_loss",
+                                         "val_sparse_categorical_accuracy"]
+    assert result["predictions_shape"] == (3, 10)
+    assert "test loss, test acc:" in capsys.readouterr().out

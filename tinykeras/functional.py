@@ -208,6 +208,8 @@ def call_symbolic(layer, inputs):
         )
     shapes = [t.shape for t in tensors]
     shape = shapes if several else shapes[0]
+    if not layer.built:  # a layer written with call is traced on tensors of these types
+        layer._call_dtypes = [np.dtype(t.dtype).name for t in tensors] if several else np.dtype(tensors[0].dtype).name
     expected = layer.input_shape if layer.built else None
     if layer.built and expected is not None and not _fits(expected, shape):
         raise ValueError(
@@ -316,7 +318,9 @@ def _inferred_output(op, tensors):
     results = []
     for size in (2, 3):
         trial = copy.copy(op)
-        arrays = [np.ones([size if d is None else d for d in t.shape], dtype=t.dtype) for t in tensors]
+        # Ones, or zeros for integers (an index of 0 fits every axis).
+        arrays = [(np.zeros if np.dtype(t.dtype).kind in "iub" else np.ones)(
+            [size if d is None else d for d in t.shape], dtype=t.dtype) for t in tensors]
         try:
             with np.errstate(all="ignore"):
                 results.append(np.asarray(trial.forward(arrays)))

@@ -100,15 +100,19 @@ def takes_training(method):
     return any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def symbolic_inputs(shapes):
+def symbolic_inputs(shapes, dtypes=None):
     """Input tensors for ``shapes``: a shape, a list of shapes, or a dict of them by name (each
-    with the batch axis first)."""
+    with the batch axis first), of ``dtypes`` (the same structure; floatx by default)."""
     # Named here rather than numbered: tracing leaves the names keras.Input takes as they were.
+    def tensor(shape, name, dtype):
+        return functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=name, dtype=dtype)
+
     if isinstance(shapes, dict):
-        return {name: functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=name) for name, shape in shapes.items()}
+        return {name: tensor(shape, name, (dtypes or {}).get(name)) for name, shape in shapes.items()}
     if isinstance(shapes, list):
-        return [functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=f"input_{i}") for i, shape in enumerate(shapes)]
-    return functional.Input(batch_shape=(None,) + tuple(shapes)[1:], name="input")
+        dtypes = dtypes if isinstance(dtypes, list) else [None] * len(shapes)
+        return [tensor(shape, f"input_{i}", dtype) for i, (shape, dtype) in enumerate(zip(shapes, dtypes))]
+    return tensor(shapes, "input", dtypes if isinstance(dtypes, str) else None)
 
 
 def data_shapes(x):

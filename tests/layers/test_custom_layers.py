@@ -176,3 +176,30 @@ def test_an_error_in_call_names_the_layer_and_keeps_the_users_line():
         WrongShapes(name="wrong")(np.ones((2, 3), np.float32))
     cause = traceback.extract_tb(error.value.__cause__.__traceback__)  # printed above the error
     assert any("ops.matmul(inputs" in frame.line for frame in cause)
+
+
+class TableLookup(keras.layers.Layer):
+    """A custom embedding: rows of a table picked by integer ids."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(10, 3), initializer="random_normal")
+
+    def call(self, ids):
+        return ops.take(self.table, ids, axis=0)
+
+
+def test_a_custom_layer_takes_integer_ids_eagerly_and_in_a_model():
+    ids = np.array([[1, 2], [3, 9]])
+    layer = TableLookup()
+    np.testing.assert_array_equal(layer(ids), layer.table.value[ids])  # ids kept as integers
+
+    backend.set_floatx("float64")
+    try:
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input(shape=(2,), dtype="int32")
+        model = keras.Model(inputs, layers.Dense(2)(layers.Flatten()(TableLookup()(inputs))))
+        model.compile(optimizer="sgd", loss="mse")
+        y = np.random.default_rng(0).standard_normal((4, 2))
+        assert_weight_gradients_match(model, np.array([[1, 2], [3, 9], [1, 1], [0, 4]], np.int32), y)
+    finally:
+        backend.set_floatx("float32")

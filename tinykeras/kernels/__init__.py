@@ -12,6 +12,7 @@ from tinykeras.kernels.im2col import (
     im2col_reference,
     prefers_tap_order,
     same_padding,
+    window_pads,
 )
 from tinykeras.kernels.pooling import (
     avg_pool_backward,
@@ -42,4 +43,5 @@ __all__ = [
     "max_pool_forward_reference",
     "prefers_tap_order",
     "same_padding",
+    "window_pads",
 ]

@@ -54,6 +54,13 @@ def same_padding(size, kernel, stride, dilation):
     return total // 2, total - total // 2
 
 
+def window_pads(spatial, kernel_size, strides, dilation, padding):
+    """((top, bottom), (left, right)) padding, split like TensorFlow for 'same'."""
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation))
+
+
 def _geometry(x_shape, kernel_size, strides, dilation, pads):
     """The integers the kernels need, as one tuple (see ``_unpack`` for the order)."""
     _, H, W, C = (int(s) for s in x_shape)

@@ -248,12 +248,14 @@ class Layer:
         ``training``): the ops and layers it calls record the graph forward and backward run."""
         from tinykeras import functional, subclassing
 
+        dtypes = getattr(self, "_call_dtypes", None)
         functional._tracing_layers.append(self)
         try:
-            graph, keys = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=False)
+            graph, keys = subclassing.trace(self, subclassing.symbolic_inputs(input_shape, dtypes), training=False)
             training_graph = None
             if subclassing.takes_training(self.call):
-                training_graph, _ = subclassing.trace(self, subclassing.symbolic_inputs(input_shape), training=True)
+                inputs = subclassing.symbolic_inputs(input_shape, dtypes)
+                training_graph, _ = subclassing.trace(self, inputs, training=True)
         finally:
             functional._tracing_layers.pop()
         if keys is not None:
@@ -498,12 +500,16 @@ class Layer:
         if any(isinstance(v, functional.KerasTensor) for v in symbolic):
             return functional.call_symbolic(self, x)
         dtype = self.dtype or backend.floatx()
+        # A layer written with call keeps integer inputs (token ids) as they are, as Keras does.
+        keeps_integers = computes_with_call(type(self))
         if isinstance(x, (list, tuple)):
-            x = [np.asarray(v, dtype=dtype) for v in x]
+            x = [_input_array(v, dtype, keeps_integers) for v in x]
             shape = [(None,) + v.shape[1:] for v in x]
+            self._call_dtypes = [v.dtype.name for v in x]
         else:
-            x = np.asarray(x, dtype=dtype)
+            x = _input_array(x, dtype, keeps_integers)
             shape = (None,) + x.shape[1:]
+            self._call_dtypes = x.dtype.name
         if not self.built:
             self.build_for(shape)
         return self.forward(x, training=training)
@@ -685,6 +691,14 @@ def check_protocol(layer):
                 f"passes the gradient through unchanged, so fit would train on wrong gradients "
                 f"(and none for the layer's weights). Write {backward}(dy) {_GUIDE}. {_BACKWARD}"
             )
+
+
+def _input_array(value, dtype, keeps_integers):
+    """A batch as an array of the layer's float type (integers kept when ``keeps_integers``)."""
+    array = np.asarray(value)
+    if keeps_integers and array.dtype.kind in "iub":
+        return array
+    return array.astype(dtype, copy=False)
 
 
 def _dtype_name(dtype):

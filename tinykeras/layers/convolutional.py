@@ -18,7 +18,7 @@ from tinykeras.kernels import (
     conv_output_size,
     im2col,
     prefers_tap_order,
-    same_padding,
+    window_pads,
 )
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul, split_batch, split_count
@@ -86,13 +86,6 @@ def output_spatial_shape(layer, input_shape, kernel_size, strides, dilation, pad
             "smaller window, or fewer downsampling layers before it."
         )
     return tuple(sizes)
-
-
-def window_pads(spatial, kernel_size, strides, dilation, padding):
-    """((top, bottom), (left, right)) padding, split like TensorFlow for 'same'."""
-    if padding == "valid":
-        return ((0, 0), (0, 0))
-    return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation))
 
 
 #: Conv2D's defaults for the arguments Keras 1 spelled differently.

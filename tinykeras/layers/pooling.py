@@ -18,7 +18,8 @@ from tinykeras.layers.arguments import (
     to_channels_last,
 )
 from tinykeras.layers.base import Layer
-from tinykeras.layers.convolutional import output_spatial_shape, window_pads
+from tinykeras.kernels import window_pads
+from tinykeras.layers.convolutional import output_spatial_shape
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
 

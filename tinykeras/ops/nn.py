@@ -13,6 +13,7 @@ from tinykeras.kernels import (
     im2col,
     max_pool_backward,
     max_pool_forward,
+    window_pads,
 )
 from tinykeras.layers.arguments import (
     from_channels_last,
@@ -164,8 +165,6 @@ def _images(x, data_format, where):
 
 def _window_pads(x_shape, window, strides, dilation, padding):
     """((top, bottom), (left, right)) for images of NHWC ``x_shape``, as the layers pad them."""
-    from tinykeras.layers.convolutional import window_pads
-
     return window_pads(x_shape[1:3], window, strides, dilation, padding)
 
 

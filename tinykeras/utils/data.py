@@ -5,7 +5,8 @@ from tinykeras import backend
 
 
 def check_inputs(x, model, method, finite=True, index=0):
-    """Converts x to a float array of the model's float type and checks it.
+    """Converts x to an array of the model's float type (of an integer input's type for
+    integers) and checks it.
 
     Args:
         index: which of the model's inputs x is for.
@@ -36,12 +37,22 @@ def check_inputs(x, model, method, finite=True, index=0):
             f"{method}: expected at least one input sample; received empty inputs of shape "
             f"{array.shape}. Check that the data loaded and that any filtering kept some samples."
         )
-    array = np.ascontiguousarray(array, dtype=backend.floatx())
-    if finite:
+    array = np.ascontiguousarray(array, dtype=_input_dtype(model, index, array))
+    if finite and array.dtype.kind == "f":
         _check_finite(array, method, "inputs")
     if model.built:
         _check_shape(array.shape, model, method, index)
     return array
+
+
+def _input_dtype(model, index, array):
+    """The float type, or for an input declared with an integer type (``keras.Input(shape,
+    dtype="int32")``: token ids) and given integers, that type."""
+    inputs = getattr(model, "inputs", None) if model.built else None
+    declared = np.dtype(inputs[index].dtype) if inputs and index < len(inputs) else None
+    if declared is not None and declared.kind in "iu" and array.dtype.kind in "iub":
+        return declared
+    return backend.floatx()
 
 
 def _check_finite(array, method, what):
