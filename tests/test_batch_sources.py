@@ -142,7 +142,8 @@ def test_an_unbuilt_model_builds_from_the_first_batch(data):
     "batch, message",
     [
         (lambda x, y: x, "must be a tuple \\(x, y\\)"),
-        (lambda x, y: (x, y, np.ones(len(x))), "sample weights"),
+        (lambda x, y: (x, y, np.ones(len(x) + 1)), r"sample_weight .* has 9 weights for 8 samples"),
+        (lambda x, y: (x, y, None, None), r"\(x, y, sample_weight\), \(x, y\) or \(x,\)"),
         (lambda x, y: (x[:, :2], y), "expects inputs of shape"),
         (lambda x, y: (x, y[:3]), "same number of samples"),
     ],
@@ -156,7 +157,7 @@ def test_bad_batches_raise_actionable_errors(data, batch, message):
 
 def test_y_with_a_sequence_raises(data):
     x, y = data
-    with pytest.raises(ValueError, match="y must be None"):
+    with pytest.raises(ValueError, match="y and sample_weight must be None"):
         model().fit(Batches(x, y, 8), y, verbose=0)
 
 

@@ -264,11 +264,21 @@ def test_unsupported_setting_is_named(tmp_path):
 
 def test_unsupported_compile_config_loads_uncompiled_with_a_warning(tmp_path):
     def edit(config):
-        config["compile_config"]["weighted_metrics"] = ["accuracy"]
+        config["compile_config"]["optimizer"]["config"]["learning_rate"] = {
+            "module": "keras.optimizers.schedules", "class_name": "CosineDecayRestarts",
+            "config": {"initial_learning_rate": 0.1, "first_decay_steps": 10}, "registered_name": None}
 
-    with pytest.warns(UserWarning, match="weighted_metrics.*uncompiled"):
+    with pytest.warns(UserWarning, match="learning-rate schedule.*uncompiled"):
         model = load_model(edited_fixture(tmp_path, edit))
     assert not model.compiled
+
+
+def test_weighted_metrics_are_written_and_read_back(tmp_path):
+    def edit(config):
+        config["compile_config"]["weighted_metrics"] = ["accuracy"]
+
+    model = load_model(edited_fixture(tmp_path, edit))
+    assert model.get_compile_config()["weighted_metrics"] == ["accuracy"]
 
 
 def test_weights_that_do_not_fit_the_config(tmp_path):

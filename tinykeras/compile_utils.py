@@ -34,7 +34,8 @@ class Objectives:
             wrong length, a dict names an unknown output, or no output has a loss.
     """
 
-    def __init__(self, model_name, output_names, loss, loss_weights=None, metrics=None, added_losses=False):
+    def __init__(self, model_name, output_names, loss, loss_weights=None, metrics=None, added_losses=False,
+                 weighted_metrics=None):
         self.model_name = model_name
         self.output_names = list(output_names)
         several = len(self.output_names) > 1
@@ -51,11 +52,18 @@ class Objectives:
         #: The metrics of each output as compile received them (names, functions, Metrics).
         self.metric_entries = [_as_list(entry) for entry in self._metrics_per_output(metrics)]
         self.metrics = [[metrics_module.for_compile(m) for m in entries] for entries in self.metric_entries]
-        self._unresolved = any(isinstance(m, metrics_module.AccuracyByShapes) for m in self.flat_metrics())
-        if several:
-            for name, output_metrics in zip(self.output_names, self.metrics):
-                for metric in output_metrics:
-                    metric.name = f"{name}_{metric.name}"
+        #: The metrics that weigh samples by the sample weights, given like ``metrics``.
+        self.weighted_entries = [_as_list(entry) for entry in self._metrics_per_output(weighted_metrics)]
+        self.weighted = [[metrics_module.for_compile(m) for m in entries] for entries in self.weighted_entries]
+        self._unresolved = any(isinstance(m, metrics_module.AccuracyByShapes)
+                               for m in self.flat_metrics() + self.flat_weighted())
+        prefixes = [f"{name}_" if several else "" for name in self.output_names]
+        #: The name Keras logs a weighted metric under when an unweighted one has its name.
+        self._weighted_names = {id(metric): f"{prefix}weighted_{metric.name}"
+                                for prefix, output_metrics in zip(prefixes, self.weighted) for metric in output_metrics}
+        for prefix, output_metrics in zip(prefixes * 2, self.metrics + self.weighted):
+            for metric in output_metrics:
+                metric.name = prefix + metric.name
         self.total = metrics_module.Mean("loss")
         with_loss = [i for i, entry in enumerate(self.losses) if entry is not None]
         self.trackers = [
@@ -134,9 +142,10 @@ class Objectives:
             return self.loss_weights[0] * values[0] + added
         return sum((w * v for w, v in zip(self.loss_weights, values) if v is not None), added)
 
-    def update(self, values, ys, outputs, added=0.0):
+    def update(self, values, ys, outputs, added=0.0, sample_weights=None):
         """Adds one batch to the running means: its per-output loss ``values`` (None where an
-        output has no loss), targets, outputs, and the sum of its add_loss terms."""
+        output has no loss), targets, outputs, the sum of its add_loss terms, and the sample
+        weights (None, or one array or None per output) the weighted metrics read."""
         count = len(outputs[0])
         if self._unresolved:
             self._resolve(ys, outputs)
@@ -147,13 +156,26 @@ class Objectives:
         for output_metrics, y, output in zip(self.metrics, ys, outputs):
             for metric in output_metrics:
                 metric.update_state(y, output)
+        for index, (output_metrics, y, output) in enumerate(zip(self.weighted, ys, outputs)):
+            weights = sample_weights[index] if sample_weights is not None else None
+            for metric in output_metrics:
+                metric.update_state(y, output, sample_weight=weights)
 
     def _resolve(self, ys, outputs):
         """Replaces each 'accuracy' by the accuracy class the first batch's shapes pick."""
-        self.metrics = [
-            [m.chosen(y, output) if isinstance(m, metrics_module.AccuracyByShapes) else m for m in output_metrics]
-            for output_metrics, y, output in zip(self.metrics, ys, outputs)
-        ]
+        def resolved(metric, y, output):
+            if not isinstance(metric, metrics_module.AccuracyByShapes):
+                return metric
+            chosen_metric = metric.chosen(y, output)
+            if id(metric) in self._weighted_names:
+                self._weighted_names[id(chosen_metric)] = self._weighted_names.pop(id(metric))
+            return chosen_metric
+
+        def chosen(metrics):
+            return [[resolved(m, y, output) for m in output_metrics]
+                    for output_metrics, y, output in zip(metrics, ys, outputs)]
+
+        self.metrics, self.weighted = chosen(self.metrics), chosen(self.weighted)
         self._unresolved = False
 
     def reset(self):
@@ -165,16 +187,22 @@ class Objectives:
     def tracked(self):
         """The running means in the order evaluate returns them: 'loss', each output's loss,
         then each output's metrics."""
-        return [self.total, *(t for t in self.trackers if t is not None), *self.flat_metrics()]
+        return [self.total, *(t for t in self.trackers if t is not None), *self.flat_metrics(), *self.flat_weighted()]
 
     def flat_metrics(self):
         return [metric for output_metrics in self.metrics for metric in output_metrics]
+
+    def flat_weighted(self):
+        return [metric for output_metrics in self.weighted for metric in output_metrics]
 
     def logs(self, prefix=""):
         """The running means by name, sorted as Keras sorts them ('accuracy', 'loss')."""
         values = {}
         for metric in self.tracked():
-            values[_unique(metric.name, values)] = _logged(metric.result())
+            name = metric.name
+            if id(metric) in self._weighted_names and name in values:
+                name = self._weighted_names[id(metric)]  # 'weighted_accuracy' beside 'accuracy'
+            values[_unique(name, values)] = _logged(metric.result())
         return {prefix + key: values[key] for key in sorted(values)}
 
     def result_values(self):

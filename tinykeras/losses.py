@@ -212,6 +212,37 @@ def reduce_weighted_values(values, sample_weight=None, reduction="sum_over_batch
     return float(total / divisor) if divisor else 0.0
 
 
+def weighted(values, grad, sample_weight):
+    """The mean loss and its gradient with each sample's term times its weight, as Keras
+    weighs a batch: ``sum(values * weights) / values.size``. Each term reads its own row of
+    the predictions, so its gradient is scaled by its weight.
+
+    Args:
+        values: the per-sample loss values (``loss.call``).
+        grad: the gradient of their unweighted mean.
+        sample_weight: one weight per sample (or a shape broadcasting against ``values``).
+
+    Returns:
+        (value, grad).
+    """
+    values = np.asarray(values)
+    weights = np.asarray(sample_weight, dtype=values.dtype if values.dtype.kind == "f" else grad.dtype)
+    if values.ndim == 0:  # a loss written to return its mean: weighted by the mean weight
+        mean = weights.mean()
+        return float(values * mean), grad * grad.dtype.type(mean)
+    values, weights = same_rank(values, weights)
+    try:
+        weights = np.broadcast_to(weights, values.shape)
+    except ValueError:
+        raise ValueError(
+            f"sample_weight of shape {np.shape(sample_weight)} does not match the per-sample "
+            f"losses of shape {values.shape}. Pass one weight per sample."
+        ) from None
+    value = float(np.sum(values * weights) / values.size) if values.size else 0.0
+    scale = weights.reshape(weights.shape + (1,) * (grad.ndim - weights.ndim)).astype(grad.dtype, copy=False)
+    return value, grad * scale
+
+
 def same_rank(values, weights, expand_rank_1=True):
     """Adds or removes a trailing axis of 1 so that the ranks match (Keras'
     ``squeeze_or_expand_to_same_rank``): when one array has one more axis, of size 1, it loses

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from tinykeras import backend, compile_utils, functional, functional_config, optimizers, saving, subclassing
+from tinykeras import losses as losses_module
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.kernels import denormals
@@ -30,7 +31,9 @@ from tinykeras.utils.data import (
     IteratorBatches,
     SequenceBatches,
     check_inputs,
+    check_sample_weight,
     check_targets,
+    class_weights,
     is_array_data,
     split_validation,
     unpack_batch,
@@ -245,6 +248,8 @@ class Model:
                 minimises (a list or a dict by output name; 1 each by default).
             metrics: a list of metric names ('accuracy') or functions; for several outputs, a
                 list with one entry (a metric or a list of them) per output, or a dict.
+            weighted_metrics: metrics, given like ``metrics``, that weigh each sample by the
+                ``sample_weight`` (or ``class_weight``) fit and evaluate receive.
             run_eagerly, jit_compile, auto_scale_loss: accepted for Keras code; tinykeras always
                 computes eagerly in float32/float64, so they change nothing.
 
@@ -252,10 +257,11 @@ class Model:
         ``loss_weights`` there, but code passing it positionally is rare, and a list of metric
         names taken as weights would be refused).
         """
-        _unsupported("compile", weighted_metrics=(weighted_metrics, None), steps_per_execution=(steps_per_execution, 1))
+        _unsupported("compile", steps_per_execution=(steps_per_execution, 1))
         self._refuse_custom_steps()
         self.optimizer = optimizers.get(optimizer)
         self._compile_arguments = (loss, loss_weights, metrics)
+        self._weighted_metrics = weighted_metrics
         self._objectives = None
         if self.built or not self._subclassed:
             self._compile_objectives()
@@ -270,7 +276,8 @@ class Model:
         a subclassed model are known)."""
         loss, loss_weights, metrics = self._compile_arguments
         self._objectives = compile_utils.Objectives(self.name, self.output_names, loss, loss_weights, metrics,
-                                                    added_losses=self.built and self.has_losses)
+                                                    added_losses=self.built and self.has_losses,
+                                                    weighted_metrics=self._weighted_metrics)
         losses_given = self._objectives.losses
         self.loss = losses_given[0] if len(losses_given) == 1 else losses_given
 
@@ -363,9 +370,10 @@ class Model:
             return runner
         return None
 
-    def _losses(self, ys, outputs, backward):
-        """Each output's loss on the batch (None for outputs without one); with ``backward``,
-        also back-propagates their weighted gradients through the model."""
+    def _losses(self, ys, outputs, backward, sample_weights=None):
+        """Each output's loss on the batch (None for outputs without one), its samples weighted
+        by ``sample_weights`` (None, or one array or None per output); with ``backward``, also
+        back-propagates their weighted gradients through the model."""
         objectives = self._objectives
         values, grads, starts = [], [], {}
         for index, (loss, weight, y, output) in enumerate(zip(objectives.losses, objectives.loss_weights, ys, outputs)):
@@ -374,37 +382,42 @@ class Model:
                 grads.append(None)
                 continue
             runner = self._logits_runner(index, loss)
+            weights = sample_weights[index] if sample_weights is not None else None
             if runner is not None:
                 value, grad = loss.value_and_grad_logits(y, runner.logits)
+                if weights is not None:
+                    value, grad = losses_module.weighted(loss.per_sample_logits(y, runner.logits), grad, weights)
                 starts[index] = runner.backward_linear
             else:
                 value, grad = loss.value_and_grad(y, output)
+                if weights is not None:
+                    value, grad = losses_module.weighted(loss.call(y, output), grad, weights)
             values.append(value)
             grads.append(grad if weight == 1 else grad * np.asarray(weight, grad.dtype))
         if backward:
             self._ran.backward(grads, starts)
         return values
 
-    def _batch_outputs(self, x, y, training):
+    def _batch_outputs(self, x, y, training, sample_weights=None):
         """Runs the model on a batch: (per-output loss values, targets, outputs, the sum of the
-        add_loss terms)."""
+        add_loss terms); ``sample_weights``: None, or one array (or None) per output."""
         output = self._forward(x, training=training)
         outputs = output if self._several("outputs") else [output]
         ys = self._objectives.prepare_targets(y if self._several("outputs") else [y], outputs)
-        values = self._losses(ys, outputs, backward=training)
+        values = self._losses(ys, outputs, training, sample_weights)
         return values, ys, outputs, self._added_loss()
 
     def _added_loss(self):
         """The sum of the add_loss terms of the last forward pass (0.0 for none)."""
         return sum(self._ran.added_losses(), 0.0) if self._ran.has_losses else 0.0
 
-    def _train_batch(self, x, y, owners):
-        values, ys, outputs, added = self._batch_outputs(x, y, training=True)
+    def _train_batch(self, owners, x, y, sample_weights=None):
+        values, ys, outputs, added = self._batch_outputs(x, y, True, sample_weights)
         self.optimizer.step(functional.gradient_pairs(owners))
-        self._objectives.update(values, ys, outputs, added)
+        self._objectives.update(values, ys, outputs, added, sample_weights)
 
-    def _test_batch(self, x, y):
-        self._objectives.update(*self._batch_outputs(x, y, training=False))
+    def _test_batch(self, x, y, sample_weights=None):
+        self._objectives.update(*self._batch_outputs(x, y, False, sample_weights), sample_weights)
 
     # ---- the steps of fit, evaluate and predict: seams a subclass may override ---------------
 
@@ -430,15 +443,14 @@ class Model:
                         metric.update_state(y, y_pred)
                 return {m.name: m.result() for m in self.metrics}
         """
-        x, y = data
-        self._train_batch(x, y, self._train_variables())
+        self._train_batch(self._train_variables(), *data)
         return self._logs()
 
     def test_step(self, data):
-        """One step of ``evaluate`` on a batch ``data`` = (x, y); returns the logs. A subclass may
-        override it (``y_pred = self(x, training=False)``, then the metrics)."""
-        x, y = data
-        self._test_batch(x, y)
+        """One step of ``evaluate`` on a batch ``data`` = (x, y) or (x, y, sample_weight);
+        returns the logs. A subclass may override it (``y_pred = self(x, training=False)``, then
+        the metrics)."""
+        self._test_batch(*data)
         return self._logs()
 
     def predict_step(self, data):
@@ -539,6 +551,36 @@ class Model:
             y = ys if self._several("outputs") else ys[0]
         return (xs if self._several("inputs") else xs[0]), y
 
+    def _sample_weights(self, sample_weight, class_weight, y, method):
+        """A batch's or dataset's sample weights as one float array (or None) per output, from
+        ``sample_weight`` (one array for every output, or a list or dict with one per output)
+        or from ``class_weight`` and the targets ``y`` (as ``_prepare`` returned them); None
+        without either.
+
+        Raises:
+            ValueError: naming the argument, for both given at once, class weights for several
+                outputs, or weights that are not one finite number per sample.
+        """
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError(f"{method}: pass class_weight or sample_weight, not both.")
+            if self._several("outputs"):
+                raise ValueError(
+                    f"{method}: class_weight is only supported for models with a single output; "
+                    "pass sample_weight per output instead."
+                )
+            return [class_weights(class_weight, y, method)]
+        if sample_weight is None:
+            return None
+        names = self.output_names
+        if isinstance(sample_weight, (list, tuple, dict)) and (len(names) > 1 or isinstance(sample_weight, dict)):
+            weights = structures.flatten(sample_weight, names, "sample weights", method, self.name)
+        else:
+            weights = [sample_weight] * len(names)
+        ys = y if self._several("outputs") else [y]
+        return [None if w is None else check_sample_weight(w, len(t), method, name)
+                for w, t, name in zip(weights, ys, names)]
+
     def _check_targets_fit_outputs(self, ys, method):
         """Checks every target against its output's loss before any batch runs, naming the
         layer computing that output."""
@@ -556,27 +598,32 @@ class Model:
 
     @_computing
     @completes_before_interrupt
-    def train_on_batch(self, x, y, return_dict=False):
-        """One optimizer step on one batch; returns the loss, or [loss, *metrics] (or a dict
-        with ``return_dict``)."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch (its samples weighted by ``sample_weight``, or by
+        their class's weight in ``class_weight``); returns the loss, or [loss, *metrics] (or a
+        dict with ``return_dict``)."""
         self._require_compiled("train_on_batch")
         x, y = self._prepare(x, y, "train_on_batch")
+        weights = self._sample_weights(sample_weight, class_weight, y, "train_on_batch")
         self.reset_metrics()
         if self._overrides("train_step"):
-            return _step_results(_step_logs(self.train_step((x, y)), "train_step"), return_dict)
-        self._train_batch(x, y, self._train_variables())
+            data = (x, y) if weights is None else (x, y, weights)
+            return _step_results(_step_logs(self.train_step(data), "train_step"), return_dict)
+        self._train_batch(self._train_variables(), x, y, weights)
         return self._objectives.logs() if return_dict else self._objectives.result_values()
 
     @_computing
     @completes_before_interrupt
-    def test_on_batch(self, x, y, return_dict=False):
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """The loss (and metrics) on one batch, without training."""
         self._require_compiled("test_on_batch")
         x, y = self._prepare(x, y, "test_on_batch")
+        weights = self._sample_weights(sample_weight, None, y, "test_on_batch")
         self.reset_metrics()
         if self._overrides("test_step"):
-            return _step_results(_step_logs(self.test_step((x, y)), "test_step"), return_dict)
-        self._test_batch(x, y)
+            data = (x, y) if weights is None else (x, y, weights)
+            return _step_results(_step_logs(self.test_step(data), "test_step"), return_dict)
+        self._test_batch(x, y, weights)
         return self._objectives.logs() if return_dict else self._objectives.result_values()
 
     @_computing
@@ -613,6 +660,8 @@ class Model:
         initial_epoch=0,
         steps_per_epoch=None,
         validation_steps=None,
+        class_weight=None,
+        sample_weight=None,
         **kwargs,
     ):
         """Trains the model for ``epochs`` passes over the data.
@@ -634,6 +683,12 @@ class Model:
             steps_per_epoch: batches per epoch; by default all of them (for a generator: until
                 it is exhausted).
             validation_steps: batches of validation data per evaluation; by default all.
+            class_weight: {class index: weight}: each sample's loss weighed by its class's
+                weight (the class of a one-hot target is its argmax); one output only.
+            sample_weight: a weight per sample (an array of len(x); for several outputs, one
+                array for all, or a list or dict with one per output), weighing its loss and
+                the ``weighted_metrics``. A sequence or generator yields (x, y, weights) batches
+                instead.
             nb_epoch: Keras 1's name for ``epochs``, accepted with a DeprecationWarning.
 
         Returns:
@@ -669,13 +724,15 @@ class Model:
                     f"{type(x).__name__}. Pass validation_data instead."
                 )
             x, y = self._prepare(x, y, "fit")
-            (x, y), validation_data = split_validation(x, y, validation_split)
-        data = self._batches(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+            (x, y, sample_weight), validation_data = split_validation(x, y, validation_split, sample_weight)
+        data = self._batches(x, y, batch_size, shuffle, steps_per_epoch, "fit", sample_weight=sample_weight,
+                             class_weight=class_weight)
         validation = None
         if validation_data is not None:
             if is_array_data(validation_data):
-                validation_data = _unpack_validation(validation_data)
-                validation = self._batches(*validation_data, batch_size, False, validation_steps, "fit")
+                x_val, y_val, weights_val = _unpack_validation(validation_data)
+                validation = self._batches(x_val, y_val, batch_size, False, validation_steps, "fit",
+                                           sample_weight=weights_val)
             else:
                 validation = self._batches(validation_data, None, batch_size, False, validation_steps, "fit")
         history = History()
@@ -694,13 +751,13 @@ class Model:
                 callback_list.on_epoch_begin(epoch)
                 owners = None  # read once the first batch has built the model
                 step, logs = -1, {}
-                for step, (xb, yb) in enumerate(data.epoch()):
+                for step, batch in enumerate(data.epoch()):
                     callback_list.on_train_batch_begin(step)
                     if custom:
-                        logs = _step_logs(self.train_step((xb, yb)), "train_step")
+                        logs = _step_logs(self.train_step(batch), "train_step")
                     else:
                         owners = owners or self._train_variables()
-                        self._train_batch(xb, yb, owners)
+                        self._train_batch(owners, *batch)
                     if batch_logs:
                         callback_list.on_train_batch_end(step, logs if custom else self._logs())
                     interrupt.check(epoch, step)
@@ -726,17 +783,20 @@ class Model:
         callback_list.on_train_end()
         return history
 
-    def _batches(self, x, y, batch_size, shuffle, steps, method, needs_targets=True):
-        """The batches of x (and y): from arrays, a sequence of batches, or a generator."""
+    def _batches(self, x, y, batch_size, shuffle, steps, method, needs_targets=True, sample_weight=None,
+                 class_weight=None):
+        """The batches of x (and y, and sample weights): from arrays, a sequence of batches, or
+        a generator."""
         if is_array_data(x):
             x, y = self._prepare(x, y, method)
             if y is None and needs_targets:
                 raise ValueError(f"{method}: y is None. Pass the targets as y, one per sample of x.")
-            return ArrayBatches(x, y, batch_size, shuffle, steps)
-        if y is not None:
+            weights = self._sample_weights(sample_weight, class_weight, y, method)
+            return ArrayBatches(x, y, batch_size, shuffle, steps, weights)
+        if y is not None or sample_weight is not None:
             raise ValueError(
-                f"{method}: y must be None when x is a {type(x).__name__}, which yields its own "
-                "(x, y) batches."
+                f"{method}: y and sample_weight must be None when x is a {type(x).__name__}, which "
+                "yields its own (x, y) or (x, y, sample_weight) batches."
             )
 
         sequence = hasattr(x, "__len__") and hasattr(x, "__getitem__")
@@ -744,7 +804,10 @@ class Model:
 
         def prepare(batch, number):
             try:
-                return self._prepare(*unpack_batch(batch, method, needs_targets), method)
+                x, y, weights = unpack_batch(batch, method, needs_targets)
+                x, y = self._prepare(x, y, method)
+                weights = self._sample_weights(weights, class_weight, y, method)
+                return (x, y) if weights is None else (x, y, weights)
             except (ValueError, TypeError) as error:
                 # Batches arrive one at a time, so say which one was refused.
                 refused = f"Batch {number} of the epoch from {source} was refused."
@@ -778,12 +841,12 @@ class Model:
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
         custom, logs = self._overrides("test_step"), {}
-        for step, (xb, yb) in enumerate(data.epoch()):
+        for step, batch in enumerate(data.epoch()):
             callback_list.on_test_batch_begin(step)
             if custom:
-                logs = _step_logs(self.test_step((xb, yb)), "test_step")
+                logs = _step_logs(self.test_step(batch), "test_step")
             else:
-                self._test_batch(xb, yb)
+                self._test_batch(*batch)
             if batch_logs:
                 callback_list.on_test_batch_end(step, logs if custom else self._logs())
             interrupt.raise_if_pending(f"Evaluation interrupted after batch {step + 1}.")
@@ -793,11 +856,13 @@ class Model:
 
     @_computing
     def evaluate(
-        self, x=None, y=None, batch_size=None, verbose="auto", steps=None, callbacks=None, return_dict=False
+        self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+        return_dict=False,
     ):
         """The loss and metrics on (x, y) arrays, or on a sequence or generator of (x, y) batches.
 
         Args:
+            sample_weight: a weight per sample of x, as in ``fit``.
             steps: how many batches to evaluate; by default all.
 
         Returns:
@@ -808,7 +873,7 @@ class Model:
         batch_size = _batch_size(batch_size, "evaluate")
         verbose = _verbose(verbose, "evaluate")
         steps = _steps(steps, "steps", "evaluate")
-        data = self._batches(x, y, batch_size, False, steps, "evaluate")
+        data = self._batches(x, y, batch_size, False, steps, "evaluate", sample_weight=sample_weight)
         callback_list = self._callbacks(callbacks, None, verbose, {"test_steps": data.steps, "verbose": verbose})
         with DeferredInterrupt() as interrupt:
             logs = self._evaluate(data, callback_list, "", interrupt)
@@ -828,7 +893,7 @@ class Model:
         callback_list.on_predict_begin()
         batches, custom = [], self._overrides("predict_step")
         with DeferredInterrupt() as interrupt:
-            for step, (xb, _) in enumerate(data.epoch()):
+            for step, (xb, *_) in enumerate(data.epoch()):
                 callback_list.on_predict_batch_begin(step)
                 if custom:
                     outputs = self.predict_step((xb,))
@@ -1492,12 +1557,14 @@ def _verbose(verbose, method):
 
 
 def _unpack_validation(validation_data):
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+    """(x_val, y_val, weights_val or None) from validation_data."""
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError(
-            "validation_data must be a tuple (x_val, y_val). Received: "
-            f"{type(validation_data).__name__} of length {len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
+            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight). "
+            f"Received: {type(validation_data).__name__} of length "
+            f"{len(validation_data) if hasattr(validation_data, '__len__') else '?'}."
         )
-    return validation_data
+    return tuple(validation_data) + (None,) * (3 - len(validation_data))
 
 
 def _warn_ran_out(epochs, steps):

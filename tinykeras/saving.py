@@ -119,6 +119,9 @@ def _layer_groups(layer, path, visited):
         return [(layer, path, [])] + weight_groups(layer, path, visited)
     if layer._sublayers():
         return [(layer, path, list(layer._variables))] + weight_groups(layer, path, visited)
+    inner = getattr(layer, "keras_weights_group", None)  # a recurrent layer's weights: in its cell
+    if inner:
+        return [(layer, path, []), (layer, f"{path}/{inner}", layer.variables)]
     return [(layer, path, layer.variables)]
 
 
@@ -550,6 +553,11 @@ _CONV2D = (
     "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
     "use_bias", "kernel_initializer", "bias_initializer",
 )
+_RECURRENT = (
+    "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask",
+    "units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "dropout", "recurrent_dropout", "seed",
+)
 #: The constructor arguments of each supported layer, besides name, trainable and dtype.
 LAYER_ARGUMENTS = {
     "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
@@ -575,28 +583,70 @@ LAYER_ARGUMENTS = {
     "Minimum": (),
     "Concatenate": ("axis",),
     "Dot": ("axes", "normalize"),
+    "ReLU": ("max_value", "negative_slope", "threshold"),
+    "LeakyReLU": ("negative_slope",),
+    "PReLU": ("alpha_initializer", "shared_axes"),
+    "ELU": ("alpha",),
+    "Softmax": ("axis",),
+    "Permute": ("dims",),
+    "RepeatVector": ("n",),
+    "Cropping2D": ("cropping", "data_format"),
+    "UpSampling2D": ("size", "data_format", "interpolation"),
+    "Conv1D": _CONV2D,
+    "MaxPooling1D": _POOLING,
+    "AveragePooling1D": _POOLING,
+    "GlobalMaxPooling1D": ("data_format", "keepdims"),
+    "GlobalAveragePooling1D": ("data_format", "keepdims"),
+    "LayerNormalization": ("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer"),
+    "SpatialDropout2D": ("rate", "seed", "data_format"),
+    "GaussianNoise": ("stddev", "seed"),
+    "Embedding": ("input_dim", "output_dim", "embeddings_initializer", "mask_zero"),
+    "SimpleRNN": _RECURRENT,
+    "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
+    "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
 }
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS) + MODEL_CLASSES
 _WEIGHT_FREE = {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
+_RECURRENT_KERAS_ONLY = {
+    **_WEIGHT_FREE, "recurrent_regularizer": None, "activity_regularizer": None, "recurrent_constraint": None,
+}
 #: Settings Keras writes that tinykeras does not model, with the one value it supports.
 _KERAS_ONLY = {
     "Dense": {**_WEIGHT_FREE, "quantization_config": None},
     "Conv2D": {"groups": 1, **_WEIGHT_FREE, "activity_regularizer": None},
+    "Conv1D": {"groups": 1, **_WEIGHT_FREE, "activity_regularizer": None},
+    "PReLU": {"alpha_regularizer": None, "alpha_constraint": None},
+    "LayerNormalization": {
+        "rms_scaling": False, "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+        "gamma_constraint": None,
+    },
     "BatchNormalization": {
         "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
         "gamma_constraint": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
         "renorm_momentum": 0.99,
     },
+    "Embedding": {"embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
+                  "quantization_config": None},
+    "SimpleRNN": _RECURRENT_KERAS_ONLY,
+    "LSTM": _RECURRENT_KERAS_ONLY,
+    "GRU": _RECURRENT_KERAS_ONLY,
 }
+#: Layers whose Keras config holds no 'trainable' (their constructor takes none) and the dtype's
+#: name rather than a policy.
+_NO_TRAINABLE_IN_CONFIG = {"SpatialDropout2D"}
+#: Keras 2 names of settings renamed in Keras 3, read under the new name.
+_KERAS_2_SETTINGS = {"LeakyReLU": {"alpha": "negative_slope"}}
 #: Settings read but not used (they only matter when another setting is on).
 _IGNORED = {"renorm_momentum", "ema_momentum"}
 #: Keras' layers whose class defines build(): their entries carry a build_config.
 KERAS_LAYERS_WITH_BUILD = {
     "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
+    "Embedding", "SimpleRNN", "LSTM", "GRU",
 }
 _OPTIMIZER_KERAS_ONLY = {
     "weight_decay": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
@@ -657,6 +707,9 @@ def layer_entry(layer):
         value = own[key]
         config[key] = _keras_initializer(value) if key.endswith("_initializer") else jsonable(value)
     config.update(_KERAS_ONLY.get(class_name, {}))
+    if class_name in _NO_TRAINABLE_IN_CONFIG:
+        del config["trainable"]
+        config["dtype"] = own["dtype"]
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if class_name in KERAS_LAYERS_WITH_BUILD and layer.input_shape is not None:
         entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
@@ -790,7 +843,7 @@ def compile_config(model):
         "loss": loss,
         "loss_weights": loss_weights,
         "metrics": metrics,
-        "weighted_metrics": None,
+        "weighted_metrics": _structure(getattr(model, "_weighted_metrics", None), _metric_name),
         "run_eagerly": False,
         "steps_per_execution": 1,
         "jit_compile": False,
@@ -1026,6 +1079,8 @@ def layer_from_entry(entry, index):
                 "dtype on to super().__init__(**kwargs)), or the class must define from_config."
             ) from error
     arguments = LAYER_ARGUMENTS[class_name]
+    renamed = _KERAS_2_SETTINGS.get(class_name, {})
+    settings = {renamed.get(key, key): value for key, value in settings.items()}
     _check_unused(settings, {"name", "trainable", "dtype", *arguments}, _KERAS_ONLY.get(class_name, {}), where)
     kwargs = {key: settings[key] for key in arguments if key in settings}
     kwargs["name"] = settings.get("name")
@@ -1106,8 +1161,6 @@ def _compile_arguments(config):
 
     _check_optimizer_numbers(config.get("optimizer"))
     try:
-        if config.get("weighted_metrics") is not None:
-            raise ValueError("weighted_metrics is not supported")
         optimizer = config.get("optimizer")
         if isinstance(optimizer, dict):
             expect_dict(optimizer, "the optimizer", ("class_name", "config"))
@@ -1125,6 +1178,7 @@ def _compile_arguments(config):
             optimizer = optimizers.get(optimizer)
         loss = _per_output_entries(config.get("loss"), _loss_from_entry)
         names = _per_output_entries(config.get("metrics") or [], _metric_from_entry)
+        weighted = _per_output_entries(config.get("weighted_metrics"), _metric_from_entry)
         if isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
             names = names[0]  # Keras 2's list per output, for one output
         loss_weights = config.get("loss_weights")
@@ -1138,7 +1192,8 @@ def _compile_arguments(config):
             stacklevel=4,
         )
         return None
-    return {"optimizer": optimizer, "loss": loss, "metrics": names, "loss_weights": loss_weights}
+    return {"optimizer": optimizer, "loss": loss, "metrics": names, "loss_weights": loss_weights,
+            "weighted_metrics": weighted}
 
 
 def _per_output_entries(value, read):

@@ -125,11 +125,12 @@ def check_targets(y, x, method):
     return array
 
 
-def split_validation(x, y, validation_split):
-    """Holds out the last ``validation_split`` fraction of the samples, as Keras does.
+def split_validation(x, y, validation_split, sample_weight=None):
+    """Holds out the last ``validation_split`` fraction of the samples (and of their weights),
+    as Keras does.
 
     Returns:
-        ((x_train, y_train), (x_val, y_val)).
+        ((x_train, y_train, weights_train), (x_val, y_val, weights_val)).
     """
     if not 0 < validation_split < 1:
         raise ValueError(
@@ -143,7 +144,8 @@ def split_validation(x, y, validation_split):
             f"{samples} samples."
         )
     head, tail = slice(None, split_at), slice(split_at, None)
-    return (rows(x, head), rows(y, head)), (rows(x, tail), rows(y, tail))
+    return ((rows(x, head), rows(y, head), rows(sample_weight, head)),
+            (rows(x, tail), rows(y, tail), rows(sample_weight, tail)))
 
 
 def rows(data, index):
@@ -160,8 +162,9 @@ def _samples(data):
     return len(data[0]) if isinstance(data, list) else len(data)
 
 
-def iterate_batches(x, y, batch_size, shuffle):
-    """Yields (x_batch, y_batch) slices; the last batch may be smaller.
+def iterate_batches(x, y, batch_size, shuffle, sample_weight=None):
+    """Yields (x_batch, y_batch) slices, or (x_batch, y_batch, weights_batch) with
+    ``sample_weight``; the last batch may be smaller.
 
     With ``shuffle`` the order is a fresh permutation drawn from ``backend.rng()``.
     """
@@ -169,7 +172,10 @@ def iterate_batches(x, y, batch_size, shuffle):
     order = backend.rng().permutation(n) if shuffle else None
     for start in range(0, n, batch_size):
         index = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
-        yield rows(x, index), rows(y, index)
+        if sample_weight is None:
+            yield rows(x, index), rows(y, index)
+        else:
+            yield rows(x, index), rows(y, index), rows(sample_weight, index)
 
 
 # ---- where batches come from: arrays, a sequence of batches, or a generator -----------------
@@ -191,8 +197,9 @@ class ArrayBatches:
         steps: optional cap on the batches of one epoch.
     """
 
-    def __init__(self, x, y, batch_size, shuffle=False, steps=None):
+    def __init__(self, x, y, batch_size, shuffle=False, steps=None, sample_weight=None):
         self.x, self.y = x, y
+        self.sample_weight = sample_weight
         self.batch_size = batch_size
         self.shuffle = shuffle
         available = -(-_samples(x) // batch_size)
@@ -200,7 +207,7 @@ class ArrayBatches:
 
     def epoch(self):
         """Yields the (x, y) batches of one epoch."""
-        batches = iterate_batches(self.x, self.y, self.batch_size, self.shuffle)
+        batches = iterate_batches(self.x, self.y, self.batch_size, self.shuffle, self.sample_weight)
         for _, batch in zip(range(self.steps), batches):
             yield batch
 
@@ -281,21 +288,23 @@ class IteratorBatches:
 
 
 def unpack_batch(batch, method, needs_targets):
-    """Splits a batch yielded by a sequence or generator into (x, y).
+    """Splits a batch yielded by a sequence or generator into (x, y, sample_weight).
 
-    A batch is ``(x, y)``, ``(x,)`` or a lone x; y may be missing only when ``needs_targets`` is
-    False.
+    A batch is ``(x, y, sample_weight)``, ``(x, y)``, ``(x,)`` or a lone x; y may be missing
+    only when ``needs_targets`` is False.
     """
+    sample_weight = None
     if isinstance(batch, (tuple, list)):
         if len(batch) == 1:
             x, y = batch[0], None
         elif len(batch) == 2:
             x, y = batch
+        elif len(batch) == 3:
+            x, y, sample_weight = batch
         else:
             raise ValueError(
-                f"{method}: each batch must be (x, y) or (x,); received a {type(batch).__name__} "
-                f"of {len(batch)} items. Batches with sample weights, (x, y, sample_weight), "
-                "are not accepted: yield (x, y)."
+                f"{method}: each batch must be (x, y, sample_weight), (x, y) or (x,); received a "
+                f"{type(batch).__name__} of {len(batch)} items."
             )
     else:
         x, y = batch, None
@@ -304,4 +313,61 @@ def unpack_batch(batch, method, needs_targets):
             f"{method}: each batch must be a tuple (x, y) of inputs and targets; received "
             f"{type(batch).__name__} without targets."
         )
-    return x, y
+    return x, y, sample_weight
+
+
+def check_sample_weight(sample_weight, samples, method, output):
+    """``sample_weight`` as a float array with one finite weight per sample (its first axis of
+    length ``samples``), for the output named ``output``.
+
+    Raises:
+        ValueError: naming the output and the lengths, or the values.
+    """
+    weights = np.asarray(sample_weight)
+    if weights.dtype.kind not in "biuf" or weights.ndim == 0:
+        raise ValueError(
+            f"{method}: sample_weight for output '{output}' must be an array of numbers with one "
+            f"weight per sample; received {type(sample_weight).__name__} of dtype {weights.dtype} "
+            f"and shape {weights.shape}."
+        )
+    if len(weights) != samples:
+        raise ValueError(
+            f"{method}: sample_weight for output '{output}' has {len(weights)} weights for "
+            f"{samples} samples. Pass one weight per sample."
+        )
+    weights = weights.astype(backend.floatx())
+    if not np.all(np.isfinite(weights)):
+        raise ValueError(f"{method}: sample_weight for output '{output}' holds NaN or infinite values.")
+    return weights
+
+
+def class_weights(class_weight, y, method):
+    """One weight per sample, its class's in ``class_weight`` ({class index: weight}; 1 for a
+    class not in it): the class of a one-hot or probability target is its argmax, of a label
+    its rounded value, as Keras reads them.
+
+    Raises:
+        ValueError: for a class_weight that is not a dict with integer keys and finite values.
+    """
+    if not hasattr(class_weight, "items"):
+        raise ValueError(
+            f"{method}: class_weight must be a dict mapping class indices to weights, e.g. "
+            f"{{0: 1.0, 1: 5.0}}; received {type(class_weight).__name__}."
+        )
+    table = {}
+    for key, value in class_weight.items():
+        try:
+            table[int(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{method}: class_weight must map integer class indices to numbers; received "
+                f"{key!r}: {value!r}."
+            ) from None
+    labels = np.asarray(y)
+    if labels.ndim > 1:
+        labels = np.argmax(labels, axis=-1) if labels.shape[-1] != 1 else labels[..., 0]
+    labels = np.round(labels).astype(np.int64).reshape(len(labels), -1)[:, 0]
+    weights = np.ones(len(labels), dtype=backend.floatx())
+    for label, weight in table.items():
+        weights[labels == label] = weight
+    return weights
