@@ -2,7 +2,8 @@
 border_mode, np_utils.to_categorical and fit(..., nb_epoch=...).
 
 The Keras 1 tutorial unchanged but for the import lines and two settings: batches of 32 for 10
-epochs, and the Adam optimizer in place of Adadelta, which tinykeras does not provide. The legacy
+epochs, and the Adam optimizer in place of Adadelta (Keras 3's 'adadelta' starts at
+learning_rate=0.001, where Keras 1's started at 1.0, and learns little in 10 epochs). The legacy
 names print DeprecationWarnings that spell the current API.
 
 Keras 1 users had "image_dim_ordering": "th" in ~/.keras/keras.json; the same setting here is

@@ -1,7 +1,6 @@
 """Checks a compiled model's weight gradients against finite differences of its loss."""
 import numpy as np
 
-from tinykeras.functional import gradient_pairs
 from tinykeras.utils import numerical_gradient
 
 
@@ -10,7 +9,7 @@ def assert_weight_gradients_match(model, x, y, rtol=1e-6, atol=1e-8):
     models), then each trainable weight's gradient, summed over shared calls, against central
     differences of the compiled loss (with the add_loss terms)."""
     model._batch_outputs(x, y, training=True)
-    analytic = {id(v): g for g, v in gradient_pairs(model._owners())}
+    analytic = {id(v): g for g, v in model._gradient_pairs(model._owners())}
 
     def loss():
         values, _, _, added = model._batch_outputs(x, y, training=False)

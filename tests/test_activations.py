@@ -43,6 +43,10 @@ REFERENCES = {
     "gelu": lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))),
     "leaky_relu": lambda v: v if v > 0 else 0.2 * v,
     "exponential": math.exp,
+    "relu6": lambda v: min(max(v, 0.0), 6.0),
+    "hard_sigmoid": lambda v: 0.0 if v <= -3 else 1.0 if v >= 3 else v / 6 + 0.5,
+    "hard_silu": lambda v: 0.0 if v <= -3 else v if v >= 3 else v * (v + 3) / 6,
+    "mish": lambda v: v * math.tanh(math.log1p(math.exp(v))),
 }
 
 DERIVATIVES = {
@@ -60,11 +64,21 @@ DERIVATIVES = {
     ),
     "leaky_relu": lambda v: 1.0 if v > 0 else 0.2,
     "exponential": math.exp,
+    "relu6": lambda v: 1.0 if 0 < v < 6 else 0.0,
+    "hard_sigmoid": lambda v: 1 / 6 if -3 < v < 3 else 0.0,
+    "hard_silu": lambda v: 0.0 if v <= -3 else 1.0 if v >= 3 else (2 * v + 3) / 6,
+    # d/dv v tanh(s), s = log(1 + e^v): tanh(s) + v (1 - tanh(s)^2) e^v / (1 + e^v)
+    "mish": lambda v: (
+        math.tanh(math.log1p(math.exp(v)))
+        + v * (1 - math.tanh(math.log1p(math.exp(v))) ** 2) / (1 + math.exp(-v))
+    ),
 }
+#: Activations normalized over the last axis (not element-wise), tested on their own below.
+NORMALIZING = {"softmax", "log_softmax"}
 
 
 def test_every_elementwise_activation_has_a_reference():
-    assert set(REFERENCES) == set(ACTIVATION_NAMES) - {"softmax"}
+    assert set(REFERENCES) == set(ACTIVATION_NAMES) - NORMALIZING
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
@@ -158,6 +172,34 @@ def test_softmax_backward_is_the_jacobian_product(rng):
     np.testing.assert_allclose(
         activations.softmax.backward(dy, x, y)[0], jacobian @ dy[0], rtol=1e-12
     )
+
+
+def test_log_softmax_is_the_log_of_softmax_and_stable(rng):
+    x = rng.standard_normal((3, 5)) * 3
+    np.testing.assert_allclose(activations.log_softmax(x), np.log(activations.softmax(x)), rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = activations.log_softmax(np.array([[1000.0, 0.0], [-1000.0, 0.0]]))
+    np.testing.assert_allclose(y, [[0.0, -1000.0], [-1000.0, 0.0]], atol=1e-12)
+
+
+def test_log_softmax_backward_is_the_jacobian_product(rng):
+    x = rng.standard_normal((1, 4))
+    y = activations.log_softmax(x)
+    dy = rng.standard_normal((1, 4))
+    jacobian = np.eye(4) - np.exp(y[0])[None, :]  # d log p_i / d x_j = [i == j] - p_j
+    np.testing.assert_allclose(activations.log_softmax.backward(dy, x, y)[0], jacobian.T @ dy[0], rtol=1e-12)
+
+
+def test_hard_sigmoid_is_keras_3s_not_keras_2s():
+    # Keras 3: relu6(x + 3) / 6; Keras 2 used clip(0.2 x + 0.5, 0, 1).
+    np.testing.assert_allclose(activations.hard_sigmoid(np.array([-4.0, -1.5, 0.0, 1.5, 2.9, 4.0])),
+                               [0.0, 0.25, 0.5, 0.75, 2.9 / 6 + 0.5, 1.0], rtol=1e-15)
+
+
+def test_hard_swish_is_hard_silu():
+    assert activations.get("hard_swish") is activations.hard_silu is activations.hard_swish
+    assert activations.serialize("hard_swish") == "hard_silu"
 
 
 def test_selu_constants():

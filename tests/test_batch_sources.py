@@ -50,7 +50,7 @@ def test_fit_on_a_sequence_equals_fit_on_the_same_batches_of_arrays(data):
     by_arrays.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
     by_sequence = model()
     sequence = Batches(x, y, 8)
-    history = by_sequence.fit(sequence, epochs=3, verbose=0)
+    history = by_sequence.fit(sequence, epochs=3, shuffle=False, verbose=0)
 
     for a, b in zip(by_arrays.get_weights(), by_sequence.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -62,7 +62,7 @@ def test_fit_on_a_sequence_equals_fit_on_the_same_batches_of_arrays(data):
 def test_steps_per_epoch_takes_the_first_batches_of_a_sequence(data):
     x, y = data
     sequence = Batches(x, y, 8)
-    model().fit(sequence, steps_per_epoch=3, epochs=2, verbose=0)
+    model().fit(sequence, steps_per_epoch=3, epochs=2, shuffle=False, verbose=0)
     assert sequence.requested == [0, 1, 2, 0, 1, 2]
 
 

@@ -69,6 +69,11 @@ def learning_rates(logs):
     return [entry["learning_rate"] for entry in logs]
 
 
+def f32(value):
+    """A rate as Keras logs it: read from its float32 variable."""
+    return float(np.float32(value))
+
+
 def test_reduce_lr_after_patience_epochs_without_improvement():
     reducer = callbacks.ReduceLROnPlateau(factor=0.5, patience=2)
     _, logs = drive(reducer, [1.0, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8])
@@ -82,7 +87,7 @@ def test_reduce_lr_after_patience_epochs_without_improvement():
 def test_reduce_lr_logs_the_rate_used_during_the_epoch():
     model = FakeModel(0.3)
     _, logs = drive(callbacks.ReduceLROnPlateau(factor=0.1, patience=1), [1.0, 1.0], model=model)
-    assert learning_rates(logs) == [0.3, 0.3]  # reduced only after the second epoch ended
+    assert learning_rates(logs) == [f32(0.3), f32(0.3)]  # reduced only after the second epoch ended
     assert model.optimizer.learning_rate == pytest.approx(0.03)
 
 
@@ -106,7 +111,7 @@ def test_reduce_lr_cooldown_skips_epochs_after_a_reduction():
 def test_reduce_lr_stops_at_min_lr():
     model = FakeModel(1.0)
     _, logs = drive(callbacks.ReduceLROnPlateau(factor=0.1, patience=1, min_lr=0.05), [1.0] * 5, model=model)
-    assert learning_rates(logs) == [1.0, 1.0, 0.1, 0.05, 0.05]
+    assert learning_rates(logs) == [1.0, 1.0, f32(0.1), f32(0.05), f32(0.05)]
     assert model.optimizer.learning_rate == 0.05
 
 
@@ -190,9 +195,9 @@ def test_scheduler_sets_the_rate_before_each_epoch():
 
     model = FakeModel(0.8)
     _, logs = drive(callbacks.LearningRateScheduler(schedule), [0.0] * 4, model=model)
-    assert seen == [(0, 0.8), (1, 0.8), (2, 0.8), (3, 0.4)]
-    assert learning_rates(logs) == [0.8, 0.8, 0.4, 0.2]
-    assert model.optimizer.learning_rate == 0.2
+    assert seen == [(0, f32(0.8)), (1, f32(0.8)), (2, f32(0.8)), (3, f32(0.4))]  # read in float32
+    assert learning_rates(logs) == [f32(0.8), f32(0.8), f32(0.4), f32(0.2)]
+    assert model.optimizer.learning_rate == f32(0.2)
 
 
 def test_scheduler_of_the_epoch_alone():
@@ -265,23 +270,26 @@ def write_epochs(logger, rows, model=None):
 def test_csv_logger_writes_a_header_and_one_row_per_epoch(tmp_path):
     path = tmp_path / "log.csv"
     write_epochs(callbacks.CSVLogger(path), [{"loss": 0.5, "accuracy": 0.25}, {"loss": 0.125, "accuracy": 0.75}])
-    assert path.read_bytes() == b"epoch,accuracy,loss\r\n0,0.25,0.5\r\n1,0.75,0.125\r\n"
+    # Without val_ logs in the first epoch, Keras 3 adds val_ columns for each log.
+    assert path.read_bytes() == (
+        b"epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.25,0.5,NA,NA\r\n1,0.75,0.125,NA,NA\r\n"
+    )
 
 
 def test_csv_logger_separator_and_missing_values(tmp_path):
     path = tmp_path / "log.tsv"
     write_epochs(callbacks.CSVLogger(path, separator="\t"), [{"b": 1.5, "a": 2}, {"a": 3, "c": 9}])
     # The columns are fixed by the first epoch: a later new log is left out, a missing one is NA.
-    assert path.read_bytes().decode() == "epoch\ta\tb\r\n0\t2\t1.5\r\n1\t3\tNA\r\n"
+    assert path.read_bytes().decode() == "epoch\ta\tb\tval_a\tval_b\r\n0\t2\t1.5\tNA\tNA\r\n1\t3\tNA\tNA\tNA\r\n"
 
 
 def test_csv_logger_overwrites_unless_appending(tmp_path):
     path = tmp_path / "log.csv"
     write_epochs(callbacks.CSVLogger(path), [{"loss": 1.0}])
     write_epochs(callbacks.CSVLogger(path), [{"loss": 2.0}])
-    assert path.read_bytes().decode() == "epoch,loss\r\n0,2.0\r\n"
+    assert path.read_bytes().decode() == "epoch,loss,val_loss\r\n0,2.0,NA\r\n"
     write_epochs(callbacks.CSVLogger(path, append=True), [{"loss": 3.0}, {"loss": 4.0}])
-    assert path.read_bytes().decode() == "epoch,loss\r\n0,2.0\r\n0,3.0\r\n1,4.0\r\n"
+    assert path.read_bytes().decode() == "epoch,loss,val_loss\r\n0,2.0,NA\r\n0,3.0,NA\r\n1,4.0,NA\r\n"
 
 
 def test_csv_logger_appending_to_an_empty_or_missing_file_writes_the_header(tmp_path):
@@ -290,7 +298,7 @@ def test_csv_logger_appending_to_an_empty_or_missing_file_writes_the_header(tmp_
     write_epochs(callbacks.CSVLogger(empty, append=True), [{"loss": 1.0}])
     missing = tmp_path / "missing.csv"
     write_epochs(callbacks.CSVLogger(missing, append=True), [{"loss": 1.0}])
-    assert empty.read_bytes().decode() == missing.read_bytes().decode() == "epoch,loss\r\n0,1.0\r\n"
+    assert empty.read_bytes().decode() == missing.read_bytes().decode() == "epoch,loss,val_loss\r\n0,1.0,NA\r\n"
 
 
 def test_csv_logger_rows_reach_the_file_before_training_ends(tmp_path):
@@ -299,7 +307,7 @@ def test_csv_logger_rows_reach_the_file_before_training_ends(tmp_path):
     logger.set_model(FakeModel())
     logger.on_train_begin()
     logger.on_epoch_end(0, {"loss": 1.0})
-    assert path.read_bytes().decode() == "epoch,loss\r\n0,1.0\r\n"  # as after an interruption
+    assert path.read_bytes().decode() == "epoch,loss,val_loss\r\n0,1.0,NA\r\n"  # as after an interruption
     logger.on_train_end()
     assert logger.csv_file.closed
 

@@ -490,7 +490,7 @@ def test_non_finite_inputs_in_a_later_batch_stop_training_at_that_batch(kind):
     twin.set_weights(model.get_weights())
     source = iter(batches) if kind == "generator" else Batches(batches)
     with pytest.raises(ValueError) as error:
-        model.fit(source, epochs=1, verbose=0)
+        model.fit(source, epochs=1, shuffle=False, verbose=0)
     origin = "the generator" if kind == "generator" else "the Batches sequence"
     assert str(error.value).startswith(
         f"Batch 3 of the epoch from {origin} was refused. fit: the inputs contain 1 NaN or "

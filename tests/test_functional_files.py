@@ -402,8 +402,8 @@ def entry_named(config, class_name, index=0):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda c: entry_named(c, "Concatenate").update(class_name="LSTM"),
-         r"layer class\(es\) tinykeras does not support: LSTM\. Supported layers: InputLayer, Dense"),
+        (lambda c: entry_named(c, "Concatenate").update(class_name="ConvLSTM2D"),
+         r"layer class\(es\) tinykeras does not support: ConvLSTM2D\. Supported layers: InputLayer, Dense"),
         (lambda c: entry_named(c, "Subtract")["inbound_nodes"][0]["args"][0][0]["config"].update(keras_history=["ghost", 0, 0]),
          r"Layer 'subtract' \(entry \d\) is called on the output of layer 'ghost', which the config does not define"),
         (lambda c: entry_named(c, "Subtract")["inbound_nodes"][0]["args"][0][0]["config"].update(keras_history=["input_layer", 3, 0]),
@@ -433,12 +433,12 @@ def test_an_error_in_a_nested_model_names_it(tmp_path):
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     config = json.loads(members["config.json"])
     encoder = next(e for e in config["config"]["layers"] if e["name"] == "encoder")
-    encoder["config"]["layers"][1]["class_name"] = "LayerNormalization"
+    encoder["config"]["layers"][1]["class_name"] = "GroupNormalization"
     members["config.json"] = json.dumps(config)
     with zipfile.ZipFile(tmp_path / "m.keras", "w") as archive:
         for member, data in members.items():
             archive.writestr(member, data)
-    with pytest.raises(ValueError, match=r"Layer 1 \(Sequential 'encoder'\): The model uses layer class\(es\) tinykeras does not support: LayerNormalization"):
+    with pytest.raises(ValueError, match=r"Layer 1 \(Sequential 'encoder'\): The model uses layer class\(es\) tinykeras does not support: GroupNormalization"):
         load_model(tmp_path / "m.keras")
 
 

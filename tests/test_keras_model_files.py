@@ -240,10 +240,10 @@ def test_model_from_json_rejects_invalid_json():
 def test_unsupported_layers_are_named(tmp_path):
     def edit(config):
         entries = config["config"]["layers"]
-        entries[1]["class_name"] = "LSTM"
+        entries[1]["class_name"] = "ConvLSTM2D"
         entries[3]["class_name"] = "Lambda"
 
-    with pytest.raises(ValueError, match=r"LSTM, Lambda\..*Supported layers: InputLayer, Dense"):
+    with pytest.raises(ValueError, match=r"ConvLSTM2D, Lambda\..*Supported layers: InputLayer, Dense"):
         load_model(edited_fixture(tmp_path, edit))
 
 

@@ -244,7 +244,7 @@ def two_unit_model():
 def test_fit_generator_without_shuffle_trains_like_fit():
     expected, model = two_unit_model(), two_unit_model()
     model.set_weights(expected.get_weights())
-    expected.fit(RecordingBatches(), epochs=2, verbose=0)
+    expected.fit(RecordingBatches(), epochs=2, shuffle=False, verbose=0)
     with pytest.warns(DeprecationWarning, match=r"`Model.fit_generator` is deprecated: use `Model.fit\(generator, ...\)`"):
         history = model.fit_generator(RecordingBatches(), epochs=2, verbose=0, shuffle=False)
     for a, b in zip(expected.get_weights(), model.get_weights()):
@@ -284,7 +284,7 @@ def test_a_float_step_count_runs_the_steps_rounded_up_as_keras_2_did():
     """Keras 2 tutorials write steps_per_epoch=len(x) / batch_size."""
     batches = RecordingBatches()
     with pytest.warns(DeprecationWarning, match=r"steps_per_epoch=2.5 is not an integer; it is taken as 3 steps.*steps_per_epoch=3"):
-        two_unit_model().fit(batches, steps_per_epoch=10 / 4, verbose=0)
+        two_unit_model().fit(batches, steps_per_epoch=10 / 4, shuffle=False, verbose=0)
     assert batches.read == [0, 1, 2]
     with pytest.raises(TypeError, match=r"steps_per_epoch must be a positive integer"):
         two_unit_model().fit(batches, steps_per_epoch=-2.5, verbose=0)

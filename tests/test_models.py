@@ -245,7 +245,7 @@ def test_model_checkpoint_saves_the_whole_model_to_a_keras_file(tmp_path):
 
 @pytest.mark.parametrize(
     "filepath, weights_only, message",
-    [("ckpt.keras", True, "must end in `.weights.h5`"), ("ckpt.h5", False, "must end in `.keras`")],
+    [("ckpt.keras", True, "must end in `.weights.h5`"), ("ckpt.txt", False, "must end in `.keras`")],
 )
 def test_model_checkpoint_refuses_a_file_name_it_cannot_write(filepath, weights_only, message):
     with pytest.raises(ValueError, match=message):

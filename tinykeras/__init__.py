@@ -8,6 +8,7 @@ from tinykeras import (
     activations,
     backend,
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -18,6 +19,7 @@ from tinykeras import (
     optimizers,
     preprocessing,
     random,
+    regularizers,
     saving,
     utils,
 )
@@ -33,6 +35,7 @@ __all__ = [
     "activations",
     "backend",
     "callbacks",
+    "constraints",
     "datasets",
     "initializers",
     "layers",
@@ -43,6 +46,7 @@ __all__ = [
     "optimizers",
     "preprocessing",
     "random",
+    "regularizers",
     "saving",
     "utils",
 ]

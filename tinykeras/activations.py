@@ -129,6 +129,46 @@ def _leaky_relu(x):
     return np.where(x > 0, x, LEAKY_RELU_SLOPE * x).astype(x.dtype, copy=False)
 
 
+def _relu6(x):
+    return np.clip(x, 0, 6).astype(x.dtype, copy=False)
+
+
+def _hard_sigmoid(x):
+    """Keras 3's hard sigmoid, relu6(x + 3) / 6: 0 below -3, 1 above 3, x / 6 + 1/2 between."""
+    return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+
+
+def _hard_silu(x):
+    return x * _hard_sigmoid(x)
+
+
+def _hard_silu_backward(dy, x, y):
+    # d/dx x * (x + 3) / 6 = (2x + 3) / 6 on (-3, 3); 0 below, 1 above.
+    slope = np.where(x >= 3, 1, np.where(x > -3, (2 * x + 3) / 6, 0))
+    return (dy * slope).astype(x.dtype, copy=False)
+
+
+def _mish(x):
+    return x * np.tanh(_softplus(x))
+
+
+def _mish_backward(dy, x, y):
+    # mish = x * tanh(sp(x)) with sp' = sigmoid: mish' = tanh(sp) + x * (1 - tanh(sp)^2) * sigmoid(x)
+    t = np.tanh(_softplus(x))
+    return dy * (t + x * (1 - t * t) * _sigmoid(x))
+
+
+def _log_softmax(x):
+    """log(softmax(x)) over the last axis: x - max - log(sum(exp(x - max)))."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _log_softmax_backward(dy, x, y):
+    # dx_i = dy_i - softmax_i * sum_j dy_j, with softmax = exp(y)
+    return dy - np.exp(y) * dy.sum(axis=-1, keepdims=True)
+
+
 _ACTIVATIONS = {
     a.name: a
     for a in [
@@ -151,9 +191,14 @@ _ACTIVATIONS = {
             "leaky_relu", _leaky_relu, lambda dy, x, y: dy * np.where(x > 0, 1, LEAKY_RELU_SLOPE)
         ),
         Activation("exponential", np.exp, lambda dy, x, y: dy * y),
+        Activation("relu6", _relu6, lambda dy, x, y: dy * ((x > 0) & (x < 6))),
+        Activation("hard_sigmoid", _hard_sigmoid, lambda dy, x, y: dy * ((x > -3) & (x < 3)) / 6),
+        Activation("hard_silu", _hard_silu, _hard_silu_backward),
+        Activation("mish", _mish, _mish_backward),
+        Activation("log_softmax", _log_softmax, _log_softmax_backward),
     ]
 }
-_ALIASES = {"silu": "swish", None: "linear"}
+_ALIASES = {"silu": "swish", "hard_swish": "hard_silu", None: "linear"}
 
 linear = _ACTIVATIONS["linear"]
 relu = _ACTIVATIONS["relu"]
@@ -168,6 +213,11 @@ swish = silu = _ACTIVATIONS["swish"]
 gelu = _ACTIVATIONS["gelu"]
 leaky_relu = _ACTIVATIONS["leaky_relu"]
 exponential = _ACTIVATIONS["exponential"]
+relu6 = _ACTIVATIONS["relu6"]
+hard_sigmoid = _ACTIVATIONS["hard_sigmoid"]
+hard_silu = hard_swish = _ACTIVATIONS["hard_silu"]
+mish = _ACTIVATIONS["mish"]
+log_softmax = _ACTIVATIONS["log_softmax"]
 
 
 def get(identifier):

@@ -469,7 +469,7 @@ class Graph:
         found = list(self.loss_values)
         for node in self.nodes:
             if id(node) in self._lossy_nodes():
-                found += node.runner.losses
+                found += node.runner.pass_losses()
         return found
 
     def ancestors(self, output_indices):
@@ -511,6 +511,9 @@ class Graph:
             id(node): (np.shape(values[id(node.output)]), np.result_type(values[id(node.output)]))
             for node in self.nodes if id(node) in self._lossy_nodes()
         }
+        for node in self.nodes:
+            if id(node) in self._lossy_nodes() and getattr(node.runner, "activity_regularizer", None) is not None:
+                node.runner._activity_output = values[id(node.output)]
 
     def mark_input_gradients(self, wanted):
         """Sets each node's ``input_gradient``: whether its backward must return dL/dinput. Yes
@@ -555,6 +558,8 @@ class Graph:
             if d_output is None and id(node) in self._lossy_nodes():  # its add_loss terms still do
                 shape, dtype = self._lossy_outputs[id(node)]
                 d_output = np.zeros(shape, dtype)
+            if d_output is not None and getattr(node.runner, "activity_regularizer", None) is not None:
+                d_output = d_output + node.runner.activity_gradient()
             if d_output is None:  # no gradient reaches this call (behind a stop_gradient)
                 node.runner.grads = [np.zeros_like(v.value) for v in node.runner.trainable_weights]
                 continue
@@ -586,6 +591,35 @@ class Graph:
             if not runner.input_gradient:
                 break
         return [dy if index == 0 and runner.input_gradient else None] if wanted else None
+
+
+_TRACED = {}
+
+
+def value_and_gradient(fn, x):
+    """``fn(x)`` summed to a number, and its gradient with respect to the array ``x``, from the
+    ops ``fn`` records on a symbolic tensor of ``x``'s shape (traced once per function, shape
+    and type)."""
+    key = (fn, x.shape, x.dtype.str)
+    traced = _TRACED.get(key)
+    if traced is None:
+        tensor = KerasTensor(x.shape, x.dtype.name)
+        tensor.node = Node(None, [], tensor)
+        with recording() as recorded:
+            try:
+                output = fn(tensor)
+            finally:
+                forget(recorded)
+        if not isinstance(output, KerasTensor):
+            raise TypeError(
+                f"{getattr(fn, '__name__', fn)!r} must compute with keras.ops (its gradient comes from "
+                f"them); it returned {type(output).__name__}."
+            )
+        traced = _TRACED[key] = Graph([tensor], [output], graph([tensor], [output]))
+        traced.mark_input_gradients(True)
+    value = traced.forward([x], training=False)[0]
+    grad = traced.backward([np.ones_like(value)], wanted=True)[0]
+    return float(np.sum(value)), np.zeros_like(x) if grad is None else grad
 
 
 def gradient_pairs(owners):

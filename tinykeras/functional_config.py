@@ -20,7 +20,13 @@ from tinykeras.ops.operation import Operation
 
 #: The layer classes whose Keras ``call`` takes a ``mask`` argument: Keras records
 #: ``{"mask": null}`` in their calls.
-_CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional")
+_CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional", "Softmax", "GlobalAveragePooling1D")
+#: The layer classes whose Keras ``call`` takes ``training``: Keras records ``{"training": false}``.
+_CALLS_WITH_TRAINING = ("Dropout", "SpatialDropout2D", "GaussianNoise")
+#: The recurrent layers: Keras records ``{"training": false, "mask": null}`` in their calls, or
+#: ``{"initial_state": [tensors]}`` for a call from given states (tinykeras' call on the list
+#: [sequences, *states]).
+_RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 
 
 # ---- the order of layers and variables -------------------------------------------------------
@@ -165,8 +171,13 @@ def functional_config(model):
 def _call_entry(node, numbers):
     """One call of a layer as Keras writes it in ``inbound_nodes``."""
     tensors = [_tensor_entry(tensor, numbers) for tensor in node.inputs]
+    if type(node.layer).__name__ in _RECURRENT:
+        if node.several:
+            return {"args": [tensors[0]], "kwargs": {"initial_state": tensors[1:]}}
+        return {"args": tensors, "kwargs": {"training": False, "mask": None}}
     mask = type(node.layer).__name__ in _CALLS_WITH_MASK
-    return {"args": [tensors] if node.several else tensors, "kwargs": {"mask": None} if mask else {}}
+    kwargs = {"mask": None} if mask else {"training": False} if type(node.layer).__name__ in _CALLS_WITH_TRAINING else {}
+    return {"args": [tensors] if node.several else tensors, "kwargs": kwargs}
 
 
 def _tensor_entry(tensor, numbers):
@@ -278,7 +289,8 @@ def _read_calls(entry, index, layers):
         raise ValueError(f"Malformed model config: {where} is an InputLayer, which is called on nothing.")
     calls = []
     for node in nodes:
-        call = _keras_3_call(node, where) if isinstance(node, dict) else _keras_2_call(node, where)
+        call = (_keras_3_call(node, where, entry["class_name"] in _RECURRENT) if isinstance(node, dict)
+                else _keras_2_call(node, where))
         for source, _, _ in call.sources:
             if source not in layers:
                 raise ValueError(
@@ -290,10 +302,13 @@ def _read_calls(entry, index, layers):
     return calls
 
 
-def _keras_3_call(node, where):
-    """A call written as ``{"args": [tensor or [tensors]], "kwargs": {...}}``."""
+def _keras_3_call(node, where, recurrent=False):
+    """A call written as ``{"args": [tensor or [tensors]], "kwargs": {...}}``; a recurrent
+    layer's ``initial_state`` tensors follow its sequences in a list call."""
     node = saving.expect_dict(node, f"a call of {where}", ("args",))
-    _check_call_arguments(node.get("kwargs", {}), where)
+    kwargs = dict(saving.expect_dict(node.get("kwargs", {}), f"the call arguments of {where}"))
+    states = kwargs.pop("initial_state", None) if recurrent else None
+    _check_call_arguments(kwargs, where)
     args = node["args"]
     if not isinstance(args, list) or len(args) != 1:
         raise ValueError(
@@ -302,6 +317,13 @@ def _keras_3_call(node, where):
         )
     several = isinstance(args[0], list)
     tensors = args[0] if several else [args[0]]
+    if states is not None:
+        if several or not isinstance(states, list):
+            raise ValueError(
+                f"Malformed model config: a call of {where} passes {args!r} with initial_state="
+                f"{states!r}; expected one tensor of sequences and a list of state tensors."
+            )
+        tensors, several = tensors + states, True
     return _Call([_history(tensor, where) for tensor in tensors], several, where)
 
 
@@ -349,7 +371,7 @@ def _check_call_arguments(kwargs, where):
     ``mask=None``): tinykeras calls layers on their inputs alone."""
     kwargs = saving.expect_dict(kwargs, f"the call arguments of {where}")
     for key, value in kwargs.items():
-        if value is not None:
+        if value is not None and not (key == "training" and value is False):  # Keras records training=False
             raise ValueError(
                 f"{where} is called with {key}={value!r}; tinykeras calls a layer on its inputs "
                 "alone (training follows fit and predict). Rebuild the model without that argument."

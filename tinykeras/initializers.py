@@ -142,6 +142,34 @@ class VarianceScaling(Initializer):
         }
 
 
+class Orthogonal(Initializer):
+    """An orthogonal matrix (Saxe et al., 2014), times ``gain``: the Q of the QR decomposition of
+    a standard normal draw, its columns' signs fixed by R's diagonal. A shape of more than two
+    axes is drawn as the matrix (product of the leading axes, last axis); of the matrix, the
+    rows are orthonormal when there are fewer rows than columns, else the columns, as in Keras.
+
+    Args:
+        gain: the factor multiplying the matrix.
+        seed: optional integer for a reproducible draw.
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def sample(self, shape):
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal initializer: the shape must have at least two axes. Received: shape={shape}."
+            )
+        rows, columns = math.prod(shape[:-1]), shape[-1]
+        q, r = np.linalg.qr(_rng(self.seed).standard_normal((max(rows, columns), min(rows, columns))))
+        q *= np.sign(np.diag(r))
+        return self.gain * (q.T if rows < columns else q).reshape(shape)
+
+    def get_config(self):
+        return {"seed": self.seed, "gain": self.gain}
+
+
 def _named_variance_scaling(name, scale, mode, distribution):
     """Defines a Keras named initializer (GlorotUniform, HeNormal, ...) as a VarianceScaling."""
 
@@ -189,6 +217,7 @@ _INITIALIZERS = {
     "he_normal": HeNormal,
     "lecun_uniform": LecunUniform,
     "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
 }
 _ALIASES = {
     "zero": "zeros",

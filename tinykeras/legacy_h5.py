@@ -395,6 +395,7 @@ def _optimizer_state(f, filepath, model):
         )
         return None
     state = [saving.dataset_at(group, n, filepath, f"optimizer_weights/{n}", kinds="fiu") for n in names]
-    if len(short) < 2 or not short[1].endswith("learning_rate"):
+    # A learning-rate schedule is no state: Keras keeps no rate among the arrays then.
+    if model.optimizer._has_rate_variable() and (len(short) < 2 or not short[1].endswith("learning_rate")):
         state.insert(1, np.asarray(model.optimizer.learning_rate, dtype=np.float32))
     return saving.read_optimizer_state(model, state, filepath)

@@ -28,8 +28,7 @@ from tinykeras.utils.argument_validation import (
 )
 from tinykeras.utils.data import (
     ArrayBatches,
-    IteratorBatches,
-    SequenceBatches,
+    batch_source,
     check_inputs,
     check_sample_weight,
     check_targets,
@@ -346,6 +345,7 @@ class Model:
         owners = self._owners()
         unique = {id(v): v for _, variables in owners for v in variables}  # shared layers: once
         self.optimizer.build(list(unique.values()))
+        self._find_regularized(owners)
         return owners
 
     def _several(self, what):
@@ -408,12 +408,35 @@ class Model:
         return values, ys, outputs, self._added_loss()
 
     def _added_loss(self):
-        """The sum of the add_loss terms of the last forward pass (0.0 for none)."""
-        return sum(self._ran.added_losses(), 0.0) if self._ran.has_losses else 0.0
+        """The loss terms beside the compiled losses: the add_loss terms and activity
+        regularization of the last forward pass, and the weights' regularization (0.0 for
+        none)."""
+        added = sum(self._ran.added_losses(), 0.0) if self._ran.has_losses else 0.0
+        for variable in self._regularized:
+            added += variable.regularizer(variable.value)
+        return added
+
+    #: The trained variables with a regularizer (found by _train_variables and evaluate).
+    _regularized = ()
+
+    def _find_regularized(self, owners=None):
+        """Records which trained variables have a regularizer."""
+        owners = self._owners() if owners is None else owners
+        variables = {id(v): v for _, vs in owners for v in vs}.values()
+        self._regularized = [v for v in variables if v.regularizer is not None]
+
+    def _gradient_pairs(self, owners):
+        """(gradient, variable) of every trained variable, the regularizers' gradients added."""
+        pairs = functional.gradient_pairs(owners)
+        if self._regularized:
+            regularized = {id(v) for v in self._regularized}
+            pairs = [(g + v.regularizer.gradient(v.value).astype(g.dtype, copy=False) if id(v) in regularized else g, v)
+                     for g, v in pairs]
+        return pairs
 
     def _train_batch(self, owners, x, y, sample_weights=None):
         values, ys, outputs, added = self._batch_outputs(x, y, True, sample_weights)
-        self.optimizer.step(functional.gradient_pairs(owners))
+        self.optimizer.step(self._gradient_pairs(owners))
         self._objectives.update(values, ys, outputs, added, sample_weights)
 
     def _test_batch(self, x, y, sample_weights=None):
@@ -468,6 +491,7 @@ class Model:
                 forward pass the backward would go through.
         """
         self._require_compiled("compute_loss")
+        self._find_regularized()
         if sample_weight is not None:
             raise ValueError(f"Model '{self.name}': compute_loss(sample_weight=...) is not supported by tinykeras.")
         outputs = structures.flatten(y_pred, self.output_names, "outputs", "compute_loss", self.name)
@@ -485,7 +509,7 @@ class Model:
             self._losses(ys, outputs, backward=True)
             for variable in self.trainable_weights:
                 variable.grad = None
-            for grad, variable in functional.gradient_pairs(self._owners()):
+            for grad, variable in self._gradient_pairs(self._owners()):
                 variable.grad = grad
 
         return LossValue(self._objectives.total_loss(values, self._added_loss()), backward)
@@ -497,9 +521,12 @@ class Model:
 
     @property
     def losses(self):
-        """The add_loss terms of the model's last forward pass (its own and its layers')."""
+        """The loss terms of the model's last forward pass (numbers): the add_loss terms and
+        activity regularization of its layers, then its weights' regularization."""
         ran = self.__dict__.get("_ran")
-        return ran.added_losses() if ran is not None else []
+        weights = {id(v): v for v in self.trainable_weights}.values()
+        penalties = [v.regularizer(v.value) for v in weights if v.regularizer is not None]
+        return (ran.added_losses() if ran is not None else []) + penalties
 
     @property
     def has_losses(self):
@@ -619,6 +646,7 @@ class Model:
         self._require_compiled("test_on_batch")
         x, y = self._prepare(x, y, "test_on_batch")
         weights = self._sample_weights(sample_weight, None, y, "test_on_batch")
+        self._find_regularized()
         self.reset_metrics()
         if self._overrides("test_step"):
             data = (x, y) if weights is None else (x, y, weights)
@@ -678,7 +706,8 @@ class Model:
             validation_split: the fraction of array data, taken from the end before shuffling,
                 held out to compute val_ metrics after each epoch.
             validation_data: (x_val, y_val) arrays, or a sequence or generator of batches.
-            shuffle: shuffle array samples before each epoch (a sequence shuffles itself).
+            shuffle: shuffle array samples, or the order of a sequence's batches (a
+                ``PyDataset``), before each epoch; a generator's order is its own.
             initial_epoch: the epoch to start from (to resume a run).
             steps_per_epoch: batches per epoch; by default all of them (for a generator: until
                 it is exhausted).
@@ -743,6 +772,8 @@ class Model:
         custom = self._overrides("train_step")
         self.stop_training = False
         callback_list.on_train_begin()
+        # A callback restoring a backup (BackupAndRestore) says where to resume.
+        initial_epoch = self.__dict__.pop("_initial_epoch", None) or initial_epoch
         # Set before training, so that after an interruption it holds the finished epochs.
         self.history = history
         with DeferredInterrupt() as interrupt:
@@ -814,14 +845,7 @@ class Model:
                 error.args = (f"{refused} {error}",)
                 raise
 
-        if sequence:
-            return SequenceBatches(x, steps, prepare, method)
-        if hasattr(x, "__iter__") or hasattr(x, "__next__"):
-            return IteratorBatches(x, steps, prepare)
-        raise TypeError(
-            f"{method}: x must be a NumPy array, a sequence of batches or a generator of batches. "
-            f"Received: {type(x).__name__}."
-        )
+        return batch_source(x, steps, prepare, method, shuffle)
 
     def _callbacks(self, callbacks, history, verbose, params):
         # Keras' order: the user's callbacks, then History, then the progress bar, so that
@@ -838,6 +862,8 @@ class Model:
         it); a Ctrl-C recorded by ``interrupt`` (a DeferredInterrupt) is raised between
         batches. Returns the logs, their names starting with ``prefix``."""
         self.reset_metrics()
+        if self.built:
+            self._find_regularized()
         callback_list.on_test_begin()
         batch_logs = callback_list.wants("on_test_batch_end")
         custom, logs = self._overrides("test_step"), {}
@@ -918,11 +944,10 @@ class Model:
         _deprecated("fit_generator", "fit(generator, ...)")
         _unsupported("fit_generator", validation_freq=(validation_freq, 1), class_weight=(class_weight, None))
         _read_on_this_thread("fit_generator", max_queue_size, workers, use_multiprocessing)
-        if shuffle and _is_sequence(generator):
-            generator = ShuffledBatchOrder(generator)
         return self.fit(
             generator, epochs=epochs, verbose=verbose, callbacks=callbacks, validation_data=validation_data,
             steps_per_epoch=steps_per_epoch, validation_steps=validation_steps, initial_epoch=initial_epoch,
+            shuffle=shuffle,
         )
 
     def evaluate_generator(
@@ -1195,7 +1220,7 @@ class Sequential(Model):
             if not self.layers[:-1] and self._input_layer is None and layer.batch_input_shape:
                 self.build(layer.batch_input_shape)
             elif self.built:
-                layer.build_for(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape)
+                layer.build_for(_one_tensor(self.layers[-2].output_shape if len(self.layers) > 1 else self._input_shape, layer))
                 self._after_build()
         except (TypeError, ValueError):
             self.layers.pop()  # a layer that cannot be built leaves the model as it was
@@ -1224,7 +1249,7 @@ class Sequential(Model):
         self._input_shape = (None,) + tuple(input_shape)[1:]
         shape = self._input_shape
         for layer in self.layers:
-            shape = layer.build_for(shape)
+            shape = layer.build_for(_one_tensor(shape, layer))
         self.built = True
         self._after_build()
 
@@ -1393,6 +1418,18 @@ def model_from_json(json_string, custom_objects=None):
     return saving.deserialize_model(serialized, compile=False, custom_objects=custom_objects)
 
 
+def _one_tensor(shape, layer):
+    """``shape``, what the layer before ``layer`` in a Sequential gives, after checking that it
+    is one tensor's (a recurrent layer with return_state=True gives several)."""
+    if isinstance(shape, list):
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) follows a layer giving {len(shape)} outputs "
+            f"{shape} in a Sequential model, whose layers each read one tensor. Use the functional API "
+            "(keras.Model(inputs, outputs)) to pass several outputs on, or return_state=False."
+        )
+    return shape
+
+
 def _check_model_dtype(cls_name, dtype):
     """A subclassed model's ``dtype``: None, or the float type tinykeras computes in (as a name
     or as the DTypePolicy a config holds). Another would be ignored, so it raises."""
@@ -1458,31 +1495,6 @@ def _keeps_logits(layer):
         and cls.forward is ActivatedLayer.forward
         and cls.backward is ActivatedLayer.backward
     )
-
-
-class ShuffledBatchOrder:
-    """A sequence of batches read in a new random order each epoch (Keras 2's ``fit_generator``
-    with ``shuffle=True``); the order comes from ``backend.rng()``, so a seed fixes it."""
-
-    def __init__(self, sequence):
-        self.sequence = sequence
-        self.order = backend.rng().permutation(len(sequence))
-
-    def __len__(self):
-        return len(self.sequence)
-
-    def __getitem__(self, index):
-        return self.sequence[int(self.order[index])]
-
-    def on_epoch_end(self):
-        on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
-        if callable(on_epoch_end):
-            on_epoch_end()
-        self.order = backend.rng().permutation(len(self.sequence))
-
-
-def _is_sequence(data):
-    return hasattr(data, "__len__") and hasattr(data, "__getitem__") and not is_array_data(data)
 
 
 def _deprecated(method, replacement):

@@ -547,20 +547,24 @@ MAX_JSON_BYTES = 16 * 2**20
 #: How deeply lists and objects may nest in a model description (Keras' nest about 6 deep).
 MAX_JSON_DEPTH = 64
 _FLOAT_DTYPES = ("float32", "float64")
+#: The integer types an input may be declared with (token ids): the model keeps them.
+_INTEGER_INPUT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
 _POOLING = ("pool_size", "strides", "padding", "data_format")
+_WEIGHT_OPTIONS = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
 _CONV2D = (
     "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "activation",
-    "use_bias", "kernel_initializer", "bias_initializer",
+    "use_bias", "kernel_initializer", "bias_initializer", *_WEIGHT_OPTIONS,
 )
 _RECURRENT = (
     "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask",
     "units", "activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-    "dropout", "recurrent_dropout", "seed",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
 )
 #: The constructor arguments of each supported layer, besides name, trainable and dtype.
 LAYER_ARGUMENTS = {
-    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer", *_WEIGHT_OPTIONS),
     "Activation": ("activation",),
     "Dropout": ("rate", "seed", "noise_shape"),
     "Flatten": ("data_format",),
@@ -573,7 +577,8 @@ LAYER_ARGUMENTS = {
     "ZeroPadding2D": ("padding", "data_format"),
     "BatchNormalization": (
         "axis", "momentum", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
-        "moving_mean_initializer", "moving_variance_initializer",
+        "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+        "beta_constraint", "gamma_constraint",
     ),
     "Add": (),
     "Subtract": (),
@@ -600,8 +605,21 @@ LAYER_ARGUMENTS = {
     "LayerNormalization": ("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer"),
     "SpatialDropout2D": ("rate", "seed", "data_format"),
     "GaussianNoise": ("stddev", "seed"),
-    "Embedding": ("input_dim", "output_dim", "embeddings_initializer", "mask_zero"),
-    "SimpleRNN": _RECURRENT,
+    "Conv2DTranspose": (
+        "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
+        "activation", "use_bias", "kernel_initializer", "bias_initializer",
+    ),
+    "DepthwiseConv2D": (
+        "kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate", "activation",
+        "use_bias", "depthwise_initializer", "bias_initializer",
+    ),
+    "SeparableConv2D": (
+        "filters", "kernel_size", "strides", "padding", "data_format", "dilation_rate", "depth_multiplier",
+        "activation", "use_bias", "depthwise_initializer", "pointwise_initializer", "bias_initializer",
+    ),
+    "Embedding": ("input_dim", "output_dim", "embeddings_initializer", "embeddings_regularizer",
+                  "embeddings_constraint", "mask_zero"),
+    "SimpleRNN": tuple(key for key in _RECURRENT if key != "seed"),  # Keras' config has none
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
 }
@@ -610,30 +628,33 @@ LAYER_ARGUMENTS = {
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS) + MODEL_CLASSES
 _WEIGHT_FREE = {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
-_RECURRENT_KERAS_ONLY = {
-    **_WEIGHT_FREE, "recurrent_regularizer": None, "activity_regularizer": None, "recurrent_constraint": None,
-}
 #: Settings Keras writes that tinykeras does not model, with the one value it supports.
 _KERAS_ONLY = {
-    "Dense": {**_WEIGHT_FREE, "quantization_config": None},
-    "Conv2D": {"groups": 1, **_WEIGHT_FREE, "activity_regularizer": None},
-    "Conv1D": {"groups": 1, **_WEIGHT_FREE, "activity_regularizer": None},
+    "Dense": {"quantization_config": None},
+    "Conv2D": {"groups": 1},
+    "Conv1D": {"groups": 1},
     "PReLU": {"alpha_regularizer": None, "alpha_constraint": None},
+    "Conv2DTranspose": _WEIGHT_FREE,
+    "DepthwiseConv2D": {
+        "depthwise_regularizer": None, "bias_regularizer": None, "depthwise_constraint": None, "bias_constraint": None,
+    },
+    "SeparableConv2D": {
+        "depthwise_regularizer": None, "pointwise_regularizer": None, "bias_regularizer": None,
+        "depthwise_constraint": None, "pointwise_constraint": None, "bias_constraint": None,
+    },
     "LayerNormalization": {
         "rms_scaling": False, "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
         "gamma_constraint": None,
     },
     "BatchNormalization": {
-        "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-        "gamma_constraint": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
-        "renorm_momentum": 0.99,
+        "synchronized": False, "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99,
     },
-    "Embedding": {"embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
-                  "quantization_config": None},
-    "SimpleRNN": _RECURRENT_KERAS_ONLY,
-    "LSTM": _RECURRENT_KERAS_ONLY,
-    "GRU": _RECURRENT_KERAS_ONLY,
+    "Embedding": {"quantization_config": None},
 }
+#: Layers whose Keras config holds 'activity_regularizer' also when it is None (others write it
+#: only when set).
+_ACTIVITY_ALWAYS_WRITTEN = {"Conv2D", "Conv1D", "Embedding", "SimpleRNN", "LSTM", "GRU",
+                            "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"}
 #: Layers whose Keras config holds no 'trainable' (their constructor takes none) and the dtype's
 #: name rather than a policy.
 _NO_TRAINABLE_IN_CONFIG = {"SpatialDropout2D"}
@@ -646,10 +667,11 @@ KERAS_LAYERS_WITH_BUILD = {
     "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
+    "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
 }
 _OPTIMIZER_KERAS_ONLY = {
-    "weight_decay": None, "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+    "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
     "loss_scale_factor": None, "gradient_accumulation_steps": None,
 }
 
@@ -706,14 +728,25 @@ def layer_entry(layer):
     for key in LAYER_ARGUMENTS[class_name]:
         value = own[key]
         config[key] = _keras_initializer(value) if key.endswith("_initializer") else jsonable(value)
+    if own.get("activity_regularizer") is not None or class_name in _ACTIVITY_ALWAYS_WRITTEN:
+        config["activity_regularizer"] = own.get("activity_regularizer")
     config.update(_KERAS_ONLY.get(class_name, {}))
     if class_name in _NO_TRAINABLE_IN_CONFIG:
         del config["trainable"]
         config["dtype"] = own["dtype"]
     entry = {"module": "keras.layers", "class_name": class_name, "config": config, "registered_name": None}
     if class_name in KERAS_LAYERS_WITH_BUILD and layer.input_shape is not None:
-        entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
+        entry["build_config"] = _build_config(class_name, layer.input_shape)
     return entry
+
+
+def _build_config(class_name, input_shape):
+    """A built layer's build_config: its input shape; for a recurrent layer called from given
+    states (on [sequences, *states]), the shapes by the names of Keras' build arguments."""
+    if class_name in ("SimpleRNN", "LSTM", "GRU") and isinstance(input_shape, list):
+        shapes = {"sequences_shape": input_shape[0], "initial_state_shape": input_shape[1:]}
+        return {"shapes_dict": jsonable(shapes)}
+    return {"input_shape": jsonable(input_shape)}
 
 
 def _custom_layer_entry(layer):
@@ -791,9 +824,16 @@ def sequential_config(model):
 def _optimizer_entry(optimizer):
     own = optimizer.get_config()
     config = {"name": own.pop("name"), "learning_rate": own.pop("learning_rate")}
+    if callable(config["learning_rate"]):
+        raise ValueError(
+            f"Optimizer '{optimizer.name}': its learning_rate is a Python callable "
+            f"({config['learning_rate']!r}), which a model file cannot describe. Use a number or a "
+            "keras.optimizers.schedules.LearningRateSchedule (a subclass of your own needs "
+            "get_config and @keras.saving.register_keras_serializable()), or save the weights only."
+        )
     config.update({"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None})
-    config.update({k: v for k, v in own.items() if k in ("clipnorm", "global_clipnorm", "clipvalue")})
-    config.update({k: v for k, v in _OPTIMIZER_KERAS_ONLY.items() if k != "weight_decay"})
+    config.update({k: v for k, v in own.items() if k in ("weight_decay", "clipnorm", "global_clipnorm", "clipvalue")})
+    config.update(_OPTIMIZER_KERAS_ONLY)
     config.update({k: v for k, v in own.items() if k not in config})
     return {"module": "keras.optimizers", "class_name": type(optimizer).__name__, "config": config, "registered_name": None}
 
@@ -1061,9 +1101,10 @@ def layer_from_entry(entry, index):
         shape = settings.get("batch_shape", settings.get("batch_input_shape"))
         _check_unused(settings, {"batch_shape", "batch_input_shape", "dtype", "name"},
                       {"sparse": False, "ragged": False, "optional": False}, where)
+        dtype = settings.get("dtype")
         return layers.InputLayer(
             batch_input_shape=_shape(shape, f"{where} batch_shape"), name=settings.get("name"),
-            dtype=_dtype_name(settings.get("dtype"), where),
+            dtype=dtype if dtype in _INTEGER_INPUT_DTYPES else _dtype_name(dtype, where),
         )
     custom = custom_layer_class(entry)
     if custom is not None:
@@ -1081,8 +1122,9 @@ def layer_from_entry(entry, index):
     arguments = LAYER_ARGUMENTS[class_name]
     renamed = _KERAS_2_SETTINGS.get(class_name, {})
     settings = {renamed.get(key, key): value for key, value in settings.items()}
-    _check_unused(settings, {"name", "trainable", "dtype", *arguments}, _KERAS_ONLY.get(class_name, {}), where)
-    kwargs = {key: settings[key] for key in arguments if key in settings}
+    _check_unused(settings, {"name", "trainable", "dtype", "activity_regularizer", *arguments},
+                  _KERAS_ONLY.get(class_name, {}), where)
+    kwargs = {key: settings[key] for key in (*arguments, "activity_regularizer") if key in settings}
     kwargs["name"] = settings.get("name")
     kwargs["trainable"] = settings.get("trainable", True)
     kwargs["dtype"] = _dtype_name(settings.get("dtype"), where)
@@ -1171,13 +1213,13 @@ def _compile_arguments(config):
             kwargs = {k: v for k, v in settings.items() if k not in neutral}
             # Keras 2.11 to 2.15 named their built-in optimizers 'Custom>Adam' in '.h5' files.
             cls = type(optimizers.get(str(optimizer["class_name"]).removeprefix("Custom>").lower()))
-            if not isinstance(kwargs.get("learning_rate", 0.0), (int, float)):
-                raise ValueError("a learning-rate schedule is not supported")  # noqa: TRY004 - a malformed file is a bad value
+            if isinstance(kwargs.get("learning_rate"), dict):
+                kwargs["learning_rate"] = optimizers.schedules.deserialize(kwargs["learning_rate"])
             optimizer = cls(**kwargs)
         else:
             optimizer = optimizers.get(optimizer)
         loss = _per_output_entries(config.get("loss"), _loss_from_entry)
-        names = _per_output_entries(config.get("metrics") or [], _metric_from_entry)
+        names = _per_output_entries(config.get("metrics"), _metric_from_entry)
         weighted = _per_output_entries(config.get("weighted_metrics"), _metric_from_entry)
         if isinstance(names, list) and len(names) == 1 and isinstance(names[0], list):
             names = names[0]  # Keras 2's list per output, for one output

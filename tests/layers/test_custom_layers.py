@@ -148,10 +148,15 @@ def test_what_would_not_train_is_refused():
 
     class Regularized(keras.layers.Layer):
         def build(self, input_shape):
-            self.w = self.add_weight(shape=(3,), regularizer="l2")
+            self.w = self.add_weight(shape=(3,), regularizer="l2", constraint="non_neg")
 
-    with pytest.raises(ValueError, match=r"add_weight\(regularizer=...\) is not supported"):
-        Regularized().build_for((None, 3))
+        def call(self, inputs):
+            return inputs * self.w
+
+    layer = Regularized()
+    layer(np.ones((2, 3), np.float32))
+    assert layer.losses == [pytest.approx(0.01 * float(np.sum(layer.w.value ** 2)))]
+    assert isinstance(layer.w.constraint, keras.constraints.NonNeg)
     with pytest.raises(TypeError, match=r"add_loss takes a value computed inside call\(\)"):
         Linear(2).add_loss(1.0)
     with pytest.raises(TypeError, match=r"add_weight got \['initializer'\] both by position and by name"):

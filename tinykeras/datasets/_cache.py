@@ -8,9 +8,12 @@ library did not write is never deleted or written over. Nothing here executes co
 file: ``.npz`` files are read with ``allow_pickle=False`` and pickles only through
 ``RestrictedUnpickler``.
 
-A dataset published as an archive of files (CIFAR-10) is cached as the folder the archive holds:
-``file_digest`` checks the archive, ``extract_tar`` takes out only the files expected, and
-``place_folder`` moves the extracted folder into place in one rename.
+A dataset published as an archive of files (CIFAR-10, CIFAR-100) is cached as the folder the
+archive holds (``fetch_archive_folder``): ``file_digest`` checks the archive, ``extract_tar``
+takes out only the files expected, and ``place_folder`` moves the extracted folder into place in
+one rename. A dataset published as files read as they are (IMDB's ``imdb.npz``, Fashion-MNIST's
+IDX files) is cached as those files (``cached_file``), each checked against its published digest
+whenever it is read.
 """
 import collections
 import glob
@@ -130,6 +133,15 @@ def verify_file(path, sha256):
     actual = file_sha256(path)
     if actual != sha256:
         raise IntegrityError(f"file SHA-256 is {actual}, expected {sha256}")
+
+
+DIGEST_NAMES = {"md5": "MD5", "sha256": "SHA-256"}
+"""How messages name each digest algorithm."""
+
+
+def digest_name(algorithm):
+    """'MD5' for 'md5', 'SHA-256' for 'sha256' (else the name as given)."""
+    return DIGEST_NAMES.get(algorithm, algorithm)
 
 
 def file_digest(path, algorithm):
@@ -341,6 +353,275 @@ def load_or_fetch(path, title, specs, sources, manual_help, own_cache=False):
         arrays = fetch_first(title, sources, specs, workdir, manual_help)
     write_npz(path, arrays)
     return arrays
+
+
+PublishedFile = collections.namedtuple("PublishedFile", ["urls", "digest", "algorithm"])
+PublishedFile.__doc__ = """A file as its publisher serves it: the addresses it is downloaded
+from, tried in order, and its digest (``algorithm`` 'sha256' or 'md5', a name ``hashlib``
+knows)."""
+
+
+def cached_file(path, title, published, own_cache=True):
+    """The path of a verified copy of a published file, downloading it there first when needed.
+
+    A file already at ``path`` is used when its digest is the published one. One that differs
+    is fetched again over (with a warning) only when it is the library's own cache
+    (``own_cache``, see ``is_own_cache``); any other is the user's, and raises instead. A
+    download replaces ``path`` atomically, once its digest is checked. Nothing is read from the
+    file here.
+
+    Args:
+        path: where the file is cached (``datasets_dir()/<name>``, or a path the user gave).
+        title: what the file is, for messages (e.g. ``"the IMDB file imdb.npz"``).
+        published: a ``PublishedFile``.
+        own_cache: whether ``path`` is the library's cache, which it may fetch again over.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        IntegrityError: when ``path`` is not the library's own and its file differs from the
+            published one; the file is left as it is.
+        DatasetUnavailableError: when the file is missing (or differs) and no address gave a
+            copy that verifies; the message says where to place one by hand.
+    """
+    name = digest_name(published.algorithm)
+    problem = f"{path} does not exist"
+    if os.path.exists(path):
+        actual = file_digest(path, published.algorithm)
+        if actual == published.digest:
+            return path
+        problem = f"{path} has {name} {actual}, expected {published.digest}"
+        if not own_cache:
+            raise IntegrityError(
+                f"{problem}: it is not {title} as published. tinykeras never deletes or "
+                "overwrites a file it did not write, so it is left as it is: delete or replace it "
+                f"with a fresh copy of {published.urls[0]}, or pass another path.")
+        warnings.warn(f"{problem} (a partial or altered copy); fetching it again.", stacklevel=3)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    failures = []
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as workdir:
+        for number, url in enumerate(published.urls, start=1):
+            print(f"Fetching {title} from {url}", file=sys.stderr)
+            try:
+                downloaded = download(url, os.path.join(workdir, os.path.basename(path)))
+                actual = file_digest(downloaded, published.algorithm)
+                if actual != published.digest:
+                    raise IntegrityError(f"the download has {name} {actual}, expected {published.digest}")
+                os.replace(downloaded, path)
+                return path
+            except Exception as error:  # every failure moves on to the next address, and is reported
+                reason = " ".join(f"{type(error).__name__}: {error}".split())
+                failures.append(f"  {number}. {url}: {reason}")
+                print(f"{title}: {url} failed ({reason}).", file=sys.stderr)
+    tried = "\n".join(failures)
+    raise DatasetUnavailableError(
+        f"Could not fetch {title}: {problem}, and every address failed:\n{tried}\n"
+        f"To provide it by hand, download on a machine with internet access\n"
+        f"  {published.urls[0]}  ({name} {published.digest})\n"
+        f"and copy it to {path}")
+
+
+def load_published_npz(path, name, title, published, names):
+    """The arrays of a dataset published as one ``.npz`` file (Keras' ``imdb.npz``,
+    ``boston_housing.npz``, ...), from a verified copy at ``path`` (``cached_file``).
+
+    Args:
+        path: as a loader's ``path`` argument: relative to ``datasets_dir()`` (or absolute).
+        name: the file's name in the datasets folder, which is the library's own cache.
+        title: the dataset's name, for messages.
+        published: a ``PublishedFile``.
+        names: the arrays to read.
+
+    Returns:
+        A dict from name to array.
+    """
+    path = os.path.join(datasets_dir(), os.path.expanduser(path))
+    cached_file(path, f"the {title} file {name}", published, own_cache=is_own_cache(path, name))
+    return read_verified_npz(path, names)
+
+
+def load_published_json(path, name, title, published):
+    """A JSON file as published (Keras' word indices), from a verified copy at ``path``
+    (``cached_file``); the arguments are ``load_published_npz``'s."""
+    import json
+
+    path = os.path.join(datasets_dir(), os.path.expanduser(path))
+    cached_file(path, f"the {title} file {name}", published, own_cache=is_own_cache(path, name))
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise IntegrityError(f"{path} is not readable JSON ({type(error).__name__}: {error})") from error
+
+
+NPZ_MEMBER_BYTES = 2**30
+"""The most bytes one member of a dataset's ``.npz`` may take uncompressed (IMDB's largest takes
+about 60 MB)."""
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Rebuilds the object arrays NumPy pickles into an ``.npy`` member (IMDB's and Reuters'
+    sequences of word indices), from ``numpy.ndarray``, ``numpy.dtype`` and NumPy's
+    ``_reconstruct`` alone; any other global raises before it is called. Meant for files whose
+    digest was checked first: unlike ``RestrictedUnpickler`` it does not bound memory, and it is
+    fast."""
+
+    allowed = {("numpy", "ndarray"), ("numpy", "dtype"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"Refused to load global '{module}.{name}': only NumPy arrays may be unpickled from "
+            "a dataset file.")
+
+
+def read_verified_npz(path, names):
+    """Reads arrays from an ``.npz`` whose digest was checked, including object arrays (lists of
+    different lengths), which are unpickled with ``_ArrayUnpickler``.
+
+    Args:
+        path: the ``.npz`` file.
+        names: the arrays to read (members ``<name>.npy``).
+
+    Returns:
+        A dict from name to array.
+
+    Raises:
+        IntegrityError: naming the file, when it is not a readable ``.npz`` holding those arrays.
+    """
+    arrays = {}
+    try:
+        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+            for name in names:
+                info = archive.getinfo(f"{name}.npy")
+                if info.file_size > NPZ_MEMBER_BYTES:
+                    raise ValueError(f"'{name}.npy' is {info.file_size} bytes uncompressed")
+                with archive.open(info) as member:
+                    stream = io.BytesIO(member.read())
+                arrays[name] = _read_npy_member(stream)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile,
+            zlib.error) as error:
+        raise IntegrityError(f"{path} is unreadable ({type(error).__name__}: {error})") from error
+    return arrays
+
+
+def _read_npy_member(stream):
+    """One ``.npy`` stream: numbers read without unpickling, object arrays with
+    ``_ArrayUnpickler``."""
+    version = np.lib.format.read_magic(stream)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read_header is None:
+        raise ValueError(f"an .npy member is in format version {version}; expected 1.0 or 2.0")
+    shape, _, dtype = read_header(stream)
+    if not dtype.hasobject:
+        stream.seek(0)
+        return np.lib.format.read_array(stream, allow_pickle=False)
+    array = _ArrayUnpickler(stream).load()
+    if not isinstance(array, np.ndarray) or array.shape != shape:
+        raise ValueError(f"an object member holds {type(array).__name__}, expected an array of shape {shape}")
+    return array
+
+
+Archive = collections.namedtuple(
+    "Archive", ["title", "url", "name", "digest", "algorithm", "folder", "members", "required"])
+Archive.__doc__ = """A dataset published as a tar archive of files, cached as the folder it holds:
+its title (for messages), address, file name, digest and its ``algorithm``, the folder it
+extracts to, the POSIX paths of the files taken out of it, and the names of the files (in that
+folder) the cache must hold."""
+
+
+def fetch_archive_folder(archive, folder):
+    """Fills ``folder`` from ``archive``: a copy placed in the datasets folder by hand
+    (``datasets_dir()/<archive.name>``), else a download; verified, extracted into a temporary
+    folder beside ``folder`` and moved into place, so that a failure leaves no half-written
+    cache.
+
+    Args:
+        archive: an ``Archive``.
+        folder: the cache folder to fill (``datasets_dir()/<archive.folder>``).
+
+    Raises:
+        DatasetUnavailableError: when there is no placed archive and the download fails.
+        IntegrityError: when the archive differs from its digest, holds unexpected entries or
+            lacks a required file.
+    """
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=".fetch-") as workdir:
+        path = _obtain_archive(archive, folder, workdir)
+        actual = file_digest(path, archive.algorithm)
+        if actual != archive.digest:
+            raise _bad_archive(archive, path, (
+                f"has {digest_name(archive.algorithm)} {actual}, expected {archive.digest} (a partial "
+                f"or altered copy of the {archive.title} archive)"))
+        extract_tar(path, workdir, archive.members)
+        extracted = os.path.join(workdir, archive.folder)
+        missing = missing_files(extracted, archive.required)
+        if missing:
+            lacking = ", ".join(f"{archive.folder}/{name}" for name in missing)
+            raise _bad_archive(archive, path, f"lacks {lacking}")
+        # Another process may have filled the folder in the meantime: then it is kept.
+        place_folder(extracted, folder, lambda: not missing_files(folder, archive.required))
+
+
+def missing_files(folder, names):
+    """The files of ``names`` that ``folder`` (which need not exist) lacks, in order."""
+    return [name for name in names if not os.path.isfile(os.path.join(folder, name))]
+
+
+def placed_archive(archive):
+    """Where a copy of ``archive`` may be placed by hand, to be used instead of a download."""
+    return os.path.join(datasets_dir(), archive.name)
+
+
+def _obtain_archive(archive, folder, workdir):
+    """The archive to extract: the one placed in the datasets folder, else a download into
+    ``workdir`` (not yet verified)."""
+    placed = placed_archive(archive)
+    if os.path.isfile(placed):
+        print(f"Extracting {archive.title} from {placed}", file=sys.stderr)
+        return placed
+    print(f"Fetching {archive.title} from {archive.url}", file=sys.stderr)
+    try:
+        return download(archive.url, os.path.join(workdir, archive.name))
+    except Exception as error:  # whatever stops the download, the data is unavailable
+        missing = missing_files(folder, archive.required)
+        state = f"lacks {', '.join(missing)}" if os.path.isdir(folder) else "does not exist"
+        raise DatasetUnavailableError(
+            f"Could not fetch {archive.title}: the cache folder {folder} {state}, and downloading "
+            f"{archive.url} failed ({type(error).__name__}: {error}).\n{archive_help(archive, folder)}"
+        ) from error
+
+
+def _bad_archive(archive, path, problem):
+    """The error for an archive that failed a check: replace a placed archive, retry a
+    download."""
+    if path == placed_archive(archive):
+        return IntegrityError(
+            f"{path} {problem}. Delete it (it is then downloaded) or replace it with a fresh "
+            f"copy of {archive.url}.")
+    return IntegrityError(
+        f"The archive downloaded from {archive.url} {problem}. Load again to download it again."
+        f"\n{archive_help(archive, os.path.join(datasets_dir(), archive.folder))}")
+
+
+def archive_help(archive, folder):
+    """How to provide an archive's dataset by hand when it cannot be downloaded."""
+    return (
+        f"To provide {archive.title} by hand, download on a machine with internet access\n"
+        f"  {archive.url}  ({digest_name(archive.algorithm)} {archive.digest})\n"
+        "then either:\n"
+        f"  - copy it to {placed_archive(archive)}: it is verified and extracted on the next load\n"
+        f"  - or extract it and copy the files {', '.join(archive.required)} into\n"
+        f"    {os.path.join(folder, '')}"
+    )
 
 
 def is_own_cache(path, name):

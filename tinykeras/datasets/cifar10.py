@@ -4,13 +4,12 @@
 labels from ``$TINYKERAS_HOME/datasets/cifar-10-batches-py/``, the folder of batch pickles the
 canonical archive holds. On first use it takes that archive from the datasets folder, when one was
 placed there, else downloads it; checks its published MD5, extracts only the expected files and
-moves the folder into place in one rename. Batches are unpickled only with
-``_cache.RestrictedUnpickler``, reading at most twice a batch's size, so an altered file raises
-instead of running code or exhausting memory.
+moves the folder into place in one rename (``_cache.fetch_archive_folder``). Batches are
+unpickled only with ``_cache.RestrictedUnpickler``, reading at most twice a batch's size, so an
+altered file raises instead of running code or exhausting memory. ``read_batch`` reads CIFAR-100's
+batches too.
 """
 import os
-import sys
-import tempfile
 
 import numpy as np
 
@@ -49,7 +48,7 @@ def load_data():
     """
     folder = cache_path()
     if _missing_batches(folder):
-        _fetch(folder)
+        _cache.fetch_archive_folder(_archive(), folder)
     x_train, y_train = _read_batches(folder, TRAIN_BATCHES)
     x_test, y_test = _read_batches(folder, [TEST_BATCH])
     return (x_train, y_train), (x_test, y_test)
@@ -71,7 +70,14 @@ def placed_archive_path():
     Returns:
         The absolute path of ``cifar-10-python.tar.gz`` in the datasets folder.
     """
-    return os.path.join(_cache.datasets_dir(), ARCHIVE_NAME)
+    return _cache.placed_archive(_archive())
+
+
+def _archive():
+    """CIFAR-10's archive as ``_cache.fetch_archive_folder`` takes it (read at each call, so
+    that the constants above may be changed)."""
+    return _cache.Archive("CIFAR-10", ARCHIVE_URL, ARCHIVE_NAME, ARCHIVE_MD5, "md5", FOLDER,
+                          [f"{FOLDER}/{name}" for name in ARCHIVE_FILES], BATCHES)
 
 
 def _missing_batches(folder):
@@ -86,81 +92,6 @@ def _missing_batches(folder):
     return [name for name in BATCHES if not os.path.isfile(os.path.join(folder, name))]
 
 
-def _fetch(folder):
-    """Fills ``folder`` from the canonical archive: verifies it, extracts it into a temporary
-    folder beside ``folder`` and moves the result into place, so that a failure leaves no
-    half-written cache.
-
-    Args:
-        folder: the cache folder to (re)place.
-    """
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=parent, prefix=".fetch-") as workdir:
-        archive = _archive(folder, workdir)
-        actual = _cache.file_digest(archive, "md5")
-        if actual != ARCHIVE_MD5:
-            raise _bad_archive(archive, f"has MD5 {actual}, expected {ARCHIVE_MD5} (a partial "
-                                        "or altered copy of the CIFAR-10 archive)")
-        members = [f"{FOLDER}/{name}" for name in ARCHIVE_FILES]
-        _cache.extract_tar(archive, workdir, members)
-        extracted = os.path.join(workdir, FOLDER)
-        missing = _missing_batches(extracted)
-        if missing:
-            lacking = ", ".join(f"{FOLDER}/{name}" for name in missing)
-            raise _bad_archive(archive, f"lacks {lacking}")
-        # Another process may have filled the folder in the meantime: then it is kept.
-        _cache.place_folder(extracted, folder, lambda: not _missing_batches(folder))
-
-
-def _archive(folder, workdir):
-    """The archive to extract: the one placed in the datasets folder, else a download.
-
-    Args:
-        folder: the cache folder being filled, for the error message.
-        workdir: an empty temporary folder for the download.
-
-    Returns:
-        The path of the archive (not yet verified).
-
-    Raises:
-        DatasetUnavailableError: when there is no placed archive and the download fails.
-    """
-    placed = placed_archive_path()
-    if os.path.isfile(placed):
-        print(f"Extracting CIFAR-10 from {placed}", file=sys.stderr)
-        return placed
-    print(f"Fetching CIFAR-10 from {ARCHIVE_URL}", file=sys.stderr)
-    try:
-        return _cache.download(ARCHIVE_URL, os.path.join(workdir, ARCHIVE_NAME))
-    except Exception as error:  # whatever stops the download, the data is unavailable
-        missing = _missing_batches(folder)
-        state = f"lacks {', '.join(missing)}" if os.path.isdir(folder) else "does not exist"
-        raise _cache.DatasetUnavailableError(
-            f"Could not fetch CIFAR-10: the cache folder {folder} {state}, and downloading "
-            f"{ARCHIVE_URL} failed ({type(error).__name__}: {error}).\n{_manual_help()}"
-        ) from error
-
-
-def _bad_archive(archive, problem):
-    """The error for an archive that failed a check, saying what to do about it.
-
-    Args:
-        archive: the path of the archive, placed by hand or just downloaded.
-        problem: what is wrong, e.g. ``'has MD5 ..., expected ...'``.
-
-    Returns:
-        An ``IntegrityError``: replace a placed archive, retry a download.
-    """
-    if archive == placed_archive_path():
-        return _cache.IntegrityError(
-            f"{archive} {problem}. Delete it (it is then downloaded) or replace it with a fresh "
-            f"copy of {ARCHIVE_URL}.")
-    return _cache.IntegrityError(
-        f"The archive downloaded from {ARCHIVE_URL} {problem}. Load again to download it again."
-        f"\n{_manual_help()}")
-
-
 def _read_batches(folder, names):
     """Reads batches in order into one array of images and one of labels, in Keras' layout.
 
@@ -172,85 +103,117 @@ def _read_batches(folder, names):
         ``(x, y)``: C-contiguous uint8 images (n, 32, 32, 3) — (n, 3, 32, 32) under
         channels_first — and uint8 labels (n, 1).
     """
+    batches = (_read_batch(os.path.join(folder, name)) for name in names)
+    return stack_batches(batches, len(names) * IMAGES_PER_BATCH)
+
+
+def stack_batches(batches, count):
+    """Batches of rows and labels (``read_batch``'s, read one at a time) as one array of images
+    in Keras' layout and one of labels.
+
+    Args:
+        batches: an iterable of ``(data, labels)``.
+        count: how many images they hold in all.
+
+    Returns:
+        ``(x, y)``: C-contiguous uint8 images (n, 32, 32, 3) — (n, 3, 32, 32) under
+        channels_first — and uint8 labels (n, 1).
+    """
     channels_last = backend.image_data_format() == "channels_last"
     channels, height, width = IMAGE_SHAPE
-    count = len(names) * IMAGES_PER_BATCH
     x = np.empty((count, height, width, channels) if channels_last else (count, *IMAGE_SHAPE),
                  dtype=np.uint8)
     y = np.empty((count, 1), dtype=np.uint8)
-    for index, name in enumerate(names):
-        data, labels = _read_batch(os.path.join(folder, name))
+    start = 0
+    for data, labels in batches:
         images = data.reshape(-1, *IMAGE_SHAPE)
-        rows = slice(index * IMAGES_PER_BATCH, (index + 1) * IMAGES_PER_BATCH)
+        rows = slice(start, start + len(labels))
         x[rows] = images.transpose(0, 2, 3, 1) if channels_last else images
         y[rows, 0] = labels
+        start += len(labels)
     return x, y
 
 
 def _read_batch(path):
+    """Reads one CIFAR-10 batch file (``read_batch`` with CIFAR-10's layout).
+
+    Returns:
+        ``(data, labels)``: the uint8 rows (``IMAGES_PER_BATCH``, 3072) and uint8 labels.
+    """
+    return read_batch(path, "CIFAR-10", b"labels", IMAGES_PER_BATCH, NUM_CLASSES)
+
+
+def read_batch(path, title, label_key, images, classes):
     """Unpickles one batch file with the restricted unpickler and checks its contents.
 
     Args:
         path: a batch file, e.g. ``.../cifar-10-batches-py/data_batch_1``.
+        title: the dataset's name, for messages ('CIFAR-10').
+        label_key: the key of the labels (``b'labels'``; CIFAR-100's ``b'fine_labels'`` or
+            ``b'coarse_labels'``).
+        images: how many images the batch holds.
+        classes: labels are ints from 0 to ``classes - 1``.
 
     Returns:
-        ``(data, labels)``: the uint8 rows (``IMAGES_PER_BATCH``, 3072) and uint8 labels.
+        ``(data, labels)``: the uint8 rows (``images``, 3072) and uint8 labels.
 
     Raises:
         IntegrityError: naming the file and what is wrong with it.
     """
     try:
         with open(path, "rb") as file:
-            batch = _cache.restricted_load(file, encoding="bytes", max_bytes=_max_batch_bytes())
+            batch = _cache.restricted_load(file, encoding="bytes", max_bytes=_max_batch_bytes(images))
     except OSError:
         raise
     except Exception as error:  # a truncated or altered pickle fails in many ways
         raise _cache.IntegrityError(
             f"{path} is unreadable ({type(error).__name__}: {error}). {_refetch_advice(path)}"
         ) from error
-    problem = _batch_problem(batch)
+    problem = _batch_problem(batch, label_key, images, classes)
     if problem:
         raise _cache.IntegrityError(
-            f"{path} is not a CIFAR-10 batch: {problem}. {_refetch_advice(path)}")
-    return batch[b"data"], np.array(batch[b"labels"], dtype=np.uint8)
+            f"{path} is not a {title} batch: {problem}. {_refetch_advice(path)}")
+    return batch[b"data"], np.array(batch[label_key], dtype=np.uint8)
 
 
-def _max_batch_bytes():
-    """The most bytes a batch file may hold: twice its pixels (Python 3's pickle protocol 2
-    writes them as text, half as large again as the bytes) and 1 MiB for the labels and file
-    names. The published batches hold 31 MB each."""
-    return 2 * IMAGES_PER_BATCH * int(np.prod(IMAGE_SHAPE)) + 2**20
+def _max_batch_bytes(images=None):
+    """The most bytes a batch file of ``images`` (by default ``IMAGES_PER_BATCH``) may hold:
+    twice its pixels (Python 3's pickle protocol 2 writes them as text, half as large again as
+    the bytes) and 1 MiB per 10,000 images for the labels and file names. The published batches
+    hold 31 MB each."""
+    images = IMAGES_PER_BATCH if images is None else images
+    return 2 * images * int(np.prod(IMAGE_SHAPE)) + 2**20 * max(1, -(-images // 10000))
 
 
-def _batch_problem(batch):
-    """What, if anything, keeps an unpickled object from being a CIFAR-10 batch.
+def _batch_problem(batch, label_key, images, classes):
+    """What, if anything, keeps an unpickled object from being a batch of ``images`` images.
 
     Args:
         batch: the unpickled object; expected a dict with ``b'data'``, a uint8 array
-            (``IMAGES_PER_BATCH``, 3072), and ``b'labels'``, a list of as many ints 0-9.
+            (``images``, 3072), and ``label_key``, a list of as many ints from 0 to
+            ``classes - 1``.
 
     Returns:
         A description of the first problem found, or ``None``.
     """
     if not isinstance(batch, dict):
         return f"it holds a {type(batch).__name__}, expected a dict"
-    missing = [key for key in (b"data", b"labels") if key not in batch]
+    missing = [key for key in (b"data", label_key) if key not in batch]
     if missing:
         return f"the keys {missing} are missing (it has {sorted(map(repr, batch))})"
-    data, labels = batch[b"data"], batch[b"labels"]
-    rows = (IMAGES_PER_BATCH, int(np.prod(IMAGE_SHAPE)))
+    data, labels = batch[b"data"], batch[label_key]
+    rows = (images, int(np.prod(IMAGE_SHAPE)))
+    name = repr(label_key)
     if not isinstance(data, np.ndarray):
         return f"b'data' is a {type(data).__name__}, expected a uint8 array {rows}"
     if data.dtype != np.uint8 or data.shape != rows:
         return f"b'data' is {data.dtype} {data.shape}, expected uint8 {rows}"
-    if not isinstance(labels, list) or len(labels) != IMAGES_PER_BATCH:
+    if not isinstance(labels, list) or len(labels) != images:
         size = f" of {len(labels)}" if isinstance(labels, (list, tuple, np.ndarray)) else ""
-        return (f"b'labels' is a {type(labels).__name__}{size}, "
-                f"expected a list of {IMAGES_PER_BATCH} ints")
-    wrong = [label for label in labels
-             if type(label) is not int or not 0 <= label < NUM_CLASSES]
+        return f"{name} is a {type(labels).__name__}{size}, expected a list of {images} ints"
+    wrong = [label for label in labels if type(label) is not int or not 0 <= label < classes]
     if wrong:
-        return (f"b'labels' holds {len(wrong)} values that are not ints 0-{NUM_CLASSES - 1}, "
+        return (f"{name} holds {len(wrong)} values that are not ints 0-{classes - 1}, "
                 f"the first {wrong[0]!r}")
     return None
 
@@ -262,20 +225,3 @@ def _refetch_advice(path):
         path: the bad batch file.
     """
     return f"Delete the folder {os.path.dirname(path)} to fetch CIFAR-10 again."
-
-
-def _manual_help():
-    """How to provide CIFAR-10 by hand when the archive cannot be downloaded.
-
-    Returns:
-        The instructions, for the error message.
-    """
-    folder = os.path.join(cache_path(), "")
-    return (
-        "To provide CIFAR-10 by hand, download on a machine with internet access\n"
-        f"  {ARCHIVE_URL}  (MD5 {ARCHIVE_MD5})\n"
-        "then either:\n"
-        f"  - copy it to {placed_archive_path()}: it is verified and extracted on the next load\n"
-        f"  - or extract it and copy the batch files {', '.join(BATCHES)} into\n"
-        f"    {folder}"
-    )

@@ -176,6 +176,36 @@ def idx_bytes(array):
     return header + np.ascontiguousarray(array).tobytes()
 
 
+def read_idx(path):
+    """Reads a gzipped IDX file of uint8 values (MNIST's and Fashion-MNIST's format, see
+    ``idx_bytes``), checking its header against its length.
+
+    Args:
+        path: the ``.gz`` file.
+
+    Returns:
+        A (writable) uint8 array of the shape the header gives.
+
+    Raises:
+        IntegrityError: when the file is not a gzipped IDX file of uint8 values.
+    """
+    try:
+        with gzip.open(path, "rb") as stream:
+            content = stream.read()
+    except (OSError, EOFError, zlib.error) as error:
+        raise _cache.IntegrityError(f"{path} is unreadable ({type(error).__name__}: {error})") from error
+    if len(content) < 4 or content[:3] != bytes([0, 0, IDX_UNSIGNED_BYTE]) or content[3] == 0:
+        raise _cache.IntegrityError(f"{path} is not an IDX file of uint8 values (header {content[:4]!r})")
+    ndim = content[3]
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", content[4:header]) if len(content) >= header else None
+    if shape is None or len(content) - header != int(np.prod(shape)):
+        raise _cache.IntegrityError(
+            f"{path} holds {len(content) - header} values after its header, not the "
+            f"{'?' if shape is None else int(np.prod(shape))} of shape {shape} it declares")
+    return np.frombuffer(content, np.uint8, offset=header).reshape(shape).copy()
+
+
 def _gunzipped(path):
     """The decompressed bytes of a gzip file, or None when it is missing or unreadable."""
     try:

@@ -1,18 +1,95 @@
-"""Fused optimizer updates: one pass over a variable and its slots instead of one per operation."""
+"""Fused optimizer updates: one pass over a variable and its slots instead of one per operation.
+
+Each kernel is the loop form of the NumPy update in its optimizer's module (tinykeras/optimizers/),
+operation for operation, so both give the same bits: the constants arrive in the variable's
+precision and no literal of another precision enters the arithmetic. The NumPy form runs where a
+kernel cannot (a variable that is not C-contiguous, a gradient of another dtype).
+"""
 import math
 
+import numpy as np
 from numba import njit
+
+from tinykeras.kernels._common import split_range
+
+
+def fusable(value, grad):
+    """Whether a kernel can update ``value`` in place: C-contiguous, its gradient of its dtype."""
+    return grad.dtype == value.dtype and value.flags.c_contiguous
+
+
+def run_fused(kernel, value, grad, slots, constants):
+    """``kernel(value, grad, *slots, *constants)`` on the flattened arrays; a large variable's
+    values are split between threads (each thread updates its own range)."""
+    flat = [a.reshape(-1) for a in (value, np.ascontiguousarray(grad), *slots)]
+
+    def update(lo, hi):
+        kernel(*(a[lo:hi] for a in flat), *constants)
+
+    split_range(value.size, len(flat) * value.size, update)
 
 
 # error_model="numpy": a division by zero gives inf instead of raising, which lets LLVM
 # vectorise the loop (six times faster than the same loop with Python's error checks).
 @njit(cache=True, nogil=True, error_model="numpy")
-def adam_update(value, grad, m, v, one_minus_beta_1, one_minus_beta_2, step, epsilon):
-    """Keras' Adam step on flat arrays, in place, in the arrays' own precision:
-    ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``, ``value -= step * m / (sqrt(v) +
-    epsilon)``, where ``step = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``."""
+def weight_decay_update(value, weight_decay, lr):
+    """Decoupled weight decay: ``value -= value * weight_decay * lr``."""
+    for i in range(value.size):
+        value[i] -= value[i] * weight_decay * lr
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adam_update(value, grad, m, v, one_minus_beta_1, one_minus_beta_2, alpha, epsilon):
+    """Adam: ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``,
+    ``value -= m * alpha / (sqrt(v) + epsilon)``."""
     for i in range(value.size):
         g = grad[i]
         m[i] += (g - m[i]) * one_minus_beta_1
         v[i] += (g * g - v[i]) * one_minus_beta_2
-        value[i] -= step * m[i] / (math.sqrt(v[i]) + epsilon)
+        value[i] -= m[i] * alpha / (math.sqrt(v[i]) + epsilon)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adadelta_update(value, grad, accumulated_grad, accumulated_delta, rho, one_minus_rho, lr, epsilon):
+    """Adadelta: ``G = G rho + (1 - rho) g^2``, ``d = -(sqrt(D + epsilon) g) / sqrt(G + epsilon)``,
+    ``D = D rho + (1 - rho) d^2``, ``value += lr * d``."""
+    for i in range(value.size):
+        g = grad[i]
+        accumulated_grad[i] = accumulated_grad[i] * rho + one_minus_rho * (g * g)
+        delta = -(math.sqrt(accumulated_delta[i] + epsilon) * g) / math.sqrt(accumulated_grad[i] + epsilon)
+        accumulated_delta[i] = accumulated_delta[i] * rho + one_minus_rho * (delta * delta)
+        value[i] += lr * delta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adamax_update(value, grad, m, u, one_minus_beta_1, beta_2, lr, correction, epsilon):
+    """Adamax: ``m += (g - m)(1 - beta_1)``, ``u = max(beta_2 u, |g|)``,
+    ``value -= lr * m / (correction * (u + epsilon))``."""
+    for i in range(value.size):
+        g = grad[i]
+        m[i] += (g - m[i]) * one_minus_beta_1
+        u[i] = np.maximum(beta_2 * u[i], abs(g))
+        value[i] -= lr * m[i] / (correction * (u[i] + epsilon))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def nadam_update(value, grad, m, v, one_minus_beta_1, one_minus_beta_2, u_next, m_denominator, g_scale,
+                 g_denominator, v_denominator, lr, epsilon):
+    """Nadam: ``m += (g - m)(1 - beta_1)``, ``v += (g^2 - v)(1 - beta_2)``,
+    ``m_hat = u_next * m / m_denominator + g_scale * g / g_denominator``,
+    ``value -= m_hat * lr / (sqrt(v / v_denominator) + epsilon)``."""
+    for i in range(value.size):
+        g = grad[i]
+        m[i] += (g - m[i]) * one_minus_beta_1
+        v[i] += (g * g - v[i]) * one_minus_beta_2
+        m_hat = u_next * m[i] / m_denominator + g_scale * g / g_denominator
+        value[i] -= m_hat * lr / (math.sqrt(v[i] / v_denominator) + epsilon)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lion_update(value, grad, m, beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, lr):
+    """Lion: ``value -= lr * sign(m beta_1 + g (1 - beta_1))``, ``m = m beta_2 + g (1 - beta_2)``."""
+    for i in range(value.size):
+        g = grad[i]
+        value[i] -= lr * np.sign(m[i] * beta_1 + g * one_minus_beta_1)
+        m[i] = m[i] * beta_2 + g * one_minus_beta_2

@@ -1,6 +1,9 @@
 """Layers with Keras' names and arguments."""
 from tinykeras.layers.base import ActivatedLayer, Layer, Variable
-from tinykeras.layers.convolutional import Conv2D, Convolution2D, ZeroPadding2D
+from tinykeras.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from tinykeras.layers.conv2d_transpose import Conv2DTranspose
+from tinykeras.layers.convolutional import Conv1D, Conv2D, Convolution2D, ZeroPadding2D
+from tinykeras.layers.depthwise_conv2d import DepthwiseConv2D, SeparableConv2D
 from tinykeras.layers.core import (
     Activation,
     Dense,
@@ -10,6 +13,7 @@ from tinykeras.layers.core import (
     InputLayer,
     Reshape,
 )
+from tinykeras.layers.embedding import Embedding
 from tinykeras.layers.merging import (
     Add,
     Average,
@@ -28,39 +32,70 @@ from tinykeras.layers.merging import (
     multiply,
     subtract,
 )
-from tinykeras.layers.normalization import BatchNormalization
+from tinykeras.layers.normalization import BatchNormalization, LayerNormalization
 from tinykeras.layers.pooling import (
+    AveragePooling1D,
     AveragePooling2D,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    MaxPooling1D,
     MaxPooling2D,
 )
+from tinykeras.layers.recurrent import GRU, LSTM, SimpleRNN
+from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
+from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
 
 __all__ = [
     "ActivatedLayer",
     "Activation",
     "Add",
     "Average",
+    "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
     "Concatenate",
+    "Conv1D",
     "Conv2D",
+    "Conv2DTranspose",
     "Convolution2D",
+    "Cropping2D",
     "Dense",
+    "DepthwiseConv2D",
     "Dot",
     "Dropout",
+    "ELU",
+    "Embedding",
     "Flatten",
+    "GRU",
+    "GaussianNoise",
+    "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
+    "LSTM",
     "Layer",
+    "LayerNormalization",
+    "LeakyReLU",
+    "MaxPooling1D",
     "MaxPooling2D",
     "Maximum",
     "Minimum",
     "Multiply",
+    "PReLU",
+    "Permute",
+    "ReLU",
+    "RepeatVector",
     "Reshape",
+    "SeparableConv2D",
+    "SimpleRNN",
+    "Softmax",
+    "SpatialDropout2D",
     "Subtract",
+    "UpSampling2D",
     "Variable",
     "ZeroPadding2D",
     "add",

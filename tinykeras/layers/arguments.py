@@ -74,6 +74,32 @@ def standardize_shape(value, name, where, infer=False):
     return tuple(None if d is None else int(d) for d in entries)
 
 
+def standardize_margins(value, name, where):
+    """ZeroPadding2D's ``padding`` or Cropping2D's ``cropping`` as ((top, bottom), (left, right))
+    of non-negative ints: from an int (all sides), (rows, cols) (each on both sides), or
+    ((top, bottom), (left, right)).
+
+    Raises:
+        TypeError: when a size is not an integer; ValueError: for another structure or a
+            negative size.
+    """
+    expected = (f"`{name}` should be an int, a tuple of 2 ints, or a tuple of 2 tuples of 2 "
+                f"non-negative ints. Received: {name}={value!r}")
+    if is_integer(value):
+        pairs = ((value, value), (value, value))
+    elif not isinstance(value, (tuple, list)):
+        raise TypeError(f"{where}: {expected}")
+    elif len(value) != 2:
+        raise ValueError(f"{where}: {expected}")
+    elif all(is_integer(v) for v in value):
+        pairs = ((value[0], value[0]), (value[1], value[1]))
+    else:
+        pairs = tuple(standardize_tuple(v, 2, name, allow_zero=True, where=where) for v in value)
+    if any(v < 0 for pair in pairs for v in pair):
+        raise ValueError(f"{where}: {expected}")
+    return tuple(tuple(int(v) for v in pair) for pair in pairs)
+
+
 def standardize_padding(value):
     """'valid' or 'same' (case-insensitive)."""
     padding = value.lower() if isinstance(value, str) else value
@@ -109,6 +135,24 @@ def from_channels_last(x, data_format):
     return x
 
 
+def height_axis(data_format):
+    """Where a batch of sequences, (N, steps, C) or (N, C, steps), takes a height axis of 1 to
+    become a batch of images: the 1-D layers compute as their 2-D counterparts on it."""
+    return 2 if data_format == "channels_first" else 1
+
+
+def as_image_shape(shape, data_format):
+    """A sequence batch's shape with the height axis of 1 inserted (see ``height_axis``)."""
+    axis = height_axis(data_format)
+    return tuple(shape[:axis]) + (1,) + tuple(shape[axis:])
+
+
+def from_image_shape(shape, data_format):
+    """The inverse of ``as_image_shape``."""
+    axis = height_axis(data_format)
+    return tuple(shape[:axis]) + tuple(shape[axis + 1 :])
+
+
 def spatial_shape(input_shape, data_format):
     """((H, W), C) of a 4-D shape in either format."""
     if data_format == "channels_first":
@@ -127,7 +171,8 @@ def require_rank(layer, input_shape, rank=4):
     """Raises a ValueError naming the layer if the input is not ``rank``-D."""
     if len(input_shape) != rank:
         channels_first = getattr(layer, "data_format", None) == "channels_first"
-        axes = "(batch, channels, height, width)" if channels_first else "(batch, height, width, channels)"
+        spatial = {3: "steps", 4: "height, width"}.get(rank, "...")
+        axes = f"(batch, channels, {spatial})" if channels_first else f"(batch, {spatial}, channels)"
         example = "x.reshape(-1, 1, 28, 28)" if channels_first else "x.reshape(-1, 28, 28, 1)"
         hint = ""
         if rank == 4 and len(input_shape) == 3:

@@ -13,7 +13,7 @@ inspectable. Check a custom layer with :func:`tinykeras.utils.check_gradients`.
 """
 import numpy as np
 
-from tinykeras import activations, backend, initializers
+from tinykeras import activations, backend, constraints, initializers, regularizers
 from tinykeras.layers.arguments import standardize_shape
 from tinykeras.ops import state
 from tinykeras.ops.operators import Operators
@@ -35,13 +35,17 @@ class Variable(Operators):
         trainable: whether the optimizer updates it.
     """
 
-    __slots__ = ("name", "value", "trainable", "path", "grad")
+    __slots__ = ("name", "value", "trainable", "path", "grad", "regularizer", "constraint")
 
-    def __init__(self, name, value, trainable=True, path=None):
+    def __init__(self, name, value, trainable=True, path=None, regularizer=None, constraint=None):
         self.name = name
         self.value = value
         self.trainable = trainable
         self.path = path or name
+        #: A keras.regularizers penalty added to the loss, and a keras.constraints projection
+        #: applied after each optimizer step (None for none).
+        self.regularizer = regularizer
+        self.constraint = constraint
         #: The gradient ``loss.backward()`` left in a custom ``train_step`` (see Model.train_step).
         self.grad = None
 
@@ -193,7 +197,10 @@ class Layer:
         layer._init_arguments = (args, kwargs)  # a custom layer's config (see get_config)
         return layer
 
-    def __init__(self, trainable=True, name=None, dtype=None, **kwargs):
+    #: A keras.regularizers penalty on each output, divided by the batch size (None for none).
+    activity_regularizer = None
+
+    def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None, **kwargs):
         unknown = set(kwargs) - set(_BASE_KWARGS)
         if unknown:
             raise TypeError(
@@ -203,6 +210,8 @@ class Layer:
         self.name = name or backend.unique_name(backend.snake_case(type(self).__name__))
         self.trainable = trainable
         self.dtype = _dtype_name(dtype)
+        if activity_regularizer is not None:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
         self.built = False
         self.grads = []
         # Whether backward must return dx. A model sets it to False on its first layer (nothing
@@ -325,14 +334,31 @@ class Layer:
 
     @property
     def losses(self):
-        """The add_loss terms of the layer's last call (its own and its sublayers'), numbers."""
+        """The loss terms of the layer's last call (numbers): its add_loss terms (its own and
+        its sublayers'), its activity regularization, and its weights' regularization."""
+        penalties = [v.regularizer(v.value) for v in self.trainable_weights if v.regularizer is not None]
+        return self.pass_losses() + penalties
+
+    def pass_losses(self):
+        """The terms of the last forward pass: add_loss terms and the activity regularization
+        (``regularizer(output) / batch size``)."""
         ran = self.__dict__.get("_ran")
-        return ran.added_losses() if self._call_graphs is not None and ran is not None else []
+        terms = ran.added_losses() if self._call_graphs is not None and ran is not None else []
+        output = self.__dict__.get("_activity_output")
+        if self.activity_regularizer is not None and output is not None:
+            terms.append(self.activity_regularizer(output) / max(len(output), 1))
+        return terms
+
+    def activity_gradient(self):
+        """The gradient of the activity regularization term with respect to the last output."""
+        output = self._activity_output
+        return self.activity_regularizer.gradient(output) / output.dtype.type(max(len(output), 1))
 
     @property
     def has_losses(self):
-        """Whether its calls compute add_loss terms."""
-        return self._call_graphs is not None and any(g is not None and g.has_losses for g in self._call_graphs)
+        """Whether its calls compute loss terms (add_loss, activity regularization)."""
+        return self.activity_regularizer is not None or (
+            self._call_graphs is not None and any(g is not None and g.has_losses for g in self._call_graphs))
 
     # ---- variables ------------------------------------------------------------------------
 
@@ -359,7 +385,10 @@ class Layer:
         Raises:
             TypeError: for an argument given twice.
             ValueError: for a shape of more than ``max_weight_size`` values, before anything
-                is allocated; for a regularizer or constraint, which tinykeras does not apply.
+                is allocated.
+
+        A ``regularizer`` adds its penalty of the weight to the loss (and its gradient to the
+        weight's); a ``constraint`` projects the weight after each optimizer step.
         """
         legacy = bool(args) and isinstance(args[0], str)
         order = ("name", "shape", "initializer", "trainable", "dtype") if legacy else (
@@ -374,12 +403,6 @@ class Layer:
 
     def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, regularizer=None,
                     constraint=None, name=None):
-        for setting, value in (("regularizer", regularizer), ("constraint", constraint)):
-            if value is not None:
-                raise ValueError(
-                    f"Layer '{self.name}': add_weight({setting}=...) is not supported by tinykeras, "
-                    "which would not apply it. Leave it out."
-                )
         if shape is None:
             raise ValueError(f"Layer '{self.name}': add_weight needs a shape, e.g. add_weight(shape=(4, 8)).")
         initializer = "glorot_uniform" if initializer is None else initializer
@@ -398,7 +421,8 @@ class Layer:
                 "(units, filters, kernel_size) and the input shape it is built for."
             )
         value = initializers.get(initializer)(shape, dtype=dtype)
-        variable = Variable(name, np.ascontiguousarray(value, dtype=dtype), trainable, f"{self.name}/{name}")
+        variable = Variable(name, np.ascontiguousarray(value, dtype=dtype), trainable, f"{self.name}/{name}",
+                            regularizers.get(regularizer), constraints.get(constraint))
         self._variables.append(variable)
         return variable
 
@@ -534,7 +558,9 @@ class Layer:
                 shapes = [tensor.shape for tensor in self._call_graphs[0].outputs]
                 self.output_shape = shapes if self._several_outputs else shapes[0]
         else:
-            self.output_shape = tuple(self.compute_output_shape(input_shape))
+            shape = self.compute_output_shape(input_shape)
+            # A list holds one shape per output, for a layer giving several (return_state).
+            self.output_shape = [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
         return self.output_shape
 
     def get_config(self):
@@ -542,6 +568,8 @@ class Layer:
         a layer class of the user's that does not define it, as in Keras: name, trainable and
         dtype, and the arguments its ``__init__`` received (plain values only)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype or backend.floatx()}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self.batch_input_shape is not None:
             config["batch_input_shape"] = self.batch_input_shape
         if not type(self).__module__.startswith("tinykeras."):
@@ -691,6 +719,23 @@ def check_protocol(layer):
                 f"passes the gradient through unchanged, so fit would train on wrong gradients "
                 f"(and none for the layer's weights). Write {backward}(dy) {_GUIDE}. {_BACKWARD}"
             )
+
+
+#: The regularizer and constraint arguments of a layer with a kernel and a bias.
+WEIGHT_OPTIONS = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
+
+
+def set_weight_options(layer, **options):
+    """Sets a layer's ``<weight>_regularizer`` and ``<weight>_constraint`` attributes from Keras'
+    arguments (names, config dicts, objects or None)."""
+    for key, value in options.items():
+        setattr(layer, key, (regularizers if key.endswith("_regularizer") else constraints).get(value))
+
+
+def weight_options_config(layer, *keys):
+    """Those attributes as Keras writes them in a layer's config."""
+    return {key: (regularizers if key.endswith("_regularizer") else constraints).serialize(getattr(layer, key))
+            for key in keys}
 
 
 def _input_array(value, dtype, keeps_integers):

@@ -24,15 +24,18 @@ from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul, split_batch, split_count
 from tinykeras.layers.arguments import (
     from_channels_last,
+    from_image_shape,
+    height_axis,
     image_shape,
     require_rank,
     spatial_shape,
     standardize_data_format,
+    standardize_margins,
     standardize_padding,
     standardize_tuple,
     to_channels_last,
 )
-from tinykeras.layers.base import ActivatedLayer, Layer
+from tinykeras.layers.base import WEIGHT_OPTIONS, ActivatedLayer, Layer, set_weight_options, weight_options_config
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 from tinykeras.utils.argument_validation import check_int, is_integer
 
@@ -88,6 +91,24 @@ def output_spatial_shape(layer, input_shape, kernel_size, strides, dilation, pad
     return tuple(sizes)
 
 
+def output_steps(layer, input_shape, window, stride, dilation, padding):
+    """The output length of a 1-D convolution or pooling window over (N, steps, C) or
+    (N, C, steps), or a ValueError naming the layer when the input is too short for it.
+    'causal' padding gives the length 'same' does."""
+    require_rank(layer, input_shape, 3)
+    steps = input_shape[height_axis(layer.data_format)]
+    padding = "same" if padding == "causal" else padding
+    length = None if steps is None else conv_output_size(steps, window, stride, dilation, padding)
+    if length is not None and length <= 0:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) with a window of {window} (strides "
+            f"{stride}, dilation {dilation}, padding '{padding}') cannot be applied to {steps} "
+            f"steps (input_shape={tuple(input_shape)}): the output would have {length}. Use "
+            "padding='same', a smaller window, or fewer downsampling layers before it."
+        )
+    return length
+
+
 #: Conv2D's defaults for the arguments Keras 1 spelled differently.
 CONV2D_DEFAULTS = {
     "strides": (1, 1),
@@ -134,6 +155,10 @@ class Conv2D(ActivatedLayer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         given = {
@@ -161,6 +186,8 @@ class Conv2D(ActivatedLayer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        set_weight_options(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                           kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self._call = None  # this layer's last forward call (see _SharedRows)
         self._x = None
         self._geometry = None
@@ -174,9 +201,11 @@ class Conv2D(ActivatedLayer):
                 f"Received input_shape={input_shape}."
             )
         shape = self.kernel_size + (channels, self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer)
+        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = (
-            self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint) if self.use_bias else None
         )
 
     def compute_output_shape(self, input_shape):
@@ -253,7 +282,7 @@ class Conv2D(ActivatedLayer):
         kernel2d = self.kernel.value.reshape(-1, self.filters)
         depth = kernel2d.shape[0]
         dx = np.empty(x.shape, dtype=x.dtype) if self.input_gradient else None
-        y2 = to_channels_last(self._y, self.data_format).reshape(-1, self.filters) if relu else None
+        y2 = to_channels_last(self._y.reshape(dz.shape), self.data_format).reshape(-1, self.filters) if relu else None
         bias_sums = relu and self.use_bias
 
         def differentiate(lo, hi):
@@ -299,7 +328,103 @@ class Conv2D(ActivatedLayer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **weight_options_config(self, *WEIGHT_OPTIONS),
         }
+
+
+class Conv1D(Conv2D):
+    """1-D convolution over the steps of a sequence: ``y = activation(conv(x, kernel) + bias)``.
+
+    Computed as a Conv2D over images of height 1, (N, 1, steps, C): the same im2col, products
+    and col2im, the kernel (kernel_size, C_in, filters) read as (1, kernel_size, C_in, filters).
+
+    Args:
+        filters: the number of output channels.
+        kernel_size: an int or a 1-tuple: the window's length.
+        strides: an int or a 1-tuple.
+        padding: 'valid', 'same' (the extra step of padding at the end, as in TensorFlow), or
+            'causal' (dilation_rate * (kernel_size - 1) zeros before the first step: output t
+            reads no input after t).
+        data_format: 'channels_last' (N, steps, C) or 'channels_first' (N, C, steps).
+        dilation_rate: an int or a 1-tuple: the spacing between kernel taps.
+        activation, use_bias, kernel_initializer, bias_initializer: as for Conv2D.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        check_int(filters, "filters", "Conv1D", minimum=1)
+        kernel_size = standardize_tuple(kernel_size, 1, "kernel_size", where="Conv1D")
+        strides = standardize_tuple(strides, 1, "strides", where="Conv1D")
+        dilation_rate = standardize_tuple(dilation_rate, 1, "dilation_rate", where="Conv1D")
+        if strides[0] > 1 and dilation_rate[0] > 1:
+            raise ValueError(
+                "Conv1D: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+                f"Received: strides={strides} and dilation_rate={dilation_rate}"
+            )
+        causal = isinstance(padding, str) and padding.lower() == "causal"
+        if not (isinstance(padding, str) and padding.lower() in ("valid", "same", "causal")):
+            raise ValueError(
+                "Conv1D: The `padding` argument must be one of 'valid', 'same', 'causal'. "
+                f"Received: padding={padding!r}"
+            )
+        super().__init__(
+            filters, (1,) + kernel_size, (1,) + strides, "valid" if causal else padding, data_format,
+            (1,) + dilation_rate, activation, use_bias, kernel_initializer, bias_initializer, **kwargs,
+        )
+        self.kernel_size, self.strides, self.dilation_rate = kernel_size, strides, dilation_rate
+        if causal:
+            self.padding = "causal"
+
+    def build(self, input_shape):
+        require_rank(self, input_shape, 3)
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[2]
+        if channels is None:
+            raise ValueError(
+                f"Layer '{self.name}' (Conv1D) needs the channel axis of its input to be known. "
+                f"Received input_shape={tuple(input_shape)}."
+            )
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint) if self.use_bias else None
+        )
+
+    def compute_output_shape(self, input_shape):
+        length = output_steps(self, input_shape, self.kernel_size[0], self.strides[0], self.dilation_rate[0], self.padding)
+        image = image_shape(input_shape[0], (1, length), self.filters, self.data_format)
+        return from_image_shape(image, self.data_format)
+
+    def _window(self, x_shape):
+        kernel, strides, dilation = (1,) + self.kernel_size, (1,) + self.strides, (1,) + self.dilation_rate
+        padding = "same" if self.padding == "causal" else self.padding
+        if self.padding == "causal":
+            pads = ((0, 0), (dilation[1] * (kernel[1] - 1), 0))
+        else:
+            pads = window_pads(x_shape[1:3], kernel, strides, dilation, padding)
+        length = conv_output_size(x_shape[2], kernel[1], strides[1], dilation[1], padding)
+        return kernel, strides, dilation, pads, (1, length)
+
+    def forward_linear(self, x, training=False, relu=False):
+        axis = height_axis(self.data_format)
+        return super().forward_linear(np.expand_dims(x, axis), training, relu).squeeze(axis)
+
+    def backward_linear(self, dz, relu=False):
+        axis = height_axis(self.data_format)
+        dx = super().backward_linear(np.expand_dims(dz, axis), relu)
+        return None if dx is None else dx.squeeze(axis)
 
 
 def Convolution2D(filters=None, kernel_size=None, nb_col=None, **kwargs):
@@ -351,31 +476,6 @@ def Convolution2D(filters=None, kernel_size=None, nb_col=None, **kwargs):
     return Conv2D(**arguments, **kwargs)
 
 
-def _zero_padding(padding):
-    """ZeroPadding2D's ``padding`` as ((top, bottom), (left, right)) of non-negative ints.
-
-    Raises:
-        TypeError: when a size is not an integer; ValueError: for another structure or a
-            negative size.
-    """
-    expected = ("`padding` should be an int, a tuple of 2 ints, or a tuple of 2 tuples of 2 "
-                f"non-negative ints. Received: padding={padding!r}")
-    if is_integer(padding):
-        pads = ((padding, padding), (padding, padding))
-    elif not isinstance(padding, (tuple, list)):
-        raise TypeError(f"ZeroPadding2D: {expected}")
-    elif len(padding) != 2:
-        raise ValueError(f"ZeroPadding2D: {expected}")
-    elif all(is_integer(p) for p in padding):
-        pads = ((padding[0], padding[0]), (padding[1], padding[1]))
-    else:
-        pads = tuple(standardize_tuple(p, 2, "padding", allow_zero=True, where="ZeroPadding2D")
-                     for p in padding)
-    if any(p < 0 for pair in pads for p in pair):
-        raise ValueError(f"ZeroPadding2D: {expected}")
-    return tuple(tuple(int(p) for p in pair) for pair in pads)
-
-
 class ZeroPadding2D(Layer):
     """Adds rows and columns of zeros around each image.
 
@@ -386,7 +486,7 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.padding = _zero_padding(padding)
+        self.padding = standardize_margins(padding, "padding", "ZeroPadding2D")
         self.data_format = standardize_data_format(data_format)
 
     def compute_output_shape(self, input_shape):

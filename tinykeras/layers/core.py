@@ -8,7 +8,7 @@ from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.kernels.dropout import dropout_forward, dropout_mask
 from tinykeras.layers.arguments import standardize_data_format, standardize_shape
-from tinykeras.layers.base import ActivatedLayer, Layer
+from tinykeras.layers.base import WEIGHT_OPTIONS, ActivatedLayer, Layer, set_weight_options, weight_options_config
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 from tinykeras.utils.argument_validation import check_int, check_number, check_optional_int
 
@@ -36,6 +36,10 @@ class Dense(ActivatedLayer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         given = {"units": units, "use_bias": use_bias, "kernel_initializer": kernel_initializer}
@@ -48,6 +52,8 @@ class Dense(ActivatedLayer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        set_weight_options(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                           kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self._x = None
 
     def build(self, input_shape):
@@ -57,9 +63,11 @@ class Dense(ActivatedLayer):
                 f"Layer '{self.name}' (Dense) needs the last axis of its input to be known. "
                 f"Received input_shape={input_shape}."
             )
-        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer)
+        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (
-            self.add_weight("bias", (self.units,), self.bias_initializer) if self.use_bias else None
+            self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+                            constraint=self.bias_constraint) if self.use_bias else None
         )
 
     def compute_output_shape(self, input_shape):
@@ -94,6 +102,7 @@ class Dense(ActivatedLayer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
+            **weight_options_config(self, *WEIGHT_OPTIONS),
         }
 
 
@@ -116,10 +125,11 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = check_number(rate, "rate", "Dropout", 0, 1, high_open=True)
+        where = type(self).__name__  # Dropout, or a subclass (SpatialDropout2D)
+        self.rate = check_number(rate, "rate", where, 0, 1, high_open=True)
         self.noise_shape = (None if noise_shape is None
-                            else standardize_shape(noise_shape, "noise_shape", "Dropout"))
-        self.seed = check_optional_int(seed, "seed", "Dropout", minimum=0)
+                            else standardize_shape(noise_shape, "noise_shape", where))
+        self.seed = check_optional_int(seed, "seed", where, minimum=0)
         self._rng = None if seed is None else np.random.default_rng(seed)
         self._mask = None
 

@@ -1,4 +1,5 @@
-"""BatchNormalization: normalize each feature over the batch, then scale and shift it."""
+"""BatchNormalization: normalize each feature over the batch, then scale and shift it.
+LayerNormalization: normalize each sample over its feature axes, then scale and shift it."""
 import numpy as np
 
 from tinykeras import initializers
@@ -8,8 +9,11 @@ from tinykeras.kernels.normalization import (
     normalize,
     normalize_backward,
 )
-from tinykeras.layers.base import Layer
-from tinykeras.utils.argument_validation import check_int, check_number
+from tinykeras.layers.base import Layer, set_weight_options, weight_options_config
+
+#: BatchNormalization's regularizer and constraint arguments.
+BATCH_NORMALIZATION_OPTIONS = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+from tinykeras.utils.argument_validation import check_bool, check_int, check_number, is_integer
 
 
 class BatchNormalization(Layer):
@@ -41,9 +45,15 @@ class BatchNormalization(Layer):
         gamma_initializer="ones",
         moving_mean_initializer="zeros",
         moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        set_weight_options(self, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                           beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
         self.axis = check_int(axis, "axis", "BatchNormalization")
@@ -75,8 +85,10 @@ class BatchNormalization(Layer):
                 f"be known. Received input_shape={tuple(input_shape)}."
             )
         shape = (features,)
-        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
-        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight(
             "moving_variance", shape, self.moving_variance_initializer, trainable=False
@@ -163,4 +175,115 @@ class BatchNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            **weight_options_config(self, *BATCH_NORMALIZATION_OPTIONS),
+        }
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over ``axis`` to zero mean and unit variance, then scales it by
+    ``gamma`` and shifts it by ``beta``: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``,
+    mean and var (biased) taken over the normalized axes of each sample alone, in training and
+    inference alike.
+
+    Args:
+        axis: an axis or a list of axes to normalize over (-1: the features).
+        epsilon: added to the variance before the square root.
+        center: whether to learn the shift ``beta``.
+        scale: whether to learn the scale ``gamma``.
+        beta_initializer, gamma_initializer: their initializers.
+
+    gamma and beta have the sizes of the normalized axes, e.g. (features,) for axis=-1.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or not all(is_integer(a) for a in axes):
+            raise TypeError(
+                "LayerNormalization: axis must be an integer or a list of integers, e.g. axis=-1. "
+                f"Received: axis={axis!r}"
+            )
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) else int(axis)
+        self.epsilon = check_number(epsilon, "epsilon", "LayerNormalization", 0, low_open=True)
+        self.center = check_bool(center, "center", "LayerNormalization")
+        self.scale = check_bool(scale, "scale", "LayerNormalization")
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self._axes = self._broadcast = None
+        self._cache = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        positive = [a % ndim for a in axes if -ndim <= a < ndim]
+        if len(positive) != len(axes) or 0 in positive or len(set(positive)) != len(positive):
+            raise ValueError(
+                f"Layer '{self.name}' (LayerNormalization): axis={self.axis} must name distinct axes "
+                f"of the sample (not the batch axis 0) of an input of shape {tuple(input_shape)}. "
+                "Use axis=-1 to normalize the features."
+            )
+        shape = tuple(input_shape[a] for a in positive)
+        if None in shape:
+            raise ValueError(
+                f"Layer '{self.name}' (LayerNormalization) needs the sizes of the normalized axes "
+                f"{axes} to be known. Received input_shape={tuple(input_shape)}."
+            )
+        self.axis = axes  # Keras keeps the sorted list once built
+        self._axes = tuple(sorted(positive))
+        self._broadcast = tuple(input_shape[a] if a in positive else 1 for a in range(1, ndim))
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _broadcasted(self, variable):
+        """gamma or beta shaped to broadcast against a sample (size 1 on the other axes)."""
+        return variable.value.reshape(self._broadcast)
+
+    def forward(self, x, training=False):
+        mean = x.mean(axis=self._axes, keepdims=True)
+        centred = x - mean
+        inv_std = 1 / np.sqrt((centred * centred).mean(axis=self._axes, keepdims=True) + self.epsilon)
+        normalized = centred * inv_std
+        self._cache = (normalized, inv_std)
+        y = normalized * self._broadcasted(self.gamma) if self.scale else normalized
+        return y + self._broadcasted(self.beta) if self.center else y
+
+    def backward(self, dy):
+        # With xhat = (x - mean) * inv_std over the m values of each normalized group and
+        # g = dy * gamma: dx = inv_std * (g - mean(g) - xhat * mean(g * xhat)), the means over
+        # the group; dgamma = sum(dy * xhat), dbeta = sum(dy), over the other axes.
+        normalized, inv_std = self._cache
+        others = tuple(a for a in range(dy.ndim) if a not in self._axes)
+        self.grads = []
+        if self.scale:
+            self.grads.append((dy * normalized).sum(axis=others).reshape(self.gamma.shape))
+        if self.center:
+            self.grads.append(dy.sum(axis=others).reshape(self.beta.shape))
+        if not self.input_gradient:
+            return None
+        g = dy * self._broadcasted(self.gamma) if self.scale else dy
+        mean_g = g.mean(axis=self._axes, keepdims=True)
+        mean_g_xhat = (g * normalized).mean(axis=self._axes, keepdims=True)
+        return inv_std * (g - mean_g - normalized * mean_g_xhat)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
         }

@@ -1,4 +1,7 @@
-"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling2D."""
+"""Pooling layers: MaxPooling2D, AveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling2D,
+and their 1-D forms over the steps of a sequence (a 1-D window is a 2-D one over a height of 1)."""
+import math
+
 import numpy as np
 
 from tinykeras.kernels import (
@@ -9,6 +12,8 @@ from tinykeras.kernels import (
 )
 from tinykeras.layers.arguments import (
     from_channels_last,
+    from_image_shape,
+    height_axis,
     image_shape,
     require_rank,
     spatial_shape,
@@ -19,7 +24,7 @@ from tinykeras.layers.arguments import (
 )
 from tinykeras.layers.base import Layer
 from tinykeras.kernels import window_pads
-from tinykeras.layers.convolutional import output_spatial_shape
+from tinykeras.layers.convolutional import output_spatial_shape, output_steps
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 
 
@@ -58,8 +63,13 @@ class _Pooling2D(Layer):
         _, channels = spatial_shape(input_shape, self.data_format)
         return image_shape(input_shape[0], spatial, channels, self.data_format)
 
+    def _window(self):
+        """(pool size, strides) over (height, width)."""
+        return self.pool_size, self.strides
+
     def _pads(self, x_shape):
-        return window_pads(x_shape[1:3], self.pool_size, self.strides, (1, 1), self.padding)
+        pool_size, strides = self._window()
+        return window_pads(x_shape[1:3], pool_size, strides, (1, 1), self.padding)
 
     def forward(self, x, training=False):
         x = to_channels_last(x, self.data_format)
@@ -85,7 +95,7 @@ class MaxPooling2D(_Pooling2D):
     """The maximum of each window; the gradient flows to the input that was the maximum."""
 
     def pool(self, x, pads):
-        y, self._argmax = max_pool_forward(x, self.pool_size, self.strides, pads)
+        y, self._argmax = max_pool_forward(x, *self._window(), pads)
         return y
 
     def unpool(self, dy, pads):
@@ -96,19 +106,21 @@ class AveragePooling2D(_Pooling2D):
     """The mean of each window; the gradient is spread evenly over the window."""
 
     def pool(self, x, pads):
-        return avg_pool_forward(x, self.pool_size, self.strides, pads)
+        return avg_pool_forward(x, *self._window(), pads)
 
     def unpool(self, dy, pads):
-        return avg_pool_backward(dy, self._x_shape, self.pool_size, self.strides, pads)
+        return avg_pool_backward(dy, self._x_shape, *self._window(), pads)
 
 
 class _GlobalPooling2D(Layer):
-    """Shared by the global poolings: one value per channel.
+    """Shared by the global poolings: one value per channel, over the ``rank`` spatial axes.
 
     Args:
         data_format: 'channels_last' or 'channels_first'.
         keepdims: keep the spatial axes (as size 1).
     """
+
+    rank = 2
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
@@ -117,13 +129,14 @@ class _GlobalPooling2D(Layer):
         self._x_shape = None
 
     def _axes(self):
-        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+        first = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(first, first + self.rank))
 
     def compute_output_shape(self, input_shape):
-        require_rank(self, input_shape)
-        _, channels = spatial_shape(input_shape, self.data_format)
+        require_rank(self, input_shape, self.rank + 2)
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
         if self.keepdims:
-            return image_shape(input_shape[0], (1, 1), channels, self.data_format)
+            return image_shape(input_shape[0], (1,) * self.rank, channels, self.data_format)
         return (input_shape[0], channels)
 
     def get_config(self):
@@ -138,9 +151,9 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         return x.mean(axis=self._axes(), keepdims=self.keepdims)
 
     def backward(self, dy):
-        h, w = (self._x_shape[a] for a in self._axes())
+        positions = math.prod(self._x_shape[a] for a in self._axes())
         dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
-        return np.broadcast_to(dy / (h * w), self._x_shape).copy()
+        return np.broadcast_to(dy / positions, self._x_shape).copy()
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -155,3 +168,54 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
         counts = self._winners.sum(axis=self._axes(), keepdims=True)
         return self._winners * (dy / counts)
+
+
+class _Pooling1D:
+    """What makes a window pooling 1-D: its pool_size and strides are 1-tuples, and it pools
+    (N, steps, C), or (N, C, steps), as images of height 1."""
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **kwargs):
+        name = type(self).__name__
+        pool_size = standardize_tuple(pool_size, 1, "pool_size", where=name)
+        strides = pool_size if strides is None else standardize_tuple(strides, 1, "strides", where=name)
+        super().__init__((1,) + pool_size, (1,) + strides, padding, data_format, **kwargs)
+        self.pool_size, self.strides = pool_size, strides
+
+    def compute_output_shape(self, input_shape):
+        length = output_steps(self, input_shape, self.pool_size[0], self.strides[0], 1, self.padding)
+        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[2]
+        return from_image_shape(image_shape(input_shape[0], (1, length), channels, self.data_format), self.data_format)
+
+    def _window(self):
+        return (1,) + self.pool_size, (1,) + self.strides
+
+    def forward(self, x, training=False):
+        axis = height_axis(self.data_format)
+        return super().forward(np.expand_dims(x, axis), training).squeeze(axis)
+
+    def backward(self, dy):
+        axis = height_axis(self.data_format)
+        return super().backward(np.expand_dims(dy, axis)).squeeze(axis)
+
+
+class MaxPooling1D(_Pooling1D, MaxPooling2D):
+    """The maximum of each window of ``pool_size`` steps (2 by default)."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling1D(_Pooling1D, AveragePooling2D):
+    """The mean of each window of ``pool_size`` steps ('same' padding is left out of the mean)."""
+
+
+class GlobalAveragePooling1D(GlobalAveragePooling2D):
+    """The mean over all steps of each channel."""
+
+    rank = 1
+
+
+class GlobalMaxPooling1D(GlobalMaxPooling2D):
+    """The maximum over all steps of each channel (ties share the gradient equally)."""
+
+    rank = 1

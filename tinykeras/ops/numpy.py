@@ -1,7 +1,10 @@
 """NumPy-like ops with Keras 3's names: elementwise math, reductions, matmul, shapes. Each
 vector-Jacobian product sits under its op (dL/dx from dL/dy = ``dy``)."""
+import math
+
 import numpy as np
 
+from tinykeras.kernels.blas import matmul as blas_matmul
 from tinykeras.ops.operation import Operation, unbroadcast
 from tinykeras.utils.argument_validation import is_integer
 
@@ -419,22 +422,46 @@ class Cumsum(Operation):
 class Matmul(Operation):
     """x1 @ x2 (batched over leading axes): d/dx1 = dy @ x2^T, d/dx2 = x1^T @ dy, summed over
     broadcast batch axes. A 1-D operand is a vector, and dy gets back the axis its product lost:
-    x2's (the last) first, so that the 0-d dy of vector @ vector takes both."""
+    x2's (the last) first, so that the 0-d dy of vector @ vector takes both.
+
+    A 2-D x2 multiplies the rows of x1 whatever x1's leading axes: one 2-D product each way
+    through ``kernels.blas.matmul`` (BLAS on one thread, large products split into bands, as
+    Dense computes), and d/dx2 = rows(x1)^T @ rows(dy) in one product, which sums over the
+    leading axes as it goes."""
 
     def compute(self, x1, x2):
         self.x1, self.x2 = np.asarray(x1), np.asarray(x2)
+        if self._by_rows():
+            return blas_matmul(_rows(self.x1), self.x2).reshape(self.x1.shape[:-1] + self.x2.shape[1:])
         return np.matmul(self.x1, self.x2)
 
+    def _by_rows(self):
+        """Whether x2 is a matrix whose rows match x1's last axis."""
+        return self.x2.ndim == 2 and self.x1.ndim >= 1 and self.x1.shape[-1] == self.x2.shape[0]
+
     def vjp(self, dy):
+        if self._by_rows():
+            dy2 = _rows(np.asarray(dy))
+            d1 = blas_matmul(dy2, self.x2.T).reshape(self.x1.shape) if self.wants(0) else None
+            d2 = blas_matmul(_rows(self.x1).T, dy2) if self.wants(1) else None
+            return d1, d2
         x1 = self.x1[None, :] if self.x1.ndim == 1 else self.x1
         x2 = self.x2[:, None] if self.x2.ndim == 1 else self.x2
         if self.x2.ndim == 1:
             dy = np.expand_dims(dy, -1)
         if self.x1.ndim == 1:
             dy = np.expand_dims(dy, -2)
-        d1 = np.matmul(dy, np.swapaxes(x2, -1, -2))
-        d2 = np.matmul(np.swapaxes(x1, -1, -2), dy)
-        return (unbroadcast(d1, x1.shape).reshape(self.x1.shape), unbroadcast(d2, x2.shape).reshape(self.x2.shape))
+        d1 = d2 = None
+        if self.wants(0):
+            d1 = unbroadcast(np.matmul(dy, np.swapaxes(x2, -1, -2)), x1.shape).reshape(self.x1.shape)
+        if self.wants(1):
+            d2 = unbroadcast(np.matmul(np.swapaxes(x1, -1, -2), dy), x2.shape).reshape(self.x2.shape)
+        return d1, d2
+
+
+def _rows(x):
+    """``x`` of shape (..., k) as a 2-D (rows, k) array (a view when x is contiguous)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 # ---- shapes ------------------------------------------------------------------------------------

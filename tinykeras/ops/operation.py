@@ -30,6 +30,9 @@ class Operation:
     #: As a node of a model's graph: whether backward must return dL/doperands.
     input_gradient = True
     trainable = True
+    #: While ``backward`` runs ``vjp``: for each operand place, whether its gradient is used
+    #: (None, as on any other call of ``vjp``: all are). See :meth:`wants`.
+    needed = None
 
     def __init__(self, name=None):
         self.name = name or backend.unique_name(backend.snake_case(type(self).__name__))
@@ -45,6 +48,12 @@ class Operation:
     def vjp(self, dy):
         """dL/doperand for each operand, given dL/doutput ``dy`` (a tuple, None where none)."""
         raise TypeError(f"{type(self).__name__} must define vjp.")
+
+    def wants(self, place):
+        """Whether ``vjp`` must compute the gradient of the operand at ``place``; where not, it
+        may return None there (a constant, an input nothing back-propagates to, a frozen
+        variable)."""
+        return self.needed is None or self.needed[place]
 
     def __call__(self, *operands):
         from tinykeras import functional
@@ -82,7 +91,16 @@ class Operation:
         if not self.differentiable or not (self.input_gradient or trained):
             self.grads = []
             return [None] * len(self._symbolic)
-        grads = self.vjp(dy)
+        needed = [False] * self._count
+        for place in self._symbolic if self.input_gradient else ():
+            needed[place] = True
+        for place, variable in self._variables.items():
+            needed[place] = needed[place] or (bool(trained) and variable.trainable)
+        self.needed = needed
+        try:
+            grads = self.vjp(dy)
+        finally:
+            self.needed = None
         self.grads = [grads[place] for place, v in self._variables.items() if trained and v.trainable]
         return [grads[place] for place in self._symbolic] if self.input_gradient else [None] * len(self._symbolic)
 

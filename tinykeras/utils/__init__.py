@@ -1,9 +1,13 @@
-"""Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily)."""
+"""Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily),
+datasets of batches (``PyDataset``, ``timeseries_dataset_from_array``) and ``pad_sequences``."""
 from tinykeras.backend import set_random_seed
 from tinykeras.utils import np_utils
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.np_utils import to_categorical
 from tinykeras.utils.plotting import plot_history, plot_images
+from tinykeras.utils.py_dataset import PyDataset, Sequence
+from tinykeras.utils.sequence_utils import pad_sequences
+from tinykeras.utils.timeseries import timeseries_dataset_from_array
 
 
 
@@ -16,12 +20,16 @@ def register_keras_serializable(package="Custom", name=None):
 
 
 __all__ = [
+    "PyDataset",
+    "Sequence",
     "check_gradients",
     "np_utils",
     "numerical_gradient",
+    "pad_sequences",
     "plot_history",
     "plot_images",
     "register_keras_serializable",
     "set_random_seed",
+    "timeseries_dataset_from_array",
     "to_categorical",
 ]

@@ -1,4 +1,6 @@
 """Input checking and batching for fit, evaluate and predict."""
+import itertools
+
 import numpy as np
 
 from tinykeras import backend
@@ -216,20 +218,26 @@ class ArrayBatches:
 
 
 class SequenceBatches:
-    """Batches read by index from a sequence: any object with ``len()`` and ``[i]``, such as
-    ``ImageDataGenerator.flow(...)``. After each epoch its ``on_epoch_end()`` is called, if it
-    has one (that is where a sequence reshuffles).
+    """Batches read by index from a sequence: a ``keras.utils.PyDataset`` (Keras 2's
+    ``Sequence``) or any object with ``len()`` and ``[i]``, such as
+    ``ImageDataGenerator.flow(...)``. Each epoch starts with the sequence's ``on_epoch_begin()``
+    and ends with its ``on_epoch_end()``, when it has them (that is where a sequence
+    reshuffles).
 
     Args:
         sequence: the sequence of batches.
-        steps: batches per epoch (by default ``len(sequence)``; at most that many).
+        steps: batches per epoch (by default all of them; at most that many).
         prepare: ``prepare(batch, number)`` checks and converts one batch, the ``number``-th
             (from 1) of the epoch, returning (x, y).
+        shuffle: read the batches in a new order each epoch, drawn from ``backend.rng()`` (as
+            Keras' ``fit(..., shuffle=True)`` does); the first ``steps`` of that order.
+        length: the number of batches, for a sequence that gives it as ``num_batches`` rather
+            than ``len()``.
     """
 
-    def __init__(self, sequence, steps, prepare, method):
+    def __init__(self, sequence, steps, prepare, method, shuffle=False, length=None):
         self.sequence = sequence
-        available = len(sequence)
+        available = len(sequence) if length is None else int(length)
         if available == 0:
             raise ValueError(f"{method}: the sequence of batches passed as x is empty (len 0).")
         if steps is not None and int(steps) > available:
@@ -238,53 +246,114 @@ class SequenceBatches:
                 f"of type {type(sequence).__name__} holds per epoch. Pass at most {available}, or "
                 "None to use them all."
             )
+        self.available = available
         self.steps = available if steps is None else int(steps)
         self.prepare = prepare
+        self.shuffle = shuffle
 
     def epoch(self):
-        for index in range(self.steps):
-            yield self.prepare(self.sequence[index], index + 1)
-        on_epoch_end = getattr(self.sequence, "on_epoch_end", None)
-        if callable(on_epoch_end):
-            on_epoch_end()
+        _call_hook(self.sequence, "on_epoch_begin")
+        order = backend.rng().permutation(self.available)[: self.steps] if self.shuffle else range(self.steps)
+        for number, index in enumerate(order, start=1):
+            yield self.prepare(self.sequence[int(index)], number)
+        _call_hook(self.sequence, "on_epoch_end")
 
     def __repr__(self):
-        return f"<SequenceBatches {type(self.sequence).__name__}, steps={self.steps}>"
+        return f"<SequenceBatches {type(self.sequence).__name__}, steps={self.steps}, shuffle={self.shuffle}>"
+
+
+def _call_hook(source, name):
+    hook = getattr(source, name, None)
+    if callable(hook):
+        hook()
 
 
 class IteratorBatches:
-    """Batches drawn from an iterator, such as a Python generator of (x, y) tuples.
+    """Batches drawn from an iterator, such as a Python generator of (x, y) tuples, or from a
+    dataset iterated anew each epoch (``restart``).
 
-    Each epoch takes ``steps`` batches, continuing where the previous epoch stopped; without
-    ``steps`` an epoch lasts until the iterator is exhausted. ``ran_out`` becomes True when the
-    iterator ends before an epoch has its batches.
+    Each epoch takes ``steps`` batches, continuing where the previous epoch stopped (or, with
+    ``restart``, from a fresh iterator); without ``steps`` an epoch lasts until the iterator is
+    exhausted. ``ran_out`` becomes True when the iterator ends before an epoch has its batches.
 
     Args:
         iterable: the iterator or iterable.
         steps: batches per epoch, or None.
         prepare: ``prepare(batch, number)`` checks and converts one batch, the ``number``-th
             (from 1) of the epoch, returning (x, y).
+        restart: call ``iter(iterable)`` at the start of each epoch (an iterable such as the
+            one ``timeseries_dataset_from_array`` returns, which is read in full each epoch).
+        hooks: an object whose ``on_epoch_begin()`` and ``on_epoch_end()``, if it has them, are
+            called around each epoch (an endless ``PyDataset``).
     """
 
-    def __init__(self, iterable, steps, prepare):
-        self.iterator = iter(iterable)
+    def __init__(self, iterable, steps, prepare, restart=False, hooks=None):
+        self.iterable = iterable
+        self.iterator = None if restart else iter(iterable)
+        if steps is None and restart:
+            steps = len(iterable)
         self.steps = None if steps is None else int(steps)
         self.prepare = prepare
+        self.hooks = hooks
         self.ran_out = False
 
     def epoch(self):
+        iterator = iter(self.iterable) if self.iterator is None else self.iterator
+        _call_hook(self.hooks, "on_epoch_begin")
         count = 0
         while self.steps is None or count < self.steps:
             try:
-                batch = next(self.iterator)
+                batch = next(iterator)
             except StopIteration:
                 self.ran_out = self.steps is not None or count == 0
                 return
             count += 1
             yield self.prepare(batch, count)
+        _call_hook(self.hooks, "on_epoch_end")
 
     def __repr__(self):
-        return f"<IteratorBatches steps={self.steps}>"
+        return f"<IteratorBatches steps={self.steps}, restart={self.iterator is None}>"
+
+
+def batch_source(x, steps, prepare, method, shuffle=False):
+    """The batches of a source that makes its own: a ``PyDataset`` or other sequence of batches
+    (read by index, in a new order each epoch with ``shuffle``), an iterable dataset with a
+    length, such as the one ``timeseries_dataset_from_array`` returns (read in full each
+    epoch, in its order), or an iterator such as a generator (drawn from across epochs).
+
+    Args:
+        x: the source.
+        steps: batches per epoch, or None for all of them.
+        prepare: ``prepare(batch, number)`` checks and converts one batch.
+        method: 'fit', 'evaluate' or 'predict', for messages.
+        shuffle: whether fit asked for shuffling (applies to sequences).
+
+    Raises:
+        TypeError: for an object that is none of these; ValueError: for an endless
+            ``PyDataset`` without ``steps``.
+    """
+    from tinykeras.utils.py_dataset import PyDataset
+
+    if isinstance(x, PyDataset):
+        count = x.num_batches
+        if count is not None:
+            return SequenceBatches(x, steps, prepare, method, shuffle, length=count)
+        if steps is None:
+            raise ValueError(
+                f"{method}: the {type(x).__name__} is endless (its num_batches is None): pass the "
+                "batches per epoch as steps_per_epoch (steps for evaluate and predict)."
+            )
+        return IteratorBatches((x[index] for index in itertools.count()), steps, prepare, hooks=x)
+    if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
+        return SequenceBatches(x, steps, prepare, method, shuffle)
+    if hasattr(x, "__iter__") and hasattr(x, "__len__") and not hasattr(x, "__next__"):
+        return IteratorBatches(x, steps, prepare, restart=True)
+    if hasattr(x, "__iter__") or hasattr(x, "__next__"):
+        return IteratorBatches(x, steps, prepare)
+    raise TypeError(
+        f"{method}: x must be a NumPy array, a sequence of batches or a generator of batches. "
+        f"Received: {type(x).__name__}."
+    )
 
 
 def unpack_batch(batch, method, needs_targets):
