@@ -90,12 +90,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         from tinykeras import saving
 
-        name = identifier.get("registered_name") or identifier.get("class_name")
-        cls = saving.get_registered_object(name) or _BY_NAME.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown constraint {identifier.get('class_name')!r}: tinykeras has "
-                             f"{', '.join(c.__name__ for c in (MaxNorm, NonNeg, UnitNorm, MinMaxNorm))}.")
-        return cls.from_config(dict(identifier.get("config") or {}))
+        return saving.object_from_entry(identifier, _BY_NAME, Constraint, "constraint")
     raise ValueError(f"Could not interpret constraint identifier: {identifier!r}")
 
 

@@ -95,12 +95,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         from tinykeras import saving
 
-        name = identifier.get("registered_name") or identifier.get("class_name")
-        cls = saving.get_registered_object(name) or _BY_NAME.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier.get('class_name')!r}: tinykeras has L1, L2 and L1L2; "
-                             "register a regularizer of your own with keras.saving.register_keras_serializable().")
-        return cls.from_config(dict(identifier.get("config") or {}))
+        return saving.object_from_entry(identifier, _BY_NAME, Regularizer, "regularizer")
     if callable(identifier):
         return FunctionRegularizer(identifier)
     raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}")

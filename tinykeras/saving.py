@@ -985,6 +985,25 @@ class CustomObjectScope:
 custom_object_scope = CustomObjectScope
 
 
+def object_from_entry(entry, builtins, base, kind, custom_objects=None):
+    """The object a serialized entry ({'class_name', 'config', 'registered_name'}) describes:
+    a class of ``builtins`` (by name), or one registered or in ``custom_objects`` (a subclass
+    of ``base``), rebuilt by its ``from_config``.
+
+    Raises:
+        ValueError: naming the class and ``kind``, when no such class is known.
+    """
+    name = entry.get("registered_name") or entry.get("class_name")
+    cls = get_registered_object(name, custom_objects) or builtins.get(entry.get("class_name"))
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        known = sorted({c.__name__ for c in builtins.values()})
+        raise ValueError(
+            f"Unknown {kind} class {entry.get('class_name')!r}: tinykeras has {', '.join(known)}; register a "
+            f"{kind} of your own with keras.saving.register_keras_serializable() or pass it in custom_objects."
+        )
+    return cls.from_config(dict(entry.get("config") or {}))
+
+
 def custom_layer_class(entry):
     """The user's Layer class a layer entry names (registered, in ``custom_objects`` or in a
     custom object scope), else None."""

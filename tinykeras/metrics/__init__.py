@@ -202,12 +202,4 @@ def deserialize(config, custom_objects=None):
     ``custom_objects`` class included."""
     from tinykeras import saving
 
-    name = config.get("registered_name") or config.get("class_name")
-    cls = (custom_objects or {}).get(name) or saving.get_registered_object(name) or _BY_NAME.get(config.get("class_name"))
-    if cls is None or not (inspect.isclass(cls) and issubclass(cls, Metric)):
-        raise ValueError(
-            f"Unknown metric class {config.get('class_name')!r}: tinykeras has "
-            f"{', '.join(sorted(c.__name__ for c in _CLASSES))}; register a custom metric with "
-            "keras.saving.register_keras_serializable() or pass it in custom_objects."
-        )
-    return cls.from_config(dict(config.get("config") or {}))
+    return saving.object_from_entry(config, _BY_NAME, Metric, "metric", custom_objects)
