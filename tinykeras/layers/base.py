@@ -306,12 +306,23 @@ class Layer:
         return d_inputs if len(d_inputs) > 1 else d_inputs[0]
 
     def _sublayers(self):
-        """The layers held by the attributes of a layer computing with ``call``."""
-        if not computes_with_call(type(self)):
-            return []
-        from tinykeras.subclassing import tracked_layers
+        """The layers held by the attributes of a layer computing with ``call`` (found once,
+        and again after an attribute is set to a layer or a container that may hold one)."""
+        found = self.__dict__.get("_sublayer_list")
+        if found is None:
+            if not computes_with_call(type(self)):
+                found = []
+            else:
+                from tinykeras.subclassing import tracked_layers
 
-        return [layer for layer in tracked_layers(self) if layer is not self]
+                found = [layer for layer in tracked_layers(self) if layer is not self]
+            self.__dict__["_sublayer_list"] = found
+        return found
+
+    def __setattr__(self, name, value):
+        if _may_hold_layers(value):
+            self.__dict__.pop("_sublayer_list", None)
+        object.__setattr__(self, name, value)
 
     def __copy__(self):
         """A copy computing a second call of the layer (a shared layer): the same variables;
@@ -736,6 +747,17 @@ def weight_options_config(layer, *keys):
     """Those attributes as Keras writes them in a layer's config."""
     return {key: (regularizers if key.endswith("_regularizer") else constraints).serialize(getattr(layer, key))
             for key in keys}
+
+
+def _may_hold_layers(value):
+    """Whether an attribute's new value is a layer or model, or a list, tuple or dict holding
+    one (or holding containers)."""
+    if hasattr(value, "trainable_weights") and not isinstance(value, Variable):
+        return True
+    if isinstance(value, (list, tuple, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        return any(hasattr(item, "trainable_weights") or isinstance(item, (list, tuple, dict)) for item in items)
+    return False
 
 
 def _input_array(value, dtype, keeps_integers):
