@@ -180,6 +180,14 @@ def _listed(variables, most=8):
     return ", ".join(paths) or "none"
 
 
+def computes_with_call(cls):
+    """Whether a layer class computes with ``call`` written on keras.ops and other layers (a
+    Layer subclass defining call, whose forward is still Layer's)."""
+    return any("call" in vars(klass) for klass in cls.__mro__ if klass is not Layer and issubclass(klass, Layer)) and (
+        next(klass for klass in cls.__mro__ if "forward" in vars(klass)) is Layer
+    )
+
+
 class Layer:
     """Base class of all layers.
 
@@ -319,10 +327,10 @@ class Layer:
             self.__dict__["_sublayer_list"] = found
         return found
 
-    def __setattr__(self, name, value):
-        if _may_hold_layers(value):
-            self.__dict__.pop("_sublayer_list", None)
-        object.__setattr__(self, name, value)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if computes_with_call(cls) and "__setattr__" not in vars(cls):
+            cls.__setattr__ = _tracking_setattr  # its sublayers are found again when they change
 
     def __copy__(self):
         """A copy computing a second call of the layer (a shared layer): the same variables;
@@ -662,14 +670,6 @@ _BACKWARD = (
 )
 
 
-def computes_with_call(cls):
-    """Whether a layer class computes with ``call`` written on keras.ops and other layers (a
-    Layer subclass defining call, whose forward is still Layer's)."""
-    return any("call" in vars(klass) for klass in cls.__mro__ if klass is not Layer and issubclass(klass, Layer)) and (
-        next(klass for klass in cls.__mro__ if "forward" in vars(klass)) is Layer
-    )
-
-
 def check_protocol(layer):
     """Checks that every method ``layer``'s class overrides is one the model runs.
 
@@ -747,6 +747,14 @@ def weight_options_config(layer, *keys):
     """Those attributes as Keras writes them in a layer's config."""
     return {key: (regularizers if key.endswith("_regularizer") else constraints).serialize(getattr(layer, key))
             for key in keys}
+
+
+def _tracking_setattr(layer, name, value):
+    """``setattr`` of a layer written with call: forgets its list of sublayers when the value
+    may hold a layer."""
+    if _may_hold_layers(value):
+        layer.__dict__.pop("_sublayer_list", None)
+    object.__setattr__(layer, name, value)
 
 
 def _may_hold_layers(value):
