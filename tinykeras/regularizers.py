@@ -26,7 +26,7 @@ class Regularizer:
         return value_and_gradient(self, np.asarray(x))[1]
 
     def get_config(self):
-        raise NotImplementedError(f"{type(self).__name__} does not implement get_config()")
+        raise TypeError(f"{type(self).__name__} must define get_config() to be written to a config file.")
 
     @classmethod
     def from_config(cls, config):

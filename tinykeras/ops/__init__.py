@@ -331,7 +331,8 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 def moments(x, axes, keepdims=False, synchronized=False):
     """(mean, variance) of x over ``axes``: two ops, ``mean`` and ``var`` (the biased variance)."""
     if synchronized:
-        raise NotImplementedError("ops.moments: synchronized=True (statistics across devices) is not supported.")
+        raise ValueError("ops.moments: synchronized=True (statistics across devices) is not supported: tinykeras "
+                         "computes on one device, where synchronized=False gives the same statistics.")
     return mean(x, axes, keepdims), var(x, axes, keepdims)
 
 
