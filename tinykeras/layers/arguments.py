@@ -183,3 +183,14 @@ def require_rank(layer, input_shape, rank=4):
             f"Layer '{layer.name}' ({type(layer).__name__}) expects {rank}-D inputs "
             f"{axes}; received input_shape={tuple(input_shape)}.{hint}"
         )
+
+
+def known_channels(layer, input_shape, channels):
+    """``channels``, the channel count read from ``input_shape``; a ValueError naming the layer
+    when it is unknown (None)."""
+    if channels is None:
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) needs the channel axis of its input to be known. "
+            f"Received input_shape={tuple(input_shape)}."
+        )
+    return channels

@@ -20,6 +20,7 @@ from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
     from_channels_last,
     image_shape,
+    known_channels,
     require_rank,
     spatial_shape,
     standardize_data_format,
@@ -127,12 +128,7 @@ class Conv2DTranspose(ActivatedLayer):
 
     def build(self, input_shape):
         require_rank(self, input_shape)
-        _, channels = spatial_shape(input_shape, self.data_format)
-        if channels is None:
-            raise ValueError(
-                f"Layer '{self.name}' (Conv2DTranspose) needs the channel axis of its input to be "
-                f"known. Received input_shape={tuple(input_shape)}."
-            )
+        channels = known_channels(self, input_shape, spatial_shape(input_shape, self.data_format)[1])
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels), self.kernel_initializer)
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 

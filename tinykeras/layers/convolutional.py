@@ -27,6 +27,7 @@ from tinykeras.layers.arguments import (
     from_image_shape,
     height_axis,
     image_shape,
+    known_channels,
     require_rank,
     spatial_shape,
     standardize_data_format,
@@ -194,12 +195,7 @@ class Conv2D(ActivatedLayer):
 
     def build(self, input_shape):
         require_rank(self, input_shape)
-        _, channels = spatial_shape(input_shape, self.data_format)
-        if channels is None:
-            raise ValueError(
-                f"Layer '{self.name}' (Conv2D) needs the channel axis of its input to be known. "
-                f"Received input_shape={input_shape}."
-            )
+        channels = known_channels(self, input_shape, spatial_shape(input_shape, self.data_format)[1])
         shape = self.kernel_size + (channels, self.filters)
         self.kernel = self.add_weight("kernel", shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
@@ -389,12 +385,8 @@ class Conv1D(Conv2D):
 
     def build(self, input_shape):
         require_rank(self, input_shape, 3)
-        channels = input_shape[1] if self.data_format == "channels_first" else input_shape[2]
-        if channels is None:
-            raise ValueError(
-                f"Layer '{self.name}' (Conv1D) needs the channel axis of its input to be known. "
-                f"Received input_shape={tuple(input_shape)}."
-            )
+        channels = known_channels(
+            self, input_shape, input_shape[1] if self.data_format == "channels_first" else input_shape[2])
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters), self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (

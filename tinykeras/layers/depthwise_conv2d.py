@@ -21,6 +21,7 @@ from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
     from_channels_last,
     image_shape,
+    known_channels,
     require_rank,
     spatial_shape,
     to_channels_last,
@@ -88,13 +89,7 @@ class DepthwiseConv2D(ActivatedLayer):
 
     def _channels(self, input_shape):
         require_rank(self, input_shape)
-        _, channels = spatial_shape(input_shape, self.data_format)
-        if channels is None:
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}) needs the channel axis of its input "
-                f"to be known. Received input_shape={tuple(input_shape)}."
-            )
-        return channels
+        return known_channels(self, input_shape, spatial_shape(input_shape, self.data_format)[1])
 
     def build(self, input_shape):
         channels = self._channels(input_shape)
