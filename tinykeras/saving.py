@@ -23,6 +23,7 @@ links, external storage and virtual datasets are refused (``open_hdf5``, ``datas
 """
 import datetime
 import io
+import inspect
 import json
 import math
 import os
@@ -839,10 +840,15 @@ def _optimizer_entry(optimizer):
 
 
 def _loss_entry(loss):
-    if not loss.from_logits:
+    """A compile config's entry for a loss: its name when it is a built-in loss with its
+    defaults, else the serialized object with its settings (from_logits, delta, axis)."""
+    from tinykeras import losses
+
+    cls = type(loss)
+    config = loss.get_config()
+    if losses._CLASSES.get(cls.__name__) is not cls or config == cls().get_config():
         return loss.name
-    config = {"name": loss.name, "reduction": "sum_over_batch_size", "from_logits": True}
-    return {"module": "keras.losses", "class_name": type(loss).__name__, "config": config, "registered_name": None}
+    return {"module": "keras.losses", "class_name": cls.__name__, "config": config, "registered_name": None}
 
 
 def _structure(value, convert):
@@ -1275,9 +1281,11 @@ def _loss_from_entry(entry):
     if isinstance(entry, dict):
         expect_dict(entry, "the loss", ("class_name",))
         settings = expect_dict(entry.get("config", {}), "the loss's config")
-        _check_unused(settings, {"name", "from_logits"},
+        cls = type(losses.get(str(entry["class_name"])))
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "name", "reduction"}
+        _check_unused(settings, arguments | {"name"},
                       {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
-        return type(losses.get(str(entry["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
+        return cls(**{key: value for key, value in settings.items() if key in arguments})
     return losses.get(entry)
 
 
