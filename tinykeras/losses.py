@@ -921,3 +921,8 @@ def get(identifier):
         f"Could not interpret loss {identifier!r}: pass a name such as "
         "'categorical_crossentropy' or a loss object from tinykeras.losses."
     )
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

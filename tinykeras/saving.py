@@ -1558,3 +1558,8 @@ def load_model(filepath, compile=True, custom_objects=None):
     if state is not None:
         restore_optimizer(model, state, filepath)
     return model
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -107,3 +107,8 @@ __all__ = [
     "multiply",
     "subtract",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

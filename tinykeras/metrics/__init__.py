@@ -216,3 +216,8 @@ def deserialize(config, custom_objects=None):
     from tinykeras import saving
 
     return saving.object_from_entry(config, _BY_NAME, Metric, "metric", custom_objects)
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)
