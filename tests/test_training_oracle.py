@@ -33,7 +33,7 @@ def cnn(pool):
         [
             Conv2D(4, 3, activation="relu", input_shape=(11, 11, 2)),
             pooling(2),
-            # 4x4 input, 'same' with stride 2: TensorFlow pads one row/column, at the bottom/right.
+            # 4x4 input, 'same' with stride 2: TensorFlow pads one column, at the right (2 rows need none).
             Conv2D(3, (2, 3), strides=2, padding="same", activation="tanh"),
             Flatten(),
             Dense(5, activation="softmax"),
