@@ -113,7 +113,8 @@ def test_bidirectional_gradients_through_initial_and_returned_states(kind, shape
     states = [rng.standard_normal((batch, units)) for _ in range(2 * len(layer.forward_layer.state_names))]
     with_random_weights(layer, rng, [(None, steps, features)] + [(None, units)] * len(states))
 
-    errors = check_gradients(Flattened(layer, dtype="float64"), [rng.standard_normal((batch, steps, features)), *states])
+    x = rng.standard_normal((batch, steps, features))
+    errors = check_gradients(Flattened(layer, dtype="float64"), [x, *states])
 
     assert set(errors) == {f"input_{i}" for i in range(1 + len(states))} | weight_keys(layer)
 
@@ -329,7 +330,8 @@ def test_directions_are_named_and_ordered_as_keras_names_them():
     assert (layer.forward_layer.name, layer.backward_layer.name) == ("forward_encoder", "backward_encoder")
     assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
     assert [(v.path, v.shape) for v in layer.weights] == [
-        ("both/forward_encoder/lstm_cell/kernel", (2, 12)), ("both/forward_encoder/lstm_cell/recurrent_kernel", (3, 12)),
+        ("both/forward_encoder/lstm_cell/kernel", (2, 12)),
+        ("both/forward_encoder/lstm_cell/recurrent_kernel", (3, 12)),
         ("both/forward_encoder/lstm_cell/bias", (12,)), ("both/backward_encoder/lstm_cell/kernel", (2, 12)),
         ("both/backward_encoder/lstm_cell/recurrent_kernel", (3, 12)), ("both/backward_encoder/lstm_cell/bias", (12,))]
     assert layer.count_params() == 2 * (24 + 36 + 12)
@@ -414,7 +416,8 @@ def test_time_distributed_shapes_config_and_weights():
     layer.build_for((None, 5, 8, 8, 2))
     assert [v.path for v in layer.weights] == ["frames/conv/kernel", "frames/conv/bias"]
     config = layer.get_config()
-    assert config["layer"]["class_name"] == "Conv2D" and config["layer"]["build_config"] == {"input_shape": [None, 8, 8, 2]}
+    assert config["layer"]["class_name"] == "Conv2D"
+    assert config["layer"]["build_config"] == {"input_shape": [None, 8, 8, 2]}
     again = TimeDistributed.from_config(config)
     assert again.layer.get_config() == layer.layer.get_config()
     assert layer(np.zeros((2, 5, 8, 8, 2), np.float32)).shape == (2, 5, 6, 6, 4)
