@@ -473,3 +473,28 @@ def test_shapes_and_states_are_checked():
     assert normalized(x).shape == x.shape  # inference mode runs
     with pytest.raises(ValueError, match="training a wrapped BatchNormalization is not supported"):
         normalized(x, training=True)
+
+
+def test_functional_initial_state_and_a_shared_wrapper_round_trip(tmp_path):
+    """Keras records a call from given states as {"initial_state": [tensors]}, others as
+    {"mask": null}; a wrapper called twice keeps one set of weights, each file reads back."""
+    sequences, h, c = keras.Input(shape=(None, 3)), keras.Input(shape=(4,)), keras.Input(shape=(4,))
+    started = Bidirectional(LSTM(4, return_sequences=True), merge_mode="ave", name="started")(
+        sequences, initial_state=[h, c, c, h])
+    shared = Bidirectional(GRU(4, return_sequences=True, kernel_regularizer="l2"), merge_mode="sum", name="shared")
+    steps = TimeDistributed(Dense(3), name="steps")(started)
+    joined = keras.layers.Add()([started, shared(sequences), shared(steps)])
+    model = keras.Model([sequences, h, c], keras.layers.GlobalAveragePooling1D()(joined))
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(0)
+    x = [rng.standard_normal(shape).astype(np.float32) for shape in ((2, 5, 3), (2, 4), (2, 4))]
+    model.train_on_batch(x, np.zeros((2, 4), np.float32))
+
+    calls = {entry["name"]: [call["kwargs"] for call in entry["inbound_nodes"]] for entry in model.get_config()["layers"]}
+    assert list(calls["started"][0]) == ["initial_state"] and len(calls["started"][0]["initial_state"]) == 4
+    assert calls["shared"] == [{"mask": None}, {"mask": None}] and calls["steps"] == [{"mask": None}]
+    assert len(model.losses) == 2  # the shared layer's two kernels, once
+    for extension in (".keras", ".h5"):
+        model.save(tmp_path / f"m{extension}")
+        loaded = load_model(tmp_path / f"m{extension}")
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
