@@ -1156,10 +1156,9 @@ def layer_from_entry(entry, index):
         raise ValueError(  # noqa: TRY004 - a malformed file is a bad value
             f"Malformed model config: {where} has a name that is not a string."
         )
-    if class_name in WRAPPERS:  # its layers' entries are read by nested_layer
-        with config_errors(where):
-            return getattr(layers, class_name).from_config(kwargs)
     try:
+        if class_name in WRAPPERS:  # the entries of the layers it holds are read by nested_layer
+            return getattr(layers, class_name).from_config(kwargs)
         return getattr(layers, class_name)(**kwargs)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{where} cannot be rebuilt from its config: {error}") from None

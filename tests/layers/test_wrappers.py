@@ -441,6 +441,8 @@ def test_freezing_a_wrapper_freezes_its_layers():
 
 @pytest.mark.parametrize("make, message", [
     (lambda: Bidirectional(Dense(3)), r"Bidirectional: `layer` must be a recurrent layer .*Received: layer="),
+    (lambda: Bidirectional(None), r"Bidirectional: `layer` must be a recurrent layer .*Received: layer=None"),
+    (lambda: Bidirectional(GRU(3), backward_layer=Dense(3)), r"`backward_layer` must be a recurrent layer"),
     (lambda: Bidirectional(LSTM(3), merge_mode="max"), r"invalid merge_mode.*Received: merge_mode='max'"),
     (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3)), "different go_backwards values"),
     (lambda: Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True, return_sequences=True)),
@@ -498,3 +500,24 @@ def test_functional_initial_state_and_a_shared_wrapper_round_trip(tmp_path):
         model.save(tmp_path / f"m{extension}")
         loaded = load_model(tmp_path / f"m{extension}")
         np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda wrapper: wrapper["layer"]["config"].update(stateful=True),
+     r"Layer 2 \(Bidirectional 'bidirectional'\) cannot be rebuilt .*LSTM 'forward_lstm'.*stateful=True is not supported"),
+    (lambda wrapper: wrapper["backward_layer"].update(class_name="ConvLSTM1D"),
+     "does not support: ConvLSTM1D"),
+    (lambda wrapper: wrapper.pop("layer"), r"Bidirectional 'layer' must be a JSON object; found NoneType"),
+])
+def test_a_keras_config_with_an_unsupported_wrapped_layer_is_named(edit, message, tmp_path):
+    path = os.path.join(FIXTURES, "keras_wrappers_bidirectional_stack.keras")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    edit(next(e for e in config["config"]["layers"] if e["class_name"] == "Bidirectional")["config"])
+    members["config.json"] = json.dumps(config)
+    with zipfile.ZipFile(tmp_path / "edited.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(ValueError, match=message):
+        load_model(tmp_path / "edited.keras")

@@ -111,7 +111,7 @@ class Bidirectional(_Wrapper):
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         for role, given in (("layer", layer), ("backward_layer", backward_layer)):
-            if given is not None and not isinstance(given, RecurrentLayer):
+            if (role == "layer" or given is not None) and not isinstance(given, RecurrentLayer):
                 raise ValueError(
                     f"Bidirectional: `{role}` must be a recurrent layer (SimpleRNN, LSTM or GRU) "
                     f"instance. Received: {role}={given!r}"
@@ -304,7 +304,7 @@ class Bidirectional(_Wrapper):
         from tinykeras import saving
 
         config = dict(config)
-        config["layer"] = saving.nested_layer(config["layer"], "Bidirectional 'layer'")
+        config["layer"] = saving.nested_layer(config.get("layer"), "Bidirectional 'layer'")
         if config.get("backward_layer") is not None:
             config["backward_layer"] = saving.nested_layer(config["backward_layer"], "Bidirectional 'backward_layer'")
         return cls(**config)
@@ -408,7 +408,7 @@ class TimeDistributed(_Wrapper):
         from tinykeras import saving
 
         config = dict(config)
-        config["layer"] = saving.nested_layer(config["layer"], "TimeDistributed 'layer'")
+        config["layer"] = saving.nested_layer(config.get("layer"), "TimeDistributed 'layer'")
         return cls(**config)
 
     def __repr__(self):
