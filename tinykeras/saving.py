@@ -623,7 +623,11 @@ LAYER_ARGUMENTS = {
     "SimpleRNN": tuple(key for key in _RECURRENT if key != "seed"),  # Keras' config has none
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
+    "Bidirectional": ("merge_mode", "layer", "backward_layer"),
+    "TimeDistributed": ("layer",),
 }
+#: The layers holding other layers: their entries hold the entries of those ('layer', ...).
+WRAPPERS = ("Bidirectional", "TimeDistributed")
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -670,6 +674,7 @@ KERAS_LAYERS_WITH_BUILD = {
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
     "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
+    "Bidirectional", "TimeDistributed",
 }
 _OPTIMIZER_KERAS_ONLY = {
     "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
@@ -744,7 +749,7 @@ def layer_entry(layer):
 def _build_config(class_name, input_shape):
     """A built layer's build_config: its input shape; for a recurrent layer called from given
     states (on [sequences, *states]), the shapes by the names of Keras' build arguments."""
-    if class_name in ("SimpleRNN", "LSTM", "GRU") and isinstance(input_shape, list):
+    if class_name in ("SimpleRNN", "LSTM", "GRU", "Bidirectional") and isinstance(input_shape, list):
         shapes = {"sequences_shape": input_shape[0], "initial_state_shape": input_shape[1:]}
         return {"shapes_dict": jsonable(shapes)}
     return {"input_shape": jsonable(input_shape)}
@@ -1158,9 +1163,22 @@ def layer_from_entry(entry, index):
             f"Malformed model config: {where} has a name that is not a string."
         )
     try:
+        if class_name in WRAPPERS:  # the entries of the layers it holds are read by nested_layer
+            return getattr(layers, class_name).from_config(kwargs)
         return getattr(layers, class_name)(**kwargs)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{where} cannot be rebuilt from its config: {error}") from None
+
+
+def nested_layer(entry, where):
+    """The layer a wrapper's config holds (its 'layer' entry), read as a model's layers are.
+
+    Raises:
+        ValueError: for a malformed entry or a layer class tinykeras does not support.
+    """
+    entry = expect_dict(entry, where, ("class_name", "config"))
+    check_layer_classes([entry])
+    return layer_from_entry(entry, where)
 
 
 def check_layer_classes(entries):

@@ -46,6 +46,7 @@ from tinykeras.layers.pooling import (
 from tinykeras.layers.recurrent import GRU, LSTM, SimpleRNN
 from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
 from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
+from tinykeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ActivatedLayer",
@@ -55,6 +56,7 @@ __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv1D",
     "Conv2D",
@@ -95,6 +97,7 @@ __all__ = [
     "Softmax",
     "SpatialDropout2D",
     "Subtract",
+    "TimeDistributed",
     "UpSampling2D",
     "Variable",
     "ZeroPadding2D",
