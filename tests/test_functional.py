@@ -350,6 +350,18 @@ def test_a_nested_model_called_on_another_shape_names_both():
         Sequential([layers.Input(shape=(6,)), flat_and_nested()[2]])
 
 
+def test_model_input_and_output_are_what_the_model_was_given():
+    """As Keras 3's: one tensor, or the list or dict the model was built from."""
+    a, b = keras.Input(shape=(3,), name="a"), keras.Input(shape=(3,), name="b")
+    total = layers.Add()([a, b])
+    single = keras.Model(a, layers.Dense(2)(a))
+    assert single.input is a and single.output is single.outputs[0]
+    listed = keras.Model([a, b], [total])
+    assert listed.input == [a, b] and listed.output == [total]
+    named = keras.Model({"b": b, "a": a}, {"total": total})
+    assert named.input == {"b": b, "a": a} and named.output == {"total": total}
+
+
 def test_building_a_model_leaves_a_frozen_layer_frozen():
     inputs = keras.Input(shape=(4,))
     frozen = layers.Dense(4, trainable=False)
