@@ -1043,7 +1043,7 @@ class Model:
             self.build(input_shape)
         expected = [t.shape for t in self._graph.inputs]
         received = list(input_shape) if isinstance(input_shape, list) else [input_shape]
-        if len(received) != len(expected) or any(tuple(e)[1:] != tuple(r)[1:] for e, r in zip(expected, received)):
+        if not functional._fits(expected, received):  # an axis of any size (None) takes any
             raise ValueError(
                 f"Model '{self.name}' takes inputs of shape {self.input_shape}; it is called on "
                 f"{input_shape}."
