@@ -352,7 +352,8 @@ def _read_layer_groups(f, filepath):
         where = path.removeprefix("layers/")
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{where}' has no 'vars' group.")  # noqa: TRY004
-        entries.append((path, _vars(variables, filepath, f"{where}/vars")))
+        # Integer arrays too (Normalization's 'count'); _plan refuses one for a float weight.
+        entries.append((path, _vars(variables, filepath, f"{where}/vars", kinds="fiu")))
     return entries
 
 
@@ -427,6 +428,10 @@ def _plan(model, filepath, entries, skip_mismatch=False):
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
+        for index, (variable, array) in enumerate(zip(variables, arrays)):
+            if array.dtype.kind != "f" and variable.dtype.kind == "f":
+                where = f"{path.removeprefix('layers/')}/vars/{index}"
+                raise ValueError(f"{filepath}: '{where}' holds {array.dtype} values; weights are floating-point arrays.")
         pairs.append((layer, variables, path, arrays))
     checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]
@@ -622,6 +627,16 @@ LAYER_ARGUMENTS = {
     "SimpleRNN": tuple(key for key in _RECURRENT if key != "seed"),  # Keras' config has none
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
+    "Rescaling": ("scale", "offset"),
+    "Normalization": ("axis", "invert", "mean", "variance"),
+    "Resizing": ("data_format", "height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                 "fill_mode", "fill_value", "antialias"),
+    "CenterCrop": ("data_format", "height", "width"),
+    "RandomFlip": ("data_format", "seed", "mode"),
+    "RandomRotation": ("data_format", "factor", "fill_mode", "fill_value", "interpolation", "seed"),
+    "RandomZoom": ("data_format", "height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value"),
+    "RandomTranslation": ("data_format", "height_factor", "width_factor", "fill_mode", "interpolation", "seed",
+                          "fill_value"),
 }
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).
@@ -669,6 +684,8 @@ KERAS_LAYERS_WITH_BUILD = {
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
     "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
+    "Rescaling", "Normalization", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation",
 }
 _OPTIMIZER_KERAS_ONLY = {
     "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,

@@ -33,6 +33,16 @@ from tinykeras.layers.merging import (
     subtract,
 )
 from tinykeras.layers.normalization import BatchNormalization, LayerNormalization
+from tinykeras.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
 from tinykeras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -48,6 +58,14 @@ from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
 from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
 
 __all__ = [
+    "Resizing",
+    "Rescaling",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomRotation",
+    "RandomFlip",
+    "Normalization",
+    "CenterCrop",
     "ActivatedLayer",
     "Activation",
     "Add",
