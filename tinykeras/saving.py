@@ -309,7 +309,9 @@ def dataset_at(group, name, filepath, where, kinds="f"):
             "again with save_weights or model.save."
         )
     if dataset.dtype.kind not in kinds:
-        expected = "weights are floating-point arrays" if kinds == "f" else "expected numeric arrays"
+        expected = {"f": "weights are floating-point arrays",
+                    "fi": "weights are floating-point arrays (integer ones only for integer state, as a count)",
+                    }.get(kinds, "expected numeric arrays")
         raise ValueError(f"{filepath}: '{where}' holds {dataset.dtype} values; {expected}.")
     itemsize = dataset.dtype.itemsize
     chunk_bytes = math.prod(dataset.chunks or ()) * itemsize
@@ -353,7 +355,7 @@ def _read_layer_groups(f, filepath):
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{where}' has no 'vars' group.")  # noqa: TRY004
         # Integer arrays too (Normalization's 'count'); _plan refuses one for a float weight.
-        entries.append((path, _vars(variables, filepath, f"{where}/vars", kinds="fiu")))
+        entries.append((path, _vars(variables, filepath, f"{where}/vars", kinds="fi")))
     return entries
 
 

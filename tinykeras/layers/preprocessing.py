@@ -262,9 +262,10 @@ class Normalization(Layer):
 
 def _adapt_batches(data, batch_size):
     """The batches of adapt's data, as float64 arrays."""
-    if isinstance(data, np.ndarray):
-        size = batch_size or max(len(data), 1) if data.ndim else 1
-        arrays = [data] if data.ndim == 0 else (data[i : i + size] for i in range(0, len(data), size))
+    if isinstance(data, np.ndarray) and (data.ndim == 0 or batch_size is None):
+        arrays = [data]
+    elif isinstance(data, np.ndarray):
+        arrays = (data[i : i + batch_size] for i in range(0, len(data), batch_size))
     elif hasattr(data, "__len__") and hasattr(data, "__getitem__") and not isinstance(data, (list, tuple)):
         arrays = (data[i] for i in range(len(data)))
     elif hasattr(data, "__iter__"):
