@@ -283,24 +283,33 @@ def _taps_image(image, a, mode, cval, nearest, adjoint, out):
         for j in range(W):
             t, b, fr, t_in, b_in = _keras_taps(a[0, 0] * i + a[0, 1] * j + a[0, 2], H, mode, nearest)
             lt, rt, fc, l_in, r_in = _keras_taps(a[1, 0] * i + a[1, 1] * j + a[1, 2], W, mode, nearest)
-            rows, cols = (t, b), (lt, rt)
-            row_w, col_w = (1.0 - fr, fr), (1.0 - fc, fc)
-            row_in, col_in = (t_in, b_in), (l_in, r_in)
-            if not adjoint:
+            # The four taps' weights; a tap off the image (constant mode) weighs cval instead.
+            w_tl, w_tr = (1.0 - fr) * (1.0 - fc), (1.0 - fr) * fc
+            w_bl, w_br = fr * (1.0 - fc), fr * fc
+            off = 0.0
+            if not (t_in and l_in):
+                off += w_tl
+                w_tl = 0.0
+            if not (t_in and r_in):
+                off += w_tr
+                w_tr = 0.0
+            if not (b_in and l_in):
+                off += w_bl
+                w_bl = 0.0
+            if not (b_in and r_in):
+                off += w_br
+                w_br = 0.0
+            if adjoint:
                 for ch in range(C):
-                    out[i, j, ch] = 0.0
-            for u in range(2):
-                for v in range(2):
-                    w = row_w[u] * col_w[v]
-                    inside = row_in[u] and col_in[v]
-                    for ch in range(C):
-                        if adjoint:
-                            if inside:
-                                out[rows[u], cols[v], ch] += w * image[i, j, ch]
-                        elif inside:
-                            out[i, j, ch] += w * image[rows[u], cols[v], ch]
-                        else:
-                            out[i, j, ch] += w * cval
+                    g = image[i, j, ch]
+                    out[t, lt, ch] += w_tl * g
+                    out[t, rt, ch] += w_tr * g
+                    out[b, lt, ch] += w_bl * g
+                    out[b, rt, ch] += w_br * g
+            else:
+                for ch in range(C):
+                    out[i, j, ch] = (w_tl * image[t, lt, ch] + w_tr * image[t, rt, ch]
+                                     + w_bl * image[b, lt, ch] + w_br * image[b, rt, ch] + off * cval)
 
 
 @njit(cache=True)
