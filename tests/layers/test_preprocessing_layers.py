@@ -353,3 +353,5 @@ def test_errors_name_the_layer_argument_and_fix():
         layers.Normalization(mean=0.0, variance=1.0).adapt(np.ones((2, 1)))
     with pytest.raises(ValueError, match=r"expects 4-D inputs"):
         tinykeras.Sequential([tinykeras.Input((4,)), layers.Resizing(2, 2)])
+    with pytest.raises(ValueError, match=r"Layer 'random_flip\w*' \(RandomFlip\) expects 4-D inputs .* Add a channel axis"):
+        layers.RandomFlip()(tinykeras.Input((5, 6)))  # a batch of 2-D images, not one image

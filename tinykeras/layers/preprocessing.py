@@ -379,8 +379,8 @@ class _ImageLayer(Layer):
         self.data_format = standardize_data_format(data_format)
 
     def __call__(self, x, training=False):
-        if not isinstance(x, (list, tuple)) and np.ndim(x) == 3 and hasattr(x, "shape"):
-            return super().__call__(np.asarray(x)[None], training=training)[0]
+        if isinstance(x, np.ndarray) and x.ndim == 3:  # one image (a symbolic tensor is always a batch)
+            return super().__call__(x[None], training=training)[0]
         return super().__call__(x, training=training)
 
     def compute_output_shape(self, input_shape):
