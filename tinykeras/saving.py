@@ -433,7 +433,9 @@ def _plan(model, filepath, entries, skip_mismatch=False):
         for index, (variable, array) in enumerate(zip(variables, arrays)):
             if array.dtype.kind != "f" and variable.dtype.kind == "f":
                 where = f"{path.removeprefix('layers/')}/vars/{index}"
-                raise ValueError(f"{filepath}: '{where}' holds {array.dtype} values; weights are floating-point arrays.")
+                raise ValueError(
+                    f"{filepath}: '{where}' holds {array.dtype} values; weights are floating-point arrays."
+                )
         pairs.append((layer, variables, path, arrays))
     checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]

@@ -109,7 +109,9 @@ class Normalization(Layer):
         elif isinstance(axis, (tuple, list)) and all(isinstance(a, numbers.Integral) for a in axis):
             axis = tuple(int(a) for a in axis)
         else:
-            raise TypeError(f"Normalization: axis must be an integer, a tuple of integers or None. Received: axis={axis!r}")
+            raise TypeError(
+                f"Normalization: axis must be an integer, a tuple of integers or None. Received: axis={axis!r}"
+            )
         self.axis = axis
         if (mean is None) != (variance is None):
             raise ValueError(
@@ -215,7 +217,9 @@ class Normalization(Layer):
         batches = iter(_adapt_batches(data, batch_size))
         first = next(batches, None)
         if first is None:
-            raise ValueError("Normalization.adapt() received no batches. Pass an array or a non-empty iterable of them.")
+            raise ValueError(
+                "Normalization.adapt() received no batches. Pass an array or a non-empty iterable of them."
+            )
         shape = (None,) + first.shape[1:] if first.ndim else first.shape
         if not self.built:
             self.build_for(shape)
@@ -426,7 +430,10 @@ class Resizing(_ImageLayer):
         if self.crop_to_aspect_ratio and self.pad_to_aspect_ratio:
             raise ValueError("Resizing: only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be True.")
         if fill_mode != "constant":
-            raise ValueError(f"Resizing: fill_mode must be 'constant' (the only one Keras supports). Received: fill_mode={fill_mode!r}")
+            raise ValueError(
+                "Resizing: fill_mode must be 'constant' (the only one Keras supports). "
+                f"Received: fill_mode={fill_mode!r}"
+            )
         self.fill_mode = fill_mode
         self.fill_value = check_number(fill_value, "fill_value", "Resizing")
         self.antialias = check_bool(antialias, "antialias", "Resizing")
