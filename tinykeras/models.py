@@ -1585,3 +1585,8 @@ def _warn_ran_out(epochs, steps):
         f"generator can generate at least `steps_per_epoch * epochs` batches ({steps} * {epochs}).",
         stacklevel=3,
     )
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -56,6 +56,7 @@ from tinykeras.layers.pooling import (
 from tinykeras.layers.recurrent import GRU, LSTM, SimpleRNN
 from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
 from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
+from tinykeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ActivatedLayer",
@@ -65,6 +66,7 @@ __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
+    "Bidirectional",
     "CenterCrop",
     "Concatenate",
     "Conv1D",
@@ -113,6 +115,7 @@ __all__ = [
     "Softmax",
     "SpatialDropout2D",
     "Subtract",
+    "TimeDistributed",
     "UpSampling2D",
     "Variable",
     "ZeroPadding2D",
@@ -125,3 +128,8 @@ __all__ = [
     "multiply",
     "subtract",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)
