@@ -3,7 +3,14 @@
 Every kernel compiles on its first call (and is cached on disk), never at import. Set
 ``NUMBA_DISABLE_JIT=1`` to run them as plain Python.
 """
-from tinykeras.kernels.augment import affine_transform, affine_transform_reference
+from tinykeras.kernels.augment import (
+    affine_transform,
+    affine_transform_reference,
+    tap_transform,
+    tap_transform_backward,
+    tap_transform_backward_reference,
+    tap_transform_reference,
+)
 from tinykeras.kernels.im2col import (
     col2im,
     col2im_reference,
@@ -43,5 +50,9 @@ __all__ = [
     "max_pool_forward_reference",
     "prefers_tap_order",
     "same_padding",
+    "tap_transform",
+    "tap_transform_backward",
+    "tap_transform_backward_reference",
+    "tap_transform_reference",
     "window_pads",
 ]
