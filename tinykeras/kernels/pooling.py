@@ -17,6 +17,7 @@ from tinykeras.kernels._common import (
     output_size_from_pads,
     split_range,
 )
+from tinykeras.kernels.mode import switchable
 
 
 def _halves(geom):
@@ -48,6 +49,7 @@ def _geometry(x_shape, pool_size, strides, pads):
     return (H, W, C, PH, PW, SH, SW, top, left, OH, OW)
 
 
+@switchable
 def max_pool_forward(x, pool_size, strides, pads):
     """Max pooling.
 
@@ -70,6 +72,7 @@ def max_pool_forward(x, pool_size, strides, pads):
     return y, argmax
 
 
+@switchable
 def max_pool_backward(dy, argmax, x_shape):
     """The gradient of max pooling: each dy is added to the input that won its window.
 
@@ -104,6 +107,7 @@ def max_pool_backward(dy, argmax, x_shape):
     return dx.reshape(N, H, W, C)
 
 
+@switchable
 def avg_pool_forward(x, pool_size, strides, pads):
     """Average pooling: the mean of each window over its non-padded positions.
 
@@ -122,6 +126,7 @@ def avg_pool_forward(x, pool_size, strides, pads):
     return y
 
 
+@switchable
 def avg_pool_backward(dy, x_shape, pool_size, strides, pads):
     """The gradient of average pooling: each dy spread equally over its window's real inputs.
 
