@@ -3,8 +3,9 @@
 Every kernel a layer or an optimizer calls is marked ``@switchable``: in the 'fast' mode (the
 default) it runs as written; in the 'reference' mode its plain NumPy reference, kept beside it in
 the same module under its name and ``_reference`` (``im2col`` and ``im2col_reference``), runs in
-its place, with the same arguments and the same results to rounding. The mode is read from the environment variable ``TINYKERAS_KERNELS`` ('fast' or
-'reference') when tinykeras is imported, and set with ``tinykeras.backend.set_kernels``.
+its place, with the same arguments and the same results to rounding. The mode is read from the
+environment variable ``TINYKERAS_KERNELS`` ('fast' or 'reference') when tinykeras is imported,
+and set with ``tinykeras.backend.set_kernels``. The switch costs one comparison per kernel call.
 
 The references are there to be read (the math of each kernel in a few lines of NumPy) and to test
 the fast kernels against; they are slower, and run BLAS with its own threads.
