@@ -52,6 +52,12 @@ __all__ = [
 ]
 
 
+from tinykeras.kernels import mode as _kernel_mode  # noqa: E402
+
+if _kernel_mode.kernels() == "reference":  # TINYKERAS_KERNELS=reference: now that every module is loaded
+    _kernel_mode.apply()
+
+
 from tinykeras._missing import attribute_error_for  # noqa: E402
 
 __getattr__ = attribute_error_for(__name__)
