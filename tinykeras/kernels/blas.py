@@ -32,7 +32,6 @@ run on one thread.
 When NumPy's BLAS is not an OpenBLAS with that setting (Accelerate on macOS, MKL, an old
 OpenBLAS), ``matmul`` is plain ``np.matmul`` and BLAS uses its threads as it sees fit.
 """
-import contextlib
 import ctypes
 import glob
 import itertools
@@ -222,16 +221,42 @@ def _helpers(count):
 os.register_at_fork(after_in_child=_forget_helpers)
 
 
-@contextlib.contextmanager
-def _one_blas_thread():
-    """BLAS on one thread for the duration, then back to the count in force, under the lock,
-    with Ctrl-C held back (``INTERRUPTS``) until the count is back."""
-    with INTERRUPTS, _SETTING:
-        previous = _set_local_threads(1)
+class _OneBlasThread:
+    """``with _one_blas_thread():`` BLAS on one thread for the duration, then back to the count
+    in force, under the lock, with Ctrl-C held back (``INTERRUPTS``) until the count is back. (A
+    class rather than a generator: it runs around every small product, and a generator-based
+    context manager costs five more Python calls each time.)"""
+
+    def __enter__(self):
+        INTERRUPTS.__enter__()
+        _SETTING.acquire()
         try:
-            yield
+            self.previous = _set_local_threads(1)
+        except BaseException:
+            _SETTING.release()
+            INTERRUPTS.__exit__()
+            raise
+
+    def __exit__(self, *exc_info):
+        try:
+            _set_local_threads(self.previous)
         finally:
-            _set_local_threads(previous)
+            _SETTING.release()
+            INTERRUPTS.__exit__()
+
+
+class _OneBlasThreadPerThread(threading.local):
+    """One ``_OneBlasThread`` per thread (it keeps the count it replaced)."""
+
+    def __init__(self):
+        self.guard = _OneBlasThread()
+
+
+_GUARDS = _OneBlasThreadPerThread()
+
+
+def _one_blas_thread():
+    return _GUARDS.guard
 
 
 @switchable
@@ -243,7 +268,7 @@ def matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
     rows = a.shape[0]
     if 2 * rows * a.shape[1] * b.shape[1] < tuning.PARALLEL_MIN_FLOPS:
-        with _one_blas_thread():
+        with _GUARDS.guard:
             return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((rows, b.shape[1]), dtype=np.result_type(a, b))

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numba import njit
 
+from tinykeras.kernels import tuning
 from tinykeras.kernels._common import split_range
 from tinykeras.kernels.mode import switchable
 
@@ -25,7 +26,10 @@ def fusable(value, grad):
 def run_fused(kernel, value, grad, slots, constants):
     """``kernel(value, grad, *slots, *constants)`` on the flattened arrays; a large variable's
     values are split between threads (each thread updates its own range)."""
-    flat = [a.reshape(-1) for a in (value, np.ascontiguousarray(grad), *slots)]
+    flat = [value.reshape(-1), np.ascontiguousarray(grad).reshape(-1)] + [slot.reshape(-1) for slot in slots]
+    if len(flat) * value.size < tuning.SPLIT_MIN_ELEMENTS:  # split_range's choice, made here: one call
+        kernel(*flat, *constants)
+        return
 
     def update(lo, hi):
         kernel(*(a[lo:hi] for a in flat), *constants)
