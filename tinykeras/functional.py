@@ -10,6 +10,7 @@ connection).
 """
 import contextlib
 import copy
+import warnings
 from operator import itemgetter
 
 import numpy as np
@@ -143,6 +144,9 @@ class Node:
         self.inputs = inputs  # a list of KerasTensors
         self.several = False  # whether the layer was called on a list
         self.output = output
+        #: The symbolic mask the call was given (``layer(x, mask=m)``), in place of the one its
+        #: input carries; None for none.
+        self.mask = None
 
     @property
     def is_input(self):
@@ -191,9 +195,10 @@ def input_tensor(layer):
     return layer._tensor
 
 
-def call_symbolic(layer, inputs):
-    """``layer(inputs)`` on symbolic tensors: builds the layer for their shapes, checks them,
-    records the node and returns its output tensor.
+def call_symbolic(layer, inputs, mask=None):
+    """``layer(inputs)`` on symbolic tensors (``mask``: a symbolic mask given to the call, or
+    None): builds the layer for their shapes, checks them, records the node and returns its
+    output tensor.
 
     Raises:
         ValueError: naming the layer and the shapes, when the layer cannot take them or was
@@ -233,6 +238,14 @@ def call_symbolic(layer, inputs):
         runner.build_for(shape)
     node = Node(layer, tensors, output, runner)
     node.several = several
+    if mask is not None:
+        if not isinstance(mask, KerasTensor):
+            raise TypeError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) is called on symbolic tensors with a "
+                f"mask of type {type(mask).__name__}: give a symbolic mask (a tensor computed from "
+                "the model's inputs, such as embedding.compute_mask(inputs)) or none."
+            )
+        node.mask = mask
     output.node = node
     layer._nodes = (nodes or []) + [node]
     for recorder in _recorders:
@@ -240,6 +253,36 @@ def call_symbolic(layer, inputs):
     if several_outputs:
         return tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
     return output
+
+
+def _any_mask(mask):
+    return any(m is not None for m in mask) if isinstance(mask, list) else mask is not None
+
+
+def takes_mask(runner):
+    from tinykeras.layers.base import takes_mask as takes
+
+    return takes(runner)
+
+
+def output_mask(runner, inputs, mask):
+    """The mask of ``runner``'s last output, read with ``inputs`` whose mask is ``mask``, as
+    Keras sets it: the one the call's own layers gave (a layer written with call, a model), else
+    ``compute_mask(inputs, mask)`` for a layer that supports masking. A layer that does not,
+    reached by a mask, drops it with Keras' warning; an op gives none."""
+    if getattr(runner, "is_operation", False):
+        return None
+    made = runner.__dict__.get("_output_mask")
+    if getattr(runner, "supports_masking", False):
+        return made if made is not None else runner.compute_mask(inputs, mask)
+    if _any_mask(mask):
+        warnings.warn(
+            f"Layer '{runner.name}' (of type {type(runner).__name__}) was passed an input with a "
+            "mask attached to it. However, this layer does not support masking and will therefore "
+            "destroy the mask information. Downstream layers will not see the mask.",
+            stacklevel=2,
+        )
+    return made
 
 
 class Parts(list):
@@ -340,9 +383,10 @@ def _fits(expected, received):
     return tuple(expected)[1:] == tuple(received)[1:]
 
 
-def graph(inputs, outputs):
+def graph(inputs, outputs, optional=()):
     """The nodes between the ``inputs`` and ``outputs`` tensors (lists), in an order where each
-    comes after the nodes it reads from.
+    comes after the nodes it reads from (the masks given to calls included); inputs among
+    ``optional`` may reach no output.
 
     Raises:
         ValueError: when an output depends on an Input that is not among ``inputs`` (naming it),
@@ -366,11 +410,14 @@ def graph(inputs, outputs):
             )
         for parent in node.inputs:
             visit(parent, output)
+        if node.mask is not None:
+            visit(node.mask, output)
         order.append(node)
 
     for output in outputs:
         visit(output, output)
-    unused = [t.node.layer.name for t in inputs if id(t.node) not in seen]
+    skipped = {id(t) for t in optional}
+    unused = [t.node.layer.name for t in inputs if id(t.node) not in seen and id(t) not in skipped]
     if unused:
         raise ValueError(
             f"The model's outputs ({', '.join(t.name for t in outputs)}) do not depend on its "
@@ -426,6 +473,12 @@ class Graph:
         self.copies = [node for node in self.nodes if node.runner is not node.layer]
         #: Whether each node reads the one before it alone, from the input to the output (a
         #: Sequential's graph): forward and backward then pass one array along.
+        #: Whether a forward pass carries masks: some call makes one (an Embedding with
+        #: mask_zero, a Masking layer, a layer defining compute_mask) or is given one. Without,
+        #: forward runs as if masks did not exist.
+        self.masked = any(node.mask is not None or getattr(node.runner, "makes_masks", False) for node in self.nodes)
+        #: After a forward pass that carried masks: each output's mask (None for none).
+        self.output_masks = None
         self.chain = len(self.inputs) == 1 and len(self.outputs) == 1 and bool(self.nodes) and all(
             len(node.inputs) == 1 and not node.several
             and node.inputs[0] is (self.nodes[i - 1].output if i else self.inputs[0])
@@ -449,7 +502,7 @@ class Graph:
         forward saved for its backward."""
         nodes = [Node(node.layer, node.inputs, node.output, copy.copy(node.runner)) for node in self.nodes]
         for new, old in zip(nodes, self.nodes):
-            new.several = old.several
+            new.several, new.mask = old.several, old.mask
             new.runner._nodes = None
         return Graph(self.inputs, self.outputs, nodes, self.losses)
 
@@ -486,8 +539,11 @@ class Graph:
                 stack.extend(t.node for t in node.inputs)
         return found
 
-    def forward(self, xs, training):
-        """The outputs (a list) for the batches ``xs``, one per input."""
+    def forward(self, xs, training, masks=None):
+        """The outputs (a list) for the batches ``xs``, one per input (whose masks are
+        ``masks``: None, or one mask or None per input)."""
+        if self.masked or (masks is not None and any(m is not None for m in masks)):
+            return self._masked_forward(xs, training, masks)
         if self._passes_along():
             x = xs[0]
             for node in self.nodes:
@@ -499,6 +555,40 @@ class Graph:
             values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
         if self.losses or self._lossy_nodes():
             self._keep_loss_terms(values)
+        return [values[id(t)] for t in self.outputs]
+
+    def _masked_forward(self, xs, training, input_masks):
+        """``forward`` carrying each tensor's mask from the call that made it to the calls that
+        read it, as Keras does: a call taking ``mask`` receives its input's (or the one it was
+        given), and its output's is ``compute_mask(inputs, mask)`` for a layer that supports
+        masking; a layer that does not drops it, with Keras' warning. Leaves ``output_masks``."""
+        values = {id(t): x for t, x in zip(self.inputs, xs)}
+        masks = {id(t): m for t, m in zip(self.inputs, input_masks or ()) if m is not None}
+        for node in self.nodes:
+            arguments = [values[id(t)] for t in node.inputs]
+            x = arguments if node.several else arguments[0]
+            runner = node.runner
+            if isinstance(runner, Pick):  # output i of a layer giving several: its mask i
+                packed = masks.get(id(node.inputs[0]))
+                values[id(node.output)] = runner.forward(x, training)
+                if isinstance(packed, list) and packed[runner.index] is not None:
+                    masks[id(node.output)] = packed[runner.index]
+                continue
+            if node.mask is not None:
+                mask = values[id(node.mask)]
+            else:
+                given = [masks.get(id(t)) for t in node.inputs]
+                mask = given if node.several else given[0]
+            if takes_mask(runner) and (node.mask is not None or _any_mask(mask)):
+                values[id(node.output)] = runner.forward(x, training, mask=mask)
+            else:
+                values[id(node.output)] = runner.forward(x, training)
+            made = output_mask(runner, x, mask)
+            if made is not None:
+                masks[id(node.output)] = made
+        if self.losses or self._lossy_nodes():
+            self._keep_loss_terms(values)
+        self.output_masks = [masks.get(id(t)) for t in self.outputs]
         return [values[id(t)] for t in self.outputs]
 
     def _keep_loss_terms(self, values):

@@ -253,6 +253,7 @@ def functional_from_config(config):
         raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
     for index, entry in enumerate(entries):
         saving.expect_dict(entry, f"layer entry {index}", ("class_name", "config", "name", "inbound_nodes"))
+    entries = _without_mask_ops(entries)
     saving.check_layer_classes(entries)
     layers, calls = {}, {}
     for index, entry in enumerate(entries):
@@ -277,6 +278,57 @@ def functional_from_config(config):
         name=name,
         trainable=bool(config.get("trainable", True)),
     )
+
+
+#: The ops Keras records when it computes a mask while building a model (Embedding's
+#: ``not_equal(ids, 0)``, Masking's ``any(not_equal(x, value), axis=-1)``), whose outputs it
+#: passes as the ``mask`` of the calls after.
+_MASK_OPS = ("NotEqual", "Any")
+
+
+def _without_mask_ops(entries):
+    """The entries without the ops of Keras' mask computations read only as ``mask`` call
+    arguments (and by each other), and those arguments unset: tinykeras computes the same
+    masks again as they travel from the layers making them. A mask read otherwise stays, and
+    is refused as any op is."""
+    ops = {entry["name"] for entry in entries
+           if entry["class_name"] in _MASK_OPS and str(entry.get("module", "")).startswith("keras.src.ops")}
+    if not ops:
+        return entries
+    read = set()
+    for entry in entries:
+        for node in entry["inbound_nodes"] if isinstance(entry["inbound_nodes"], list) else ():
+            if isinstance(node, dict):
+                if entry["name"] not in ops:
+                    read |= _names_read(node.get("args"))
+                kwargs = node.get("kwargs")
+                read |= _names_read({k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) else kwargs)
+    dropped = ops - read
+    kept = []
+    for entry in entries:
+        if entry["name"] in dropped:
+            continue
+        nodes = entry["inbound_nodes"]
+        if isinstance(nodes, list) and any(isinstance(n, dict) and isinstance(n.get("kwargs"), dict)
+                                           and _names_read(n["kwargs"].get("mask")) & dropped for n in nodes):
+            nodes = [dict(n, kwargs=dict(n["kwargs"], mask=None))
+                     if isinstance(n, dict) and isinstance(n.get("kwargs"), dict) and _names_read(n["kwargs"].get("mask")) & dropped
+                     else n for n in nodes]
+            entry = dict(entry, inbound_nodes=nodes)
+        kept.append(entry)
+    return kept
+
+
+def _names_read(value):
+    """The names of the layers whose tensors ``value`` (a call's arguments) holds."""
+    if isinstance(value, dict):
+        history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+        if isinstance(history, list) and history and isinstance(history[0], str):
+            return {history[0]}
+        return set().union(*(_names_read(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_names_read(v) for v in value)) if value else set()
+    return set()
 
 
 def _read_calls(entry, index, layers):

@@ -622,6 +622,7 @@ LAYER_ARGUMENTS = {
     "SimpleRNN": tuple(key for key in _RECURRENT if key != "seed"),  # Keras' config has none
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
+    "Masking": ("mask_value",),
 }
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).

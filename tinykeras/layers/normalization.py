@@ -34,6 +34,8 @@ class BatchNormalization(Layer):
             moving_variance_initializer: initializers of the four variables.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(
         self,
         axis=-1,
@@ -194,6 +196,8 @@ class LayerNormalization(Layer):
 
     gamma and beta have the sizes of the normalized axes, e.g. (features,) for axis=-1.
     """
+
+    supports_masking = True  # passes its input's mask on, as in Keras
 
     def __init__(
         self,
