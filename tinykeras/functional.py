@@ -107,6 +107,10 @@ class KerasTensor(Operators):
         name: a name for messages.
     """
 
+    #: The shape of the mask the tensor carries when computed (None for none): found when the
+    #: model is built, so that a layer whose call takes a mask is traced with one.
+    mask_shape = None
+
     def __init__(self, shape, dtype, node=None, name=None):
         self.shape = tuple(shape)
         self.dtype = dtype
@@ -215,6 +219,8 @@ def call_symbolic(layer, inputs, mask=None):
     shape = shapes if several else shapes[0]
     if not layer.built:  # a layer written with call is traced on tensors of these types
         layer._call_dtypes = [np.dtype(t.dtype).name for t in tensors] if several else np.dtype(tensors[0].dtype).name
+    mask_shapes = [mask.shape] if mask is not None else [t.mask_shape for t in tensors]
+    layer.__dict__["_symbolic_masks"] = mask_shapes if any(m is not None for m in mask_shapes) else None
     expected = layer.input_shape if layer.built else None
     if layer.built and expected is not None and not _fits(expected, shape):
         raise ValueError(
@@ -238,6 +244,7 @@ def call_symbolic(layer, inputs, mask=None):
         runner.build_for(shape)
     node = Node(layer, tensors, output, runner)
     node.several = several
+    output.mask_shape = _output_mask_shape(layer, tensors, mask_shapes, several, mask is not None)
     if mask is not None:
         if not isinstance(mask, KerasTensor):
             raise TypeError(
@@ -251,8 +258,42 @@ def call_symbolic(layer, inputs, mask=None):
     for recorder in _recorders:
         recorder.append(node)
     if several_outputs:
-        return tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
+        picked = tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
+        if isinstance(output.mask_shape, list):
+            for tensor, mask_shape in zip(picked, output.mask_shape):
+                tensor.mask_shape = mask_shape
+        return picked
     return output
+
+
+def _output_mask_shape(layer, tensors, mask_shapes, several, given):
+    """The shape of the mask ``layer``'s output will carry (a list for several outputs; None
+    for none), found by computing it on small arrays of the inputs' shapes: the mask that
+    forward passes set (see ``output_mask``), without the values."""
+    if not hasattr(layer, "compute_mask"):
+        return None
+    masked = any(m is not None for m in mask_shapes)
+    if not getattr(layer, "supports_masking", False) or getattr(layer, "_call_graphs", None) is not None:
+        if getattr(layer, "makes_masks", False):  # its own layers make one (a call, a model)
+            shape = layer.output_shape
+            return [tuple(s[:-1]) for s in shape] if isinstance(shape, list) else tuple(shape[:-1])
+        return None
+    def made(size):  # the mask on arrays whose unknown sizes are ``size``
+        arrays = [np.zeros([size if d is None else d for d in t.shape], dtype=t.dtype) for t in tensors]
+        masks = [None if m is None else np.ones([size if d is None else d for d in m], dtype=bool) for m in mask_shapes]
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            found = layer.compute_mask(arrays if several else arrays[0],
+                                       masks[0] if given or not several else (masks if masked else None))
+        return list(found) if isinstance(found, (list, tuple)) else [found]
+
+    try:
+        first, second = made(2), made(3)
+    except (TypeError, ValueError):
+        return None
+    shapes = [None if a is None else tuple(x if x == y else None for x, y in zip(np.shape(a), np.shape(b)))
+              for a, b in zip(first, second)]
+    return shapes if len(shapes) > 1 else shapes[0]
 
 
 def _any_mask(mask):

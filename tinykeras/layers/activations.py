@@ -229,6 +229,20 @@ class Softmax(ActivatedLayer):
                     f"shape {tuple(input_shape)}. Received: axis={self.axis}"
                 )
 
+    makes_masks = False
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Refuses a mask: Keras' Softmax then gives masked positions no probability, which
+        tinykeras does not compute (the mask arrives here, beside the forward pass that the
+        loss may take from the logits)."""
+        if previous_mask is not None:
+            raise ValueError(
+                f"Layer '{self.name}' (Softmax) received a mask: Keras then gives masked positions "
+                "no probability, which tinykeras does not support. Apply the softmax in the layer "
+                "before it (Dense(..., activation='softmax')), which passes the mask on."
+            )
+        return None
+
     def get_config(self):
         return {**Layer.get_config(self), "axis": self.axis}
 

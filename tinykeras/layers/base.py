@@ -317,13 +317,23 @@ class Layer:
         from tinykeras import functional, subclassing
 
         dtypes = getattr(self, "_call_dtypes", None)
+        masks = self.__dict__.get("_symbolic_masks") if takes_mask(self) else None
+        key = None if masks is None else tuple(None if m is None else tuple(m)[1:] for m in masks)
         functional._tracing_layers.append(self)
         try:
+            if key is not None:  # called where its input carries a mask: traced with one too
+                self._masked_call_graphs(key)
             graph, keys = subclassing.trace(self, subclassing.symbolic_inputs(input_shape, dtypes), training=False)
             training_graph = None
             if subclassing.takes_training(self.call):
                 inputs = subclassing.symbolic_inputs(input_shape, dtypes)
                 training_graph, _ = subclassing.trace(self, inputs, training=True)
+        except Exception:
+            if key is None:
+                raise
+            # A call that needs its mask (the guide's TemporalSoftmax casts it): its graphs take one.
+            graph, training_graph = self._masked_call_graphs(key)
+            keys, self._needs_mask = None, True
         finally:
             functional._tracing_layers.pop()
         if keys is not None:
@@ -355,20 +365,30 @@ class Layer:
         graph, training_graph = self._call_graphs
         if mask is not None and takes_mask(self):  # call receives the mask: its graph reads it
             masks = mask if isinstance(x, (list, tuple)) and isinstance(mask, (list, tuple)) else [mask]
-            graph, training_graph = self._masked_call_graphs(masks)
+            shapes = self.input_shape if isinstance(self.input_shape, list) else [self.input_shape]
+            graph, training_graph = self._masked_call_graphs(tuple(
+                None if m is None else tuple(None if i + 1 < len(shape) and shape[i + 1] is None else size
+                                             for i, size in enumerate(np.shape(m)[1:]))
+                for m, shape in zip(masks, shapes)))  # sizes the input leaves unknown stay so
             xs += [np.asarray(m, dtype=bool) for m in masks if m is not None]
+        elif self.__dict__.get("_needs_mask"):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}): its call computes with its mask "
+                "argument, and was called without one. Give its input a mask (an Embedding with "
+                "mask_zero=True or a Masking layer before it), or call it with mask=."
+            )
         self._ran = training_graph if training and training_graph is not None else graph
         outputs = self._ran.forward(xs, training)
         made = self._ran.output_masks  # masks its own layers gave the outputs (Keras keeps them)
         self._output_mask = None if made is None else made if self._several_outputs else made[0]
         return tuple(outputs) if self._several_outputs else outputs[0]
 
-    def _masked_call_graphs(self, masks):
-        """The graphs of ``call`` traced with a mask argument, symbolic masks of the shapes of
-        ``masks`` (None where an input has none), traced on first use of each."""
+    def _masked_call_graphs(self, key):
+        """The graphs of ``call`` traced with a mask argument, symbolic masks of the shapes in
+        ``key`` (each without the batch axis; None where an input has none), traced on first
+        use of each."""
         from tinykeras import functional, subclassing
 
-        key = tuple(None if m is None else np.shape(m)[1:] for m in masks)
         cache = self.__dict__.setdefault("_masked_graphs", {})
         if key not in cache:
             def traced(training):

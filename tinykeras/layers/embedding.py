@@ -80,6 +80,10 @@ class Embedding(Layer):
         """With mask_zero, the mask of the output: ``ids != 0`` (the input's shape); else None."""
         if not self.mask_zero:
             return None
+        from tinykeras import functional, ops
+
+        if isinstance(inputs, functional.KerasTensor):  # inside a traced call: an op of the graph
+            return ops.not_equal(inputs, 0)
         return np.not_equal(inputs, 0)
 
     @property
