@@ -5,12 +5,14 @@ finite differences, float64, hypothesis shapes and mask patterns), GlobalAverage
 loss and the metrics; layers written with call receive them; the Keras guide "Understanding
 masking & padding" runs with only the import changed. Keras' own numbers are in
 test_masking_files.py."""
+import os
 import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keras_fixtures import FIXTURES
 
 import tinykeras as keras
 from tinykeras import layers, losses, ops
@@ -494,3 +496,34 @@ def test_custom_compute_mask_travels_and_a_call_needing_a_mask_says_so():
     with pytest.raises(ValueError, match=r"'kept_only' \(KeptOnly\): its call computes with its mask argument, "
                                          r"and was called without one"):
         kept(np.ones((1, 4, 3), "float32"))
+
+
+# ---- against PyTorch's packed sequences (tests/fixtures/torch_masking.npz) -----------------------
+
+TORCH = np.load(os.path.join(FIXTURES, "torch_masking.npz"))
+
+
+@pytest.mark.parametrize("case", ["simple_rnn", "lstm", "gru"])
+def test_right_padded_sequences_match_pytorch_packed_sequences(case):
+    """Keras' masking with zero_output_for_mask is PyTorch's pack_padded_sequence: outputs, final
+    states and every gradient (float64)."""
+    saved = {key.split("/", 1)[1]: TORCH[key] for key in TORCH.files if key.startswith(case + "/")}
+    kind = str(saved["kind"])
+    x, lengths = saved["x"], saved["lengths"]
+    layer = make(kind, saved["kernel"].shape[1] // {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[kind],
+                 return_sequences=True, return_state=True, zero_output_for_mask=True)
+    names = layer.state_names
+    layer.build_for([(None,) + x.shape[1:]] + [(None, layer.units)] * len(names))
+    layer.set_weights([saved["kernel"], saved["recurrent_kernel"], saved["bias"]])
+    mask = padded(lengths, x.shape[1], left=False)
+
+    output, *finals = layer.forward([x] + [saved[f"initial_{n}"] for n in names], mask=mask)
+    dx, *d_initial = layer.backward([saved["upstream"]] + [saved[f"upstream_{n}"] for n in names])
+
+    np.testing.assert_allclose(output, saved["output"], atol=1e-12)
+    np.testing.assert_allclose(dx, saved["d_x"], atol=1e-12)
+    for name, final, d in zip(names, finals, d_initial):
+        np.testing.assert_allclose(final, saved[f"final_{name}"], atol=1e-12)
+        np.testing.assert_allclose(d, saved[f"d_initial_{name}"], atol=1e-12)
+    for grad, key in zip(layer.grads, ("d_kernel", "d_recurrent_kernel", "d_bias")):
+        np.testing.assert_allclose(grad, saved[key], atol=1e-12)
