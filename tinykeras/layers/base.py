@@ -10,6 +10,12 @@ A layer implements four methods, each small enough to read at a glance:
 
 Weights are never updated inside ``backward``: the optimizer does that, so gradients stay
 inspectable. Check a custom layer with :func:`tinykeras.utils.check_gradients`.
+
+Masks, as in Keras 3: a layer whose output marks padded steps defines ``compute_mask(inputs,
+previous_mask)``; one that passes its input's mask on sets ``supports_masking = True``; one
+that computes with the mask takes it as ``forward(x, training, mask=None)`` (or, written with
+call, ``call(inputs, mask=None)``). A model carries each mask from the call that makes it to
+the calls that read it, and only when some layer makes one.
 """
 import inspect
 
