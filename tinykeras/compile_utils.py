@@ -168,7 +168,8 @@ class Objectives:
             weights = sample_weights[index] if sample_weights is not None else None
             for metric in output_metrics:
                 if masks[index] is not None and isinstance(metric, MeanMetricWrapper):
-                    metric.update_state(y, output, sample_weight=apply_mask(weights, masks[index], "sum", metric._dtype))
+                    masked = apply_mask(weights, masks[index], "sum", metric._dtype)
+                    metric.update_state(y, output, sample_weight=masked)
                 else:
                     metric.update_state(y, output, sample_weight=weights)
 

@@ -169,7 +169,19 @@ def functional_config(model):
 
 
 def _call_entry(node, numbers):
-    """One call of a layer as Keras writes it in ``inbound_nodes``."""
+    """One call of a layer as Keras writes it in ``inbound_nodes``.
+
+    Raises:
+        ValueError: for a call given a mask tensor (``layer(x, mask=m)``), which tinykeras does
+            not write: the model read back would compute without it.
+    """
+    if getattr(node, "mask", None) is not None:
+        raise ValueError(
+            f"Layer '{node.layer.name}' is called with mask= a tensor of the model; tinykeras does "
+            "not write such a call to a model file (read back, the layer would compute without "
+            "the mask). Let the mask travel from an Embedding(mask_zero=True) or Masking layer "
+            "instead, or save the weights alone (save_weights)."
+        )
     tensors = [_tensor_entry(tensor, numbers) for tensor in node.inputs]
     if type(node.layer).__name__ in _RECURRENT:
         if node.several:
@@ -297,32 +309,35 @@ def _without_mask_ops(entries):
         return entries
     read = set()
     for entry in entries:
-        for node in entry["inbound_nodes"] if isinstance(entry["inbound_nodes"], list) else ():
-            if isinstance(node, dict):
-                if entry["name"] not in ops:
-                    read |= _names_read(node.get("args"))
-                kwargs = node.get("kwargs")
-                read |= _names_read({k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) else kwargs)
+        for node in _dict_calls(entry):
+            if entry["name"] not in ops:
+                read |= _names_read(node.get("args"))
+            kwargs = node.get("kwargs")
+            read |= _names_read({k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) else kwargs)
     dropped = ops - read
-    kept = []
-    for entry in entries:
-        if entry["name"] in dropped:
-            continue
-        nodes = entry["inbound_nodes"]
-        if isinstance(nodes, list) and any(isinstance(n, dict) and isinstance(n.get("kwargs"), dict)
-                                           and _names_read(n["kwargs"].get("mask")) & dropped for n in nodes):
-            nodes = [dict(n, kwargs=dict(n["kwargs"], mask=None))
-                     if isinstance(n, dict) and isinstance(n.get("kwargs"), dict) and _names_read(n["kwargs"].get("mask")) & dropped
-                     else n for n in nodes]
-            entry = dict(entry, inbound_nodes=nodes)
-        kept.append(entry)
-    return kept
+
+    def unset(node):  # the call with its mask argument unset when it reads a dropped op
+        kwargs = node.get("kwargs")
+        if isinstance(kwargs, dict) and _names_read(kwargs.get("mask")) & dropped:
+            return dict(node, kwargs=dict(kwargs, mask=None))
+        return node
+
+    return [dict(entry, inbound_nodes=[unset(n) if isinstance(n, dict) else n for n in entry["inbound_nodes"]])
+            if _dict_calls(entry) else entry
+            for entry in entries if entry["name"] not in dropped]
+
+
+def _dict_calls(entry):
+    """The calls of an entry written as Keras 3 writes them (dicts)."""
+    nodes = entry["inbound_nodes"]
+    return [node for node in nodes if isinstance(node, dict)] if isinstance(nodes, list) else []
 
 
 def _names_read(value):
     """The names of the layers whose tensors ``value`` (a call's arguments) holds."""
     if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+        config = value.get("config") if value.get("class_name") == "__keras_tensor__" else None
+        history = config.get("keras_history") if isinstance(config, dict) else None
         if isinstance(history, list) and history and isinstance(history[0], str):
             return {history[0]}
         return set().union(*(_names_read(v) for v in value.values())) if value else set()

@@ -527,3 +527,13 @@ def test_right_padded_sequences_match_pytorch_packed_sequences(case):
         np.testing.assert_allclose(d, saved[f"d_initial_{name}"], atol=1e-12)
     for grad, key in zip(layer.grads, ("d_kernel", "d_recurrent_kernel", "d_bias")):
         np.testing.assert_allclose(grad, saved[key], atol=1e-12)
+
+
+def test_a_mask_tensor_given_to_a_call_in_a_functional_model_is_used_and_not_written(tmp_path):
+    ids = keras.Input((5,), dtype="int32")
+    embedding, lstm = layers.Embedding(9, 3), layers.LSTM(2, name="lstm")
+    model = keras.Model(ids, lstm(embedding(ids), mask=ops.not_equal(ids, 0)))
+    tokens = np.array([[1, 2, 0, 0, 0]])
+    np.testing.assert_allclose(model.predict(tokens, verbose=0), lstm(embedding(tokens[:, :2])), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Layer 'lstm' is called with mask= a tensor of the model"):
+        model.save(tmp_path / "model.keras")
