@@ -585,6 +585,7 @@ class Graph:
         ``masks``: None, or one mask or None per input)."""
         if self.masked or (masks is not None and any(m is not None for m in masks)):
             return self._masked_forward(xs, training, masks)
+        self.output_masks = None
         if self._passes_along():
             x = xs[0]
             for node in self.nodes:

@@ -370,9 +370,10 @@ class Model:
         return bool(graph is not None and graph.masked)
 
     def _output_masks(self):
-        """Each output's mask in the last forward pass (None where none)."""
-        made = self._ran.output_masks if self.__dict__.get("_ran") is not None else None
-        return made if made is not None else [None] * len(self._ran.outputs)
+        """Each output's mask in the last forward pass (None where none), or None when the pass
+        carried no masks."""
+        ran = self.__dict__.get("_ran")
+        return None if ran is None else ran.output_masks
 
     def _logits_runner(self, index, loss):
         """The runner computing output ``index`` when ``loss`` may start from its logits (a
@@ -399,8 +400,9 @@ class Model:
                 continue
             runner = self._logits_runner(index, loss)
             weights = sample_weights[index] if sample_weights is not None else None
-            # A masked output weighs its padded steps 0, the others so that the mean is over them.
-            weights = losses_module.apply_mask(weights, masks[index], loss.reduction, np.result_type(output))
+            if masks is not None:  # a masked output weighs its padded steps 0, the others so that
+                # the mean is over them
+                weights = losses_module.apply_mask(weights, masks[index], loss.reduction, np.result_type(output))
             if runner is not None:
                 value, grad = loss.value_and_grad_logits(y, runner.logits)
                 if weights is not None:
