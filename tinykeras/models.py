@@ -359,15 +359,7 @@ class Model:
         several = self._several("inputs")
         masks = None if mask is None else list(mask) if several and isinstance(mask, (list, tuple)) else [mask]
         outputs = self._ran.forward(x if several else [x], training, masks)
-        made = self._ran.output_masks
-        self._output_mask = None if made is None else made if self._several("outputs") else made[0]
         return outputs if self._several("outputs") else outputs[0]
-
-    @property
-    def makes_masks(self):
-        """Whether a forward pass may give the outputs masks (its layers make some)."""
-        graph = self.__dict__.get("_graph")
-        return bool(graph is not None and graph.masked)
 
     def _output_masks(self):
         """Each output's mask in the last forward pass (None where none), or None when the pass
@@ -1082,7 +1074,8 @@ class Model:
 
     def forward(self, x, training=False, mask=None):
         """The model's output for the batch ``x`` (whose mask is ``mask``), as a layer of another
-        model; its own layers carry the mask on, and give its output's."""
+        model: its own layers carry the mask on. As in Keras, a model does not support masking:
+        its output carries none into the model around it (which warns when a mask reaches it)."""
         return self._forward(x, training, mask)
 
     def backward(self, dy):

@@ -537,3 +537,13 @@ def test_a_mask_tensor_given_to_a_call_in_a_functional_model_is_used_and_not_wri
     np.testing.assert_allclose(model.predict(tokens, verbose=0), lstm(embedding(tokens[:, :2])), rtol=1e-6)
     with pytest.raises(ValueError, match=r"Layer 'lstm' is called with mask= a tensor of the model"):
         model.save(tmp_path / "model.keras")
+
+
+def test_a_nested_model_uses_the_mask_inside_and_drops_it_with_keras_warning():
+    inner = keras.Sequential([keras.Input((4, 3)), layers.SimpleRNN(2, return_sequences=True)], name="inner")
+    ids = keras.Input((4,), dtype="int32")
+    model = keras.Model(ids, inner(layers.Embedding(9, 3, mask_zero=True)(ids)))
+    with pytest.warns(UserWarning, match="Layer 'inner' \\(of type Sequential\\) was passed an input with a mask"):
+        out = model.predict(np.array([[1, 2, 0, 0]]), verbose=0)
+    np.testing.assert_allclose(out[0, 2:], out[0, 1:2].repeat(2, axis=0))  # held through the padding
+    assert model._ran.output_masks == [None]
