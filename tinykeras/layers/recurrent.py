@@ -287,13 +287,14 @@ class RecurrentLayer(Layer):
 
     def _held_rows(self, kept, dtype):
         """What the passes over time need of a mask: ``held``, for each step the rows whose
-        states it holds (None for none; ``held`` None when no step holds any), and
+        states it holds as (batch, 1) booleans (None for none; ``held`` None when no step holds
+        any), and
         ``output_weights``, (steps, batch, 1) factors of the outputs (None for ones): the mask
         with zero_output_for_mask, whether a row has had a kept step when unrolled."""
         found = {"held": None, "output_weights": None}
         if kept is None or kept.all():
             return found
-        found["held"] = [None if row.all() else np.flatnonzero(~row) for row in kept]
+        found["held"] = [None if row.all() else ~row[:, None] for row in kept]
         if self.unroll:  # Keras' unrolled loop outputs the previous output, zeros at first
             found["output_weights"] = np.logical_or.accumulate(kept, axis=0)[:, :, None].astype(dtype)
         elif self.zero_output_for_mask:
@@ -306,7 +307,7 @@ class RecurrentLayer(Layer):
         rows = cache["held"][t]
         if rows is not None:
             for name in names:
-                cache[name][t + 1][rows] = cache[name][t][rows]
+                np.copyto(cache[name][t + 1], cache[name][t], where=rows)
 
     @staticmethod
     def _release(cache, t, carried):
@@ -318,10 +319,10 @@ class RecurrentLayer(Layer):
         if rows is None:
             return None
         d_out = cache["d_h"][t]
-        passed = [carried[0][rows] + d_out[rows]] + [c[rows] for c in carried[1:]]
-        d_out[rows] = 0
+        passed = [carried[0] + d_out] + [c.copy() for c in carried[1:]]
+        np.copyto(d_out, 0, where=rows)
         for c in carried:
-            c[rows] = 0
+            np.copyto(c, 0, where=rows)
         return rows, passed
 
     @staticmethod
@@ -330,7 +331,7 @@ class RecurrentLayer(Layer):
         if released is not None:
             rows, passed = released
             for c, value in zip(carried, passed):
-                c[rows] = value
+                np.copyto(c, value, where=rows)
 
     def _dropout_mask(self, batch, features, dtype):
         """Inverted dropout of the input features, one (batch, features) mask for every step."""
