@@ -294,7 +294,8 @@ class RecurrentLayer(Layer):
         found = {"held": None, "output_weights": None}
         if kept is None or kept.all():
             return found
-        found["held"] = [None if row.all() else ~row[:, None] for row in kept]
+        held = ~kept[:, :, None]
+        found["held"] = [None if whole else held[t] for t, whole in enumerate(kept.all(axis=1).tolist())]
         if self.unroll:  # Keras' unrolled loop outputs the previous output, zeros at first
             found["output_weights"] = np.logical_or.accumulate(kept, axis=0)[:, :, None].astype(dtype)
         elif self.zero_output_for_mask:
