@@ -8,6 +8,14 @@ and prints its results as one JSON line. The workloads are in ``workloads.WORKLO
 For the workloads with data augmentation, a child times tinykeras' ``ImageDataGenerator``
 producing one augmented batch (``workloads.time_augmentation``), reported beside the training step.
 
+Each workload's step is also set against the machine's limit (``flops.py``): the FLOPs of its
+matrix products, the GFLOP/s each framework achieves on them, and the GFLOP/s NumPy's sgemm
+reaches on exactly those products.
+
+The whole run is repeated for each OpenBLAS kernel of ``--openblas``: the one OpenBLAS chooses
+for the CPU ('default', OPENBLAS_CORETYPE unset) and, on x86, Haswell's (AVX2) as well, so
+that a speed claim is seen with both.
+
 A last table times the workloads' convolutions alone (``kernels.py``), forward and backward, in a
 child per framework, against the machine's ceiling: NumPy's float32 matrix product, measured in a
 child of its own, and the theoretical peak of the CPU.
@@ -19,6 +27,7 @@ across fork and exec into the child's ``ru_maxrss``, so the parent must never ho
     python benchmarks/run.py --quick              # 10k training samples, one timed epoch
     python benchmarks/run.py --workloads mlp --frameworks tinykeras --json results.json
     python benchmarks/run.py --workloads cnn --no-kernels
+    python benchmarks/run.py --openblas default     # only the OpenBLAS kernel the machine chooses
 """
 
 import argparse
@@ -76,6 +85,12 @@ def parse_args(argv=None):
         help="train each workload this many times per framework, alternating the frameworks; "
         "the epoch time is the median over all rounds (default: %(default)s)",
     )
+    parser.add_argument(
+        "--openblas",
+        default=",".join(default_coretypes()),
+        help="comma-separated OpenBLAS kernels to run everything with: 'default' (OPENBLAS_CORETYPE "
+        "unset: OpenBLAS' choice for this CPU) or an OPENBLAS_CORETYPE value (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one child's task (JSON)
@@ -85,6 +100,20 @@ def parse_args(argv=None):
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1. Received: --rounds {args.rounds}")
     return args
+
+
+def default_coretypes():
+    """The OpenBLAS kernels a run compares: OpenBLAS' own choice, and Haswell's on x86-64."""
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    return ["default", "Haswell"] if x86 else ["default"]
+
+
+def set_coretype(coretype):
+    """Sets OPENBLAS_CORETYPE for the children spawned next ('default': unset)."""
+    if coretype == "default":
+        os.environ.pop("OPENBLAS_CORETYPE", None)
+    else:
+        os.environ["OPENBLAS_CORETYPE"] = coretype
 
 
 def _split(value, known, option):
@@ -171,8 +200,17 @@ def child_ceiling(spec):
     print(json.dumps({"sgemm_gflops": gflops, "sgemm_size": kernels.SGEMM_SIZE}))
 
 
+def child_flops(spec):
+    """The FLOPs of the workload's step and sgemm's time on its products (``flops.measure``)."""
+    import flops
+    import workloads
+
+    print(json.dumps(flops.measure(workloads.WORKLOADS[spec["workload"]])))
+
+
 #: Child task -> the function that runs it.
 CHILDREN = {
+    "flops": child_flops,
     "prepare": child_prepare,
     "train": child_train,
     "augment": child_augment,
@@ -346,6 +384,46 @@ def ratios(rows):
     return out
 
 
+def flops_rows(names, rows):
+    """Per workload: its step's GFLOP, the GFLOP/s each framework achieved on them (from its
+    time per step in ``rows``) and sgemm's on the same products, each child run under the
+    current OpenBLAS kernel."""
+    out = []
+    for name in names:
+        print(f"timing sgemm on {name}'s products...", file=sys.stderr, flush=True)
+        limit = spawn("flops", {"workload": name})
+        row = {"workload": name, **limit}
+        for r in rows:
+            if r["workload"] == name:
+                row[f"{r['framework']}_gflops"] = limit["step_gflop"] / (r["step_ms"] / 1e3)
+        out.append(row)
+    return out
+
+
+def flops_markdown(rows, frameworks):
+    """The table of achieved GFLOP/s against sgemm's on the same products."""
+    lines = [
+        "Matrix products of a training step (forward, weight and input gradients of the Dense, "
+        "convolution and recurrent layers) and the GFLOP/s achieved on them, against NumPy's "
+        "float32 sgemm timed on exactly those products (on BLAS' threads or one, the faster):",
+        "",
+        "| workload | GFLOP a step (products) | sgemm on them (GFLOP/s) | "
+        + " | ".join(f"{f} GFLOP/s (% of sgemm)" for f in frameworks) + " |",
+        "| --- | ---: | ---: | " + " | ".join("---:" for _ in frameworks) + " |",
+    ]
+    for r in rows:
+        cells = []
+        for framework in frameworks:
+            achieved = r.get(f"{framework}_gflops")
+            share = f" ({100 * achieved / r['sgemm_gflops']:.0f}%)" if achieved and r["sgemm_gflops"] else ""
+            cells.append("-" if achieved is None else f"{achieved:.1f}{share}")
+        limit = "-" if r["sgemm_gflops"] is None else f"{r['sgemm_gflops']:.1f}"
+        lines.append(
+            f"| {r['workload']} | {r['step_gflop']:.4f} ({r['products']}) | {limit} | " + " | ".join(cells) + " |"
+        )
+    return "\n".join(lines)
+
+
 def kernels_line(rows):
     """One line on the vector kernels each framework's products ran, and what the CPU offers."""
     import kernels
@@ -492,8 +570,43 @@ def main(argv=None):
     if not frameworks:
         raise SystemExit("No framework left to run.")
 
+    coretypes = [c.strip() for c in args.openblas.split(",") if c.strip()]
+    if not coretypes:
+        raise SystemExit("--openblas needs at least one kernel, such as 'default' or 'Haswell'.")
+    given = os.environ.get("OPENBLAS_CORETYPE")
+    settings = {}
+    try:
+        for coretype in coretypes:
+            set_coretype(coretype)
+            settings[coretype] = run_setting(names, frameworks, args, coretype)
+    finally:
+        set_coretype("default" if given is None else given)
+    if args.json:
+        payload = {
+            "config": {
+                "workloads": {name: workloads.WORKLOADS[name].description for name in names},
+                "quick": args.quick,
+                "seed": args.seed,
+                "rounds": args.rounds,
+                "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
+                "kernels": not args.no_kernels,
+                "openblas": coretypes,
+            },
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+            "settings": settings,
+        }
+        write_json(args.json, payload)
+
+
+def run_setting(names, frameworks, args, coretype):
+    """Runs and prints everything under one OpenBLAS kernel; returns the results."""
+    import workloads
+
+    title = "OpenBLAS' own choice (OPENBLAS_CORETYPE unset)" if coretype == "default" else f"OPENBLAS_CORETYPE={coretype}"
+    print(f"## OpenBLAS kernel: {title}\n")
     load_before = os.getloadavg()[0]
     rows, augment_rows = benchmark(names, frameworks, args)
+    limits = flops_rows(names, rows)
     kernel_rows, ceiling = [], None
     if not args.no_kernels:
         kernel_rows, ceiling = kernel_benchmark(names, frameworks, args)
@@ -517,36 +630,22 @@ def main(argv=None):
     print(kernels_line(rows) + "\n")
     print(markdown(rows, ratio_rows))
     print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
+    print("\n" + flops_markdown(limits, frameworks))
     if augment_rows:
         print("\n" + augment_markdown(augment_rows, rows))
     if kernel_rows:
         print("\n" + kernel_markdown(kernel_rows, ceiling))
-    if args.json:
-        machine = {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "load_average_before": load_before,
-            "load_average_after": load_after,
-        }
-        config = {
-            "workloads": {name: workloads.WORKLOADS[name].description for name in names},
-            "quick": args.quick,
-            "seed": args.seed,
-            "rounds": args.rounds,
-            "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
-            "kernels": not args.no_kernels,
-        }
-        payload = {
-            "config": config,
-            "machine": machine,
-            "results": rows,
-            "ratios": ratio_rows,
-            "augmentation": augment_rows,
-            "kernels": kernel_rows,
-            "ceiling": ceiling,
-        }
-        write_json(args.json, payload)
+    print()
+    return {
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "results": rows,
+        "ratios": ratio_rows,
+        "flops": limits,
+        "augmentation": augment_rows,
+        "kernels": kernel_rows,
+        "ceiling": ceiling,
+    }
 
 
 if __name__ == "__main__":

@@ -350,6 +350,31 @@ def test_a_nested_model_called_on_another_shape_names_both():
         Sequential([layers.Input(shape=(6,)), flat_and_nested()[2]])
 
 
+def test_a_nested_model_on_sequences_of_any_length_takes_a_fixed_length():
+    """An axis built with no size (keras.Input(shape=(None, 4))) takes any, as in Keras; the
+    other axes must still match."""
+    sequences = keras.Input(shape=(None, 4))
+    inner = keras.Model(sequences, layers.Dense(1)(layers.GlobalAveragePooling1D()(sequences)), name="pooled")
+    fixed = keras.Input(batch_shape=(2, 6, 4))
+    outer = keras.Model(fixed, inner(fixed))
+    x = np.random.default_rng(0).random((2, 6, 4), dtype=np.float32)
+    np.testing.assert_allclose(outer.predict(x, verbose=0), inner.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"'pooled' \(Functional\) was built for inputs of shape \(None, None, 4\); it is called on \(2, 6, 3\)"):
+        inner(keras.Input(batch_shape=(2, 6, 3)))
+
+
+def test_model_input_and_output_are_what_the_model_was_given():
+    """As Keras 3's: one tensor, or the list or dict the model was built from."""
+    a, b = keras.Input(shape=(3,), name="a"), keras.Input(shape=(3,), name="b")
+    total = layers.Add()([a, b])
+    single = keras.Model(a, layers.Dense(2)(a))
+    assert single.input is a and single.output is single.outputs[0]
+    listed = keras.Model([a, b], [total])
+    assert listed.input == [a, b] and listed.output == [total]
+    named = keras.Model({"b": b, "a": a}, {"total": total})
+    assert named.input == {"b": b, "a": a} and named.output == {"total": total}
+
+
 def test_building_a_model_leaves_a_frozen_layer_frozen():
     inputs = keras.Input(shape=(4,))
     frozen = layers.Dense(4, trainable=False)

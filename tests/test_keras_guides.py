@@ -3,9 +3,13 @@
 The examples are in tests/fixtures/keras_guide_examples.py, written once for both libraries:
 from the guide "The Functional API" (keras-io, guides/functional_api.py; its Keras 3 edition on
 keras.io, which imports ``keras`` and saves to ``my_model.keras``), the sections
-"Introduction", "Training, evaluation, and inference", "Save and serialize", the ensembling part
-of "All models are callable, just like layers", "A toy ResNet model" and "Extend the API using
-custom layers" (the layer, and the model rebuilt from its config with ``custom_objects``); the
+"Introduction", "Training, evaluation, and inference", "Save and serialize", "Use the same graph
+of layers to define multiple models" and "All models are callable, just like layers" (the
+autoencoders, and the ensemble), "Manipulate complex graph topologies" ("Models with multiple
+inputs and outputs" and "A toy ResNet model"), "Shared layers", "Extract and reuse nodes in the
+graph of layers" (on a small VGG-shaped model instead of VGG19, whose ImageNet weights would be
+downloaded), "Extend the API using custom layers" (the layer, and the model rebuilt from its
+config with ``custom_objects``) and "Mix-and-match API styles"; the
 example "Simple MNIST convnet" (keras-io, examples/vision/mnist_convnet.py); the guide "Making
 new layers and models via subclassing" (its layers, and the variational autoencoder); and from
 "Training & evaluation with the built-in methods", the first example, the custom loss function
@@ -16,21 +20,14 @@ written as CIFAR-10's batch files so that ``keras.datasets.cifar10.load_data()``
 
 Keras' numbers below were measured by tests/fixtures/measure_keras_guides.py with Keras 3.15.1 on
 JAX, on the same slices, over seeds 0-4 (0-9 for the toy ResNet); tinykeras runs with seed 0.
+Where the example starts from seeded weights and trains unshuffled, Keras' numbers are the same
+at every seed and tinykeras' must equal them.
 
-Not covered, for what tinykeras lacks:
+Not covered, for what tinykeras lacks or the guide does not run:
 - ``keras.utils.plot_model`` (the guide draws four models): no model plotting (it needs pydot and
-  Graphviz).
-- "Use the same graph of layers to define multiple models" and the autoencoder of "All models are
-  callable": ``layers.Conv2DTranspose`` and ``layers.UpSampling2D``.
-- "Models with multiple inputs and outputs" and "Shared layers": ``layers.Embedding`` and
-  ``layers.LSTM`` (integer inputs of variable length, ``shape=(None,)``).
-- "Extract and reuse nodes in the graph of layers": ``keras.applications`` (VGG19 and its
-  ImageNet weights).
+  Graphviz); the ticket model prints its summary instead.
+- ``keras.applications`` (VGG19 and its ImageNet weights).
 - "When to use the functional API" runs no code (its snippets are quoted in the text).
-- "Mix-and-match API styles": ``layers.Conv1D`` and ``layers.GlobalAveragePooling1D``; and a
-  custom layer called on an array is traced with an unknown batch size, so that the guide's
-  ``CustomRNN``, whose ``call`` makes ``ops.zeros(shape=(inputs.shape[0], units))``, fails
-  (``ops.shape(inputs)[0]`` works).
 - Subclassing guide: ``kernel_regularizer`` (``keras.regularizers``) and the ``mask`` argument.
 - Built-in methods guide: the ``LogisticEndpoint`` layer (a call with two tensor arguments and a
   loss object called on symbolic tensors), ``tf.data``, ``PyDataset``, ``class_weight`` and
@@ -257,3 +254,127 @@ def test_builtin_methods_guide_custom_losses_metric_and_add_loss(mnist, capsys):
                                          "val_sparse_categorical_accuracy"]
     assert result["predictions_shape"] == (3, 10)
     assert "test loss, test acc:" in capsys.readouterr().out
+
+
+#: Keras' parameter counts and output shapes of the guide's encoders, decoder and autoencoders.
+KERAS_AUTOENCODER_PARAMS = {"same_graph_encoder": 18_672, "same_graph_autoencoder": 28_241,
+                            "encoder": 18_672, "decoder": 9_569, "autoencoder": 28_241}
+KERAS_AUTOENCODER_SHAPES = {"same_graph_encoder": (None, 16), "same_graph_autoencoder": (None, 28, 28, 1),
+                            "encoder": (None, 16), "decoder": (None, 28, 28, 1),
+                            "autoencoder": (None, 28, 28, 1)}
+#: From the same seeded weights, unshuffled (the same at every seed): the sum of the nested
+#: autoencoder's predictions before training, and its loss after each of 3 epochs.
+KERAS_AUTOENCODER_PREDICTION_SUM = 3857.9630199223757
+KERAS_AUTOENCODER_LOSSES = [0.21267257630825043, 0.16242580115795135, 0.15123802423477173]
+
+
+def test_functional_api_autoencoders_nest_and_train_as_keras_does(capsys):
+    result = examples.functional_api_autoencoders(keras)
+    out = capsys.readouterr().out
+    assert result["params"] == KERAS_AUTOENCODER_PARAMS and result["shapes"] == KERAS_AUTOENCODER_SHAPES
+    for name in ("encoder", "decoder", "autoencoder"):
+        assert f'Model: "{name}"' in out
+    assert "Total params: 28,241" in out and "Total params: 9,569" in out
+    nested, chained = result["nested"]
+    np.testing.assert_allclose(nested, chained, rtol=1e-6, atol=1e-7)  # the autoencoder is its two models
+    assert np.sum(nested, dtype=np.float64) == pytest.approx(KERAS_AUTOENCODER_PREDICTION_SUM, rel=1e-5)
+    np.testing.assert_allclose(result["history"]["loss"], KERAS_AUTOENCODER_LOSSES, rtol=1e-5)
+
+
+#: Keras' mean losses of the ticket model after its 2 epochs over seeds 0-4 (each seed draws the
+#: guide's random data and the initial weights): loss 1.2458, 1.2511, 1.2552, 1.2656, 1.2486
+#: (standard deviation 0.0069); department_loss 2.7490, 2.7796, 2.7932, 2.8507, 2.7682 (0.0345);
+#: priority_loss 0.6960, 0.6952, 0.6966, 0.6954, 0.6949 (0.0006). tinykeras over the same seeds:
+#: loss 1.2429, 1.2481, 1.2527, 1.2669, 1.2491; department_loss 2.7425, 2.7769, 2.7888, 2.8432,
+#: 2.7640; priority_loss 0.6944, 0.6927, 0.6949, 0.6982, 0.6963.
+KERAS_TICKET_LOSSES = {"loss": 1.2533, "department_loss": 2.7882, "priority_loss": 0.6956}
+#: How far tinykeras' (seed 0) may be from Keras' mean: about six of Keras' standard deviations.
+TICKET_TOLERANCES = {"loss": 0.04, "department_loss": 0.2, "priority_loss": 0.004}
+
+
+def test_functional_api_multiple_inputs_and_outputs(capsys):
+    keras.utils.set_random_seed(0)
+    result = examples.functional_api_multiple_inputs_outputs(keras)
+    out = capsys.readouterr().out
+    assert result["params"] == 1_392_097 and "Total params: 1,392,097" in out
+    # A dict of outputs is taken by sorted key, as Keras flattens it: department first, in the
+    # names, the summary, and the list of losses of the guide's first compile.
+    assert result["output_names"] == ["department", "priority"]
+    assert out.index("department (Dense)") < out.index("priority (Dense)")
+    assert "title (InputLayer)" in out and "│ (None, None, 64)" in out
+    assert result["input_shapes"] == [(None, None), (None, None), (None, 12)]
+    assert result["input_dtypes"] == ["float32"] * 3
+    assert "40/40" in out  # 1,280 tickets in batches of 32
+    history = result["history"]
+    assert sorted(history) == ["department_loss", "loss", "priority_loss"]
+    np.testing.assert_allclose(history["loss"],
+                               np.add(history["priority_loss"], np.multiply(0.2, history["department_loss"])),
+                               rtol=1e-5)  # the loss weights 1.0 and 0.2
+    for key, expected in KERAS_TICKET_LOSSES.items():
+        assert abs(history[key][-1] - expected) <= TICKET_TOLERANCES[key], (key, history[key])
+    assert result["predicted"] == {"department": (5, 4), "priority": (5, 1)}
+
+
+#: Keras' loss of the step, and the sum of squares of the embedding matrix after it.
+KERAS_SHARED_LOSS = 0.01282617636024952
+KERAS_SHARED_WEIGHTS_SQUARED = 1701.5196101138602
+
+
+def test_functional_api_shared_layer_has_one_matrix_and_sums_its_gradients():
+    result = examples.functional_api_shared_layers(keras)
+    assert result["shapes"] == [(None, None, 128), (None, None, 128)]
+    assert result["weights"] == (1, 1)  # one matrix, in the layer and in the model
+    before, ids = result["before"], result["ids"]
+    np.testing.assert_array_equal(result["outputs"], np.concatenate([before[ids[0]], before[ids[1]]], axis=1))
+    # One SGD step (learning rate 1) on the mean squared error towards zeros: each row moves by
+    # the gradients of every place it was read, through either input, added up.
+    outputs = result["outputs"].astype(np.float64)
+    gradient = np.zeros_like(before, dtype=np.float64)
+    np.add.at(gradient, np.concatenate([ids[0], ids[1]], axis=1), 2 * outputs / outputs.size)
+    np.testing.assert_allclose(result["after"], before - gradient, rtol=1e-5, atol=1e-7)
+    assert result["loss"] == pytest.approx(np.mean(outputs ** 2), rel=1e-5)
+    assert result["loss"] == pytest.approx(KERAS_SHARED_LOSS, rel=1e-5)
+    assert np.sum(result["after"].astype(np.float64) ** 2) == pytest.approx(KERAS_SHARED_WEIGHTS_SQUARED, rel=1e-6)
+
+
+#: Keras' sum of each layer's feature, from the same seeded weights and image.
+KERAS_FEATURE_SUMS = [
+    75353.97405071347, 37615.00890675932, 23427.79545330291, 3026.1436700969934, 1485.488883008249,
+    3109.07697394304, 854.6081239283085, 1089.6158792935312, 303.57023368775845, 303.57023368775845,
+    18.634075741283596, 0.9999999925494194,
+]
+
+
+def test_functional_api_feature_extraction_gives_every_layers_output():
+    """On a small VGG-shaped model (tests/fixtures/keras_guide_examples.small_vgg) instead of
+    VGG19, whose ImageNet weights would be downloaded."""
+    result = examples.functional_api_feature_extraction(keras)
+    assert result["names"] == ["input_layer", "block1_conv1", "block1_conv2", "block1_pool", "block2_conv1",
+                               "block2_conv2", "block2_pool", "block3_conv1", "block3_pool", "flatten", "fc1",
+                               "predictions"]
+    assert result["shapes"] == [(1, 224, 224, 3), (1, 224, 224, 4), (1, 224, 224, 4), (1, 56, 56, 4),
+                                (1, 56, 56, 8), (1, 56, 56, 8), (1, 28, 28, 8), (1, 28, 28, 16),
+                                (1, 14, 14, 16), (1, 3136), (1, 32), (1, 10)]
+    last, predicted = result["last"]
+    np.testing.assert_allclose(last, predicted, rtol=1e-6)
+    np.testing.assert_allclose(result["sums"], KERAS_FEATURE_SUMS, rtol=1e-5)
+
+
+#: Keras' outputs of the two custom RNN layers on the same seeded weights and sequence, and the
+#: functional model's loss after each of 3 epochs.
+KERAS_MIX_FIRST = [-0.23578795790672302]
+KERAS_MIX_SECOND = [
+    0.06191148981451988, -0.629604160785675, -0.29633569717407227, -0.08596713095903397,
+    -0.45294222235679626, -0.32334741950035095, -0.833412230014801, 0.16699112951755524,
+    0.15334346890449524, -0.11851642280817032,
+]
+KERAS_MIX_LOSSES = [0.4237191677093506, 0.2515392005443573, 0.17737241089344025]
+
+
+def test_functional_api_mix_and_match_api_styles(capsys):
+    result = examples.functional_api_mix_and_match(keras)
+    assert "(1, 10, 32)" in capsys.readouterr().out  # the first CustomRNN prints its features' shape
+    np.testing.assert_allclose(np.ravel(result["first"]), KERAS_MIX_FIRST, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.ravel(result["second"]), KERAS_MIX_SECOND, rtol=1e-5, atol=1e-6)
+    assert result["model_shape"] == (16, 8, 1)  # the batch size of keras.Input(batch_shape=...)
+    np.testing.assert_allclose(result["history"]["loss"], KERAS_MIX_LOSSES, rtol=1e-5)

@@ -122,6 +122,26 @@ def test_dict_outputs_are_named_by_their_keys_and_predicted_as_a_dict():
     assert predicted["x"].shape == (40, 2) and predicted["y"].shape == (40, 1)
 
 
+def test_dicts_of_inputs_and_outputs_are_taken_by_sorted_key_as_in_keras():
+    """Keras 3 flattens a dict by sorted key, whatever order it was written in: model.inputs,
+    model.outputs, output_names, the layers' order and a list of losses follow it (Keras 3.15.1
+    gives the same names, order and losses for this model)."""
+    zeta, alpha = keras.Input(shape=(3,), name="zeta"), keras.Input(shape=(2,), name="alpha")
+    priority = layers.Dense(1, name="priority")(layers.Concatenate(name="joined")([zeta, alpha]))
+    department = layers.Dense(2, name="department")(zeta)
+    model = keras.Model({"zeta": zeta, "alpha": alpha}, {"priority": priority, "department": department})
+    assert model.inputs == [alpha, zeta] and model.outputs == [department, priority]
+    assert model.output_names == ["department", "priority"]
+    assert [layer.name for layer in model.layers] == ["zeta", "alpha", "joined", "department", "priority"]
+    model.compile("sgd", loss=["mse", "mse"], loss_weights=[1.0, 0.2])  # 1.0 for department
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    x = {"zeta": np.ones((4, 3)), "alpha": np.ones((4, 2))}
+    results = model.evaluate(x, {"priority": np.full((4, 1), 3.0), "department": np.full((4, 2), 2.0)},
+                             verbose=0, return_dict=True)
+    assert results == pytest.approx({"loss": 4.0 + 0.2 * 9.0, "department_loss": 4.0, "priority_loss": 9.0})
+    assert list(model.predict(x, verbose=0)) == ["department", "priority"]
+
+
 def test_several_inputs_one_output_and_a_one_entry_list():
     a, b = keras.Input(shape=(4,), name="a"), keras.Input(shape=(3,), name="b")
     output = layers.Dense(1)(layers.Concatenate()([a, b]))

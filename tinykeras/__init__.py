@@ -50,3 +50,8 @@ __all__ = [
     "saving",
     "utils",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -239,3 +239,8 @@ def get(identifier):
 def serialize(activation):
     """The name Keras stores in a layer's config."""
     return get(activation).name
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

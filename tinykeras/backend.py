@@ -273,3 +273,8 @@ def clear_session():
 
 
 load_config()
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -992,3 +992,8 @@ def _set_random_state(model, states):
     for name, state in states.items():
         if name in generators:
             generators[name].bit_generator.state = state
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

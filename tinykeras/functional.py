@@ -417,11 +417,13 @@ def _inferred_output(op, tensors):
 
 
 def _fits(expected, received):
-    """Whether a layer built for ``expected`` takes ``received`` (batch axes aside)."""
+    """Whether a layer built for ``expected`` takes ``received`` (batch axes aside; an axis
+    built with no size, such as a sequence's of any length, takes any)."""
     if isinstance(received, list):
         return isinstance(expected, (list, tuple)) and len(expected) == len(received) and all(
             _fits(e, r) for e, r in zip(expected, received))
-    return tuple(expected)[1:] == tuple(received)[1:]
+    expected, received = tuple(expected)[1:], tuple(received)[1:]
+    return len(expected) == len(received) and all(e is None or e == r for e, r in zip(expected, received))
 
 
 def graph(inputs, outputs, optional=()):

@@ -20,13 +20,16 @@ from tinykeras.ops.operation import Operation
 
 #: The layer classes whose Keras ``call`` takes a ``mask`` argument: Keras records
 #: ``{"mask": null}`` in their calls.
-_CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional", "Softmax", "GlobalAveragePooling1D")
+_CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional", "Softmax", "GlobalAveragePooling1D",
+                    "Bidirectional", "TimeDistributed")
 #: The layer classes whose Keras ``call`` takes ``training``: Keras records ``{"training": false}``.
 _CALLS_WITH_TRAINING = ("Dropout", "SpatialDropout2D", "GaussianNoise")
 #: The recurrent layers: Keras records ``{"training": false, "mask": null}`` in their calls, or
 #: ``{"initial_state": [tensors]}`` for a call from given states (tinykeras' call on the list
 #: [sequences, *states]).
 _RECURRENT = ("SimpleRNN", "LSTM", "GRU")
+#: The layers whose call on a list is [sequences, *states]: Keras records ``{"initial_state": [tensors]}``.
+_INITIAL_STATE = _RECURRENT + ("Bidirectional",)
 
 
 # ---- the order of layers and variables -------------------------------------------------------
@@ -183,9 +186,9 @@ def _call_entry(node, numbers):
             "instead, or save the weights alone (save_weights)."
         )
     tensors = [_tensor_entry(tensor, numbers) for tensor in node.inputs]
+    if type(node.layer).__name__ in _INITIAL_STATE and node.several:
+        return {"args": [tensors[0]], "kwargs": {"initial_state": tensors[1:]}}
     if type(node.layer).__name__ in _RECURRENT:
-        if node.several:
-            return {"args": [tensors[0]], "kwargs": {"initial_state": tensors[1:]}}
         return {"args": tensors, "kwargs": {"training": False, "mask": None}}
     mask = type(node.layer).__name__ in _CALLS_WITH_MASK
     kwargs = {"mask": None} if mask else {"training": False} if type(node.layer).__name__ in _CALLS_WITH_TRAINING else {}
@@ -356,7 +359,7 @@ def _read_calls(entry, index, layers):
         raise ValueError(f"Malformed model config: {where} is an InputLayer, which is called on nothing.")
     calls = []
     for node in nodes:
-        call = (_keras_3_call(node, where, entry["class_name"] in _RECURRENT) if isinstance(node, dict)
+        call = (_keras_3_call(node, where, entry["class_name"] in _INITIAL_STATE) if isinstance(node, dict)
                 else _keras_2_call(node, where))
         for source, _, _ in call.sources:
             if source not in layers:

@@ -283,3 +283,8 @@ def _deserialize(config):
         return lookup("initializer", name, _INITIALIZERS, _ALIASES)(**settings)
     except TypeError as error:
         raise ValueError(f"Initializer {class_name} cannot be built from config {settings!r}: {error}") from None
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

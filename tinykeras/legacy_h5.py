@@ -84,7 +84,9 @@ def _split_weights(layer, trainable, prefix):
     from tinykeras.models import Model
 
     if not isinstance(layer, Model):
-        named = [(f"{prefix}{layer.name}/{v.name}:0", v) for v in layer.variables]
+        # A wrapper's weights are named by their paths ('bidirectional/forward_lstm/lstm_cell/kernel').
+        named = [(f"{prefix}{v.path if getattr(layer, 'wraps_layers', False) else f'{layer.name}/{v.name}'}:0", v)
+                 for v in layer.variables]
         if not trainable:
             return [], named
         frozen = {id(v) for v in layer.non_trainable_weights}

@@ -463,29 +463,246 @@ class BinaryCrossentropy(Loss):
         return -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped)).mean(axis=-1)
 
 
-class MeanSquaredError(Loss):
-    """``mean((y_true - y_pred)^2)`` over the last axis, then over the batch."""
+def regression_pair(y_true, y_pred):
+    """Targets and predictions as float arrays of the same rank (a trailing axis of 1 added or
+    removed, as Keras' ``squeeze_or_expand_to_same_rank``), in ``backend.floatx()``."""
+    y_pred = _predictions(y_pred)
+    return same_rank(np.asarray(y_true).astype(y_pred.dtype, copy=False), y_pred)
+
+
+class ElementwiseLoss(Loss):
+    """A loss that is the mean, over the last axis and then the batch, of a term computed value
+    by value. A subclass gives ``term(y_true, y_pred) -> (values, dvalues/dy_pred)``; the
+    gradient of the batch's mean is then the slope divided by the number of values."""
 
     def prepare_targets(self, y_true, y_pred):
-        y_true = np.asarray(y_true)
-        if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
-            y_true = y_true[..., None]
+        y_true, _ = same_rank(np.asarray(y_true), y_pred)
         if y_true.shape != y_pred.shape:
             raise ValueError(
-                f"mean_squared_error expects targets of the output's shape {y_pred.shape[1:]} "
-                f"per sample; received targets of shape {y_true.shape[1:]} per sample. Reshape "
-                f"the targets to (samples, {', '.join(map(str, y_pred.shape[1:]))}), or give the "
-                "last layer as many units as each target has values."
+                f"{self.name} expects targets of the output's shape {y_pred.shape[1:]} per sample; "
+                f"received targets of shape {np.shape(y_true)[1:]} per sample. Reshape the targets "
+                f"to (samples, {', '.join(map(str, y_pred.shape[1:]))}), or give the last layer as "
+                "many units as each target has values."
             )
         return y_true.astype(y_pred.dtype, copy=False)
 
-    def value_and_grad(self, y_true, y_pred):
-        diff = y_pred - y_true
-        count = diff.size
-        return float((diff * diff).sum() / count), diff * (2 / count)
+    def term(self, y_true, y_pred):
+        raise TypeError(f"{type(self).__name__} must define term(y_true, y_pred).")
 
     def per_sample(self, y_true, y_pred):
-        return ((y_true - y_pred) ** 2).mean(axis=-1)
+        return self.term(y_true, y_pred)[0].mean(axis=-1)
+
+    def value_and_grad(self, y_true, y_pred):
+        values, slope = self.term(y_true, y_pred)
+        count = max(values.size, 1)
+        return float(values.sum() / count), (slope / count).astype(y_pred.dtype, copy=False)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+
+class MeanSquaredError(ElementwiseLoss):
+    """``mean((y_true - y_pred)^2)`` over the last axis, then over the batch."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return diff * diff, 2 * diff
+
+
+class MeanAbsoluteError(ElementwiseLoss):
+    """``mean(|y_true - y_pred|)``."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return np.abs(diff), np.sign(diff)
+
+
+class MeanAbsolutePercentageError(ElementwiseLoss):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, epsilon))``."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        diff = y_pred - y_true
+        scale = 100 / np.maximum(np.abs(y_true), backend.epsilon())
+        return np.abs(diff) * scale, np.sign(diff) * scale
+
+
+class MeanSquaredLogarithmicError(ElementwiseLoss):
+    """``mean((log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))^2)``."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        eps = backend.epsilon()
+        kept = np.maximum(y_pred, eps)
+        diff = np.log1p(kept) - np.log1p(np.maximum(y_true, eps))
+        return diff * diff, 2 * diff / (1 + kept) * (y_pred > eps)
+
+
+class Huber(ElementwiseLoss):
+    """``0.5 * e^2`` where ``|e| <= delta``, else ``delta * |e| - 0.5 * delta^2``, for the error
+    ``e = y_pred - y_true``: quadratic near the target, linear far from it.
+
+    Args:
+        delta: where the loss turns from quadratic to linear.
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(name=name, reduction=reduction)
+        self.delta = float(delta)
+
+    def term(self, y_true, y_pred):
+        error = y_pred - y_true
+        size = np.abs(error)
+        near = size <= self.delta
+        values = np.where(near, 0.5 * error * error, self.delta * size - 0.5 * self.delta ** 2)
+        return values, np.where(near, error, self.delta * np.sign(error))
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class LogCosh(ElementwiseLoss):
+    """``mean(log(cosh(y_pred - y_true)))``, computed without overflow as
+    ``x + softplus(-2x) - log(2)``; its slope is ``tanh(x)``."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        x = y_pred - y_true
+        return (x + np.logaddexp(0, -2 * x) - np.log(2)).astype(y_pred.dtype, copy=False), np.tanh(x)
+
+
+class Poisson(ElementwiseLoss):
+    """``mean(y_pred - y_true * log(y_pred + epsilon))``, for counts predicted as rates."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        shifted = y_pred + backend.epsilon()
+        return y_pred - y_true * np.log(shifted), 1 - y_true / shifted
+
+
+def hinge_labels(y_true):
+    """Targets for the hinge losses: labels that are all 0 or 1 become -1 or 1 (as Keras
+    converts them); other targets are taken as they are."""
+    if np.all((y_true == 0) | (y_true == 1)):
+        return 2 * y_true - 1
+    return y_true
+
+
+class Hinge(ElementwiseLoss):
+    """``mean(max(1 - y_true * y_pred, 0))`` for targets of -1 or 1 (0/1 labels converted)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        y_true = hinge_labels(y_true)
+        margin = np.maximum(1 - y_true * y_pred, 0)
+        return margin, -y_true * (margin > 0)
+
+
+class SquaredHinge(ElementwiseLoss):
+    """``mean(max(1 - y_true * y_pred, 0)^2)`` for targets of -1 or 1 (0/1 labels converted)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def term(self, y_true, y_pred):
+        y_true = hinge_labels(y_true)
+        margin = np.maximum(1 - y_true * y_pred, 0)
+        return margin * margin, -2 * y_true * margin
+
+
+class SampleLoss(ElementwiseLoss):
+    """A loss whose value for a sample reads all of its last axis at once: a subclass gives
+    ``sample_term(y_true, y_pred) -> (values of shape y_pred.shape[:-1], dvalues/dy_pred)``; the
+    batch's loss is their mean."""
+
+    def per_sample(self, y_true, y_pred):
+        return self.sample_term(y_true, y_pred)[0]
+
+    def value_and_grad(self, y_true, y_pred):
+        values, slope = self.sample_term(y_true, y_pred)
+        count = max(values.size, 1)
+        return float(values.sum() / count), (slope / count).astype(y_pred.dtype, copy=False)
+
+
+class KLDivergence(SampleLoss):
+    """``sum(y_true * log(y_true / y_pred))`` over the last axis, both clipped to [epsilon, 1]."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence"):
+        super().__init__(name=name, reduction=reduction)
+
+    def sample_term(self, y_true, y_pred):
+        eps = backend.epsilon()
+        y_true = np.clip(y_true, eps, 1)
+        kept = np.clip(y_pred, eps, 1)
+        values = (y_true * np.log(y_true / kept)).sum(axis=-1)
+        return values, -y_true / kept * ((y_pred >= eps) & (y_pred <= 1))
+
+
+class CategoricalHinge(SampleLoss):
+    """``max(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred)``, the score of the target
+    class, and ``neg = max((1 - y_true) * y_pred)``, the best score of another."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def sample_term(self, y_true, y_pred):
+        others = (1 - y_true) * y_pred
+        best = others.argmax(axis=-1)[..., None]
+        pos = (y_true * y_pred).sum(axis=-1)
+        values = np.maximum(np.take_along_axis(others, best, axis=-1)[..., 0] - pos + 1, 0)
+        slope = -y_true
+        np.put_along_axis(slope, best, np.take_along_axis(slope, best, axis=-1) + np.take_along_axis(1 - y_true, best, axis=-1), axis=-1)
+        return values, slope * (values > 0)[..., None]
+
+
+def unit_vectors(x, axis=-1):
+    """``x`` divided by its L2 norm along ``axis`` (the squared norm kept from below at
+    epsilon^2, as Keras' ``normalize``), and the inverse norms, with that axis kept."""
+    squares = np.sum(x * x, axis=axis, keepdims=True)
+    inverse = 1 / np.sqrt(np.maximum(squares, backend.epsilon() ** 2))
+    return x * inverse, inverse, squares > backend.epsilon() ** 2
+
+
+class CosineSimilarity(SampleLoss):
+    """``-sum(unit(y_true) * unit(y_pred))`` along ``axis``: -1 when prediction and target point
+    the same way, 0 when orthogonal (or when either is zero).
+
+    Args:
+        axis: the axis of the vectors compared.
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(name=name, reduction=reduction)
+        self.axis = axis
+
+    def sample_term(self, y_true, y_pred):
+        axis = _check_axis(self.axis, y_pred, "cosine_similarity")
+        target, _, _ = unit_vectors(y_true, axis)
+        direction, inverse, scaled = unit_vectors(y_pred, axis)
+        along = np.sum(target * direction, axis=axis, keepdims=True)
+        # d(-t . p r)/dp with r = 1/|p|: -(t r) + (t . p) r^3 p, the second term only where the
+        # norm is above its floor
+        slope = -target * inverse + along * inverse * direction * scaled
+        return -np.squeeze(along, axis), slope
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
 
 
 def _snake(name):
@@ -581,7 +798,69 @@ def mean_squared_error(y_true, y_pred):
     Returns:
         An array of shape ``y_pred.shape[:-1]``: (batch,) for (batch, outputs).
     """
-    return MeanSquaredError().call(y_true, y_pred)
+    return _per_sample(MeanSquaredError(), y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """``mean(|y_true - y_pred|)`` over the last axis, one value per sample."""
+    return _per_sample(MeanAbsoluteError(), y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(|y_true - y_pred| / max(|y_true|, epsilon))`` over the last axis."""
+    return _per_sample(MeanAbsolutePercentageError(), y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean((log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))**2)`` over the last axis."""
+    return _per_sample(MeanSquaredLogarithmicError(), y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """The Huber loss of each sample (see :class:`Huber`)."""
+    return _per_sample(Huber(delta), y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred):
+    """``mean(log(cosh(y_pred - y_true)))`` over the last axis."""
+    return _per_sample(LogCosh(), y_true, y_pred)
+
+
+def poisson(y_true, y_pred):
+    """``mean(y_pred - y_true * log(y_pred + epsilon))`` over the last axis."""
+    return _per_sample(Poisson(), y_true, y_pred)
+
+
+def hinge(y_true, y_pred):
+    """``mean(max(1 - y_true * y_pred, 0))`` over the last axis (0/1 labels taken as -1/1)."""
+    return _per_sample(Hinge(), y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred):
+    """``mean(max(1 - y_true * y_pred, 0)^2)`` over the last axis (0/1 labels taken as -1/1)."""
+    return _per_sample(SquaredHinge(), y_true, y_pred)
+
+
+def categorical_hinge(y_true, y_pred):
+    """``max(neg - pos + 1, 0)`` per sample (see :class:`CategoricalHinge`)."""
+    return _per_sample(CategoricalHinge(), y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred):
+    """``sum(y_true * log(y_true / y_pred))`` over the last axis, both clipped to [eps, 1]."""
+    return _per_sample(KLDivergence(), y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """``-sum(unit(y_true) * unit(y_pred))`` along ``axis``, one value per sample."""
+    return _per_sample(CosineSimilarity(axis), y_true, y_pred)
+
+
+def _per_sample(loss, y_true, y_pred):
+    """A regression loss's values for targets and predictions of any float type (targets of one
+    axis fewer, or more, of size 1, matched as Keras matches them)."""
+    y_true, y_pred = regression_pair(y_true, y_pred)
+    return loss.per_sample(np.broadcast_to(y_true, np.broadcast_shapes(y_true.shape, y_pred.shape)), y_pred)
 
 
 def _check_axis(axis, y_pred, name):
@@ -599,20 +878,54 @@ def _check_axis(axis, y_pred, name):
 
 
 mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
 
 _LOSSES = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
     "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "log_cosh": LogCosh,
+    "poisson": Poisson,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "kl_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
 }
-_ALIASES = {"mse": "mean_squared_error"}
+_ALIASES = {
+    "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence", "logcosh": "log_cosh", "huber_loss": "huber",
+    "bce": "binary_crossentropy",
+}
 _FUNCTIONS = {
     categorical_crossentropy: "categorical_crossentropy",
     sparse_categorical_crossentropy: "sparse_categorical_crossentropy",
     binary_crossentropy: "binary_crossentropy",
     mean_squared_error: "mean_squared_error",
+    mean_absolute_error: "mean_absolute_error",
+    mean_absolute_percentage_error: "mean_absolute_percentage_error",
+    mean_squared_logarithmic_error: "mean_squared_logarithmic_error",
+    huber: "huber",
+    log_cosh: "log_cosh",
+    poisson: "poisson",
+    hinge: "hinge",
+    squared_hinge: "squared_hinge",
+    categorical_hinge: "categorical_hinge",
+    kl_divergence: "kl_divergence",
+    cosine_similarity: "cosine_similarity",
 }
+#: Each class by its name ('MeanAbsoluteError', and Keras' 'LogCosh', 'KLDivergence').
+_CLASSES = {cls.__name__: cls for cls in set(_LOSSES.values())}
 
 
 def get(identifier):
@@ -627,7 +940,10 @@ def get(identifier):
     if identifier in _FUNCTIONS:
         return _LOSSES[_FUNCTIONS[identifier]]()
     if isinstance(identifier, str):
-        name = backend.snake_case(identifier) if identifier[:1].isupper() else identifier
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        name = identifier.lower() if identifier.isupper() else identifier
+        name = backend.snake_case(name) if name[:1].isupper() else name
         return lookup("loss", name, _LOSSES, _ALIASES)()
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
@@ -637,3 +953,8 @@ def get(identifier):
         f"Could not interpret loss {identifier!r}: pass a name such as "
         "'categorical_crossentropy' or a loss object from tinykeras.losses."
     )
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

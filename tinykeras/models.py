@@ -1056,7 +1056,7 @@ class Model:
             self.build(input_shape)
         expected = [t.shape for t in self._graph.inputs]
         received = list(input_shape) if isinstance(input_shape, list) else [input_shape]
-        if len(received) != len(expected) or any(tuple(e)[1:] != tuple(r)[1:] for e, r in zip(expected, received)):
+        if not functional._fits(expected, received):  # an axis of any size (None) takes any
             raise ValueError(
                 f"Model '{self.name}' takes inputs of shape {self.input_shape}; it is called on "
                 f"{input_shape}."
@@ -1337,7 +1337,9 @@ class Functional(Model):
         inputs: the ``keras.Input(...)`` tensor the model starts from, or a list of them, or a
             dict of them by name (then the model takes its data as a dict with those keys).
         outputs: the tensor the model gives, computed from the inputs by calling layers, or a
-            list or dict of them (predict then returns a list or a dict).
+            list or dict of them (predict then returns a list or a dict). A dict is taken by
+            sorted key, as Keras flattens it: ``model.inputs``, ``model.outputs``,
+            ``output_names`` and a list of losses follow that order.
         name: the model's name; 'functional' (numbered) by default.
 
     A layer called at several places shares its weights between them; their gradients add up.
@@ -1348,6 +1350,7 @@ class Functional(Model):
     def __init__(self, inputs, outputs, name=None, trainable=True):
         self._input_keys = _keys(inputs)
         self._output_keys = _keys(outputs)
+        self._input_struct, self._output_struct = inputs, outputs
         inputs, outputs = _tensors(inputs, "inputs"), _tensors(outputs, "outputs")
         self._graph = functional.Graph(inputs, outputs, functional.graph(inputs, outputs))
         self.inputs, self.outputs = inputs, outputs
@@ -1356,6 +1359,16 @@ class Functional(Model):
         self._input_layer = inputs[0].node.layer
         self.built = True
         self._graph.mark_input_gradients(False)
+
+    @property
+    def input(self):
+        """The inputs as the model was given them: a tensor, or a list or dict of them."""
+        return self._input_struct
+
+    @property
+    def output(self):
+        """The outputs as the model was given them: a tensor, or a list or dict of them."""
+        return self._output_struct
 
     @property
     def operations(self):
@@ -1379,13 +1392,15 @@ class Functional(Model):
 
 
 def _keys(structure):
-    """The keys of a dict of tensors (None for a tensor or a list)."""
-    return list(structure) if isinstance(structure, dict) else None
+    """The keys of a dict of tensors, sorted as Keras flattens a dict (None for a tensor or a
+    list)."""
+    return sorted(structure) if isinstance(structure, dict) else None
 
 
 def _tensors(value, what):
-    """The KerasTensors of ``inputs`` or ``outputs`` (a tensor, or a list or dict of them)."""
-    tensors = list(value.values()) if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
+    """The KerasTensors of ``inputs`` or ``outputs`` (a tensor, or a list or dict of them, the
+    dict's by sorted key)."""
+    tensors = [value[key] for key in sorted(value)] if isinstance(value, dict) else list(value) if isinstance(value, (list, tuple)) else [value]
     if not tensors:
         raise ValueError(f"Model({what}=...) received no tensors: pass at least one.")
     for tensor in tensors:
@@ -1600,3 +1615,8 @@ def _warn_ran_out(epochs, steps):
         f"generator can generate at least `steps_per_epoch * epochs` batches ({steps} * {epochs}).",
         stacklevel=3,
     )
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -92,3 +92,8 @@ def shuffle(x, axis=0, seed=None):
     """A copy of ``x`` with its entries along ``axis`` in a random order (arrays only)."""
     array = np.asarray(x)
     return _generator(seed).permutation(array, axis=axis)
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

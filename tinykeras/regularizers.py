@@ -132,3 +132,8 @@ def serialize(regularizer):
     return {"module": "keras.regularizers" if builtin else type(regularizer).__module__,
             "class_name": type(regularizer).__name__, "config": regularizer.get_config(),
             "registered_name": None if builtin else saving.get_registered_name(type(regularizer))}
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

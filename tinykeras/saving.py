@@ -23,6 +23,7 @@ links, external storage and virtual datasets are refused (``open_hdf5``, ``datas
 """
 import datetime
 import io
+import inspect
 import json
 import math
 import os
@@ -623,7 +624,11 @@ LAYER_ARGUMENTS = {
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
     "Masking": ("mask_value",),
+    "Bidirectional": ("merge_mode", "layer", "backward_layer"),
+    "TimeDistributed": ("layer",),
 }
+#: The layers holding other layers: their entries hold the entries of those ('layer', ...).
+WRAPPERS = ("Bidirectional", "TimeDistributed")
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -670,6 +675,7 @@ KERAS_LAYERS_WITH_BUILD = {
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
     "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
+    "Bidirectional", "TimeDistributed",
 }
 _OPTIMIZER_KERAS_ONLY = {
     "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
@@ -744,7 +750,7 @@ def layer_entry(layer):
 def _build_config(class_name, input_shape):
     """A built layer's build_config: its input shape; for a recurrent layer called from given
     states (on [sequences, *states]), the shapes by the names of Keras' build arguments."""
-    if class_name in ("SimpleRNN", "LSTM", "GRU") and isinstance(input_shape, list):
+    if class_name in ("SimpleRNN", "LSTM", "GRU", "Bidirectional") and isinstance(input_shape, list):
         shapes = {"sequences_shape": input_shape[0], "initial_state_shape": input_shape[1:]}
         return {"shapes_dict": jsonable(shapes)}
     return {"input_shape": jsonable(input_shape)}
@@ -840,10 +846,15 @@ def _optimizer_entry(optimizer):
 
 
 def _loss_entry(loss):
-    if not loss.from_logits:
+    """A compile config's entry for a loss: its name when it is a built-in loss with its
+    defaults, else the serialized object with its settings (from_logits, delta, axis)."""
+    from tinykeras import losses
+
+    cls = type(loss)
+    config = loss.get_config()
+    if losses._CLASSES.get(cls.__name__) is not cls or config == cls().get_config():
         return loss.name
-    config = {"name": loss.name, "reduction": "sum_over_batch_size", "from_logits": True}
-    return {"module": "keras.losses", "class_name": type(loss).__name__, "config": config, "registered_name": None}
+    return {"module": "keras.losses", "class_name": cls.__name__, "config": config, "registered_name": None}
 
 
 def _structure(value, convert):
@@ -1153,9 +1164,22 @@ def layer_from_entry(entry, index):
             f"Malformed model config: {where} has a name that is not a string."
         )
     try:
+        if class_name in WRAPPERS:  # the entries of the layers it holds are read by nested_layer
+            return getattr(layers, class_name).from_config(kwargs)
         return getattr(layers, class_name)(**kwargs)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{where} cannot be rebuilt from its config: {error}") from None
+
+
+def nested_layer(entry, where):
+    """The layer a wrapper's config holds (its 'layer' entry), read as a model's layers are.
+
+    Raises:
+        ValueError: for a malformed entry or a layer class tinykeras does not support.
+    """
+    entry = expect_dict(entry, where, ("class_name", "config"))
+    check_layer_classes([entry])
+    return layer_from_entry(entry, where)
 
 
 def check_layer_classes(entries):
@@ -1276,9 +1300,11 @@ def _loss_from_entry(entry):
     if isinstance(entry, dict):
         expect_dict(entry, "the loss", ("class_name",))
         settings = expect_dict(entry.get("config", {}), "the loss's config")
-        _check_unused(settings, {"name", "from_logits"},
+        cls = type(losses.get(str(entry["class_name"])))
+        arguments = set(inspect.signature(cls.__init__).parameters) - {"self", "name", "reduction"}
+        _check_unused(settings, arguments | {"name"},
                       {"reduction": "sum_over_batch_size", "label_smoothing": 0.0, "axis": -1}, "The loss")
-        return type(losses.get(str(entry["class_name"])))(from_logits=bool(settings.get("from_logits", False)))
+        return cls(**{key: value for key, value in settings.items() if key in arguments})
     return losses.get(entry)
 
 
@@ -1551,3 +1577,8 @@ def load_model(filepath, compile=True, custom_objects=None):
     if state is not None:
         restore_optimizer(model, state, filepath)
     return model
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -100,12 +100,15 @@ def takes_training(method):
     return any(p.name == "training" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def symbolic_inputs(shapes, dtypes=None):
+def symbolic_inputs(shapes, dtypes=None, keep_batch=False):
     """Input tensors for ``shapes``: a shape, a list of shapes, or a dict of them by name (each
-    with the batch axis first), of ``dtypes`` (the same structure; floatx by default)."""
+    with the batch axis first), of ``dtypes`` (the same structure; floatx by default). The batch
+    size is left unknown unless ``keep_batch`` (a layer called on tensors of a fixed batch size,
+    ``keras.Input(batch_shape=...)``, traces its call with that size, as Keras does)."""
     # Named here rather than numbered: tracing leaves the names keras.Input takes as they were.
     def tensor(shape, name, dtype):
-        return functional.Input(batch_shape=(None,) + tuple(shape)[1:], name=name, dtype=dtype)
+        batch = tuple(shape)[:1] if keep_batch else (None,)
+        return functional.Input(batch_shape=batch + tuple(shape)[1:], name=name, dtype=dtype)
 
     if isinstance(shapes, dict):
         return {name: tensor(shape, name, (dtypes or {}).get(name)) for name, shape in shapes.items()}

@@ -5,10 +5,12 @@ matrices (general, axis-aligned for the row-by-row path, integer-valued), fill m
 source indices: the kernel equals its NumPy reference. Example tests pin the meaning: the
 identity and integer shifts reproduce pixels exactly, with each fill mode extending the image
 as its hand-written row says; a half-pixel shift averages neighbours; the serial and parallel
-drivers agree; the kernel runs with the JIT disabled; and, where scipy is installed, it
-equals ``scipy.ndimage.affine_transform`` (order 1, 'wrap' as scipy's 'grid-wrap').
+drivers agree; the kernel runs with the JIT disabled; and it equals
+``scipy.ndimage.affine_transform`` (order 1, 'wrap' as scipy's 'grid-wrap') on the batches stored
+in tests/fixtures/scipy_affine_transform.npz.
 """
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from tinykeras.kernels import affine_transform, affine_transform_reference
 
 augment_module = importlib.import_module("tinykeras.kernels.augment")
 FILL_MODES = ["constant", "nearest", "reflect", "wrap"]
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 
 
 @st.composite
@@ -186,18 +189,35 @@ def test_parallel_driver_matches_serial(serial_and_parallel, tilt):
     np.testing.assert_array_equal(parallel, serial)
 
 
-@settings(max_examples=60, deadline=None)
-@given(batch=batches(), fill_mode=st.sampled_from(FILL_MODES))
-def test_kernel_matches_scipy_ndimage(batch, fill_mode):
-    ndimage = pytest.importorskip("scipy.ndimage")
-    x, matrices, indices = batch
-    x = x.astype(np.float64)
-    out = affine_transform(x, matrices, fill_mode, 0.25, indices)
-    mode = "grid-wrap" if fill_mode == "wrap" else fill_mode
-    for k, (n, a) in enumerate(zip(indices, matrices)):
-        for ch in range(x.shape[3]):
-            expected = ndimage.affine_transform(x[n, :, :, ch], a[:, :2], a[:, 2], order=1, mode=mode, cval=0.25)
-            np.testing.assert_allclose(out[k, :, :, ch], expected, atol=1e-9)
+# Written by tests/fixtures/make_scipy_augment_fixture.py (scipy.ndimage.affine_transform, order
+# 1, one channel at a time): every fill mode times every kind of matrix times image sizes from one
+# pixel to 9x9. This test needs only tinykeras.
+SCIPY = np.load(os.path.join(FIXTURES, "scipy_affine_transform.npz"), allow_pickle=False)
+SCIPY_CASES = sorted({key.split("/")[0] for key in SCIPY.files if "/" in key})
+
+
+def matrix_kind(matrices):
+    """'integer' (whole-number entries), 'axis-aligned' (zero off-diagonals) or 'general'."""
+    if np.array_equal(matrices, np.round(matrices)):
+        return "integer"
+    return "axis-aligned" if not matrices[:, 0, 1].any() and not matrices[:, 1, 0].any() else "general"
+
+
+def test_the_scipy_fixture_covers_every_fill_mode_kind_of_matrix_and_edge_size():
+    stored = [(str(SCIPY[f"{case}/fill_mode"]), SCIPY[f"{case}/matrices"], SCIPY[f"{case}/x"]) for case in SCIPY_CASES]
+    kinds = {(mode, matrix_kind(matrices)) for mode, matrices, _ in stored}
+    assert kinds == {(mode, kind) for mode in FILL_MODES for kind in ("general", "axis-aligned", "integer")}
+    assert {(1, 1), (1, 7), (6, 1), (9, 9)} <= {x.shape[1:3] for _, _, x in stored}
+
+
+@pytest.mark.parametrize("case", SCIPY_CASES)
+def test_kernel_matches_scipy_ndimage(case):
+    def stored(key):
+        return SCIPY[f"{case}/{key}"]
+
+    fill_mode, cval = str(stored("fill_mode")), float(SCIPY["cval"])
+    out = affine_transform(stored("x"), stored("matrices"), fill_mode, cval, stored("indices"))
+    np.testing.assert_allclose(out, stored("expected"), atol=1e-9)
 
 
 def test_non_contiguous_input_gives_the_contiguous_result(non_contiguous):

@@ -6,10 +6,12 @@ convolution written here in plain NumPy (explicit TF-style zero padding, a loop 
 its output shape with ``compute_output_shape``, its hand-written backward with finite differences
 (``check_gradients``), and channels_first with the transposed channels_last result. Example tests
 pin Keras' shapes, parameter counts, initializers and error messages, the config and weights-file
-round trips and, when torch is installed, forward and gradients against
-``torch.nn.functional.conv2d``. ZeroPadding2D is checked for shapes, values and its slicing
+round trips and forward and gradients against ``torch.nn.functional.conv2d`` (stored in
+tests/fixtures/torch_conv2d.npz). ZeroPadding2D is checked for shapes, values and its slicing
 backward in both data formats.
 """
+
+import os
 
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from tinykeras.layers import (
 )
 from tinykeras.utils import check_gradients
 
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 seeds = st.integers(0, 2**32 - 1)
 data_formats = st.sampled_from(["channels_last", "channels_first"])
 # The `float64` fixture only sets floatx, which holds for every example of a test.
@@ -509,49 +512,30 @@ def test_conv2d_weights_file_round_trip_reproduces_predictions(tmp_path, rng):
 
 # ---- Conv2D against PyTorch ---------------------------------------------------------------
 
-TORCH_GEOMETRIES = [
-    # (batch, height, width, c_in, filters, kernel_size, strides, dilation, padding)
-    (2, 7, 6, 3, 4, (3, 3), (1, 1), (1, 1), "valid"),
-    (1, 8, 9, 2, 3, (3, 2), (2, 3), (1, 1), "same"),
-    (2, 5, 7, 1, 2, (4, 4), (2, 2), (1, 1), "same"),
-    (1, 9, 8, 2, 2, (3, 2), (1, 1), (2, 2), "same"),
-    (3, 6, 6, 2, 5, (2, 3), (1, 1), (2, 1), "valid"),
-    (1, 4, 4, 3, 1, (1, 1), (3, 3), (1, 1), "same"),
-]
+# Written by tests/fixtures/make_torch_conv2d_fixture.py (``torch.nn.functional.conv2d`` after an
+# explicit TF-style pad, gradients by autograd): this test needs only tinykeras.
+TORCH = np.load(os.path.join(FIXTURES, "torch_conv2d.npz"), allow_pickle=False)
+TORCH_CASES = sorted({key.split("/")[0] for key in TORCH.files if "/" in key})
 
 
-@pytest.mark.parametrize("geometry", TORCH_GEOMETRIES)
-def test_conv2d_matches_torch(float64, geometry):
-    torch = pytest.importorskip("torch")
-    functional = torch.nn.functional
-    n, h, w, c_in, filters, kernel_size, strides, dilation, padding = geometry
-    rng = np.random.default_rng(7)
-    layer = Conv2D(filters, kernel_size, strides, padding, "channels_first", dilation)
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_conv2d_matches_torch(float64, case):
+    def stored(key):
+        return TORCH[f"{case}/{key}"]
+
+    n, h, w, c_in, filters, kh, kw, sh, sw, dh, dw = (int(v) for v in stored("geometry"))
+    layer = Conv2D(filters, (kh, kw), (sh, sw), str(stored("padding")), "channels_first", (dh, dw))
     layer.build_for((None, c_in, h, w))
-    kernel, bias = rng.standard_normal(layer.kernel.shape), rng.standard_normal(filters)
-    layer.set_weights([kernel, bias])
-    x = rng.standard_normal((n, c_in, h, w))
-
-    x_t = torch.tensor(x, requires_grad=True)
-    weight_t = torch.tensor(kernel.transpose(3, 2, 0, 1).copy(), requires_grad=True)
-    bias_t = torch.tensor(bias, requires_grad=True)
-    (top, bottom), (left, right) = (
-        tf_pads(h, kernel_size[0], strides[0], dilation[0], padding),
-        tf_pads(w, kernel_size[1], strides[1], dilation[1], padding),
-    )
-    padded = functional.pad(x_t, (left, right, top, bottom))
-    y_t = functional.conv2d(padded, weight_t, bias_t, stride=strides, dilation=dilation)
+    layer.set_weights([stored("kernel"), stored("bias")])
+    x = stored("x")
+    assert x.shape == (n, c_in, h, w)
 
     y = layer.forward(x)
-    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-11, atol=1e-12)
-
-    dy = rng.standard_normal(y.shape)
-    (y_t * torch.tensor(dy)).sum().backward()
-    dx = layer.backward(dy)
-    np.testing.assert_allclose(dx, x_t.grad.numpy(), rtol=1e-11, atol=1e-12)
-    dkernel = weight_t.grad.numpy().transpose(2, 3, 1, 0)
-    np.testing.assert_allclose(layer.grads[0], dkernel, rtol=1e-11, atol=1e-12)
-    np.testing.assert_allclose(layer.grads[1], bias_t.grad.numpy(), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(y, stored("y"), rtol=1e-11, atol=1e-12)
+    dx = layer.backward(stored("dy"))
+    np.testing.assert_allclose(dx, stored("dx"), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(layer.grads[0], stored("dkernel"), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(layer.grads[1], stored("dbias"), rtol=1e-11, atol=1e-12)
 
 
 # ---- ZeroPadding2D ------------------------------------------------------------------------

@@ -208,3 +208,54 @@ def test_a_custom_layer_takes_integer_ids_eagerly_and_in_a_model():
         assert_weight_gradients_match(model, np.array([[1, 2], [3, 9], [1, 1], [0, 4]], np.int32), y)
     finally:
         backend.set_floatx("float32")
+
+
+class RunningSum(keras.layers.Layer):
+    """Adds up projected steps from a zero state of ``inputs.shape[0]`` rows: the guide's
+    CustomRNN's pattern (its call needs the batch size)."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.projection = layers.Dense(units, activation="tanh")
+
+    def call(self, inputs):
+        state = ops.zeros(shape=(inputs.shape[0], self.units))
+        outputs = []
+        for t in range(inputs.shape[1]):
+            state = state + self.projection(inputs[:, t, :])
+            outputs.append(state)
+        return ops.stack(outputs, axis=1)
+
+
+def running_sum(layer, x):
+    kernel, bias = layer.projection.get_weights()
+    return np.cumsum(np.tanh(x @ kernel + bias), axis=1)
+
+
+def test_a_call_reading_the_batch_size_runs_on_arrays_of_any_batch_size():
+    """As in Keras, where a call on arrays sees their shape: traced for the batch size of the
+    array, and again for another."""
+    rng = np.random.default_rng(5)
+    layer = RunningSum()
+    for batch in (1, 3, 1):
+        x = rng.standard_normal((batch, 5, 3)).astype(np.float32)
+        np.testing.assert_allclose(layer(x), running_sum(layer, x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_call_reading_the_batch_size_trains_on_inputs_of_a_fixed_batch_size():
+    """keras.Input(batch_shape=...) gives call that batch size (the guide's CustomRNN after a
+    Conv1D); without one the call cannot make its state, and the error names the layer."""
+    backend.set_floatx("float64")
+    try:
+        inputs = keras.Input(batch_shape=(4, 6, 3))
+        summed = RunningSum(name="running")
+        model = keras.Model(inputs, layers.Dense(1)(summed(layers.Conv1D(2, 2)(inputs))))
+        assert model.output_shape == (4, 5, 1)
+        model.compile(optimizer="sgd", loss="mse")
+        rng = np.random.default_rng(6)
+        assert_weight_gradients_match(model, rng.standard_normal((4, 6, 3)), rng.standard_normal((4, 5, 1)))
+    finally:
+        backend.set_floatx("float32")
+    with pytest.raises(ValueError, match=r"'running_1' \(RunningSum\).*traced it on symbolic inputs \(shape \(None, 6, 3\)\)"):
+        RunningSum(name="running_1")(keras.Input(shape=(6, 3)))

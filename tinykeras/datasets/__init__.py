@@ -27,3 +27,8 @@ __all__ = [  # noqa: RUF022 - the order the command line lists them in
     "mnist", "cifar10", "fashion_mnist", "cifar100", "imdb", "reuters", "boston_housing",
     "california_housing",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -47,6 +47,7 @@ from tinykeras.layers.pooling import (
 from tinykeras.layers.recurrent import GRU, LSTM, SimpleRNN
 from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
 from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
+from tinykeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "ActivatedLayer",
@@ -56,6 +57,7 @@ __all__ = [
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
+    "Bidirectional",
     "Concatenate",
     "Conv1D",
     "Conv2D",
@@ -97,6 +99,7 @@ __all__ = [
     "Softmax",
     "SpatialDropout2D",
     "Subtract",
+    "TimeDistributed",
     "UpSampling2D",
     "Variable",
     "ZeroPadding2D",
@@ -109,3 +112,8 @@ __all__ = [
     "multiply",
     "subtract",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -313,9 +313,12 @@ class Layer:
     # ---- a layer written the Keras way: call() on keras.ops and other layers -------------------
 
     #: Once a layer computing with ``call`` is built: its traced graphs (inference, training),
-    #: and whether call returns a tuple of tensors.
+    #: whether call returns a tuple of tensors, and the batch size they were traced for (None:
+    #: any; a call on arrays, or on keras.Input(batch_shape=...), traces for its batch size, so
+    #: that call may read ``inputs.shape[0]`` as in Keras).
     _call_graphs = None
     _several_outputs = False
+    _call_batch = None
 
     def _trace_call(self, input_shape):
         """Runs ``call`` on symbolic inputs of ``input_shape`` (twice when it takes
@@ -329,10 +332,11 @@ class Layer:
         try:
             if key is not None:  # called where its input carries a mask: traced with one too
                 self._masked_call_graphs(key)
-            graph, keys = subclassing.trace(self, subclassing.symbolic_inputs(input_shape, dtypes), training=False)
+            inputs = subclassing.symbolic_inputs(input_shape, dtypes, keep_batch=True)
+            graph, keys = subclassing.trace(self, inputs, training=False)
             training_graph = None
             if subclassing.takes_training(self.call):
-                inputs = subclassing.symbolic_inputs(input_shape, dtypes)
+                inputs = subclassing.symbolic_inputs(input_shape, dtypes, keep_batch=True)
                 training_graph, _ = subclassing.trace(self, inputs, training=True)
         except Exception:
             if key is None:
@@ -349,6 +353,7 @@ class Layer:
             )
         self._call_graphs = (graph, training_graph)
         self._several_outputs = graph.several_outputs
+        self._call_batch = _batch_size(input_shape)
         self._check_variables_read(graph)
         shapes = [tensor.shape for tensor in graph.outputs]
         return shapes if self._several_outputs else shapes[0]
@@ -366,6 +371,10 @@ class Layer:
             )
 
     def _forward_call(self, x, training, mask=None):
+        if self._call_batch is not None:
+            first = x[0] if isinstance(x, (list, tuple)) else x
+            if len(first) != self._call_batch:  # traced for another batch size: trace for this one
+                self.build_for([np.shape(v) for v in x] if isinstance(x, (list, tuple)) else np.shape(x))
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
         self._inputs_count = len(xs)
         graph, training_graph = self._call_graphs
@@ -396,11 +405,15 @@ class Layer:
         from tinykeras import functional, subclassing
 
         cache = self.__dict__.setdefault("_masked_graphs", {})
+        batch = self._call_batch
+        key = key + (batch,)  # traced for the call's batch size, as the call's own graphs
         if key not in cache:
             def traced(training):
-                inputs = subclassing.symbolic_inputs(self.input_shape, getattr(self, "_call_dtypes", None))
-                symbolic = [None if shape is None else functional.Input(shape=shape, dtype="bool", name=f"mask_{i}")
-                            for i, shape in enumerate(key)]
+                inputs = subclassing.symbolic_inputs(self.input_shape, getattr(self, "_call_dtypes", None),
+                                                     keep_batch=True)
+                symbolic = [None if shape is None else
+                            functional.Input(batch_shape=(batch,) + tuple(shape), dtype="bool", name=f"mask_{i}")
+                            for i, shape in enumerate(key[:-1])]
                 mask = symbolic if isinstance(self.input_shape, list) else symbolic[0]
                 return subclassing.trace(self, inputs, training, mask=mask)[0]
 
@@ -666,14 +679,14 @@ class Layer:
             return functional.call_symbolic(self, x, mask=mask)
         dtype = self.dtype or backend.floatx()
         # A layer written with call keeps integer inputs (token ids) as they are, as Keras does.
-        keeps_integers = computes_with_call(type(self))
+        keeps_integers = with_call = computes_with_call(type(self))
         if isinstance(x, (list, tuple)):
             x = [_input_array(v, dtype, keeps_integers) for v in x]
-            shape = [(None,) + v.shape[1:] for v in x]
+            shape = [_call_shape(v, with_call) for v in x]
             self._call_dtypes = [v.dtype.name for v in x]
         else:
             x = _input_array(x, dtype, keeps_integers)
-            shape = (None,) + x.shape[1:]
+            shape = _call_shape(x, with_call)
             self._call_dtypes = x.dtype.name
         if not self.built:
             self.build_for(shape)
@@ -695,7 +708,7 @@ class Layer:
             self.built = True
         self.input_shape = input_shape
         if computes_with_call(type(self)):
-            if self._call_graphs is None:
+            if self._call_graphs is None or self._call_batch not in (None, _batch_size(input_shape)):
                 self.output_shape = self._trace_call(input_shape)
             else:
                 shapes = [tensor.shape for tensor in self._call_graphs[0].outputs]
@@ -890,6 +903,17 @@ def _may_hold_layers(value):
         items = value.values() if isinstance(value, dict) else value
         return any(hasattr(item, "trainable_weights") or isinstance(item, (list, tuple, dict)) for item in items)
     return False
+
+
+def _call_shape(array, with_call):
+    """The shape a layer called on ``array`` is built for: the batch size left unknown, but
+    kept for a layer written with call (it is traced for it; call may read ``inputs.shape[0]``)."""
+    return array.shape if with_call else (None,) + array.shape[1:]
+
+
+def _batch_size(shape):
+    """The batch size of an input shape (the first input's, for a list of shapes)."""
+    return shape[0][0] if isinstance(shape, list) else shape[0]
 
 
 def _input_array(value, dtype, keeps_integers):

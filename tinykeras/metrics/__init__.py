@@ -37,20 +37,30 @@ from tinykeras.metrics.metric import Mean, MeanMetricWrapper, Metric, Sum
 from tinykeras.metrics.regression import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
+    CategoricalHinge,
     CosineSimilarity,
+    Hinge,
+    KLDivergence,
     LogCoshError,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
     MeanSquaredError,
     MeanSquaredLogarithmicError,
+    Poisson,
     RootMeanSquaredError,
     SparseCategoricalCrossentropy,
+    SquaredHinge,
+    categorical_hinge,
     cosine_similarity,
+    hinge,
+    kl_divergence,
     log_cosh,
     mean_absolute_error,
     mean_absolute_percentage_error,
     mean_squared_error,
     mean_squared_logarithmic_error,
+    poisson,
+    squared_hinge,
 )
 from tinykeras.losses import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy
 from tinykeras.utils.naming import lookup
@@ -60,11 +70,13 @@ mae = MAE = mean_absolute_error
 mape = MAPE = mean_absolute_percentage_error
 msle = MSLE = mean_squared_logarithmic_error
 logcosh = log_cosh
+kld = KLD = kullback_leibler_divergence = kl_divergence
 
 _CLASSES = [
     Metric, Mean, Sum, MeanMetricWrapper,
     MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError,
+    Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
     AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives,
     BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
     Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
@@ -88,6 +100,7 @@ _FUNCTIONS = {
         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
         mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, log_cosh,
         cosine_similarity, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
+        hinge, squared_hinge, categorical_hinge, kl_divergence, poisson,
     )
 }
 _ACCURACY_NAMES = ("accuracy", "acc")
@@ -203,3 +216,8 @@ def deserialize(config, custom_objects=None):
     from tinykeras import saving
 
     return saving.object_from_entry(config, _BY_NAME, Metric, "metric", custom_objects)
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -3,57 +3,27 @@ their running means."""
 import numpy as np
 
 from tinykeras import backend, losses
-from tinykeras.losses import same_rank
 from tinykeras.metrics.metric import Mean, MeanMetricWrapper, as_array
 
 
-def _pair(y_true, y_pred):
-    """Targets and predictions as float arrays of the same rank."""
-    y_pred = as_array(y_pred)
-    if y_pred.dtype.kind != "f":
-        y_pred = y_pred.astype(backend.floatx())
-    return same_rank(as_array(y_true, y_pred.dtype), y_pred)
-
-
-def mean_absolute_error(y_true, y_pred):
-    """mean(|y_true - y_pred|) over the last axis."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    return np.mean(np.abs(y_true - y_pred), axis=-1)
-
-
-def mean_absolute_percentage_error(y_true, y_pred):
-    """100 * mean(|y_true - y_pred| / max(|y_true|, epsilon)) over the last axis."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    scale = np.maximum(np.abs(y_true), backend.epsilon())
-    return 100.0 * np.mean(np.abs(y_true - y_pred) / scale, axis=-1)
-
-
-def mean_squared_logarithmic_error(y_true, y_pred):
-    """mean((log(1 + max(y_pred, eps)) - log(1 + max(y_true, eps)))**2) over the last axis."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    eps = backend.epsilon()
-    return np.mean(np.square(np.log1p(np.maximum(y_pred, eps)) - np.log1p(np.maximum(y_true, eps))), axis=-1)
-
-
-def log_cosh(y_true, y_pred):
-    """mean(log(cosh(y_pred - y_true))) over the last axis, computed without overflow as
-    x + softplus(-2x) - log(2)."""
-    y_true, y_pred = _pair(y_true, y_pred)
-    x = y_pred - y_true
-    return np.mean(x + np.logaddexp(0.0, -2.0 * x) - np.log(2.0), axis=-1).astype(y_pred.dtype)
+_pair = losses.regression_pair
+mean_squared_error = losses.mean_squared_error
+mean_absolute_error = losses.mean_absolute_error
+mean_absolute_percentage_error = losses.mean_absolute_percentage_error
+mean_squared_logarithmic_error = losses.mean_squared_logarithmic_error
+log_cosh = losses.log_cosh
+hinge = losses.hinge
+squared_hinge = losses.squared_hinge
+categorical_hinge = losses.categorical_hinge
+kl_divergence = losses.kl_divergence
+poisson = losses.poisson
 
 
 def cosine_similarity(y_true, y_pred, axis=-1):
-    """The cosine of the angle between target and prediction along ``axis``."""
+    """The cosine of the angle between target and prediction along ``axis`` (the loss of that
+    name is its negative)."""
     y_true, y_pred = _pair(y_true, y_pred)
-
-    def unit(x):
-        return x / np.sqrt(np.maximum(np.sum(x * x, axis=axis, keepdims=True), 1e-12))
-
-    return np.sum(unit(y_true) * unit(y_pred), axis=axis)
-
-
-mean_squared_error = losses.mean_squared_error
+    return np.sum(losses.unit_vectors(y_true, axis)[0] * losses.unit_vectors(y_pred, axis)[0], axis=axis)
 
 
 class MeanSquaredError(MeanMetricWrapper):
@@ -99,6 +69,41 @@ class CosineSimilarity(MeanMetricWrapper):
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
+
+
+class Hinge(MeanMetricWrapper):
+    """The mean hinge loss, max(1 - y_true * y_pred, 0) (0/1 labels taken as -1/1)."""
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(hinge, name=name, dtype=dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """The mean squared hinge loss, max(1 - y_true * y_pred, 0)**2."""
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name=name, dtype=dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """The mean categorical hinge loss."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, dtype=dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """The mean Kullback-Leibler divergence of the predictions from the targets."""
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name=name, dtype=dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """The mean Poisson loss, y_pred - y_true * log(y_pred)."""
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name=name, dtype=dtype)
 
 
 class RootMeanSquaredError(Mean):

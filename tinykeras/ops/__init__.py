@@ -420,3 +420,8 @@ def _dtype(x):
 
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in ("np", "backend")]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -348,3 +348,8 @@ def deserialize(config, custom_objects=None):
             f"custom_objects={{{name!r}: {name}}}."
         )
     return cls.from_config(dict(config.get("config", {})))
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -6,3 +6,8 @@ from tinykeras.preprocessing.image import ImageDataGenerator, NumpyArrayIterator
 from tinykeras.utils.timeseries import timeseries_dataset_from_array
 
 __all__ = ["ImageDataGenerator", "NumpyArrayIterator", "image", "sequence", "timeseries_dataset_from_array"]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

@@ -457,3 +457,8 @@ def _check_data(x, y, generator):
                 f"Received: x.shape={array.shape}, y.shape={y.shape}"
             )
     return np.asarray(array, dtype=generator.dtype), y
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)

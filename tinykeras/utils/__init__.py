@@ -33,3 +33,8 @@ __all__ = [
     "timeseries_dataset_from_array",
     "to_categorical",
 ]
+
+
+from tinykeras._missing import attribute_error_for  # noqa: E402
+
+__getattr__ = attribute_error_for(__name__)
