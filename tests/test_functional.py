@@ -381,3 +381,37 @@ def test_building_a_model_leaves_a_frozen_layer_frozen():
     model = keras.Model(inputs, layers.Dense(2)(frozen(inputs)))
     assert not frozen.trainable and len(model.trainable_weights) == 2
     assert not any(layer.trainable for layer in keras.Model(inputs, frozen.output, trainable=False).layers)
+
+
+class CountingIdentity(layers.Layer):
+    """A weight-free layer written by hand that counts its backward passes."""
+
+    backward_calls = 0
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        type(self).backward_calls += 1
+        return dy if self.input_gradient else None
+
+
+@pytest.mark.parametrize("functional_model", [False, True])
+def test_no_gradient_flows_through_weight_free_layers_before_the_first_trained_one(functional_model, rng):
+    """Rescaling or augmentation layers at the front of a model are not differentiated (nothing
+    needs their gradient); one after a trained layer is."""
+    CountingIdentity.backward_calls = 0
+    front, back = CountingIdentity(), CountingIdentity()
+    stack = [layers.Rescaling(0.5), front, layers.Dense(4), back, layers.Dense(2)]
+    if functional_model:
+        inputs = keras.Input((3,))
+        x = inputs
+        for layer in stack:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    else:
+        model = keras.Sequential([keras.Input((3,))] + stack)
+    model.compile("sgd", "mse")
+    model.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), batch_size=4, epochs=1, verbose=0)
+    assert CountingIdentity.backward_calls == 2  # two steps, the back layer's only
+    assert not front.input_gradient and back.input_gradient

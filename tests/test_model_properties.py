@@ -281,7 +281,7 @@ def test_loss_gradient_with_respect_to_the_model_input(stack, batch, seed):
         def objective():
             return float(model.test_on_batch(x, y))
 
-        model.layers[0].input_gradient = True
+        model._graph.mark_input_gradients(True)  # back-propagate to the input through every layer
         output = model._forward(x, training=False)
         targets = loss.prepare_targets(y, output)
         last = model.layers[-1]

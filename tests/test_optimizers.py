@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tinykeras import optimizers
-from tinykeras.kernels import _common, blas
+from tinykeras.kernels import blas, tuning
 from tinykeras.layers.base import Variable
 
 STEPS = 4
@@ -283,7 +283,7 @@ def test_adam_on_a_variable_split_between_threads_equals_adam_on_one(monkeypatch
     monkeypatch.setattr(blas, "split_batch", lambda *args: splits.append(args[2]) or split_batch(*args))
     results = []
     for threshold in (2**62, 0):
-        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", threshold)
+        monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", threshold)
         w, opt = Variable("w", start.copy()), optimizers.Adam(learning_rate=0.01)
         for g in grads:
             opt.apply_gradients([(g, w)])

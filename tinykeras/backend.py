@@ -30,6 +30,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from tinykeras.kernels import mode as kernel_mode
+
 FLOATX_TYPES = ("float32", "float64")
 IMAGE_DATA_FORMATS = ("channels_last", "channels_first")
 CONFIG_FILE = "tinykeras.json"
@@ -57,6 +59,18 @@ def set_floatx(value):
             f"Unknown floatx type: {value!r}. Expected one of 'float32', 'float64'."
         )
     _FLOATX = value
+
+
+def kernels():
+    """The kernels layers and optimizers run: 'fast' (compiled, the default) or 'reference' (their
+    plain NumPy references, to read and to check the fast ones against; see ``kernels.mode``)."""
+    return kernel_mode.kernels()
+
+
+def set_kernels(mode):
+    """Runs every kernel as its fast form ('fast') or its plain NumPy reference ('reference').
+    ``TINYKERAS_KERNELS=reference`` sets the same at import."""
+    kernel_mode.set_kernels(mode)
 
 
 def epsilon():

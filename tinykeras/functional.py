@@ -508,6 +508,10 @@ class Graph:
         self.loss_values = []
         self._lossy = None
         self._along = None
+        self._trainer_ids = None
+        #: The nodes that no gradient must pass through (see mark_input_gradients), and the
+        #: index of the first other one.
+        self._idle, self._first_busy = set(), 0
         read = [id(t) for node in self.nodes for t in node.inputs] + [id(t) for t in self.outputs]
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
@@ -650,12 +654,32 @@ class Graph:
                 node.runner._activity_output = values[id(node.output)]
 
     def mark_input_gradients(self, wanted):
-        """Sets each node's ``input_gradient``: whether its backward must return dL/dinput. Yes
-        for nodes reading another node's output, and with ``wanted`` (a model that is a layer of
-        another) for those reading the model's inputs too."""
+        """Sets each node's ``input_gradient``: whether its backward must return dL/dinput, that
+        is whether a gradient must flow back through what it reads: to a call before it that
+        holds trainable variables, or to one reading from such a call, or, with ``wanted`` (a
+        model that is a layer of another), to the model's inputs. The calls no gradient must
+        flow through (weight-free layers at the front of a model: Rescaling, random
+        augmentation) are not differentiated at all."""
         inputs = {id(t) for t in self.inputs}
+        trainers = self._trainers()
+        flowing = set()  # the tensors whose gradient someone needs
         for node in self.nodes:
-            node.runner.input_gradient = wanted or any(id(t) not in inputs for t in node.inputs)
+            node.runner.input_gradient = any(id(t) in flowing or (wanted and id(t) in inputs) for t in node.inputs)
+            if node.runner.input_gradient or id(node) in trainers:
+                flowing.add(id(node.output))
+        self._idle = {id(node) for node in self.nodes if id(node.output) not in flowing}
+        self._first_busy = next((i for i, node in enumerate(self.nodes) if id(node) not in self._idle), len(self.nodes))
+
+    def _trainers(self):
+        """The ids of the nodes whose call holds a trainable variable (frozen or not: a layer
+        frozen later trains again when unfrozen), found once."""
+        if self._trainer_ids is None:
+            self._trainer_ids = {
+                id(node) for node in self.nodes
+                if any(v.trainable for v in (node.runner.variables if getattr(node.runner, "is_operation", False)
+                                             else node.runner.weights))
+            }
+        return self._trainer_ids
 
     def backward(self, output_grads, starts=None, wanted=False):
         """Back-propagates the gradients of the outputs through every node in reverse, summing
@@ -688,6 +712,8 @@ class Graph:
                 steps[id(tensor.node)] = starts[index]
         inputs = {id(t) for t in self.inputs}
         for node in reversed(self.nodes):
+            if id(node) in self._idle:
+                continue
             d_output = grads.pop(id(node.output), None)
             if d_output is None and id(node) in self._lossy_nodes():  # its add_loss terms still do
                 shape, dtype = self._lossy_outputs[id(node)]
@@ -719,7 +745,7 @@ class Graph:
     def _chain_backward(self, dy, start, wanted):
         """``backward`` of a chain: the gradient handed from each node to the one before."""
         last = len(self.nodes) - 1
-        for index in range(last, -1, -1):
+        for index in range(last, self._first_busy - 1, -1):
             runner = self.nodes[index].runner
             dy = (start if index == last and start is not None else runner.backward)(dy)
             if not runner.input_gradient:

@@ -24,6 +24,10 @@ _CALLS_WITH_MASK = ("BatchNormalization", "Sequential", "Functional", "Softmax",
                     "Bidirectional", "TimeDistributed")
 #: The layer classes whose Keras ``call`` takes ``training``: Keras records ``{"training": false}``.
 _CALLS_WITH_TRAINING = ("Dropout", "SpatialDropout2D", "GaussianNoise")
+#: The image preprocessing layers, whose Keras ``call`` defaults to ``training=True``: Keras
+#: records ``{"training": true}`` (a functional model's own mode overrides it at each run).
+_CALLS_WITH_TRAINING_TRUE = ("Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+                             "RandomTranslation")
 #: The recurrent layers: Keras records ``{"training": false, "mask": null}`` in their calls, or
 #: ``{"initial_state": [tensors]}`` for a call from given states (tinykeras' call on the list
 #: [sequences, *states]).
@@ -192,6 +196,8 @@ def _call_entry(node, numbers):
         return {"args": tensors, "kwargs": {"training": False, "mask": None}}
     mask = type(node.layer).__name__ in _CALLS_WITH_MASK
     kwargs = {"mask": None} if mask else {"training": False} if type(node.layer).__name__ in _CALLS_WITH_TRAINING else {}
+    if type(node.layer).__name__ in _CALLS_WITH_TRAINING_TRUE:
+        kwargs = {"training": True}
     return {"args": [tensors] if node.several else tensors, "kwargs": kwargs}
 
 
@@ -359,6 +365,10 @@ def _read_calls(entry, index, layers):
         raise ValueError(f"Malformed model config: {where} is an InputLayer, which is called on nothing.")
     calls = []
     for node in nodes:
+        if entry["class_name"] in _CALLS_WITH_TRAINING_TRUE and isinstance(node, dict) and isinstance(
+            node.get("kwargs"), dict) and isinstance(node["kwargs"].get("training"), bool):
+            # Keras records its default training=True; the model's own mode runs the call.
+            node = {**node, "kwargs": {k: v for k, v in node["kwargs"].items() if k != "training"}}
         call = (_keras_3_call(node, where, entry["class_name"] in _INITIAL_STATE) if isinstance(node, dict)
                 else _keras_2_call(node, where))
         for source, _, _ in call.sources:

@@ -310,7 +310,9 @@ def dataset_at(group, name, filepath, where, kinds="f"):
             "again with save_weights or model.save."
         )
     if dataset.dtype.kind not in kinds:
-        expected = "weights are floating-point arrays" if kinds == "f" else "expected numeric arrays"
+        expected = {"f": "weights are floating-point arrays",
+                    "fi": "weights are floating-point arrays (integer ones only for integer state, as a count)",
+                    }.get(kinds, "expected numeric arrays")
         raise ValueError(f"{filepath}: '{where}' holds {dataset.dtype} values; {expected}.")
     itemsize = dataset.dtype.itemsize
     chunk_bytes = math.prod(dataset.chunks or ()) * itemsize
@@ -353,7 +355,8 @@ def _read_layer_groups(f, filepath):
         where = path.removeprefix("layers/")
         if not isinstance(variables, h5py.Group):  # a malformed file is a bad value
             raise ValueError(f"{filepath}: layer group '{where}' has no 'vars' group.")  # noqa: TRY004
-        entries.append((path, _vars(variables, filepath, f"{where}/vars")))
+        # Integer arrays too (Normalization's 'count'); _plan refuses one for a float weight.
+        entries.append((path, _vars(variables, filepath, f"{where}/vars", kinds="fi")))
     return entries
 
 
@@ -428,6 +431,12 @@ def _plan(model, filepath, entries, skip_mismatch=False):
                     f"'{path}'). The file was saved from a different architecture."
                 )
             continue
+        for index, (variable, array) in enumerate(zip(variables, arrays)):
+            if array.dtype.kind != "f" and variable.dtype.kind == "f":
+                where = f"{path.removeprefix('layers/')}/vars/{index}"
+                raise ValueError(
+                    f"{filepath}: '{where}' holds {array.dtype} values; weights are floating-point arrays."
+                )
         pairs.append((layer, variables, path, arrays))
     checked = checked_pairs(pairs, filepath, skip_mismatch)
     leftover = [p for p, arrays in stored.items() if arrays]
@@ -626,6 +635,16 @@ LAYER_ARGUMENTS = {
     "Masking": ("mask_value",),
     "Bidirectional": ("merge_mode", "layer", "backward_layer"),
     "TimeDistributed": ("layer",),
+    "Rescaling": ("scale", "offset"),
+    "Normalization": ("axis", "invert", "mean", "variance"),
+    "Resizing": ("data_format", "height", "width", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio",
+                 "fill_mode", "fill_value", "antialias"),
+    "CenterCrop": ("data_format", "height", "width"),
+    "RandomFlip": ("data_format", "seed", "mode"),
+    "RandomRotation": ("data_format", "factor", "fill_mode", "fill_value", "interpolation", "seed"),
+    "RandomZoom": ("data_format", "height_factor", "width_factor", "fill_mode", "interpolation", "seed", "fill_value"),
+    "RandomTranslation": ("data_format", "height_factor", "width_factor", "fill_mode", "interpolation", "seed",
+                          "fill_value"),
 }
 #: The layers holding other layers: their entries hold the entries of those ('layer', ...).
 WRAPPERS = ("Bidirectional", "TimeDistributed")
@@ -676,6 +695,8 @@ KERAS_LAYERS_WITH_BUILD = {
     "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
     "Bidirectional", "TimeDistributed",
+    "Rescaling", "Normalization", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation",
 }
 _OPTIMIZER_KERAS_ONLY = {
     "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from tinykeras.kernels import _common, blas
+from tinykeras.kernels import blas, tuning
 
 SERIAL_ONLY = 2**62
 
@@ -33,7 +33,7 @@ def _recording(driver, name, ran):
 @pytest.fixture
 def serial_and_parallel(monkeypatch):
     """Returns ``run(call, module, *parallel_drivers)``, which evaluates ``call()`` twice: first
-    with ``_common.PARALLEL_MIN_ELEMENTS`` so large that every kernel takes its serial driver,
+    with ``tuning.PARALLEL_MIN_ELEMENTS`` so large that every kernel takes its serial driver,
     then with it at 0. It checks that the named ``prange`` drivers of ``module`` ran in the second
     call only, and returns ``(serial_result, parallel_result)``."""
     if numba.get_num_threads() < 2:
@@ -43,10 +43,10 @@ def serial_and_parallel(monkeypatch):
         ran = []
         for name in parallel_drivers:
             monkeypatch.setattr(module, name, _recording(getattr(module, name), name, ran))
-        monkeypatch.setattr(_common, "PARALLEL_MIN_ELEMENTS", SERIAL_ONLY)
+        monkeypatch.setattr(tuning, "PARALLEL_MIN_ELEMENTS", SERIAL_ONLY)
         serial = call()
         assert ran == []
-        monkeypatch.setattr(_common, "PARALLEL_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(tuning, "PARALLEL_MIN_ELEMENTS", 0)
         parallel = call()
         assert sorted(set(ran)) == sorted(parallel_drivers)
         return serial, parallel
@@ -57,7 +57,7 @@ def serial_and_parallel(monkeypatch):
 @pytest.fixture
 def split_and_whole(monkeypatch):
     """Returns ``run(call, calls)``, which evaluates ``call()`` twice: first with
-    ``_common.SPLIT_MIN_ELEMENTS`` so large that every kernel runs on the calling thread, then
+    ``tuning.SPLIT_MIN_ELEMENTS`` so large that every kernel runs on the calling thread, then
     with it at 0, when ``calls`` kernels must split their batch between threads
     (``blas.split_batch``). Returns ``(whole_result, split_result)``."""
     if blas.split_count() < 2:
@@ -72,10 +72,10 @@ def split_and_whole(monkeypatch):
     monkeypatch.setattr(blas, "split_batch", recording)
 
     def run(call, calls):
-        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", SERIAL_ONLY)
+        monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", SERIAL_ONLY)
         whole = call()
         assert splits == []
-        monkeypatch.setattr(_common, "SPLIT_MIN_ELEMENTS", 0)
+        monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", 0)
         split = call()
         assert len(splits) == calls and all(parts > 1 for parts in splits)
         return whole, split

@@ -249,7 +249,7 @@ NO_JIT_SCRIPT = """
 import numba
 import numpy as np
 
-from tinykeras.kernels import _common, affine_transform, affine_transform_reference
+from tinykeras.kernels import affine_transform, affine_transform_reference, tuning
 
 assert numba.config.DISABLE_JIT
 rng = np.random.default_rng(0)
@@ -258,7 +258,7 @@ general = rng.uniform(-2, 2, (3, 2, 3))
 aligned = general.copy()
 aligned[:, 0, 1] = aligned[:, 1, 0] = 0
 for threshold in (2**62, 0):
-    _common.PARALLEL_MIN_ELEMENTS = threshold
+    tuning.PARALLEL_MIN_ELEMENTS = threshold
     for matrices in (general, aligned):
         for mode in ("constant", "nearest", "reflect", "wrap"):
             out = affine_transform(x, matrices, mode, 0.5, [1, 0, 1])

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from tinykeras.kernels import blas
+from tinykeras.kernels import blas, tuning
 
 
 @pytest.mark.parametrize("shape", [(32, 784, 64), (21632, 9, 8), (600, 300, 200)])
@@ -31,9 +31,9 @@ def test_matmul_equals_numpy(shape, dtype, rng):
 
 def test_products_on_both_sides_of_the_threshold_agree(monkeypatch, rng):
     a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 100))
-    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
     threaded = blas.matmul(a, b)
-    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 10**15)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 10**15)
     np.testing.assert_allclose(blas.matmul(a, b), threaded, rtol=1e-12)
 
 
@@ -77,7 +77,7 @@ def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
 @pytest.mark.parametrize("shape", [(600, 300, 40), (40, 300, 600)], ids=["bands of rows", "bands of columns"])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_split_products_equal_numpy(monkeypatch, shape, order, rng):
-    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
     m, k, n = shape
     a = np.asarray(rng.standard_normal((m, k)), order=order)
     b = np.asarray(rng.standard_normal((k, n)), order=order)
@@ -159,7 +159,7 @@ def test_watch_returns_when_another_thread_sets_the_flag():
 
 def test_parts_started_faster_than_the_helpers_sleep_all_run(monkeypatch):
     # Parts sent while the helper still watches, and after it has gone to sleep.
-    monkeypatch.setattr(blas, "WATCH_ROUNDS", 2000)
+    monkeypatch.setattr(tuning, "WATCH_ROUNDS", 2000)
     for pause in (0, 0.001, 0, 0.005):
         time.sleep(pause)
         assert blas.split_batch(6, lambda lo, hi: list(range(lo, hi)), 3) == [[0, 1], [2, 3], [4, 5]]
@@ -175,7 +175,7 @@ def test_a_split_inside_a_part_runs_on_the_parts_thread():
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_splits_on_threads_of_its_own(monkeypatch, rng):
-    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
     a, b = rng.standard_normal((200, 50)), rng.standard_normal((50, 30))
     blas.matmul(a, b)  # the parent's helper threads exist now
     pid = os.fork()

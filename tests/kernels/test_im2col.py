@@ -341,7 +341,7 @@ import numba
 import numpy as np
 
 from tinykeras import kernels as k
-from tinykeras.kernels import _common
+from tinykeras.kernels import tuning
 
 assert numba.config.DISABLE_JIT
 rng = np.random.default_rng(0)
@@ -349,7 +349,7 @@ x = rng.standard_normal((2, 5, 4, 3))
 conv = ((3, 2), (2, 1), (1, 2), ((1, 1), (0, 1)))
 pool = ((3, 2), (2, 1), ((1, 1), (0, 1)))
 for threshold in (2**62, 0):
-    _common.PARALLEL_MIN_ELEMENTS = threshold
+    tuning.PARALLEL_MIN_ELEMENTS = threshold
     cols = k.im2col(x, *conv)
     assert np.array_equal(cols, k.im2col_reference(x, *conv))
     assert np.allclose(k.col2im(cols, x.shape, *conv), k.col2im_reference(cols, x.shape, *conv))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from layer_helpers import concrete, int_or_pair, pair, to_nchw, to_nhwc
 
 from tinykeras import Sequential, initializers
-from tinykeras.kernels import blas
+from tinykeras.kernels import conv2d, tuning
 from tinykeras.layers import (
     Conv2D,
     Dense,
@@ -142,12 +142,12 @@ def chunking(request, monkeypatch):
     split between threads, each convolving its part of the batch (the default for large
     products)."""
     if "image" in request.param:
-        monkeypatch.setattr(convolutional, "CHUNK_BYTES", 1)
-        monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", 1)
+        monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)
+        monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", 1)
     if "taps" in request.param:
-        monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
+        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels, size: True)
     if "split" in request.param:
-        monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0)
+        monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
     return request.param
 
 
@@ -241,9 +241,9 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
     results = []
     chunked = chunk_images * dy_shape[1] * dy_shape[2] * 27 * 4
     for chunk_bytes, split in ((2**40, False), (chunked, False), (chunked, True)):
-        monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
-        monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", chunk_bytes)
-        monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
+        monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
         layer = Conv2D(4, 3, padding=padding, activation="relu")
         layer.build_for((None, 7, 6, 3))
         layer.set_weights(weights)
@@ -265,11 +265,11 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
 def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes, split):
     """Every Conv2D of a thread fills one im2col buffer. A layer whose rows were overwritten by
     another layer's forward (or backward) pass since its own forward unfolds them again."""
-    monkeypatch.setattr(convolutional, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(convolutional, "PART_CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(blas, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
     if by_taps:
-        monkeypatch.setattr(convolutional, "prefers_tap_order", lambda channels, size: True)
+        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels, size: True)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 8, 7, 2)).astype(np.float32)
     first, second = Conv2D(3, 3, padding="same", activation="relu"), Conv2D(4, 2)

@@ -232,7 +232,8 @@ def test_a_layer_without_masking_drops_the_mask_with_keras_warning():
 @pytest.mark.parametrize("layer", [layers.Dense(2), layers.Activation("relu"), layers.Dropout(0.5), layers.ReLU(),
                                    layers.LeakyReLU(), layers.PReLU(), layers.ELU(), layers.BatchNormalization(),
                                    layers.LayerNormalization(), layers.GaussianNoise(0.1), layers.Masking(),
-                                   layers.LSTM(2), layers.GlobalAveragePooling1D(), layers.Add()])
+                                   layers.LSTM(2), layers.GlobalAveragePooling1D(), layers.Add(),
+                                   layers.Rescaling(2.0), layers.Normalization()])
 def test_built_in_layers_support_masking_as_keras_sets_it(layer):
     assert layer.supports_masking
 

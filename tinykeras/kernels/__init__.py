@@ -1,9 +1,18 @@
 """Numba kernels for the memory-bound loops of the layers, each beside a plain NumPy reference.
 
 Every kernel compiles on its first call (and is cached on disk), never at import. Set
-``NUMBA_DISABLE_JIT=1`` to run them as plain Python.
+``NUMBA_DISABLE_JIT=1`` to run them as plain Python, or ``TINYKERAS_KERNELS=reference`` to run
+their NumPy references instead (``mode``). How work is chunked and split between threads is the
+kernels' own business (``conv2d``, ``blas``, ``_common.split_range``), its constants in ``tuning``.
 """
-from tinykeras.kernels.augment import affine_transform, affine_transform_reference
+from tinykeras.kernels.augment import (
+    affine_transform,
+    affine_transform_reference,
+    tap_transform,
+    tap_transform_backward,
+    tap_transform_backward_reference,
+    tap_transform_reference,
+)
 from tinykeras.kernels.im2col import (
     col2im,
     col2im_reference,
@@ -43,5 +52,9 @@ __all__ = [
     "max_pool_forward_reference",
     "prefers_tap_order",
     "same_padding",
+    "tap_transform",
+    "tap_transform_backward",
+    "tap_transform_backward_reference",
+    "tap_transform_reference",
     "window_pads",
 ]

@@ -3,29 +3,14 @@ between a kernel's serial and parallel driver, and the split of a batch between 
 import numba
 import numpy as np
 
-from tinykeras.kernels import blas
-
-# Below this many elements touched per call, a kernel runs on the calling thread. Numba's
-# OpenMP threads keep spinning after a parallel loop and then slow down the BLAS threads of the
-# next matrix product: on the deep MNIST CNN (batch 32, 590,000-element activations) a training
-# step took 41 ms with parallel kernels and 24 ms with serial ones on 2 cores. So only arrays
-# far larger than the tutorials' go parallel.
-PARALLEL_MIN_ELEMENTS = 8_000_000
-
-
-# From this many elements touched, a kernel over a batch (of images, of a variable's values) is
-# cut between tinykeras' own threads (``split_range``), which sleep when idle. On 2 cores, 2x2
-# max pooling forward and backward took 0.69 times as long split as on one thread for 2.1
-# million inputs (the CIFAR-10 model's first), 0.92 for 1.0 million, 1.15 for 590,000 (the
-# deep MNIST CNN's); Adam's step on 262,144 values (4 arrays of them) 0.91, on 65,536 2.2.
-SPLIT_MIN_ELEMENTS = 1_000_000
+from tinykeras.kernels import blas, tuning
 
 
 def split_range(count, elements, run):
     """Runs ``run(lo, hi)`` over ``range(count)`` (images, values) and returns its results in
-    order: on the calling thread, or, from ``SPLIT_MIN_ELEMENTS`` elements touched, one contiguous
+    order: on the calling thread, or, from ``tuning.SPLIT_MIN_ELEMENTS`` elements touched, one contiguous
     range per thread (``blas.split_batch``). ``run`` must write only its own part of the data."""
-    if count > 1 and elements >= SPLIT_MIN_ELEMENTS:
+    if count > 1 and elements >= tuning.SPLIT_MIN_ELEMENTS:
         parts = min(count, blas.split_count())
         if parts > 1:
             return blas.split_batch(count, run, parts)
@@ -39,7 +24,7 @@ def use_parallel(tasks, elements):
         tasks: the number of independent iterations the parallel driver splits.
         elements: the number of array elements the call reads and writes.
     """
-    return tasks > 1 and elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
+    return tasks > 1 and elements >= tuning.PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
 
 
 def as_float_image(x, name="x"):

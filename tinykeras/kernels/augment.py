@@ -24,8 +24,16 @@ When no matrix mixes rows and columns (no rotation or shear: A[0, 1] = A[1, 0] =
 interpolates each output row in two passes over contiguous memory, 2.5 times faster than
 sampling pixel by pixel, with the same arithmetic and so the same results.
 
-The fast kernel is a Numba function compiled on first call (``cache=True``); a plain NumPy
-reference sits below it.
+Keras 3's preprocessing layers (RandomRotation, RandomZoom, RandomTranslation) sample the same
+way through ``tap_transform``, with two differences of JAX's ``map_coordinates``: in 'constant'
+mode each of the four taps off the image reads cval (the point is blended with it, rather than
+the whole point taking cval), and 'nearest' interpolation reads the one pixel at the point
+rounded half away from zero. Each output is a fixed linear combination of input pixels (plus
+cval's share), so ``tap_transform_backward`` scatters the output gradient back through the same
+taps and weights: the transpose of the forward map.
+
+The fast kernels are Numba functions compiled on first call (``cache=True``); plain NumPy
+references sit below them.
 """
 import numpy as np
 from numba import njit, prange
@@ -189,6 +197,134 @@ def _transform_parallel(x, indices, matrices, mode, cval, separable, out):
         _transform_image(x, indices, matrices, mode, cval, separable, out, k)
 
 
+# ---- Keras 3's sampling: per-tap 'constant' mode, bilinear or nearest, and its transpose ------
+
+
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def tap_transform(x, matrices, fill_mode="reflect", cval=0.0, interpolation="bilinear"):
+    """Resamples each image of a batch through its own affine map, as Keras 3's layers do (see
+    the module doc): output pixel (i, j) of image k reads image k at row
+    ``A[0, 0] * i + A[0, 1] * j + A[0, 2]``, column ``A[1, 0] * i + A[1, 1] * j + A[1, 2]``.
+
+    Args:
+        x: (N, H, W, C) float32/float64 array.
+        matrices: (N, 2, 3) array, one inverse map per image.
+        fill_mode: one of 'constant' (each tap off the image reads cval), 'nearest', 'reflect',
+            'wrap'.
+        cval: the value read off the image in 'constant' mode.
+        interpolation: 'bilinear' or 'nearest' (the pixel at the rounded point).
+
+    Returns:
+        (N, H, W, C) array of x's dtype.
+    """
+    x, matrices, _, mode = _check_arguments(x, matrices, fill_mode, None)
+    nearest = _check_interpolation(interpolation)
+    out = np.empty_like(x)
+    kernel = _taps_parallel if use_parallel(len(x), out.size) else _taps_serial
+    kernel(x, matrices, mode, float(cval), nearest, False, out)
+    return out
+
+
+def tap_transform_backward(dy, matrices, fill_mode="reflect", interpolation="bilinear"):
+    """The transpose of ``tap_transform`` (cval's share does not depend on x): each output
+    gradient is added to the input pixels its value was read from, by the same weights.
+
+    Args:
+        dy: (N, H, W, C) float32/float64 gradient of the output.
+        matrices, fill_mode, interpolation: as given to ``tap_transform``.
+
+    Returns:
+        (N, H, W, C) gradient of x, of dy's dtype.
+    """
+    dy, matrices, _, mode = _check_arguments(dy, matrices, fill_mode, None)
+    nearest = _check_interpolation(interpolation)
+    dx = np.zeros_like(dy)
+    kernel = _taps_parallel if use_parallel(len(dy), dy.size) else _taps_serial
+    kernel(dy, matrices, mode, 0.0, nearest, True, dx)
+    return dx
+
+
+def _check_interpolation(interpolation):
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(
+            f"Expected interpolation to be one of {INTERPOLATIONS}. Received: interpolation={interpolation!r}"
+        )
+    return interpolation == "nearest"
+
+
+@njit(cache=True)
+def _round_half_away(p):
+    return np.floor(p + 0.5) if p >= 0 else -np.floor(0.5 - p)
+
+
+@njit(cache=True)
+def _keras_taps(p, n, mode, nearest):
+    """Point p on an axis of length n, as JAX's map_coordinates reads it: the two taps' indices
+    into [0, n), the weight of the second, and whether each tap is on the image (always, unless
+    the mode is 'constant', where an off-image tap reads cval)."""
+    if nearest:
+        p = _round_half_away(p)
+    low = np.floor(p)
+    i = int(low)
+    if mode == CONSTANT:
+        first_inside, second_inside = 0 <= i < n, 0 <= i + 1 < n
+        return min(max(i, 0), n - 1), min(max(i + 1, 0), n - 1), p - low, first_inside, second_inside
+    return _source_index(i, n, mode), _source_index(i + 1, n, mode), p - low, True, True
+
+
+@njit(cache=True)
+def _taps_image(image, a, mode, cval, nearest, adjoint, out):
+    """Forward: out (H, W, C) from image through matrix a. Adjoint: image holds the output's
+    gradient, and each value is added into out (the input's gradient) through the same taps."""
+    H, W, C = out.shape
+    for i in range(H):
+        for j in range(W):
+            t, b, fr, t_in, b_in = _keras_taps(a[0, 0] * i + a[0, 1] * j + a[0, 2], H, mode, nearest)
+            lt, rt, fc, l_in, r_in = _keras_taps(a[1, 0] * i + a[1, 1] * j + a[1, 2], W, mode, nearest)
+            # The four taps' weights; a tap off the image (constant mode) weighs cval instead.
+            w_tl, w_tr = (1.0 - fr) * (1.0 - fc), (1.0 - fr) * fc
+            w_bl, w_br = fr * (1.0 - fc), fr * fc
+            off = 0.0
+            if not (t_in and l_in):
+                off += w_tl
+                w_tl = 0.0
+            if not (t_in and r_in):
+                off += w_tr
+                w_tr = 0.0
+            if not (b_in and l_in):
+                off += w_bl
+                w_bl = 0.0
+            if not (b_in and r_in):
+                off += w_br
+                w_br = 0.0
+            if adjoint:
+                for ch in range(C):
+                    g = image[i, j, ch]
+                    out[t, lt, ch] += w_tl * g
+                    out[t, rt, ch] += w_tr * g
+                    out[b, lt, ch] += w_bl * g
+                    out[b, rt, ch] += w_br * g
+            else:
+                for ch in range(C):
+                    out[i, j, ch] = (w_tl * image[t, lt, ch] + w_tr * image[t, rt, ch]
+                                     + w_bl * image[b, lt, ch] + w_br * image[b, rt, ch] + off * cval)
+
+
+@njit(cache=True)
+def _taps_serial(x, matrices, mode, cval, nearest, adjoint, out):
+    for k in range(out.shape[0]):
+        _taps_image(x[k], matrices[k], mode, cval, nearest, adjoint, out[k])
+
+
+@njit(cache=True, parallel=True)
+def _taps_parallel(x, matrices, mode, cval, nearest, adjoint, out):
+    # Each iteration writes only its own image (the adjoint scatters within one image).
+    for k in prange(out.shape[0]):
+        _taps_image(x[k], matrices[k], mode, cval, nearest, adjoint, out[k])
+
+
 # ---- plain NumPy reference ----------------------------------------------------------------------
 
 
@@ -229,3 +365,55 @@ def affine_transform_reference(x, matrices, fill_mode="nearest", cval=0.0, indic
     right = (1.0 - fr) * x[n, t, rt] + fr * x[n, b, rt]
     value = (1.0 - fc) * left + fc * right
     return np.where((row_inside & column_inside)[..., None], value, cval).astype(x.dtype)
+
+
+def _reference_keras_taps(p, n, fill_mode, nearest):
+    """``_keras_taps`` for an array of points: (first index, second index, weight, first inside,
+    second inside)."""
+    if nearest:
+        p = np.sign(p) * np.floor(np.abs(p) + 0.5)
+    low = np.floor(p)
+    i = low.astype(np.int64)
+    if fill_mode == "constant":
+        inside = [(0 <= k) & (k < n) for k in (i, i + 1)]
+        return np.clip(i, 0, n - 1), np.clip(i + 1, 0, n - 1), p - low, inside[0], inside[1]
+    true = np.ones(p.shape, dtype=bool)
+    return _extend(i, n, fill_mode), _extend(i + 1, n, fill_mode), p - low, true, true
+
+
+def _reference_tap_weights(matrices, H, W, fill_mode, nearest):
+    """For every output pixel of every image, its four taps: (rows, cols, weights, inside), each
+    of shape (N, H, W, 4)."""
+    i = np.arange(H, dtype=np.float64)[None, :, None]
+    j = np.arange(W, dtype=np.float64)[None, None, :]
+    a = matrices[:, :, :, None, None]
+    t, b, fr, t_in, b_in = _reference_keras_taps(a[:, 0, 0] * i + a[:, 0, 1] * j + a[:, 0, 2], H, fill_mode, nearest)
+    lt, rt, fc, l_in, r_in = _reference_keras_taps(a[:, 1, 0] * i + a[:, 1, 1] * j + a[:, 1, 2], W, fill_mode, nearest)
+    rows = np.stack([t, t, b, b], axis=-1)
+    cols = np.stack([lt, rt, lt, rt], axis=-1)
+    weights = np.stack([(1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc], axis=-1)
+    inside = np.stack([t_in & l_in, t_in & r_in, b_in & l_in, b_in & r_in], axis=-1)
+    return rows, cols, weights, inside
+
+
+def tap_transform_reference(x, matrices, fill_mode="reflect", cval=0.0, interpolation="bilinear"):
+    """``tap_transform`` in plain NumPy: all taps at once, then four gathers."""
+    x, matrices, _, _ = _check_arguments(x, matrices, fill_mode, None)
+    nearest = _check_interpolation(interpolation)
+    rows, cols, weights, inside = _reference_tap_weights(matrices, x.shape[1], x.shape[2], fill_mode, nearest)
+    n = np.arange(len(x))[:, None, None, None]
+    values = np.where(inside[..., None], x[n, rows, cols], cval)  # (N, H, W, 4, C)
+    return (weights[..., None] * values).sum(axis=3).astype(x.dtype)
+
+
+def tap_transform_backward_reference(dy, matrices, fill_mode="reflect", interpolation="bilinear"):
+    """``tap_transform_backward`` in plain NumPy: one scatter-add of every tap."""
+    dy, matrices, _, _ = _check_arguments(dy, matrices, fill_mode, None)
+    nearest = _check_interpolation(interpolation)
+    N, H, W, C = dy.shape
+    rows, cols, weights, inside = _reference_tap_weights(matrices, H, W, fill_mode, nearest)
+    n = np.broadcast_to(np.arange(N)[:, None, None, None], rows.shape)
+    contributions = np.where(inside[..., None], weights[..., None] * dy[:, :, :, None, :], 0.0)
+    dx = np.zeros(dy.shape, dtype=np.float64)
+    np.add.at(dx, (n, rows, cols), contributions)
+    return dx.astype(dy.dtype)

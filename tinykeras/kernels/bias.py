@@ -5,20 +5,41 @@ NumPy broadcasts ``z += b`` and reduces ``dz.sum(axis=0)`` with an inner loop as
 (8 filters, 10 classes), which makes both several times slower than a plain loop compiled by
 Numba. The loops treat a few consecutive rows as one wide row, so that the loop is long enough
 to vectorise. The column sums accumulate in float64, so a float32 gradient summed over a large
-batch of pixels loses no precision.
+batch of pixels loses no precision. ``normalization`` builds its loops on the same wide rows
+(``wide_row_count``, ``tile``, ``fold``).
 """
 import numpy as np
 from numba import njit
 
-# Consecutive rows are grouped into wide rows of about this many values.
-WIDE_ROW = 64
+from tinykeras.kernels import tuning
+from tinykeras.kernels.mode import switchable
 
 
 def wide_row_count(columns):
-    """How many consecutive rows of ``columns`` values make one wide row (at least one)."""
-    return max(1, WIDE_ROW // columns)
+    """How many consecutive rows of ``columns`` values make one wide row (at least one): about
+    ``tuning.WIDE_ROW`` values."""
+    return max(1, tuning.WIDE_ROW // columns)
 
 
+@njit(cache=True, nogil=True)
+def tile(values, width, dtype):
+    """``values`` repeated to ``width`` values of ``dtype`` (one wide row)."""
+    tiled = np.empty(width, dtype=dtype)
+    for k in range(width):
+        tiled[k] = values[k % values.size]
+    return tiled
+
+
+@njit(cache=True, nogil=True)
+def fold(wide, columns):
+    """The sums of a wide row's values column by column, in float64."""
+    total = np.zeros(columns)
+    for k in range(wide.size):
+        total[k % columns] += wide[k]
+    return total
+
+
+@switchable
 def add_bias(z, bias, relu=False):
     """``z += bias`` in place for a C-contiguous (rows, columns) ``z``, then with ``relu``
     ``z = max(z, 0)`` (NaN propagated); returns z. ``bias`` None adds nothing."""
@@ -28,6 +49,7 @@ def add_bias(z, bias, relu=False):
     return z
 
 
+@switchable
 def bias_gradient(dz):
     """The sum over rows of a (rows, columns) ``dz``, in dz's dtype (accumulated in float64)."""
     out = np.empty(dz.shape[1], dtype=dz.dtype)
@@ -35,6 +57,7 @@ def bias_gradient(dz):
     return out
 
 
+@switchable
 def relu_gradient(dy, y, out, sums=None):
     """``out = dy`` where ``y > 0``, else 0 (the gradient through ``y = relu(z)``), for
     C-contiguous (rows, columns) arrays; with ``sums`` (float64, one per column), adds the column
@@ -47,15 +70,6 @@ def relu_gradient(dy, y, out, sums=None):
     return out
 
 
-@njit(cache=True)
-def _tiled(bias, width):
-    """bias repeated to ``width`` values (one wide row)."""
-    tiled = np.empty(width, dtype=bias.dtype)
-    for k in range(width):
-        tiled[k] = bias[k % bias.size]
-    return tiled
-
-
 @njit(cache=True, nogil=True)
 def _add_rows(z, bias, m, relu):
     # As in _column_sums: m rows at a time, against the bias repeated m times. The value stored
@@ -63,7 +77,7 @@ def _add_rows(z, bias, m, relu):
     # place, would become a store only where z < 0, which does not vectorise).
     rows, columns = z.shape
     width, wide_rows = m * columns, rows // m
-    tiled = _tiled(bias, width)
+    tiled = tile(bias, width, bias.dtype)
     flat = z.reshape(rows * columns)
     zero = z.dtype.type(0)
     for r in range(wide_rows):
@@ -118,11 +132,35 @@ def _column_sums(dz, m, out):
         base = r * width
         for k in range(width):
             wide[k] += flat[base + k]
-    total = np.zeros(columns)
-    for k in range(width):
-        total[k % columns] += wide[k]
+    total = fold(wide, columns)
     for r in range(wide_rows * m, rows):
         for c in range(columns):
             total[c] += dz[r, c]
     for c in range(columns):
         out[c] = total[c]
+
+
+# ---- plain NumPy references -------------------------------------------------------------------
+
+
+def add_bias_reference(z, bias, relu=False):
+    """``add_bias`` in plain NumPy: ``z += bias``, then ``z[z <= 0] = 0`` with relu (NaN kept)."""
+    if bias is not None:
+        z += bias
+    if relu:
+        z[z <= 0] = 0
+    return z
+
+
+def bias_gradient_reference(dz):
+    """``bias_gradient`` in plain NumPy: the column sums, accumulated in float64."""
+    return dz.sum(axis=0, dtype=np.float64).astype(dz.dtype)
+
+
+def relu_gradient_reference(dy, y, out, sums=None):
+    """``relu_gradient`` in plain NumPy: ``out = dy`` where ``y > 0``, else 0; its column sums
+    added to ``sums``."""
+    out[...] = np.where(y > 0, dy, dy.dtype.type(0))
+    if sums is not None:
+        sums += out.sum(axis=0, dtype=np.float64)
+    return out

@@ -10,7 +10,7 @@ took 343 ms in the same process as 322 ms unsplit, because OpenBLAS' threads, wo
 model's other products, spun beside them; with ``OPENBLAS_THREAD_TIMEOUT=4`` (read when NumPy
 loads OpenBLAS), which makes them sleep at once, 255 ms against 342 ms.
 
-So ``matmul`` never lets OpenBLAS use its threads. A product below ``PARALLEL_MIN_FLOPS`` runs
+So ``matmul`` never lets OpenBLAS use its threads. A product below ``tuning.PARALLEL_MIN_FLOPS`` runs
 on the calling thread (a product this small loses more to waking a thread than it gains: a
 3 MFLOP convolution product took 0.2 ms on one thread and up to 3.8 ms on two when another
 process kept the cores busy). A larger one is cut into bands of rows (or of columns of ``b`` when
@@ -20,7 +20,7 @@ then sleep, instead of spinning on as OpenBLAS' do (see ``_Helper``).
 
 ``split_batch`` also runs a convolution's whole pipeline a part of the batch per thread:
 unfolding, products and bias on one core, so that the products read rows that the same core has
-just written (see ``layers.convolutional``).
+just written (see ``kernels.conv2d``).
 
 The thread count is set through ``openblas_set_num_threads_local``, which, despite its name,
 is process-wide in the OpenBLAS NumPy ships (0.3.31, built on pthreads): each call returns the
@@ -42,13 +42,8 @@ import threading
 import numpy as np
 from numba import njit
 
-from tinykeras.kernels import denormals
-
-# Products below this many floating-point operations (2*M*K*N) run on one thread: a product this
-# small takes about 0.1 ms, so one thread costs little when idle and saves much when busy.
-PARALLEL_MIN_FLOPS = 5_000_000
-# The fewest rows (or columns) a band of a split product gets.
-BAND_MIN_ROWS = 16
+from tinykeras.kernels import denormals, tuning
+from tinykeras.kernels.mode import switchable
 
 
 def _numpy_openblas():
@@ -141,11 +136,6 @@ class _SplitPart(threading.local):
 _PART = _SplitPart()
 
 
-# How long a thread waiting for a part, or for a part to end, watches for it before it sleeps:
-# about 1 ms (a round of ``watch`` takes about 25 ns).
-WATCH_ROUNDS = 40_000
-
-
 @njit(cache=True, nogil=True)
 def watch(flag, rounds):
     """Returns once ``flag[0]`` is nonzero or after ``rounds`` rounds, without holding the GIL.
@@ -171,7 +161,7 @@ class _Helper:
 
     A thread asleep on a lock can take far longer to wake, though: on a 2-core virtual machine
     the helper often began its half of a 0.4 ms product only once the caller had finished the
-    other half. So each side first watches a flag for up to ``WATCH_ROUNDS`` (about 1 ms), the
+    other half. So each side first watches a flag for up to ``tuning.WATCH_ROUNDS`` (about 1 ms), the
     helper after each part for the next one, the caller for the end of the helper's part, and
     sleeps on the lock only after that; a training step sends its parts closer together than
     that. Training steps alternated in one process took 0.951x as long with the watch as
@@ -188,7 +178,7 @@ class _Helper:
 
     def _serve(self):
         while True:
-            watch(self._started, WATCH_ROUNDS)
+            watch(self._started, tuning.WATCH_ROUNDS)
             self._start.acquire()
             self._started[0] = 0
             task, lo, hi, control = self._part
@@ -207,7 +197,7 @@ class _Helper:
 
     def finish(self):
         """Waits for the part; returns (succeeded, result or exception)."""
-        watch(self._finished, WATCH_ROUNDS)
+        watch(self._finished, tuning.WATCH_ROUNDS)
         self._done.acquire()
         self._finished[0] = 0
         outcome, self._part, self._outcome = self._outcome, None, None
@@ -244,14 +234,15 @@ def _one_blas_thread():
             _set_local_threads(previous)
 
 
+@switchable
 def matmul(a, b, out=None):
-    """``a @ b`` for 2-D operands: on the calling thread when ``2*M*K*N < PARALLEL_MIN_FLOPS``
+    """``a @ b`` for 2-D operands: on the calling thread when ``2*M*K*N < tuning.PARALLEL_MIN_FLOPS``
     or inside a part of ``split_batch``, else in bands, one per thread: bands of rows of ``a``,
     or of columns of ``b`` when ``b`` is the larger operand."""
     if _set_local_threads is None or _PART.active:
         return np.matmul(a, b, out=out)
     rows = a.shape[0]
-    if 2 * rows * a.shape[1] * b.shape[1] < PARALLEL_MIN_FLOPS:
+    if 2 * rows * a.shape[1] * b.shape[1] < tuning.PARALLEL_MIN_FLOPS:
         with _one_blas_thread():
             return np.matmul(a, b, out=out)
     if out is None:
@@ -264,8 +255,13 @@ def matmul(a, b, out=None):
         np.matmul(first[lo:hi], second, out=result[lo:hi])
 
     length = first.shape[0]
-    split_batch(length, band, max(1, min(split_count(), length // BAND_MIN_ROWS)))
+    split_batch(length, band, max(1, min(split_count(), length // tuning.BAND_MIN_ROWS)))
     return out
+
+
+def matmul_reference(a, b, out=None):
+    """``matmul`` in plain NumPy: ``np.matmul``, BLAS on the threads it chooses."""
+    return np.matmul(a, b, out=out)
 
 
 def split_count():

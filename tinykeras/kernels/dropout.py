@@ -1,10 +1,13 @@
 """Inverted dropout in one pass: the uniform draws become the mask in place while the output
 is written. NumPy's ``(u >= rate).astype(dtype) * scale`` and ``x * mask`` take four passes and
-three temporaries the size of the input."""
+three temporaries the size of the input. Each kernel has its plain NumPy reference at the end."""
 import numpy as np
 from numba import njit
 
+from tinykeras.kernels.mode import switchable
 
+
+@switchable
 def dropout_mask(u, rate):
     """Turns uniform draws ``u`` in [0, 1), in place, into the mask ``1 / (1 - rate)`` where
     ``u >= rate``, else 0, in u's dtype. Returns u."""
@@ -12,6 +15,7 @@ def dropout_mask(u, rate):
     return u
 
 
+@switchable
 def dropout_forward(x, u, rate):
     """``x * mask`` with the mask of ``dropout_mask``, made in place in ``u`` (the shape and
     dtype of x) as the output is computed.
@@ -46,3 +50,16 @@ def _mask_and_apply(x, u, y, rate, scale):
         m = scale if u[i] >= rate else zero
         u[i] = m
         y[i] = x[i] * m  # as x * mask: a NaN or an infinity dropped still gives NaN
+
+
+def dropout_mask_reference(u, rate):
+    """``dropout_mask`` in plain NumPy: ``u = (u >= rate) / (1 - rate)`` in place."""
+    u[...] = np.where(u >= u.dtype.type(rate), u.dtype.type(1 / (1 - rate)), u.dtype.type(0))
+    return u
+
+
+def dropout_forward_reference(x, u, rate):
+    """``dropout_forward`` in plain NumPy: the mask of ``dropout_mask`` made in ``u``, then
+    ``x * mask``."""
+    x = np.asarray(x)
+    return x * dropout_mask_reference(u, rate)

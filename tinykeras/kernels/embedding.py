@@ -3,7 +3,10 @@ table they were read from (an id read twice receives both rows)."""
 import numpy as np
 from numba import njit
 
+from tinykeras.kernels.mode import switchable
 
+
+@switchable
 def scatter_add_rows(table, ids, rows):
     """``table[ids[i]] += rows[i]`` for every i, in place, repeated ids accumulating.
 

@@ -18,6 +18,7 @@ NumPy reference below it (``im2col_reference``, ``col2im_reference``).
 import numpy as np
 from numba import njit, prange
 
+from tinykeras.kernels import tuning
 from tinykeras.kernels._common import (
     as_float_image,
     int_pair,
@@ -25,9 +26,8 @@ from tinykeras.kernels._common import (
     output_size_from_pads,
     use_parallel,
 )
+from tinykeras.kernels.mode import switchable
 
-TAP_ORDER_MIN_ELEMENTS = 32_768
-"""The smallest im2col matrix filled column by column (see ``prefers_tap_order``)."""
 
 
 def conv_output_size(size, kernel, stride, dilation, padding):
@@ -80,6 +80,7 @@ def _geometry(x_shape, kernel_size, strides, dilation, pads):
     return (H, W, C, KH, KW, SH, SW, DH, DW, top, left, OH, OW)
 
 
+@switchable
 def im2col(x, kernel_size, strides, dilation, pads, out=None):
     """Unfolds every receptive field of an NHWC batch into a row.
 
@@ -119,15 +120,13 @@ def prefers_tap_order(channels, size):
     """Whether ``im2col`` is faster column by column (into an F-ordered ``out``) than row by row.
 
     Column by column costs a few NumPy calls per tap, about 50 us in all for a 3x3 kernel; it
-    pays on single-channel images once the matrix is large. On the MNIST CNN's first layer (32
-    images of 28x28x1, 3x3 kernel) it takes 0.10 ms against 0.34 ms row by row; at three
-    channels row by row is already as fast, counting the matrix product.
+    pays on single-channel images once the matrix is large (``tuning.TAP_ORDER_MIN_ELEMENTS``).
 
     Args:
         channels: C, the input's channels.
         size: the number of elements of the matrix, N*OH*OW*KH*KW*C.
     """
-    return channels == 1 and size >= TAP_ORDER_MIN_ELEMENTS
+    return channels == 1 and size >= tuning.TAP_ORDER_MIN_ELEMENTS
 
 
 def _im2col_by_taps(x, planes, geom):
@@ -160,6 +159,7 @@ def _im2col_by_taps(x, planes, geom):
                     w0 + wlo * SW : w0 + (whi - 1) * SW + 1 : SW]
 
 
+@switchable
 def col2im(dcols, x_shape, kernel_size, strides, dilation, pads, out=None):
     """The adjoint of ``im2col``: scatter-adds each row of ``dcols`` back onto its input pixels.
 

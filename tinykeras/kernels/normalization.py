@@ -12,9 +12,11 @@ enough even when the mean is large against the spread (raw pixels in 0..255).
 import numpy as np
 from numba import njit
 
-from tinykeras.kernels.bias import wide_row_count
+from tinykeras.kernels.bias import fold, tile, wide_row_count
+from tinykeras.kernels.mode import switchable
 
 
+@switchable
 def channel_moments(x):
     """The mean and the biased variance of each column of a C-contiguous (rows, channels) x.
 
@@ -30,6 +32,7 @@ def channel_moments(x):
     return mean, variance
 
 
+@switchable
 def normalize(x, mu, scale, shift, out=None):
     """``out = (x - mu) * scale + shift``, column by column, for a (rows, channels) x.
 
@@ -47,6 +50,7 @@ def normalize(x, mu, scale, shift, out=None):
     return out
 
 
+@switchable
 def gradient_sums(dy, x, mu):
     """The column sums ``sum(dy)`` and ``sum(dy * (x - mu))`` of two (rows, channels) arrays.
 
@@ -63,6 +67,7 @@ def gradient_sums(dy, x, mu):
     return sum_dy, sum_dy_xc
 
 
+@switchable
 def normalize_backward(dy, x, mu, a, c, d, out=None):
     """``out = dy * a + (x - mu) * c + d``, column by column: the input gradient of batch
     normalization once its per-channel coefficients are known."""
@@ -76,26 +81,10 @@ def normalize_backward(dy, x, mu, a, c, d, out=None):
 
 
 @njit(cache=True)
-def _tile(values, width, dtype):
-    tiled = np.empty(width, dtype=dtype)
-    for k in range(width):
-        tiled[k] = values[k % values.size]
-    return tiled
-
-
-@njit(cache=True)
-def _fold(wide, columns):
-    total = np.zeros(columns)
-    for k in range(wide.size):
-        total[k % columns] += wide[k]
-    return total
-
-
-@njit(cache=True)
 def _moments(x, m, mean, variance):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
-    shift = _tile(x[0], width, np.float64)
+    shift = tile(x[0], width, np.float64)
     flat = x.reshape(rows * columns)
     s1 = np.zeros(width)
     s2 = np.zeros(width)
@@ -105,7 +94,7 @@ def _moments(x, m, mean, variance):
             v = flat[base + k] - shift[k]
             s1[k] += v
             s2[k] += v * v
-    t1, t2 = _fold(s1, columns), _fold(s2, columns)
+    t1, t2 = fold(s1, columns), fold(s2, columns)
     for r in range(wide_rows * m, rows):
         for c in range(columns):
             v = x[r, c] - shift[c]
@@ -121,7 +110,7 @@ def _moments(x, m, mean, variance):
 def _normalize(x, mu, scale, shift, m, out):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
-    tmu, tscale, tshift = _tile(mu, width, x.dtype), _tile(scale, width, x.dtype), _tile(shift, width, x.dtype)
+    tmu, tscale, tshift = tile(mu, width, x.dtype), tile(scale, width, x.dtype), tile(shift, width, x.dtype)
     flat, flat_out = x.reshape(rows * columns), out.reshape(rows * columns)
     for r in range(wide_rows):
         base = r * width
@@ -136,7 +125,7 @@ def _normalize(x, mu, scale, shift, m, out):
 def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
-    tmu = _tile(mu, width, x.dtype)
+    tmu = tile(mu, width, x.dtype)
     flat_dy, flat_x = dy.reshape(rows * columns), x.reshape(rows * columns)
     s1 = np.zeros(width)
     s2 = np.zeros(width)
@@ -146,7 +135,7 @@ def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
             g = flat_dy[base + k]
             s1[k] += g
             s2[k] += g * (flat_x[base + k] - tmu[k])
-    t1, t2 = _fold(s1, columns), _fold(s2, columns)
+    t1, t2 = fold(s1, columns), fold(s2, columns)
     for r in range(wide_rows * m, rows):
         for c in range(columns):
             t1[c] += dy[r, c]
@@ -160,8 +149,8 @@ def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
 def _normalize_backward(dy, x, mu, a, c_, d, m, out):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
-    tmu, ta = _tile(mu, width, x.dtype), _tile(a, width, x.dtype)
-    tc, td = _tile(c_, width, x.dtype), _tile(d, width, x.dtype)
+    tmu, ta = tile(mu, width, x.dtype), tile(a, width, x.dtype)
+    tc, td = tile(c_, width, x.dtype), tile(d, width, x.dtype)
     flat_dy, flat_x, flat_out = dy.reshape(rows * columns), x.reshape(rows * columns), out.reshape(rows * columns)
     for r in range(wide_rows):
         base = r * width
@@ -172,9 +161,13 @@ def _normalize_backward(dy, x, mu, a, c_, d, m, out):
             out[r, c] = dy[r, c] * a[c] + (x[r, c] - mu[c]) * c_[c] + d[c]
 
 
-def normalize_reference(x, mu, scale, shift):
+def normalize_reference(x, mu, scale, shift, out=None):
     """Plain NumPy ``(x - mu) * scale + shift``."""
-    return ((x - mu) * scale + shift).astype(x.dtype)
+    y = ((x - mu) * scale + shift).astype(x.dtype)
+    if out is None:
+        return y
+    out[...] = y
+    return out
 
 
 def channel_moments_reference(x):
@@ -187,3 +180,12 @@ def gradient_sums_reference(dy, x, mu):
     """Plain NumPy ``sum(dy)`` and ``sum(dy * (x - mu))`` per column, in float64."""
     dy, centred = dy.astype(np.float64), x.astype(np.float64) - mu
     return dy.sum(axis=0), (dy * centred).sum(axis=0)
+
+
+def normalize_backward_reference(dy, x, mu, a, c, d, out=None):
+    """Plain NumPy ``dy * a + (x - mu) * c + d``."""
+    dx = (dy * a + (x - mu) * c + d).astype(dy.dtype)
+    if out is None:
+        return dx
+    out[...] = dx
+    return out

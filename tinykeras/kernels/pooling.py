@@ -17,6 +17,7 @@ from tinykeras.kernels._common import (
     output_size_from_pads,
     split_range,
 )
+from tinykeras.kernels.mode import switchable
 
 
 def _halves(geom):
@@ -48,6 +49,15 @@ def _geometry(x_shape, pool_size, strides, pads):
     return (H, W, C, PH, PW, SH, SW, top, left, OH, OW)
 
 
+def _pooled(x, pool_size, strides, pads):
+    """x as a float NHWC image, its window geometry, and an empty (N, OH, OW, C) output of its
+    dtype."""
+    x = as_float_image(x)
+    geom = _geometry(x.shape, pool_size, strides, pads)
+    return x, geom, np.empty((x.shape[0], geom[9], geom[10], geom[2]), dtype=x.dtype)
+
+
+@switchable
 def max_pool_forward(x, pool_size, strides, pads):
     """Max pooling.
 
@@ -60,16 +70,14 @@ def max_pool_forward(x, pool_size, strides, pads):
         argmax: int32 (N, OH, OW, C), the flat index ``h * W + w`` within the image of the input
             that won; the first in row-major window order on ties (a NaN wins and propagates).
     """
-    x = as_float_image(x)
-    geom = _geometry(x.shape, pool_size, strides, pads)
-    N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
-    y = np.empty((N, OH, OW, C), dtype=x.dtype)
-    argmax = np.empty((N, OH, OW, C), dtype=np.int32)
+    x, geom, y = _pooled(x, pool_size, strides, pads)
+    argmax = np.empty(y.shape, dtype=np.int32)
     halving = _halves(geom)
-    split_range(N, x.size, lambda lo, hi: _max_forward_images(x, y, argmax, geom, halving, lo, hi))
+    split_range(len(x), x.size, lambda lo, hi: _max_forward_images(x, y, argmax, geom, halving, lo, hi))
     return y, argmax
 
 
+@switchable
 def max_pool_backward(dy, argmax, x_shape):
     """The gradient of max pooling: each dy is added to the input that won its window.
 
@@ -104,6 +112,7 @@ def max_pool_backward(dy, argmax, x_shape):
     return dx.reshape(N, H, W, C)
 
 
+@switchable
 def avg_pool_forward(x, pool_size, strides, pads):
     """Average pooling: the mean of each window over its non-padded positions.
 
@@ -114,14 +123,12 @@ def avg_pool_forward(x, pool_size, strides, pads):
     Returns:
         y: (N, OH, OW, C) of x's dtype.
     """
-    x = as_float_image(x)
-    geom = _geometry(x.shape, pool_size, strides, pads)
-    N, C, OH, OW = x.shape[0], geom[2], geom[9], geom[10]
-    y = np.empty((N, OH, OW, C), dtype=x.dtype)
-    split_range(N, x.size, lambda lo, hi: _avg_forward_images(x, y, geom, lo, hi))
+    x, geom, y = _pooled(x, pool_size, strides, pads)
+    split_range(len(x), x.size, lambda lo, hi: _avg_forward_images(x, y, geom, lo, hi))
     return y
 
 
+@switchable
 def avg_pool_backward(dy, x_shape, pool_size, strides, pads):
     """The gradient of average pooling: each dy spread equally over its window's real inputs.
 

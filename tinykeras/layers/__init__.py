@@ -34,6 +34,16 @@ from tinykeras.layers.merging import (
     subtract,
 )
 from tinykeras.layers.normalization import BatchNormalization, LayerNormalization
+from tinykeras.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
 from tinykeras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -58,6 +68,7 @@ __all__ = [
     "AveragePooling2D",
     "BatchNormalization",
     "Bidirectional",
+    "CenterCrop",
     "Concatenate",
     "Conv1D",
     "Conv2D",
@@ -89,11 +100,18 @@ __all__ = [
     "Maximum",
     "Minimum",
     "Multiply",
+    "Normalization",
     "PReLU",
     "Permute",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "ReLU",
     "RepeatVector",
+    "Rescaling",
     "Reshape",
+    "Resizing",
     "SeparableConv2D",
     "SimpleRNN",
     "Softmax",

@@ -561,7 +561,7 @@ class Layer:
                 "(units, filters, kernel_size) and the input shape it is built for."
             )
         value = initializers.get(initializer)(shape, dtype=dtype)
-        variable = Variable(name, np.ascontiguousarray(value, dtype=dtype), trainable, f"{self.name}/{name}",
+        variable = Variable(name, np.array(value, dtype=dtype, order="C"), trainable, f"{self.name}/{name}",
                             regularizers.get(regularizer), constraints.get(constraint))
         self._variables.append(variable)
         return variable

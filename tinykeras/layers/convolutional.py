@@ -4,24 +4,13 @@ A convolution is one matrix product: im2col lays every receptive field out as a 
 (N*OH*OW, KH*KW*C) matrix whose columns follow the kernel reshaped to (KH*KW*C, F), so
 ``cols @ kernel`` is the NHWC output with no transpose. Backward is two more products,
 ``dW = cols^T dY`` and ``dcols = dY W^T``, and col2im scatter-adds dcols back onto the input.
-Large batches go through these steps a chunk of images at a time (see ``CHUNK_BYTES``), and
-large products split the batch between threads (see ``PART_CHUNK_BYTES``).
+``kernels.conv2d`` runs these steps (in chunks of images, split between threads).
 """
-import threading
-
 import numpy as np
 
 from tinykeras import initializers
-from tinykeras.kernels import (
-    blas,
-    col2im,
-    conv_output_size,
-    im2col,
-    prefers_tap_order,
-    window_pads,
-)
-from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
-from tinykeras.kernels.blas import matmul, split_batch, split_count
+from tinykeras.kernels import conv_output_size, window_pads
+from tinykeras.kernels.conv2d import Geometry, conv2d_backward, conv2d_forward
 from tinykeras.layers.arguments import (
     from_channels_last,
     from_image_shape,
@@ -39,39 +28,6 @@ from tinykeras.layers.arguments import (
 from tinykeras.layers.base import WEIGHT_OPTIONS, ActivatedLayer, Layer, set_weight_options, weight_options_config
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
 from tinykeras.utils.argument_validation import check_int, is_integer
-
-# A batch is convolved a chunk of images at a time, the chunk's im2col rows taking about this
-# many bytes: the rows are then still in cache when the matrix product reads them, and the layer
-# never holds the rows of a whole batch. On the CIFAR-10 model's 32x32x32 -> 32 convolution at
-# batch 64 (75 MB of rows in one piece) the forward pass took 11 ms in chunks of 4.7 MB and
-# 28 ms in one piece, on one thread of im2col and two of BLAS.
-CHUNK_BYTES = 4 * 2**20
-
-# A batch whose product is large enough for several threads (``blas.PARALLEL_MIN_FLOPS``) is
-# split between them instead, each thread unfolding, multiplying and adding the bias for its
-# part of the images, in chunks of PART_CHUNK_BYTES (``blas.split_batch``): each core then reads
-# rows it has just written itself. On 2 cores, that convolution took 17-22 ms forward and
-# 29-53 ms backward split, 36-42 ms and 59-82 ms not (its products on two threads). On 2 cores
-# with 1 MB of L2 cache each, a training step of the deep MNIST CNN (batch 32) took 0.95 times
-# as long in chunks of 2 MB as of 1 MB, 0.99 in 3 or 4 MB, 1.23 in one chunk per part; the
-# CIFAR-10 model's (batch 64) 0.99 in 2 MB, 1.06 in 3 or 4 MB.
-PART_CHUNK_BYTES = 2 * 2**20
-
-
-class _SharedRows(threading.local):
-    """The im2col buffer of every Conv2D in a thread: a model holds one chunk's rows per thread,
-    not one per layer (the CIFAR-10 model's six convolutions held 24 MB between steps).
-
-    ``holds`` is (forward call, first image, end image) of the chunk the buffer still holds, so
-    that the backward pass of that call can skip unfolding it again; None once anything else
-    overwrites it.
-    """
-
-    array = None
-    holds = None
-
-
-_SHARED_ROWS = _SharedRows()
 
 
 def output_spatial_shape(layer, input_shape, kernel_size, strides, dilation, padding, data_format):
@@ -189,9 +145,7 @@ class Conv2D(ActivatedLayer):
         self.bias_initializer = initializers.get(bias_initializer)
         set_weight_options(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
                            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
-        self._call = None  # this layer's last forward call (see _SharedRows)
-        self._x = None
-        self._geometry = None
+        self._saved = None  # what the forward pass keeps for the backward pass
 
     def build(self, input_shape):
         require_rank(self, input_shape)
@@ -210,106 +164,28 @@ class Conv2D(ActivatedLayer):
         )
         return image_shape(input_shape[0], spatial, self.filters, self.data_format)
 
-    def _window(self, x_shape):
-        """Kernel geometry for an NHWC input shape: (kernel, strides, dilation, pads, (OH, OW))."""
-        spatial = x_shape[1:3]
+    def _window(self, spatial):
+        """(kernel, strides, dilation, pads) over an image of size ``spatial``, pads as
+        ((top, bottom), (left, right))."""
         pads = window_pads(spatial, self.kernel_size, self.strides, self.dilation_rate, self.padding)
-        out = tuple(
-            conv_output_size(n, k, s, d, self.padding)
-            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
-        )
-        return self.kernel_size, self.strides, self.dilation_rate, pads, out
-
-    def _plan(self, batch, rows_per_image, depth, itemsize):
-        """How the batch is convolved: (parts, images per chunk). A batch whose product is large
-        enough to be worth several threads is cut into parts, one per thread. A chunk holds
-        enough images to fill its budget of bytes, at least one."""
-        image_bytes = rows_per_image * depth * itemsize
-        flops = 2 * batch * rows_per_image * depth * self.filters
-        parts = min(batch, split_count()) if flops >= blas.PARALLEL_MIN_FLOPS else 1
-        budget = CHUNK_BYTES if parts == 1 else PART_CHUNK_BYTES
-        return parts, max(1, min(-(-batch // parts), budget // image_bytes))
-
-    @staticmethod
-    def _rows(count, depth, dtype, by_taps):
-        """A (count, depth) im2col matrix in this thread's shared buffer (grown if needed):
-        C-ordered, or F-ordered to be filled tap by tap."""
-        shared = _SHARED_ROWS
-        if shared.array is None or shared.array.size < count * depth or shared.array.dtype != dtype:
-            shared.array, shared.holds = np.empty(count * depth, dtype=dtype), None
-        flat = shared.array[: count * depth]
-        return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
+        return self.kernel_size, self.strides, self.dilation_rate, pads
 
     def forward_linear(self, x, training=False, relu=False):
+        # z = im2col(x) @ kernel + bias
         x = to_channels_last(x, self.data_format)
-        kernel, strides, dilation, pads, (oh, ow) = self._window(x.shape)
-        n, per_image, depth = x.shape[0], oh * ow, kernel[0] * kernel[1] * x.shape[3]
-        parts, step = self._plan(n, per_image, depth, x.itemsize)
-        by_taps = prefers_tap_order(x.shape[3], step * per_image * depth)
-        call = self._call = object()
-        kernel2d = self.kernel.value.reshape(depth, self.filters)
+        geometry = Geometry.of(x.shape, self.filters, *self._window(x.shape[1:3]))
         bias = self.bias.value if self.use_bias else None
-        z = np.empty((n * per_image, self.filters), dtype=x.dtype)
-
-        def convolve(lo, hi):
-            for start in range(lo, hi, step):
-                stop = min(hi, start + step)
-                chunk = self._rows((stop - start) * per_image, depth, x.dtype, by_taps)
-                im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-                _SHARED_ROWS.holds = (call, start, stop)
-                out = matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
-                if bias is not None or relu:  # while the chunk's output is still in cache
-                    add_bias(out, bias, relu)
-
-        split_batch(n, convolve, parts)
-        self._x = x
-        self._geometry = (kernel, strides, dilation, pads, per_image, parts, step, by_taps)
-        return from_channels_last(z.reshape(n, oh, ow, self.filters), self.data_format)
+        z, self._saved = conv2d_forward(x, self.kernel.value, bias, geometry, relu)
+        return from_channels_last(z, self.data_format)
 
     def backward_linear(self, dz, relu=False):
-        # Each part goes chunk by chunk, last first: its thread's buffer still holds the last
-        # chunk's rows from forward unless another Conv2D has used it since, and earlier chunks
-        # are unfolded again. With relu, dz arrives as dy, the gradient of relu(z), and each
-        # chunk's dz is taken into a scratch matrix just before its products read it.
-        x = self._x
-        kernel, strides, dilation, pads, per_image, parts, step, by_taps = self._geometry
-        call = self._call
-        dz2 = to_channels_last(dz, self.data_format).reshape(-1, self.filters)
-        kernel2d = self.kernel.value.reshape(-1, self.filters)
-        depth = kernel2d.shape[0]
-        dx = np.empty(x.shape, dtype=x.dtype) if self.input_gradient else None
-        y2 = to_channels_last(self._y.reshape(dz.shape), self.data_format).reshape(-1, self.filters) if relu else None
-        bias_sums = relu and self.use_bias
-
-        def differentiate(lo, hi):
-            """(dkernel, bias sums or None) of the images lo..hi-1; their dx."""
-            dkernel = np.zeros((depth, self.filters), dtype=x.dtype)
-            sums = np.zeros(self.filters) if bias_sums else None
-            scratch = np.empty((step * per_image, self.filters), dtype=x.dtype) if relu else None
-            for start in reversed(range(lo, hi, step)):
-                stop = min(hi, start + step)
-                rows = slice(start * per_image, stop * per_image)
-                chunk = self._rows((stop - start) * per_image, depth, x.dtype, by_taps)
-                if _SHARED_ROWS.holds != (call, start, stop):
-                    im2col(x[start:stop], kernel, strides, dilation, pads, out=chunk)
-                _SHARED_ROWS.holds = None  # dcols may overwrite the rows below
-                g = dz2[rows]
-                if relu:
-                    g = relu_gradient(g, y2[rows], scratch[: len(g)], sums)
-                dkernel += matmul(chunk.T, g)
-                if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
-                    dcols = matmul(g, kernel2d.T, out=None if by_taps else chunk)
-                    col2im(dcols, (stop - start,) + x.shape[1:], kernel, strides, dilation, pads, out=dx[start:stop])
-            return dkernel, sums
-
-        (dkernel, sums), *others = split_batch(x.shape[0], differentiate, parts)
-        for more_dkernel, more_sums in others:
-            dkernel += more_dkernel
-            if bias_sums:
-                sums += more_sums
-        self.grads = [dkernel.reshape(self.kernel.shape)]
-        if self.use_bias:
-            self.grads.append(sums.astype(x.dtype) if relu else bias_gradient(dz2))
+        # dkernel = im2col(x)^T dz, dbias = sum(dz), dx = col2im(dz kernel^T); with relu, dz
+        # arrives as dy, the gradient of relu(z), and goes through ReLU first.
+        y = to_channels_last(self._y.reshape(dz.shape), self.data_format) if relu else None
+        dz = to_channels_last(dz, self.data_format)
+        dx, dkernel, dbias = conv2d_backward(dz, self.kernel.value, self._saved, y, self.use_bias,
+                                             self.input_gradient)
+        self.grads = [dkernel] + ([dbias] if self.use_bias else [])
         return None if dx is None else from_channels_last(dx, self.data_format)
 
     def get_config(self):
@@ -399,15 +275,14 @@ class Conv1D(Conv2D):
         image = image_shape(input_shape[0], (1, length), self.filters, self.data_format)
         return from_image_shape(image, self.data_format)
 
-    def _window(self, x_shape):
+    def _window(self, spatial):
+        # As a Conv2D over images of height 1; 'causal' puts all the padding before the steps.
         kernel, strides, dilation = (1,) + self.kernel_size, (1,) + self.strides, (1,) + self.dilation_rate
-        padding = "same" if self.padding == "causal" else self.padding
         if self.padding == "causal":
             pads = ((0, 0), (dilation[1] * (kernel[1] - 1), 0))
         else:
-            pads = window_pads(x_shape[1:3], kernel, strides, dilation, padding)
-        length = conv_output_size(x_shape[2], kernel[1], strides[1], dilation[1], padding)
-        return kernel, strides, dilation, pads, (1, length)
+            pads = window_pads(spatial, kernel, strides, dilation, self.padding)
+        return kernel, strides, dilation, pads
 
     def forward_linear(self, x, training=False, relu=False):
         axis = height_axis(self.data_format)

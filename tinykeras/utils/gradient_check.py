@@ -113,7 +113,7 @@ def check_gradients(
         finally:
             backend.set_floatx(previous)
     for v in layer.variables:
-        if v.dtype != np.float64:
+        if v.dtype.kind == "f" and v.dtype != np.float64:  # integer state (a count) is not differentiated
             raise ValueError(
                 f"check_gradients needs float64 weights; layer '{layer.name}' has {v.path} in "
                 f"{v.dtype}. Build the layer after tinykeras.backend.set_floatx('float64') or "

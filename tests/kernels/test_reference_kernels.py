@@ -1,0 +1,137 @@
+"""Each kernel equals its plain NumPy reference (the one ``TINYKERAS_KERNELS=reference`` runs) on
+random shapes: the convolution's passes, the matrix product, bias and ReLU, dropout, batch
+normalization's input gradient and the optimizers' fused updates. (im2col, col2im, pooling,
+the other normalization kernels and the embedding's scatter are checked against their references
+in their own test files.)"""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers
+from tinykeras.kernels.im2col import window_pads
+
+seeds = st.integers(0, 2**32 - 1)
+dtypes = st.sampled_from([np.float32, np.float64])
+
+
+def tolerance(dtype):
+    return {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-11, "atol": 1e-11}
+
+
+@st.composite
+def convolutions(draw):
+    """(x, kernel, bias or None, Geometry) of a small convolution."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (1, 1) if max(strides) > 1 else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = draw(st.sampled_from(["valid", "same"]))
+    spatial = (draw(st.integers(3, 7)), draw(st.integers(3, 7)))
+    shape = (draw(st.integers(1, 4)), *spatial, draw(st.integers(1, 3)))
+    filters = draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(seeds))
+    dtype = draw(dtypes)
+    pads = window_pads(spatial, kernel, strides, dilation, padding)
+    geometry = conv2d.Geometry.of(shape, filters, kernel, strides, dilation, pads)
+    x = rng.standard_normal(shape).astype(dtype)
+    weights = rng.standard_normal(kernel + (shape[3], filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype) if draw(st.booleans()) else None
+    return x, weights, b, geometry
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=convolutions(), relu=st.booleans(), input_gradient=st.booleans(), seed=seeds)
+def test_conv2d_forward_and_backward_equal_their_references(case, relu, input_gradient, seed):
+    x, kernel, b, geometry = case
+    z, saved = conv2d.conv2d_forward(x, kernel, b, geometry, relu)
+    expected_z, expected_saved = conv2d.conv2d_forward_reference(x, kernel, b, geometry, relu)
+    assert z.shape == geometry.output_shape and z.dtype == x.dtype
+    np.testing.assert_allclose(z, expected_z, **tolerance(x.dtype))
+    dz = np.random.default_rng(seed).standard_normal(z.shape).astype(x.dtype)
+    relu_output = z if relu else None
+    got = conv2d.conv2d_backward(dz, kernel, saved, relu_output, b is not None, input_gradient)
+    expected = conv2d.conv2d_backward_reference(dz, kernel, expected_saved, relu_output, b is not None, input_gradient)
+    for actual, wanted in zip(got, expected):
+        if wanted is None:
+            assert actual is None
+        else:
+            assert actual.shape == wanted.shape and actual.dtype == x.dtype
+            np.testing.assert_allclose(actual, wanted, **tolerance(x.dtype))
+
+
+def test_the_geometry_names_the_output_of_explicit_pads():
+    geometry = conv2d.Geometry.of((2, 7, 6, 3), 4, (3, 3), (2, 1), (1, 1), ((1, 1), (0, 0)))
+    assert geometry.output == (4, 4)
+    assert geometry.output_shape == (2, 4, 4, 4)
+    assert (geometry.rows_per_image, geometry.depth) == (16, 27)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.integers(1, 120), inner=st.integers(1, 30), columns=st.integers(1, 30), dtype=dtypes, seed=seeds)
+def test_matmul_bias_and_relu_equal_their_references(rows, inner, columns, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a, w = rng.standard_normal((rows, inner)).astype(dtype), rng.standard_normal((inner, columns)).astype(dtype)
+    np.testing.assert_allclose(blas.matmul(a, w), blas.matmul_reference(a, w), **tolerance(dtype))
+    z, b = rng.standard_normal((rows, columns)).astype(dtype), rng.standard_normal(columns).astype(dtype)
+    z[0, 0] = np.nan
+    for relu in (False, True):
+        np.testing.assert_array_equal(bias.add_bias(z.copy(), b, relu), bias.add_bias_reference(z.copy(), b, relu))
+    np.testing.assert_allclose(bias.bias_gradient(z[1:]), bias.bias_gradient_reference(z[1:]), **tolerance(dtype))
+    dy = rng.standard_normal((rows, columns)).astype(dtype)
+    sums, expected_sums = np.ones(columns), np.ones(columns)
+    out = bias.relu_gradient(dy, z, np.empty_like(dy), sums)
+    np.testing.assert_array_equal(out, bias.relu_gradient_reference(dy, z, np.empty_like(dy), expected_sums))
+    np.testing.assert_allclose(sums, expected_sums, rtol=1e-12)
+    np.testing.assert_array_equal(activations.relu_forward(z), activations.relu_forward_reference(z))
+    np.testing.assert_array_equal(activations.relu_backward(dy, z), activations.relu_backward_reference(dy, z))
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(1, 500), rate=st.floats(0, 0.9), dtype=dtypes, seed=seeds)
+def test_dropout_equals_its_reference(size, rate, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x, u = rng.standard_normal(size).astype(dtype), rng.random(size).astype(dtype)
+    u_fast, u_reference = u.copy(), u.copy()
+    np.testing.assert_array_equal(dropout.dropout_forward(x, u_fast, rate),
+                                  dropout.dropout_forward_reference(x, u_reference, rate))
+    np.testing.assert_array_equal(u_fast, u_reference)
+    np.testing.assert_array_equal(dropout.dropout_mask(u.copy(), rate), dropout.dropout_mask_reference(u.copy(), rate))
+
+
+@settings(max_examples=30, deadline=None)
+@given(rows=st.integers(1, 200), columns=st.integers(1, 40), dtype=dtypes, seed=seeds)
+def test_normalize_backward_equals_its_reference(rows, columns, dtype, seed):
+    rng = np.random.default_rng(seed)
+    dy, x = (rng.standard_normal((rows, columns)).astype(dtype) for _ in range(2))
+    mu, a, c, d = (rng.standard_normal(columns) for _ in range(4))
+    np.testing.assert_allclose(normalization.normalize_backward(dy, x, mu, a, c, d),
+                               normalization.normalize_backward_reference(dy, x, mu, a, c, d), **tolerance(dtype))
+
+
+UPDATES = {
+    "adam_update": 4,
+    "adadelta_update": 4,
+    "adamax_update": 5,
+    "nadam_update": 9,
+    "lion_update": 5,
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(1, 300), name=st.sampled_from(sorted(UPDATES)), dtype=dtypes, seed=seeds)
+def test_the_fused_updates_give_the_bits_of_their_references(size, name, dtype, seed):
+    """The fused loops and their NumPy forms run the same operations in the same precision."""
+    rng = np.random.default_rng(seed)
+    slots = 1 if name == "lion_update" else 2
+    value, grad, *state = (rng.standard_normal(size).astype(dtype) for _ in range(2 + slots))
+    state = [np.abs(s) for s in state]
+    constants = tuple(dtype(c) for c in rng.uniform(0.1, 0.9, UPDATES[name]))
+    fast = [a.copy() for a in (value, *state)]
+    reference = [a.copy() for a in (value, *state)]
+    optimizers.run_fused(getattr(optimizers, name), fast[0], grad, fast[1:], constants)
+    optimizers.run_fused_reference(getattr(optimizers, name), reference[0], grad, reference[1:], constants)
+    for actual, wanted in zip(fast, reference):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    decayed, expected = value.copy(), value.copy()
+    optimizers.weight_decay_update(decayed, dtype(0.01), dtype(0.1))
+    optimizers.weight_decay_update_reference(expected, dtype(0.01), dtype(0.1))
+    np.testing.assert_array_equal(decayed, expected)

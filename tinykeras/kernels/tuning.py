@@ -1,0 +1,73 @@
+"""Every tuning constant of the kernels, each with the measurement that chose it.
+
+The kernels read these at each call (``tuning.CHUNK_BYTES``, not a copy taken at import), so a
+test or a measurement can set one for a while (``monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)``).
+None of them changes a result: they choose how work is cut, ordered and spread over threads.
+Timings are from a 2-core machine with 1 MB of L2 cache a core unless said otherwise.
+"""
+
+# ---- threads (``blas``, ``_common``) -------------------------------------------------------------
+
+# Matrix products below this many floating-point operations (2*M*K*N) run on the calling thread:
+# a product this small takes about 0.1 ms, so one thread costs little when idle and saves much
+# when busy (a 3 MFLOP convolution product took 0.2 ms on one thread and up to 3.8 ms on two when
+# another process kept the cores busy). A convolution whose product reaches it splits its batch
+# between threads (``conv2d``).
+PARALLEL_MIN_FLOPS = 5_000_000
+
+# The fewest rows (or columns) a band of a split matrix product gets.
+BAND_MIN_ROWS = 16
+
+# How long a thread waiting for a part of a split, or for a part to end, watches for it before it
+# sleeps: about 1 ms (a round of ``blas.watch`` takes about 25 ns). Training steps alternated in
+# one process took 0.951x as long with the watch as without on the deep MNIST CNN, 0.950x on the
+# CIFAR-10 model (0.985x with a 0.2 ms watch).
+WATCH_ROUNDS = 40_000
+
+# From this many elements touched, a kernel over a batch (of images, of a variable's values) is
+# cut between tinykeras' own threads (``_common.split_range``), which sleep when idle. On 2 cores,
+# 2x2 max pooling forward and backward took 0.69 times as long split as on one thread for 2.1
+# million inputs (the CIFAR-10 model's first), 0.92 for 1.0 million, 1.15 for 590,000 (the deep
+# MNIST CNN's); Adam's step on 262,144 values (4 arrays of them) 0.91, on 65,536 2.2.
+SPLIT_MIN_ELEMENTS = 1_000_000
+
+# Below this many elements touched per call, a kernel with a Numba ``prange`` driver (im2col,
+# col2im, affine_transform) runs its serial one. Numba's OpenMP threads keep spinning after a
+# parallel loop and then slow down the BLAS threads of the next matrix product: on the deep MNIST
+# CNN (batch 32, 590,000-element activations) a training step took 41 ms with parallel kernels
+# and 24 ms with serial ones on 2 cores. So only arrays far larger than the tutorials' go
+# parallel.
+PARALLEL_MIN_ELEMENTS = 8_000_000
+
+# ---- convolution (``conv2d``) --------------------------------------------------------------------
+
+# A batch is convolved a chunk of images at a time, the chunk's im2col rows taking about this many
+# bytes: the rows are then still in cache when the matrix product reads them, and the layer never
+# holds the rows of a whole batch. On the CIFAR-10 model's 32x32x32 -> 32 convolution at batch 64
+# (75 MB of rows in one piece) the forward pass took 11 ms in chunks of 4.7 MB and 28 ms in one
+# piece, on one thread of im2col and two of BLAS.
+CHUNK_BYTES = 4 * 2**20
+
+# A batch whose product is large enough for several threads (``PARALLEL_MIN_FLOPS``) is split
+# between them instead, each thread unfolding, multiplying and adding the bias for its part of the
+# images, in chunks of PART_CHUNK_BYTES: each core then reads rows it has just written itself. On
+# 2 cores, that convolution took 17-22 ms forward and 29-53 ms backward split, 36-42 ms and
+# 59-82 ms not (its products on two threads). A training step of the deep MNIST CNN (batch 32)
+# took 0.95 times as long in chunks of 2 MB as of 1 MB, 0.99 in 3 or 4 MB, 1.23 in one chunk per
+# part; the CIFAR-10 model's (batch 64) 0.99 in 2 MB, 1.06 in 3 or 4 MB.
+PART_CHUNK_BYTES = 2 * 2**20
+
+# The smallest im2col matrix (in elements) of single-channel images filled column by column, a tap
+# at a time (``im2col.prefers_tap_order``). Column by column costs a few NumPy calls per tap,
+# about 50 us in all for a 3x3 kernel; on the MNIST CNN's first layer (32 images of 28x28x1, 3x3
+# kernel) it takes 0.10 ms against 0.34 ms row by row; at three channels row by row is already as
+# fast, counting the matrix product.
+TAP_ORDER_MIN_ELEMENTS = 32_768
+
+# ---- row loops (``bias``, ``normalization``) ------------------------------------------------------
+
+# Consecutive rows of a (rows, columns) matrix are grouped into wide rows of about this many
+# values, so that the inner loop is long enough to vectorise: NumPy's ``z += b`` and
+# ``dz.sum(axis=0)`` over rows of 8 filters or 10 classes run several times slower than these
+# loops.
+WIDE_ROW = 64
