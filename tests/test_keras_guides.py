@@ -28,7 +28,8 @@ Not covered, for what tinykeras lacks or the guide does not run:
   Graphviz); the ticket model prints its summary instead.
 - ``keras.applications`` (VGG19 and its ImageNet weights).
 - "When to use the functional API" runs no code (its snippets are quoted in the text).
-- Subclassing guide: ``kernel_regularizer`` (``keras.regularizers``) and the ``mask`` argument.
+- Subclassing guide: ``kernel_regularizer`` (``keras.regularizers``). Its ``mask`` argument runs
+  with the guide "Understanding masking & padding" in tests/layers/test_masking.py.
 - Built-in methods guide: the ``LogisticEndpoint`` layer (a call with two tensor arguments and a
   loss object called on symbolic tensors), ``tf.data``, ``PyDataset``, ``class_weight`` and
   ``sample_weight``, learning-rate schedules, and the multi-input model (``layers.Conv1D``).

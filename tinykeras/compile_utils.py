@@ -13,6 +13,8 @@ import numpy as np
 
 from tinykeras import losses
 from tinykeras import metrics as metrics_module
+from tinykeras.losses import apply_mask
+from tinykeras.metrics.metric import MeanMetricWrapper
 from tinykeras.utils.argument_validation import check_number
 
 
@@ -142,10 +144,12 @@ class Objectives:
             return self.loss_weights[0] * values[0] + added
         return sum((w * v for w, v in zip(self.loss_weights, values) if v is not None), added)
 
-    def update(self, values, ys, outputs, added=0.0, sample_weights=None):
+    def update(self, values, ys, outputs, added=0.0, sample_weights=None, masks=None):
         """Adds one batch to the running means: its per-output loss ``values`` (None where an
-        output has no loss), targets, outputs, the sum of its add_loss terms, and the sample
-        weights (None, or one array or None per output) the weighted metrics read."""
+        output has no loss), targets, outputs, the sum of its add_loss terms, the sample
+        weights (None, or one array or None per output) the weighted metrics read, and the
+        outputs' masks (None, or one mask or None per output), which weigh the metrics that
+        average a value per sample (MeanMetricWrapper) as in Keras."""
         count = len(outputs[0])
         if self._unresolved:
             self._resolve(ys, outputs)
@@ -153,13 +157,21 @@ class Objectives:
         for tracker, value in zip(self.trackers, values):
             if tracker is not None:
                 tracker.update_state(value, sample_weight=count)
-        for output_metrics, y, output in zip(self.metrics, ys, outputs):
+        masks = masks or [None] * len(outputs)
+        for output_metrics, y, output, mask in zip(self.metrics, ys, outputs, masks):
             for metric in output_metrics:
-                metric.update_state(y, output)
+                if mask is not None and isinstance(metric, MeanMetricWrapper):
+                    metric.update_state(y, output, sample_weight=apply_mask(None, mask, "sum", metric._dtype))
+                else:
+                    metric.update_state(y, output)
         for index, (output_metrics, y, output) in enumerate(zip(self.weighted, ys, outputs)):
             weights = sample_weights[index] if sample_weights is not None else None
             for metric in output_metrics:
-                metric.update_state(y, output, sample_weight=weights)
+                if masks[index] is not None and isinstance(metric, MeanMetricWrapper):
+                    masked = apply_mask(weights, masks[index], "sum", metric._dtype)
+                    metric.update_state(y, output, sample_weight=masked)
+                else:
+                    metric.update_state(y, output, sample_weight=weights)
 
     def _resolve(self, ys, outputs):
         """Replaces each 'accuracy' by the accuracy class the first batch's shapes pick."""

@@ -10,6 +10,7 @@ connection).
 """
 import contextlib
 import copy
+import warnings
 from operator import itemgetter
 
 import numpy as np
@@ -106,6 +107,10 @@ class KerasTensor(Operators):
         name: a name for messages.
     """
 
+    #: The shape of the mask the tensor carries when computed (None for none): found when the
+    #: model is built, so that a layer whose call takes a mask is traced with one.
+    mask_shape = None
+
     def __init__(self, shape, dtype, node=None, name=None):
         self.shape = tuple(shape)
         self.dtype = dtype
@@ -143,6 +148,9 @@ class Node:
         self.inputs = inputs  # a list of KerasTensors
         self.several = False  # whether the layer was called on a list
         self.output = output
+        #: The symbolic mask the call was given (``layer(x, mask=m)``), in place of the one its
+        #: input carries; None for none.
+        self.mask = None
 
     @property
     def is_input(self):
@@ -191,9 +199,10 @@ def input_tensor(layer):
     return layer._tensor
 
 
-def call_symbolic(layer, inputs):
-    """``layer(inputs)`` on symbolic tensors: builds the layer for their shapes, checks them,
-    records the node and returns its output tensor.
+def call_symbolic(layer, inputs, mask=None):
+    """``layer(inputs)`` on symbolic tensors (``mask``: a symbolic mask given to the call, or
+    None): builds the layer for their shapes, checks them, records the node and returns its
+    output tensor.
 
     Raises:
         ValueError: naming the layer and the shapes, when the layer cannot take them or was
@@ -210,6 +219,8 @@ def call_symbolic(layer, inputs):
     shape = shapes if several else shapes[0]
     if not layer.built:  # a layer written with call is traced on tensors of these types
         layer._call_dtypes = [np.dtype(t.dtype).name for t in tensors] if several else np.dtype(tensors[0].dtype).name
+    mask_shapes = [mask.shape] if mask is not None else [t.mask_shape for t in tensors]
+    layer.__dict__["_symbolic_masks"] = mask_shapes if any(m is not None for m in mask_shapes) else None
     expected = layer.input_shape if layer.built else None
     if layer.built and expected is not None and not _fits(expected, shape):
         raise ValueError(
@@ -233,13 +244,86 @@ def call_symbolic(layer, inputs):
         runner.build_for(shape)
     node = Node(layer, tensors, output, runner)
     node.several = several
+    output.mask_shape = _output_mask_shape(layer, tensors, mask_shapes, several, mask is not None)
+    if mask is not None:
+        if not isinstance(mask, KerasTensor):
+            raise TypeError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) is called on symbolic tensors with a "
+                f"mask of type {type(mask).__name__}: give a symbolic mask (a tensor computed from "
+                "the model's inputs, such as embedding.compute_mask(inputs)) or none."
+            )
+        node.mask = mask
     output.node = node
     layer._nodes = (nodes or []) + [node]
     for recorder in _recorders:
         recorder.append(node)
     if several_outputs:
-        return tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
+        picked = tuple(_pick(output, index, shape) for index, shape in enumerate(output_shape))
+        if isinstance(output.mask_shape, list):
+            for tensor, mask_shape in zip(picked, output.mask_shape):
+                tensor.mask_shape = mask_shape
+        return picked
     return output
+
+
+def _output_mask_shape(layer, tensors, mask_shapes, several, given):
+    """The shape of the mask ``layer``'s output will carry (a list for several outputs; None
+    for none), found by computing it on small arrays of the inputs' shapes: the mask that
+    forward passes set (see ``output_mask``), without the values."""
+    if not hasattr(layer, "compute_mask"):
+        return None
+    masked = any(m is not None for m in mask_shapes)
+    if not getattr(layer, "supports_masking", False) or getattr(layer, "_call_graphs", None) is not None:
+        if getattr(layer, "makes_masks", False):  # its own layers make one (a call, a model)
+            shape = layer.output_shape
+            return [tuple(s[:-1]) for s in shape] if isinstance(shape, list) else tuple(shape[:-1])
+        return None
+    def made(size):  # the mask on arrays whose unknown sizes are ``size``
+        arrays = [np.zeros([size if d is None else d for d in t.shape], dtype=t.dtype) for t in tensors]
+        masks = [None if m is None else np.ones([size if d is None else d for d in m], dtype=bool) for m in mask_shapes]
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            found = layer.compute_mask(arrays if several else arrays[0],
+                                       masks[0] if given or not several else (masks if masked else None))
+        return list(found) if isinstance(found, (list, tuple)) else [found]
+
+    try:
+        first, second = made(2), made(3)
+    except (TypeError, ValueError):
+        return None
+    shapes = [None if a is None else tuple(x if x == y else None for x, y in zip(np.shape(a), np.shape(b)))
+              for a, b in zip(first, second)]
+    return shapes if len(shapes) > 1 else shapes[0]
+
+
+def _any_mask(mask):
+    return any(m is not None for m in mask) if isinstance(mask, list) else mask is not None
+
+
+def takes_mask(runner):
+    from tinykeras.layers.base import takes_mask as takes
+
+    return takes(runner)
+
+
+def output_mask(runner, inputs, mask):
+    """The mask of ``runner``'s last output, read with ``inputs`` whose mask is ``mask``, as
+    Keras sets it: the one the call's own layers gave (a layer written with call, a model), else
+    ``compute_mask(inputs, mask)`` for a layer that supports masking. A layer that does not,
+    reached by a mask, drops it with Keras' warning; an op gives none."""
+    if getattr(runner, "is_operation", False):
+        return None
+    made = runner.__dict__.get("_output_mask")
+    if getattr(runner, "supports_masking", False):
+        return made if made is not None else runner.compute_mask(inputs, mask)
+    if _any_mask(mask):
+        warnings.warn(
+            f"Layer '{runner.name}' (of type {type(runner).__name__}) was passed an input with a "
+            "mask attached to it. However, this layer does not support masking and will therefore "
+            "destroy the mask information. Downstream layers will not see the mask.",
+            stacklevel=2,
+        )
+    return made
 
 
 class Parts(list):
@@ -342,9 +426,10 @@ def _fits(expected, received):
     return len(expected) == len(received) and all(e is None or e == r for e, r in zip(expected, received))
 
 
-def graph(inputs, outputs):
+def graph(inputs, outputs, optional=()):
     """The nodes between the ``inputs`` and ``outputs`` tensors (lists), in an order where each
-    comes after the nodes it reads from.
+    comes after the nodes it reads from (the masks given to calls included); inputs among
+    ``optional`` may reach no output.
 
     Raises:
         ValueError: when an output depends on an Input that is not among ``inputs`` (naming it),
@@ -368,11 +453,14 @@ def graph(inputs, outputs):
             )
         for parent in node.inputs:
             visit(parent, output)
+        if node.mask is not None:
+            visit(node.mask, output)
         order.append(node)
 
     for output in outputs:
         visit(output, output)
-    unused = [t.node.layer.name for t in inputs if id(t.node) not in seen]
+    skipped = {id(t) for t in optional}
+    unused = [t.node.layer.name for t in inputs if id(t.node) not in seen and id(t) not in skipped]
     if unused:
         raise ValueError(
             f"The model's outputs ({', '.join(t.name for t in outputs)}) do not depend on its "
@@ -432,6 +520,12 @@ class Graph:
         self.copies = [node for node in self.nodes if node.runner is not node.layer]
         #: Whether each node reads the one before it alone, from the input to the output (a
         #: Sequential's graph): forward and backward then pass one array along.
+        #: Whether a forward pass carries masks: some call makes one (an Embedding with
+        #: mask_zero, a Masking layer, a layer defining compute_mask) or is given one. Without,
+        #: forward runs as if masks did not exist.
+        self.masked = any(node.mask is not None or getattr(node.runner, "makes_masks", False) for node in self.nodes)
+        #: After a forward pass that carried masks: each output's mask (None for none).
+        self.output_masks = None
         self.chain = len(self.inputs) == 1 and len(self.outputs) == 1 and bool(self.nodes) and all(
             len(node.inputs) == 1 and not node.several
             and node.inputs[0] is (self.nodes[i - 1].output if i else self.inputs[0])
@@ -455,7 +549,7 @@ class Graph:
         forward saved for its backward."""
         nodes = [Node(node.layer, node.inputs, node.output, copy.copy(node.runner)) for node in self.nodes]
         for new, old in zip(nodes, self.nodes):
-            new.several = old.several
+            new.several, new.mask = old.several, old.mask
             new.runner._nodes = None
         return Graph(self.inputs, self.outputs, nodes, self.losses)
 
@@ -492,8 +586,12 @@ class Graph:
                 stack.extend(t.node for t in node.inputs)
         return found
 
-    def forward(self, xs, training):
-        """The outputs (a list) for the batches ``xs``, one per input."""
+    def forward(self, xs, training, masks=None):
+        """The outputs (a list) for the batches ``xs``, one per input (whose masks are
+        ``masks``: None, or one mask or None per input)."""
+        if self.masked or (masks is not None and any(m is not None for m in masks)):
+            return self._masked_forward(xs, training, masks)
+        self.output_masks = None
         if self._passes_along():
             x = xs[0]
             for node in self.nodes:
@@ -505,6 +603,40 @@ class Graph:
             values[id(node.output)] = node.runner.forward(arguments if node.several else arguments[0], training)
         if self.losses or self._lossy_nodes():
             self._keep_loss_terms(values)
+        return [values[id(t)] for t in self.outputs]
+
+    def _masked_forward(self, xs, training, input_masks):
+        """``forward`` carrying each tensor's mask from the call that made it to the calls that
+        read it, as Keras does: a call taking ``mask`` receives its input's (or the one it was
+        given), and its output's is ``compute_mask(inputs, mask)`` for a layer that supports
+        masking; a layer that does not drops it, with Keras' warning. Leaves ``output_masks``."""
+        values = {id(t): x for t, x in zip(self.inputs, xs)}
+        masks = {id(t): m for t, m in zip(self.inputs, input_masks or ()) if m is not None}
+        for node in self.nodes:
+            arguments = [values[id(t)] for t in node.inputs]
+            x = arguments if node.several else arguments[0]
+            runner = node.runner
+            if isinstance(runner, Pick):  # output i of a layer giving several: its mask i
+                packed = masks.get(id(node.inputs[0]))
+                values[id(node.output)] = runner.forward(x, training)
+                if isinstance(packed, list) and packed[runner.index] is not None:
+                    masks[id(node.output)] = packed[runner.index]
+                continue
+            if node.mask is not None:
+                mask = values[id(node.mask)]
+            else:
+                given = [masks.get(id(t)) for t in node.inputs]
+                mask = given if node.several else given[0]
+            if takes_mask(runner) and (node.mask is not None or _any_mask(mask)):
+                values[id(node.output)] = runner.forward(x, training, mask=mask)
+            else:
+                values[id(node.output)] = runner.forward(x, training)
+            made = output_mask(runner, x, mask)
+            if made is not None:
+                masks[id(node.output)] = made
+        if self.losses or self._lossy_nodes():
+            self._keep_loss_terms(values)
+        self.output_masks = [masks.get(id(t)) for t in self.outputs]
         return [values[id(t)] for t in self.outputs]
 
     def _keep_loss_terms(self, values):

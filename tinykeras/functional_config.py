@@ -176,7 +176,19 @@ def functional_config(model):
 
 
 def _call_entry(node, numbers):
-    """One call of a layer as Keras writes it in ``inbound_nodes``."""
+    """One call of a layer as Keras writes it in ``inbound_nodes``.
+
+    Raises:
+        ValueError: for a call given a mask tensor (``layer(x, mask=m)``), which tinykeras does
+            not write: the model read back would compute without it.
+    """
+    if getattr(node, "mask", None) is not None:
+        raise ValueError(
+            f"Layer '{node.layer.name}' is called with mask= a tensor of the model; tinykeras does "
+            "not write such a call to a model file (read back, the layer would compute without "
+            "the mask). Let the mask travel from an Embedding(mask_zero=True) or Masking layer "
+            "instead, or save the weights alone (save_weights)."
+        )
     tensors = [_tensor_entry(tensor, numbers) for tensor in node.inputs]
     if type(node.layer).__name__ in _INITIAL_STATE and node.several:
         return {"args": [tensors[0]], "kwargs": {"initial_state": tensors[1:]}}
@@ -262,6 +274,7 @@ def functional_from_config(config):
         raise ValueError("Malformed model config: 'layers' must be a list.")  # noqa: TRY004
     for index, entry in enumerate(entries):
         saving.expect_dict(entry, f"layer entry {index}", ("class_name", "config", "name", "inbound_nodes"))
+    entries = _without_mask_ops(entries)
     saving.check_layer_classes(entries)
     layers, calls = {}, {}
     for index, entry in enumerate(entries):
@@ -286,6 +299,60 @@ def functional_from_config(config):
         name=name,
         trainable=bool(config.get("trainable", True)),
     )
+
+
+#: The ops Keras records when it computes a mask while building a model (Embedding's
+#: ``not_equal(ids, 0)``, Masking's ``any(not_equal(x, value), axis=-1)``), whose outputs it
+#: passes as the ``mask`` of the calls after.
+_MASK_OPS = ("NotEqual", "Any")
+
+
+def _without_mask_ops(entries):
+    """The entries without the ops of Keras' mask computations read only as ``mask`` call
+    arguments (and by each other), and those arguments unset: tinykeras computes the same
+    masks again as they travel from the layers making them. A mask read otherwise stays, and
+    is refused as any op is."""
+    ops = {entry["name"] for entry in entries
+           if entry["class_name"] in _MASK_OPS and str(entry.get("module", "")).startswith("keras.src.ops")}
+    if not ops:
+        return entries
+    read = set()
+    for entry in entries:
+        for node in _dict_calls(entry):
+            if entry["name"] not in ops:
+                read |= _names_read(node.get("args"))
+            kwargs = node.get("kwargs")
+            read |= _names_read({k: v for k, v in kwargs.items() if k != "mask"} if isinstance(kwargs, dict) else kwargs)
+    dropped = ops - read
+
+    def unset(node):  # the call with its mask argument unset when it reads a dropped op
+        kwargs = node.get("kwargs")
+        if isinstance(kwargs, dict) and _names_read(kwargs.get("mask")) & dropped:
+            return dict(node, kwargs=dict(kwargs, mask=None))
+        return node
+
+    return [dict(entry, inbound_nodes=[unset(n) if isinstance(n, dict) else n for n in entry["inbound_nodes"]])
+            if _dict_calls(entry) else entry
+            for entry in entries if entry["name"] not in dropped]
+
+
+def _dict_calls(entry):
+    """The calls of an entry written as Keras 3 writes them (dicts)."""
+    nodes = entry["inbound_nodes"]
+    return [node for node in nodes if isinstance(node, dict)] if isinstance(nodes, list) else []
+
+
+def _names_read(value):
+    """The names of the layers whose tensors ``value`` (a call's arguments) holds."""
+    if isinstance(value, dict):
+        config = value.get("config") if value.get("class_name") == "__keras_tensor__" else None
+        history = config.get("keras_history") if isinstance(config, dict) else None
+        if isinstance(history, list) and history and isinstance(history[0], str):
+            return {history[0]}
+        return set().union(*(_names_read(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_names_read(v) for v in value)) if value else set()
+    return set()
 
 
 def _read_calls(entry, index, layers):

@@ -243,6 +243,38 @@ def weighted(values, grad, sample_weight):
     return value, grad * scale
 
 
+def apply_mask(sample_weight, mask, reduction, dtype):
+    """The weights a loss or metric applies when its predictions carry ``mask`` (False at padded
+    steps), Keras' ``apply_mask``: with the reductions that divide by the number of values
+    ('sum_over_batch_size', 'mean'), each kept value weighs ``mask.size / kept`` (0 when none
+    is kept) and a padded one 0, so that the mean is taken over the kept values alone; with
+    others (a metric's 'sum'), the mask as 1 and 0. Multiplied by ``sample_weight`` if given.
+
+    Args:
+        sample_weight: None, or the weights given to fit or evaluate.
+        mask: None, or booleans of the predictions' shape without the last axis.
+        reduction: the reduction of the loss (or 'sum' for a metric).
+        dtype: the float type of the weights.
+
+    Returns:
+        The weights (``sample_weight`` itself without a mask).
+    """
+    if mask is None:
+        return sample_weight
+    mask = np.asarray(mask, dtype=bool)
+    dtype = np.dtype(dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        kept = np.count_nonzero(mask)
+        scale = dtype.type(mask.size) / dtype.type(kept) if kept else dtype.type(0)
+        weights = np.where(mask, scale, dtype.type(0)).astype(dtype, copy=False)
+    else:
+        weights = mask.astype(dtype)
+    if sample_weight is None:
+        return weights
+    weights, sample_weight = same_rank(weights, np.asarray(sample_weight, dtype=dtype))
+    return sample_weight * weights
+
+
 def same_rank(values, weights, expand_rank_1=True):
     """Adds or removes a trailing axis of 1 so that the ranks match (Keras'
     ``squeeze_or_expand_to_same_rank``): when one array has one more axis, of size 1, it loses

@@ -351,13 +351,21 @@ class Model:
     def _several(self, what):
         return len(self._graph.inputs if what == "inputs" else self._graph.outputs) > 1
 
-    def _forward(self, x, training):
+    def _forward(self, x, training, mask=None):
         """The output (a list for several outputs) for the batch ``x`` (a list for several
-        inputs)."""
+        inputs, whose masks are ``mask``: None, or a mask or a list as ``x``)."""
         self._follow_shared()
         self._ran = self._graph_for(training)
-        outputs = self._ran.forward(x if self._several("inputs") else [x], training)
+        several = self._several("inputs")
+        masks = None if mask is None else list(mask) if several and isinstance(mask, (list, tuple)) else [mask]
+        outputs = self._ran.forward(x if several else [x], training, masks)
         return outputs if self._several("outputs") else outputs[0]
+
+    def _output_masks(self):
+        """Each output's mask in the last forward pass (None where none), or None when the pass
+        carried no masks."""
+        ran = self.__dict__.get("_ran")
+        return None if ran is None else ran.output_masks
 
     def _logits_runner(self, index, loss):
         """The runner computing output ``index`` when ``loss`` may start from its logits (a
@@ -376,6 +384,7 @@ class Model:
         back-propagates their weighted gradients through the model."""
         objectives = self._objectives
         values, grads, starts = [], [], {}
+        masks = self._output_masks()
         for index, (loss, weight, y, output) in enumerate(zip(objectives.losses, objectives.loss_weights, ys, outputs)):
             if loss is None:
                 values.append(None)
@@ -383,6 +392,9 @@ class Model:
                 continue
             runner = self._logits_runner(index, loss)
             weights = sample_weights[index] if sample_weights is not None else None
+            if masks is not None:  # a masked output weighs its padded steps 0, the others so that
+                # the mean is over them
+                weights = losses_module.apply_mask(weights, masks[index], loss.reduction, np.result_type(output))
             if runner is not None:
                 value, grad = loss.value_and_grad_logits(y, runner.logits)
                 if weights is not None:
@@ -437,10 +449,11 @@ class Model:
     def _train_batch(self, owners, x, y, sample_weights=None):
         values, ys, outputs, added = self._batch_outputs(x, y, True, sample_weights)
         self.optimizer.step(self._gradient_pairs(owners))
-        self._objectives.update(values, ys, outputs, added, sample_weights)
+        self._objectives.update(values, ys, outputs, added, sample_weights, self._output_masks())
 
     def _test_batch(self, x, y, sample_weights=None):
-        self._objectives.update(*self._batch_outputs(x, y, False, sample_weights), sample_weights)
+        self._objectives.update(*self._batch_outputs(x, y, False, sample_weights), sample_weights,
+                                self._output_masks())
 
     # ---- the steps of fit, evaluate and predict: seams a subclass may override ---------------
 
@@ -1059,9 +1072,11 @@ class Model:
     def compute_output_shape(self, input_shape):
         return self.build_for(input_shape)
 
-    def forward(self, x, training=False):
-        """The model's output for the batch ``x``, as a layer of another model."""
-        return self._forward(x, training)
+    def forward(self, x, training=False, mask=None):
+        """The model's output for the batch ``x`` (whose mask is ``mask``), as a layer of another
+        model: its own layers carry the mask on. As in Keras, a model does not support masking:
+        its output carries none into the model around it (which warns when a mask reaches it)."""
+        return self._forward(x, training, mask)
 
     def backward(self, dy):
         """dL/dx given dL/doutput, as a layer of another model (a list for several inputs); sets

@@ -632,6 +632,7 @@ LAYER_ARGUMENTS = {
     "SimpleRNN": tuple(key for key in _RECURRENT if key != "seed"),  # Keras' config has none
     "LSTM": _RECURRENT + ("recurrent_activation", "unit_forget_bias"),
     "GRU": _RECURRENT + ("recurrent_activation", "reset_after"),
+    "Masking": ("mask_value",),
     "Bidirectional": ("merge_mode", "layer", "backward_layer"),
     "TimeDistributed": ("layer",),
     "Rescaling": ("scale", "offset"),

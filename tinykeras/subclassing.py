@@ -130,8 +130,9 @@ def data_shapes(x):
     return np.shape(np.asarray(x))
 
 
-def trace(model, inputs, training):
-    """Runs ``model.call`` on the symbolic ``inputs``; returns a functional.Graph of what it
+def trace(model, inputs, training, mask=None):
+    """Runs ``model.call`` on the symbolic ``inputs`` (and ``mask``, symbolic masks passed as
+    call's mask argument: the graph's last inputs); returns a functional.Graph of what it
     computed, and its outputs' keys (or None).
 
     The nodes are the model's own: they are taken back off the layers, so that tracing again
@@ -142,6 +143,8 @@ def trace(model, inputs, training):
             tensors computed by layers from the inputs, or computes with tensors directly.
     """
     arguments = {"training": training} if takes_training(model.call) else {}
+    if mask is not None:
+        arguments["mask"] = mask
     with functional.recording() as recorded, functional.collecting_effects() as effects:
         try:
             outputs = _read_variables(model.call(inputs, **arguments))
@@ -163,7 +166,10 @@ def trace(model, inputs, training):
             f"its layers and ops return (a tensor, or a list or dict of them); it returned {kinds}."
         )
     terms = [t for t in effects.terms if isinstance(t, functional.KerasTensor)]
-    nodes = functional.graph(flat_inputs, flat_outputs + terms + list(effects.assigned.values()))
+    masks = [t for t in (mask if isinstance(mask, list) else [mask]) if t is not None]
+    nodes = functional.graph(flat_inputs + masks, flat_outputs + terms + list(effects.assigned.values()),
+                             optional=masks)
+    flat_inputs = flat_inputs + masks
     graph = functional.Graph(flat_inputs, flat_outputs, nodes, effects.terms)
     graph.several_outputs = isinstance(outputs, (list, tuple))
     return graph, keys

@@ -149,9 +149,12 @@ def test_non_numeric_and_non_finite_ids_are_refused():
         layer.forward(np.array([["a", "b"]]))
 
 
-def test_mask_zero_is_refused_naming_the_argument():
-    with pytest.raises(ValueError, match=r"mask_zero=True is not supported.*mask_zero=False"):
-        Embedding(10, 3, mask_zero=True)
+def test_mask_zero_masks_the_padding_id_and_keeps_it_in_the_config():
+    layer = Embedding(10, 3, mask_zero=True)
+    ids = np.array([[4, 2, 0], [0, 0, 7]])
+    np.testing.assert_array_equal(layer.compute_mask(ids), ids != 0)
+    assert Embedding(10, 3).compute_mask(ids) is None
+    assert Embedding.from_config(layer.get_config()).mask_zero is True
 
 
 @pytest.mark.parametrize("argument, value, error", [("input_dim", 0, ValueError), ("output_dim", 2.5, TypeError)])

@@ -405,10 +405,10 @@ def test_unsupported_or_invalid_arguments_are_named(arguments, error, message):
         LSTM(**arguments)
 
 
-def test_keras_only_call_arguments_are_accepted_and_masks_refused():
+def test_keras_only_call_arguments_are_accepted_and_a_mask_of_another_shape_refused():
     assert LSTM(3, implementation=1, use_cudnn="auto", unroll=True).unroll
-    with pytest.raises(ValueError, match=r"Layer 'gru' \(GRU\): mask= is not supported"):
-        GRU(3, name="gru")(np.zeros((1, 2, 3)), mask=np.ones((1, 2), bool))
+    with pytest.raises(ValueError, match=r"Layer 'gru' \(GRU\) received a mask of shape \(1, 3\)"):
+        GRU(3, name="gru")(np.zeros((1, 2, 3)), mask=np.ones((1, 3), bool))
 
 
 @pytest.mark.parametrize("shape, message", [

@@ -455,10 +455,61 @@ def test_invalid_arguments_are_named(make, message):
         make()
 
 
-def test_masks_are_refused_as_the_recurrent_layers_refuse_them():
+class WithMask(Layer):
+    """A layer under test with a fixed mask, for check_gradients."""
+
+    def __init__(self, inner, mask, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.mask = inner, mask
+
+    def build(self, input_shape):
+        self.inner.build_for(input_shape)
+
+    @property
+    def trainable_weights(self):
+        return self.inner.trainable_weights
+
+    def forward(self, x, training=False):
+        return self.inner.forward(x, training, mask=self.mask)
+
+    def backward(self, dy):
+        self.inner.input_gradient = self.input_gradient
+        dx = self.inner.backward(dy)
+        self.grads = self.inner.grads
+        return dx
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=kinds, shape=shapes, merge_mode=st.sampled_from(["concat", "sum", "mul", "ave"]),
+       return_sequences=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_bidirectional_gradients_through_masked_steps(kind, shape, merge_mode, return_sequences, seed):
+    """Both directions hold their states through the padded steps (each in its own order of
+    steps); the gradient of every weight and input still matches finite differences."""
+    batch, steps, features, units = shape
+    rng = np.random.default_rng(seed)
+    layer = Bidirectional(RECURRENT[kind](units, return_sequences=return_sequences, dtype="float64"),
+                          merge_mode=merge_mode, dtype="float64")
+    with_random_weights(layer, rng, (None, steps, features))
+    mask = rng.random((batch, steps)) < 0.6
+    errors = check_gradients(WithMask(layer, mask, dtype="float64"), rng.standard_normal((batch, steps, features)))
+    assert set(errors) == {"input"} | weight_keys(layer)
+
+
+def test_a_mask_given_to_bidirectional_is_the_one_masking_would_carry(rng):
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    x[0, 3:] = 0.0
+    x[1, :2] = 0.0
+    inputs = keras.Input((5, 2))
+    both = Bidirectional(GRU(3, return_sequences=True), name="both")
+    model = keras.Model(inputs, both(keras.layers.Masking(0.0)(inputs)))
+    given = both(x, mask=np.any(x != 0.0, axis=-1))
+    np.testing.assert_allclose(given, model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(given[0, 3:, 3:], 0.0)  # the padded steps' outputs are zeros
+    assert both.compute_mask(x, np.ones((3, 5), bool)).shape == (3, 5)
+
+
+def test_a_mask_given_to_time_distributed_is_refused():
     x, mask = np.zeros((1, 2, 3), np.float32), np.ones((1, 2), bool)
-    with pytest.raises(ValueError, match=r"Layer 'both' \(Bidirectional\): mask= is not supported"):
-        Bidirectional(GRU(3), name="both")(x, mask=mask)
     with pytest.raises(ValueError, match=r"Layer 'steps' \(TimeDistributed\): mask= is not supported"):
         TimeDistributed(Dense(3), name="steps")(x, mask=mask)
 

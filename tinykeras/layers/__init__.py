@@ -14,6 +14,7 @@ from tinykeras.layers.core import (
     Reshape,
 )
 from tinykeras.layers.embedding import Embedding
+from tinykeras.layers.masking import Masking
 from tinykeras.layers.merging import (
     Add,
     Average,
@@ -93,6 +94,7 @@ __all__ = [
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
+    "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
     "Maximum",

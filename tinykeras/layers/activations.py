@@ -24,6 +24,8 @@ class ReLU(Layer):
         threshold: where the unit switches on (>= 0).
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = None if max_value is None else check_number(max_value, "max_value", "ReLU", 0)
@@ -66,6 +68,8 @@ class LeakyReLU(Layer):
             accepted with a DeprecationWarning.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:
             alpha = kwargs.pop("alpha")
@@ -107,6 +111,8 @@ class PReLU(Layer):
         alpha_initializer: initializer of alpha ('zeros' by default: a ReLU at first).
         shared_axes: an axis or a list of axes (1 is the first axis after the batch), or None.
     """
+
+    supports_masking = True  # passes its input's mask on, as in Keras
 
     def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
         super().__init__(**kwargs)
@@ -172,6 +178,8 @@ class ELU(Layer):
         alpha: the value f approaches as x -> -inf is ``-alpha``.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number(alpha, "alpha", "ELU")
@@ -200,6 +208,8 @@ class Softmax(ActivatedLayer):
         axis: an axis or a list of axes normalized over together.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, axis=-1, **kwargs):
         if isinstance(axis, (list, tuple)):
             axes = tuple(axis)
@@ -218,6 +228,20 @@ class Softmax(ActivatedLayer):
                     f"Layer '{self.name}' (Softmax): axis {a} is out of bounds for an input of "
                     f"shape {tuple(input_shape)}. Received: axis={self.axis}"
                 )
+
+    makes_masks = False
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Refuses a mask: Keras' Softmax then gives masked positions no probability, which
+        tinykeras does not compute (the mask arrives here, beside the forward pass that the
+        loss may take from the logits)."""
+        if previous_mask is not None:
+            raise ValueError(
+                f"Layer '{self.name}' (Softmax) received a mask: Keras then gives masked positions "
+                "no probability, which tinykeras does not support. Apply the softmax in the layer "
+                "before it (Dense(..., activation='softmax')), which passes the mask on."
+            )
+        return None
 
     def get_config(self):
         return {**Layer.get_config(self), "axis": self.axis}

@@ -10,7 +10,15 @@ A layer implements four methods, each small enough to read at a glance:
 
 Weights are never updated inside ``backward``: the optimizer does that, so gradients stay
 inspectable. Check a custom layer with :func:`tinykeras.utils.check_gradients`.
+
+Masks, as in Keras 3: a layer whose output marks padded steps defines ``compute_mask(inputs,
+previous_mask)``; one that passes its input's mask on sets ``supports_masking = True``; one
+that computes with the mask takes it as ``forward(x, training, mask=None)`` (or, written with
+call, ``call(inputs, mask=None)``). A model carries each mask from the call that makes it to
+the calls that read it, and only when some layer makes one.
 """
+import inspect
+
 import numpy as np
 
 from tinykeras import activations, backend, constraints, initializers, regularizers
@@ -180,6 +188,25 @@ def _listed(variables, most=8):
     return ", ".join(paths) or "none"
 
 
+_TAKES_MASK = {}
+
+
+def takes_mask(runner):
+    """Whether ``runner`` (a layer, a model, an op) computes with a mask: its ``forward``, or
+    for a layer written with call its ``call``, takes a ``mask`` argument (found once per
+    class)."""
+    cls = type(runner)
+    found = _TAKES_MASK.get(cls)
+    if found is None:
+        method = cls.call if issubclass(cls, Layer) and computes_with_call(cls) else getattr(cls, "forward", None)
+        try:
+            found = method is not None and "mask" in inspect.signature(method).parameters
+        except (TypeError, ValueError):  # a builtin without a signature
+            found = False
+        _TAKES_MASK[cls] = found
+    return found
+
+
 def computes_with_call(cls):
     """Whether a layer class computes with ``call`` written on keras.ops and other layers (a
     Layer subclass defining call, whose forward is still Layer's)."""
@@ -240,10 +267,11 @@ class Layer:
         """The output shape for ``input_shape``; layers that change the shape override this."""
         return tuple(input_shape)
 
-    def forward(self, x, training=False):
-        """Returns the layer's output for the batch ``x``."""
+    def forward(self, x, training=False, mask=None):
+        """Returns the layer's output for the batch ``x`` (whose mask is ``mask``, None for none,
+        for a layer written with a call taking one)."""
         if self._call_graphs is not None:
-            return self._forward_call(x, training)
+            return self._forward_call(x, training, mask)
         return x
 
     def backward(self, dy):
@@ -252,6 +280,35 @@ class Layer:
         if self._call_graphs is not None:
             return self._backward_call(dy)
         return dy
+
+    # ---- masks: Keras' way of marking padded steps for the layers after -------------------
+
+    @property
+    def supports_masking(self):
+        """Whether the layer gives its output a mask, ``compute_mask(inputs, mask)`` (by default
+        its input's), as Keras decides: True for a class defining ``compute_mask``, else what the
+        layer sets (``self.supports_masking = True`` to pass masks on unchanged). A mask reaching
+        a layer that does not support masking is dropped, with Keras' warning."""
+        value = self.__dict__.get("_supports_masking")
+        return type(self).compute_mask is not Layer.compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the output (one boolean per step, False where the step is padding) for
+        ``inputs`` whose mask is ``previous_mask`` (None for none; a list for a list of inputs).
+        By default the input's mask, unchanged."""
+        return previous_mask
+
+    @property
+    def makes_masks(self):
+        """Whether the layer may give its output a mask when its input has none (Embedding with
+        mask_zero, Masking, a class defining compute_mask, a layer written with call whose layers
+        do). A model whose layers make none runs without masks, at no cost."""
+        graphs = self._call_graphs or ()
+        return type(self).compute_mask is not Layer.compute_mask or any(g is not None and g.masked for g in graphs)
 
     # ---- a layer written the Keras way: call() on keras.ops and other layers -------------------
 
@@ -269,14 +326,24 @@ class Layer:
         from tinykeras import functional, subclassing
 
         dtypes = getattr(self, "_call_dtypes", None)
+        masks = self.__dict__.get("_symbolic_masks") if takes_mask(self) else None
+        key = None if masks is None else tuple(None if m is None else tuple(m)[1:] for m in masks)
         functional._tracing_layers.append(self)
         try:
+            if key is not None:  # called where its input carries a mask: traced with one too
+                self._masked_call_graphs(key)
             inputs = subclassing.symbolic_inputs(input_shape, dtypes, keep_batch=True)
             graph, keys = subclassing.trace(self, inputs, training=False)
             training_graph = None
             if subclassing.takes_training(self.call):
                 inputs = subclassing.symbolic_inputs(input_shape, dtypes, keep_batch=True)
                 training_graph, _ = subclassing.trace(self, inputs, training=True)
+        except Exception:
+            if key is None:
+                raise
+            # A call that needs its mask (the guide's TemporalSoftmax casts it): its graphs take one.
+            graph, training_graph = self._masked_call_graphs(key)
+            keys, self._needs_mask = None, True
         finally:
             functional._tracing_layers.pop()
         if keys is not None:
@@ -303,15 +370,59 @@ class Layer:
                 "itself in keras.ops or arithmetic (inputs * self.w), not its array (self.w.value)."
             )
 
-    def _forward_call(self, x, training):
+    def _forward_call(self, x, training, mask=None):
         if self._call_batch is not None:
             first = x[0] if isinstance(x, (list, tuple)) else x
             if len(first) != self._call_batch:  # traced for another batch size: trace for this one
                 self.build_for([np.shape(v) for v in x] if isinstance(x, (list, tuple)) else np.shape(x))
+        xs = list(x) if isinstance(x, (list, tuple)) else [x]
+        self._inputs_count = len(xs)
         graph, training_graph = self._call_graphs
+        if mask is not None and takes_mask(self):  # call receives the mask: its graph reads it
+            masks = mask if isinstance(x, (list, tuple)) and isinstance(mask, (list, tuple)) else [mask]
+            shapes = self.input_shape if isinstance(self.input_shape, list) else [self.input_shape]
+            graph, training_graph = self._masked_call_graphs(tuple(
+                None if m is None else tuple(None if i + 1 < len(shape) and shape[i + 1] is None else size
+                                             for i, size in enumerate(np.shape(m)[1:]))
+                for m, shape in zip(masks, shapes)))  # sizes the input leaves unknown stay so
+            xs += [np.asarray(m, dtype=bool) for m in masks if m is not None]
+        elif self.__dict__.get("_needs_mask"):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}): its call computes with its mask "
+                "argument, and was called without one. Give its input a mask (an Embedding with "
+                "mask_zero=True or a Masking layer before it), or call it with mask=."
+            )
         self._ran = training_graph if training and training_graph is not None else graph
-        outputs = self._ran.forward(list(x) if isinstance(x, (list, tuple)) else [x], training)
+        outputs = self._ran.forward(xs, training)
+        made = self._ran.output_masks  # masks its own layers gave the outputs (Keras keeps them)
+        self._output_mask = None if made is None else made if self._several_outputs else made[0]
         return tuple(outputs) if self._several_outputs else outputs[0]
+
+    def _masked_call_graphs(self, key):
+        """The graphs of ``call`` traced with a mask argument, symbolic masks of the shapes in
+        ``key`` (each without the batch axis; None where an input has none), traced on first
+        use of each."""
+        from tinykeras import functional, subclassing
+
+        cache = self.__dict__.setdefault("_masked_graphs", {})
+        batch = self._call_batch
+        key = key + (batch,)  # traced for the call's batch size, as the call's own graphs
+        if key not in cache:
+            def traced(training):
+                inputs = subclassing.symbolic_inputs(self.input_shape, getattr(self, "_call_dtypes", None),
+                                                     keep_batch=True)
+                symbolic = [None if shape is None else
+                            functional.Input(batch_shape=(batch,) + tuple(shape), dtype="bool", name=f"mask_{i}")
+                            for i, shape in enumerate(key[:-1])]
+                mask = symbolic if isinstance(self.input_shape, list) else symbolic[0]
+                return subclassing.trace(self, inputs, training, mask=mask)[0]
+
+            functional._tracing_layers.append(self)
+            try:
+                cache[key] = (traced(False), traced(True) if subclassing.takes_training(self.call) else None)
+            finally:
+                functional._tracing_layers.pop()
+        return cache[key]
 
     def _backward_call(self, dy):
         graph = self._ran
@@ -320,6 +431,7 @@ class Layer:
         self.grads = graph.gradients_of(self.trainable_weights)
         if not self.input_gradient:
             return None
+        d_inputs = d_inputs[:self._inputs_count]  # the masks get none
         return d_inputs if len(d_inputs) > 1 else d_inputs[0]
 
     def _sublayers(self):
@@ -542,15 +654,29 @@ class Layer:
     # ---- calling and describing -----------------------------------------------------------
 
     @completes_before_interrupt
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=False, mask=None):
         """Applies the layer to an array, or to a list of arrays (a merge layer's inputs),
         building it on first use. On symbolic tensors (from ``keras.Input``) it computes nothing
-        and records the call, to build a functional model (``keras.Model(inputs, outputs)``)."""
+        and records the call, to build a functional model (``keras.Model(inputs, outputs)``).
+
+        ``mask`` (booleans, False at padded steps) goes to a layer computing with one (a
+        recurrent layer, a call taking ``mask``); in a model, masks travel from the layers that
+        make them (Embedding with mask_zero, Masking) without being passed.
+
+        Raises:
+            TypeError: for a mask given to a layer that takes none.
+        """
         from tinykeras import functional
 
+        if mask is not None and not takes_mask(self):
+            raise TypeError(
+                f"Layer '{self.name}' ({type(self).__name__}) does not compute with a mask: its call "
+                "takes no mask argument. Masks reach the layers that use them by themselves in a "
+                "model; call this layer without mask=."
+            )
         symbolic = x if isinstance(x, (list, tuple)) else [x]
-        if any(isinstance(v, functional.KerasTensor) for v in symbolic):
-            return functional.call_symbolic(self, x)
+        if any(isinstance(v, functional.KerasTensor) for v in symbolic) or isinstance(mask, functional.KerasTensor):
+            return functional.call_symbolic(self, x, mask=mask)
         dtype = self.dtype or backend.floatx()
         # A layer written with call keeps integer inputs (token ids) as they are, as Keras does.
         keeps_integers = with_call = computes_with_call(type(self))
@@ -564,7 +690,9 @@ class Layer:
             self._call_dtypes = x.dtype.name
         if not self.built:
             self.build_for(shape)
-        return self.forward(x, training=training)
+        if mask is None:
+            return self.forward(x, training=training)
+        return self.forward(x, training=training, mask=np.asarray(mask, dtype=bool))
 
     def build_for(self, input_shape):
         """Builds the layer for ``input_shape`` and records its input and output shapes.

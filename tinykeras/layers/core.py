@@ -27,6 +27,8 @@ class Dense(ActivatedLayer):
     are accepted with a DeprecationWarning.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     fuses_relu = True
 
     def __init__(
@@ -109,6 +111,8 @@ class Dense(ActivatedLayer):
 class Activation(ActivatedLayer):
     """Applies an activation function: ``Activation('relu')``."""
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, activation, **kwargs):
         super().__init__(activation=activation, **kwargs)
 
@@ -122,6 +126,8 @@ class Dropout(Layer):
         noise_shape: optional shape of the mask, broadcast over the input (None axes follow x).
         seed: optional integer for a reproducible mask sequence.
     """
+
+    supports_masking = True  # passes its input's mask on, as in Keras
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

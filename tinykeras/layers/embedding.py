@@ -25,9 +25,10 @@ class Embedding(Layer):
         embeddings_regularizer: a penalty of the table added to the loss (keras.regularizers).
         embeddings_constraint: a projection of the table after each optimizer step
             (keras.constraints).
-        mask_zero: Keras' flag marking id 0 as padding, for the layers after it to skip. tinykeras
-            does not carry masks between layers, so only False is accepted (a ValueError says so,
-            rather than computing over the padding unannounced).
+        mask_zero: whether id 0 marks padding: the output then carries the mask ``ids != 0``
+            (:meth:`compute_mask`), which the layers after it pass on and the recurrent layers,
+            GlobalAveragePooling1D, the loss and the metrics skip, as in Keras. Id 0 is then
+            no token of the vocabulary (input_dim counts it all the same).
         input_length: Keras 2's length of the input sequences: accepted with a
             DeprecationWarning and, as in Keras 2, read as ``input_shape=(input_length,)`` when
             no input shape is given. Keras 3 ignores it and does not save it.
@@ -50,14 +51,6 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         set_weight_options(self, embeddings_regularizer=embeddings_regularizer, embeddings_constraint=embeddings_constraint)
         self.mask_zero = check_bool(mask_zero, "mask_zero", "Embedding")
-        if self.mask_zero:
-            raise ValueError(
-                "Embedding: mask_zero=True is not supported: tinykeras does not carry masks from "
-                "one layer to the next, so the layers after the Embedding would compute over the "
-                "padded steps as if they were data. Use mask_zero=False (the padding is then "
-                "learned like any id, as in Keras without masking), or feed the recurrent layers "
-                "batches of sequences of one length (no padding)."
-            )
         self._ids = None
 
     def build(self, input_shape):
@@ -82,6 +75,20 @@ class Embedding(Layer):
             return None
         # Ids are not differentiable: a layer before this one receives zeros.
         return np.zeros(self._ids.shape, dtype=self.embeddings.dtype)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """With mask_zero, the mask of the output: ``ids != 0`` (the input's shape); else None."""
+        if not self.mask_zero:
+            return None
+        from tinykeras import functional, ops
+
+        if isinstance(inputs, functional.KerasTensor):  # inside a traced call: an op of the graph
+            return ops.not_equal(inputs, 0)
+        return np.not_equal(inputs, 0)
+
+    @property
+    def makes_masks(self):
+        return self.mask_zero
 
     def _checked_ids(self, x):
         """The ids as an integer array, after checking they index the table.

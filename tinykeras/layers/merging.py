@@ -20,6 +20,15 @@ class Merge(Layer):
 
     #: How many inputs the layer takes: (fewest, most); None for no upper bound.
     arity = (2, None)
+    makes_masks = False
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The output's mask, as Keras' merge layers give it: the inputs' masks joined by OR
+        (a step is kept where any input keeps it), or None when an input has none."""
+        masks = _mask_list(self, inputs, previous_mask)
+        if masks is None or any(m is None for m in masks):
+            return None
+        return np.logical_or.reduce([np.asarray(m, dtype=bool) for m in masks])
 
     def compute_output_shape(self, input_shape):
         shapes = self._shapes(input_shape)
@@ -203,6 +212,24 @@ class Concatenate(Merge):
         axis: the axis to join along (-1, the last, by default; never the batch axis 0).
     """
 
+    def compute_mask(self, inputs, previous_mask=None):
+        """Keras' mask of a concatenation: each input's mask (ones for an input without one),
+        widened to the input's shape, joined along ``axis``, then reduced over the last axis by
+        OR; None when no input has a mask."""
+        masks = _mask_list(self, inputs, previous_mask)
+        if masks is None or all(m is None for m in masks):
+            return None
+        full = []
+        for x, mask in zip(inputs, masks):
+            x = np.asarray(x)
+            if mask is None:
+                full.append(np.ones(x.shape, dtype=bool))
+            elif np.ndim(mask) < x.ndim:
+                full.append(np.broadcast_to(np.expand_dims(np.asarray(mask, dtype=bool), -1), x.shape))
+            else:
+                full.append(np.asarray(mask, dtype=bool))
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -255,6 +282,10 @@ class Dot(Merge):
     """
 
     arity = (2, 2)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """None: a dot product's output carries no mask, as in Keras."""
+        return None
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
@@ -387,3 +418,20 @@ def dot(inputs, axes=-1, **kwargs):
     """Functional form of :class:`Dot`: ``Dot(axes, **kwargs)(inputs)``; ``axes=-1`` sums over
     the last axis of each input, as Keras' default."""
     return Dot(axes=axes, **kwargs)(inputs)
+
+
+def _mask_list(layer, inputs, mask):
+    """The masks of a merge layer's inputs as a list (None for no mask at all), checked as
+    Keras checks them."""
+    if mask is None:
+        return None
+    if not isinstance(mask, (list, tuple)):
+        raise ValueError(f"Layer '{layer.name}': `mask` should be a list. Received: mask={mask}")
+    if not isinstance(inputs, (list, tuple)):
+        raise ValueError(f"Layer '{layer.name}': `inputs` should be a list. Received: inputs={inputs}")
+    if len(mask) != len(inputs):
+        raise ValueError(
+            f"Layer '{layer.name}': the lists `inputs` and `mask` should have the same length. Received: "
+            f"{len(inputs)} inputs and {len(mask)} masks."
+        )
+    return list(mask)

@@ -34,6 +34,8 @@ class BatchNormalization(Layer):
             moving_variance_initializer: initializers of the four variables.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(
         self,
         axis=-1,
@@ -106,7 +108,14 @@ class BatchNormalization(Layer):
         out = rows.reshape(shape[:axis] + shape[axis + 1 :] + (shape[axis],))
         return np.moveaxis(out, -1, axis) if axis != len(shape) - 1 else out
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        if training and mask is not None:
+            raise ValueError(
+                f"Layer '{self.name}' (BatchNormalization) received a mask in training: Keras then "
+                "takes the batch's moments over the kept steps alone, which tinykeras does not "
+                "support. Normalize before the layer making the mask (Embedding, Masking), use "
+                "LayerNormalization (which masks do not change), or train without the mask."
+            )
         features = self.moving_mean.shape[0]
         if x.ndim != self._ndim or x.shape[self._feature_axis] != features:
             raise ValueError(
@@ -194,6 +203,8 @@ class LayerNormalization(Layer):
 
     gamma and beta have the sizes of the normalized axes, e.g. (features,) for axis=-1.
     """
+
+    supports_masking = True  # passes its input's mask on, as in Keras
 
     def __init__(
         self,

@@ -210,9 +210,43 @@ class AveragePooling1D(_Pooling1D, AveragePooling2D):
 
 
 class GlobalAveragePooling1D(GlobalAveragePooling2D):
-    """The mean over all steps of each channel."""
+    """The mean over all steps of each channel; with a mask (from an Embedding with mask_zero, a
+    Masking layer), over the kept steps alone, as in Keras: ``sum_t(m_t x_t) / sum_t(m_t)``
+    (NaN for a sequence with every step masked, as Keras gives). The gradient reaches the kept
+    steps, ``m_t dy / sum_t(m_t)``. The output carries no mask."""
 
     rank = 1
+    supports_masking = True
+    makes_masks = False
+
+    def forward(self, x, training=False, mask=None):
+        self._kept = None
+        if mask is None:
+            return super().forward(x, training)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (x.shape[0], x.shape[self._axes()[0]]):
+            raise ValueError(
+                f"Layer '{self.name}' (GlobalAveragePooling1D) received a mask of shape {mask.shape} for "
+                f"inputs of shape {x.shape}; expected one of shape (batch, steps)."
+            )
+        self._x_shape = x.shape
+        kept = np.expand_dims(mask, 1 if self.data_format == "channels_first" else 2).astype(x.dtype)
+        steps = self._axes()[0]
+        count = kept.sum(axis=steps, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self._kept = kept / count  # m_t / sum(m): each step's share of the gradient
+            total = np.where(kept > 0, x, x.dtype.type(0)).sum(axis=steps, keepdims=True)
+            y = total / count
+        return y if self.keepdims else y.squeeze(steps)
+
+    def backward(self, dy):
+        if self._kept is None:
+            return super().backward(dy)
+        dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
+        return dy * self._kept
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
 
 class GlobalMaxPooling1D(GlobalMaxPooling2D):

@@ -45,6 +45,8 @@ class Rescaling(Layer):
         offset: a number (or an array), added after the scaling.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         self.scale = _number_or_array(scale, "scale")
@@ -99,6 +101,8 @@ class Normalization(Layer):
             non-trainable variables, in that order, 'count' an int32 kept for Keras' files).
         invert: apply the inverse map (turn normalized values back into data).
     """
+
+    supports_masking = True  # passes its input's mask on, as in Keras
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

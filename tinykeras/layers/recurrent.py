@@ -71,9 +71,24 @@ class RecurrentLayer(Layer):
         go_backwards: process the sequence from its end; the output sequence is then in the
             order of processing (reversed), as in Keras.
         stateful: not supported (only False).
-        unroll: accepted; the loop is the same either way.
-        zero_output_for_mask: accepted; it only matters with masks, which tinykeras does not carry.
+        unroll: the loop is the same either way; with a mask, a masked step's output is then
+            the previous step's output (zeros before the first kept step), as Keras' unrolled
+            loop gives it.
+        zero_output_for_mask: with a mask, give zeros as the output of masked steps, rather than
+            the output of the last kept step (the states, carried through masked steps).
+
+    Masks: the layer takes one ((batch, timesteps) booleans, False at the steps to skip) from
+    the layer before it in a model (an Embedding with mask_zero, Masking) or as ``mask=``. As in
+    Keras, a masked step leaves every state as it was: with ``h'_t, c'_t`` the cell's step from
+    the held states, ``h_t = m_t h'_t + (1 - m_t) h_{t-1}`` (c likewise); its output is ``h_t``,
+    or 0 with zero_output_for_mask. Backward, the gradient of a held state passes to
+    ``h_{t-1}`` unchanged and the cell's step gets none (nor do that step's input or the
+    weights). The output carries the mask with return_sequences (the input's, also with
+    go_backwards, as Keras gives it), none otherwise. Called with ``initial_state`` in a model,
+    the layer receives no mask from its input, as in Keras (only one given as ``mask=``).
     """
+
+    makes_masks = False
 
     gates = 1
     state_names = ("h",)
@@ -134,20 +149,20 @@ class RecurrentLayer(Layer):
     def __call__(self, sequences, initial_state=None, training=False, mask=None):
         """Runs the layer on ``sequences`` (an array, or a symbolic tensor in a functional
         model), from ``initial_state`` (one (batch, units) array or tensor per state, h first)
-        or zeros.
-
-        Raises:
-            ValueError: for a ``mask``: tinykeras does not carry masks.
-        """
-        if mask is not None:
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}): mask= is not supported by tinykeras. "
-                "Call the layer on sequences of one length (without padding)."
-            )
+        or zeros, skipping the steps where ``mask`` ((batch, timesteps) booleans) is False."""
         if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             sequences = [sequences, *states]
-        return super().__call__(sequences, training=training)
+        return super().__call__(sequences, training=training, mask=mask)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The output's mask, as Keras gives it: the input's with return_sequences, else None
+        (and None for each state with return_state)."""
+        mask = previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self.state_names)
+        return output_mask
 
     # ---- shapes and weights -------------------------------------------------------------------
 
@@ -207,9 +222,12 @@ class RecurrentLayer(Layer):
 
     # ---- forward ------------------------------------------------------------------------------
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        if isinstance(mask, list):  # called with initial states: Keras passes call no input mask
+            mask = None
         x, initial = self._inputs(x)
         steps, batch = x.shape[1], x.shape[0]
+        kept = None if mask is None else self._step_mask(mask, x.shape)
         dtype = self.kernel.dtype
         xs = x.transpose(1, 0, 2)
         xs = np.ascontiguousarray(xs[::-1] if self.go_backwards else xs, dtype=dtype)
@@ -221,12 +239,14 @@ class RecurrentLayer(Layer):
             projected += self._input_bias()
         cache = self._allocate(steps, batch, dtype)
         cache.update(xs=xs, mask=mask, given=initial is not None, projected=projected)
+        cache.update(self._held_rows(kept, dtype))
         for index, name in enumerate(self.state_names):
             cache[name][0] = 0 if initial is None else initial[index]
         self._cache = cache
         self._time_loop(self._forward_steps, cache)
-        h = cache["h"]
-        output = np.ascontiguousarray(h[1:].transpose(1, 0, 2)) if self.return_sequences else h[-1].copy()
+        h, weights = cache["h"], cache["output_weights"]
+        outputs = h[1:] if weights is None else h[1:] * weights
+        output = np.ascontiguousarray(outputs.transpose(1, 0, 2)) if self.return_sequences else outputs[-1].copy()
         if self.return_state:
             return [output] + [cache[name][-1].copy() for name in self.state_names]
         return output
@@ -253,6 +273,66 @@ class RecurrentLayer(Layer):
                     raise ValueError(f"{what}: the initial state {name} has {state.shape[0]} rows; the "
                                      f"batch has {x.shape[0]} sequences.")
         return x, states
+
+    def _step_mask(self, mask, shape):
+        """The mask as (timesteps, batch) booleans in the order of processing, checked."""
+        mask = np.asarray(mask)
+        if mask.shape != shape[:2]:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) received a mask of shape {mask.shape} for "
+                f"sequences of shape {shape}; expected one of shape (batch, timesteps) = {shape[:2]}."
+            )
+        kept = mask.astype(bool, copy=False).T
+        return kept[::-1] if self.go_backwards else kept
+
+    def _held_rows(self, kept, dtype):
+        """What the passes over time need of a mask: ``held``, for each step the rows whose
+        states it holds as (batch, 1) booleans (None for none; ``held`` None when no step holds
+        any), and
+        ``output_weights``, (steps, batch, 1) factors of the outputs (None for ones): the mask
+        with zero_output_for_mask, whether a row has had a kept step when unrolled."""
+        found = {"held": None, "output_weights": None}
+        if kept is None or kept.all():
+            return found
+        held = ~kept[:, :, None]
+        found["held"] = [None if whole else held[t] for t, whole in enumerate(kept.all(axis=1).tolist())]
+        if self.unroll:  # Keras' unrolled loop outputs the previous output, zeros at first
+            found["output_weights"] = np.logical_or.accumulate(kept, axis=0)[:, :, None].astype(dtype)
+        elif self.zero_output_for_mask:
+            found["output_weights"] = kept[:, :, None].astype(dtype)
+        return found
+
+    @staticmethod
+    def _hold(cache, t, names):
+        """Forward, after step t: the rows masked at t keep the states they had before it."""
+        rows = cache["held"][t]
+        if rows is not None:
+            for name in names:
+                np.copyto(cache[name][t + 1], cache[name][t], where=rows)
+
+    @staticmethod
+    def _release(cache, t, carried):
+        """Backward, before step t: for the rows masked at t, takes the gradients of the held
+        states (``carried``: dL/dh_t carried from step t + 1, then LSTM's dL/dc_t) and of the
+        output out of the step, which then computes no gradient for them; returns what
+        ``_pass_held`` hands to step t - 1 unchanged (None when no row is masked at t)."""
+        rows = cache["held"][t]
+        if rows is None:
+            return None
+        d_out = cache["d_h"][t]
+        passed = [carried[0] + d_out] + [c.copy() for c in carried[1:]]
+        np.copyto(d_out, 0, where=rows)
+        for c in carried:
+            np.copyto(c, 0, where=rows)
+        return rows, passed
+
+    @staticmethod
+    def _pass_held(released, carried):
+        """Backward, after step t: the held rows' gradients go on to step t - 1."""
+        if released is not None:
+            rows, passed = released
+            for c, value in zip(carried, passed):
+                np.copyto(c, value, where=rows)
 
     def _dropout_mask(self, batch, features, dtype):
         """Inverted dropout of the input features, one (batch, features) mask for every step."""
@@ -291,6 +371,8 @@ class RecurrentLayer(Layer):
                 d_h[...] = np.asarray(d_output).transpose(1, 0, 2)
             else:
                 d_h[-1] = d_output
+            if cache["output_weights"] is not None:
+                d_h *= cache["output_weights"]
         carried = [np.zeros((batch, self.units), dtype) if d is None else np.array(d, dtype=dtype) for d in d_final]
         cache.update(d_h=d_h, carried=carried, d_projected=np.empty_like(cache["projected"]))
         self._allocate_gradients(cache)
@@ -370,19 +452,24 @@ class SimpleRNN(RecurrentLayer):
     def _forward_steps(self, cache):
         h, z, projected = cache["h"], cache["z"], cache["projected"]
         u, act = self.recurrent_kernel.value, self.activation
+        held = cache["held"]
         for t in range(z.shape[0]):
             matmul(h[t], u, out=z[t])
             z[t] += projected[t]
             h[t + 1] = act.forward(z[t])
+            if held is not None:
+                self._hold(cache, t, self.state_names)
 
     def _backward_steps(self, cache):
         h, z, d_h, dz = cache["h"], cache["z"], cache["d_h"], cache["d_projected"]
         u_t, act = self.recurrent_kernel.value.T, self.activation
-        g = cache["carried"][0]
+        g, held = cache["carried"][0], cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
+            released = None if held is None else self._release(cache, t, [g])
             g = g + d_h[t]
             dz[t] = act.backward(g, z[t], h[t + 1])
             g = matmul(dz[t], u_t)
+            self._pass_held(released, [g])
         cache["carried"][0] = g
 
 
@@ -441,11 +528,13 @@ class LSTM(RecurrentLayer):
 
     def _forward_steps(self, cache):
         h, c, z, gates, phi_c, projected = (cache[k] for k in ("h", "c", "z", "gates", "phi_c", "projected"))
-        u, fused = self.recurrent_kernel.value, self._fused()
+        u, fused, held = self.recurrent_kernel.value, self._fused(), cache["held"]
         for t in range(z.shape[0]):
             rows = (z[t], projected[t], c[t], gates[t], c[t + 1], phi_c[t], h[t + 1])
             matmul(h[t], u, out=rows[0])
             (cells.lstm_forward_step if fused else self._forward_step)(*rows)
+            if held is not None:
+                self._hold(cache, t, self.state_names)
 
     def _forward_step(self, z, xw, c_prev, gates, c, phi_c, h):
         """One step in NumPy, for any activations (the reference of ``cells.lstm_forward_step``)."""
@@ -464,13 +553,16 @@ class LSTM(RecurrentLayer):
         c, z, gates, phi_c, d_h, dz = (cache[k] for k in ("c", "z", "gates", "phi_c", "d_h", "d_projected"))
         u_t, fused = self.recurrent_kernel.value.T, self._fused()
         dh, dc = cache["carried"][0].copy(), cache["carried"][1].copy()
+        held = cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
+            released = None if held is None else self._release(cache, t, [dh, dc])
             rows = (dh, d_h[t], dc, gates[t], c[t], phi_c[t], dz[t])
             if fused:
                 cells.lstm_backward_step(*rows)
             else:
                 self._backward_step(*rows, z[t], c[t + 1])
             dh = matmul(dz[t], u_t)
+            self._pass_held(released, [dh, dc])
         cache["carried"][0] = dh
         cache["carried"][1] = dc
 
@@ -550,7 +642,7 @@ class GRU(RecurrentLayer):
 
     def _forward_steps(self, cache):
         h, z, gates, recurrent, projected = (cache[k] for k in ("h", "z", "gates", "recurrent", "projected"))
-        u, n, fused = self.recurrent_kernel.value, self.units, self._fused()
+        u, n, fused, held = self.recurrent_kernel.value, self.units, self._fused(), cache["held"]
         for t in range(z.shape[0]):
             previous, zt, at, xw, rt = h[t], z[t], gates[t], projected[t], recurrent[t]
             if self.reset_after:
@@ -558,11 +650,13 @@ class GRU(RecurrentLayer):
                 if self.use_bias:
                     rt += self.bias.value[1]
                 (cells.gru_forward_step if fused else self._forward_step)(zt, xw, rt, previous, at, h[t + 1])
-                continue
-            matmul(previous, u[:, :2 * n], out=zt[:, :2 * n])
-            (cells.gru_gates_step if fused else self._gates_step)(zt, xw, previous, at, rt)
-            matmul(rt, u[:, 2 * n:], out=zt[:, 2 * n:])
-            (cells.gru_candidate_step if fused else self._candidate_step)(zt, xw, previous, at, h[t + 1])
+            else:
+                matmul(previous, u[:, :2 * n], out=zt[:, :2 * n])
+                (cells.gru_gates_step if fused else self._gates_step)(zt, xw, previous, at, rt)
+                matmul(rt, u[:, 2 * n:], out=zt[:, 2 * n:])
+                (cells.gru_candidate_step if fused else self._candidate_step)(zt, xw, previous, at, h[t + 1])
+            if held is not None:
+                self._hold(cache, t, self.state_names)
 
     # The steps in NumPy, for any activations: the references of cells.gru_<name of the step>.
 
@@ -594,9 +688,10 @@ class GRU(RecurrentLayer):
     def _backward_steps(self, cache):
         h, z, gates, recurrent, d_h, dz = (cache[k] for k in ("h", "z", "gates", "recurrent", "d_h", "d_projected"))
         u, n, fused = self.recurrent_kernel.value, self.units, self._fused()
-        dh = cache["carried"][0].copy()
+        dh, held = cache["carried"][0].copy(), cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
             previous, at, dzt, rt = h[t], gates[t], dz[t], recurrent[t]
+            released = None if held is None else self._release(cache, t, [dh])
             if self.reset_after:
                 d_rh = cache["d_recurrent"][t]
                 if fused:
@@ -604,17 +699,18 @@ class GRU(RecurrentLayer):
                 else:
                     self._backward_step(dh, d_h[t], previous, at, rt, dzt, d_rh, z[t])
                 dh += matmul(d_rh, u.T)
-                continue
-            if fused:
-                cells.gru_candidate_backward_step(dh, d_h[t], previous, at, dzt)
             else:
-                self._candidate_backward_step(dh, d_h[t], previous, at, dzt, z[t])
-            dq = matmul(dzt[:, 2 * n:], u[:, 2 * n:].T)
-            if fused:
-                cells.gru_reset_backward_step(dq, previous, at, dzt, dh)
-            else:
-                self._reset_backward_step(dq, previous, at, dzt, dh, z[t])
-            dh += matmul(dzt[:, :2 * n], u[:, :2 * n].T)
+                if fused:
+                    cells.gru_candidate_backward_step(dh, d_h[t], previous, at, dzt)
+                else:
+                    self._candidate_backward_step(dh, d_h[t], previous, at, dzt, z[t])
+                dq = matmul(dzt[:, 2 * n:], u[:, 2 * n:].T)
+                if fused:
+                    cells.gru_reset_backward_step(dq, previous, at, dzt, dh)
+                else:
+                    self._reset_backward_step(dq, previous, at, dzt, dh, z[t])
+                dh += matmul(dzt[:, :2 * n], u[:, :2 * n].T)
+            self._pass_held(released, [dh])
         cache["carried"][0] = dh
 
     def _backward_step(self, dh, d_out, h_prev, gates, rh, dxw, drh, z):

@@ -44,6 +44,8 @@ class GaussianNoise(Layer):
         seed: optional integer for a reproducible noise sequence.
     """
 
+    supports_masking = True  # passes its input's mask on, as in Keras
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = check_number(stddev, "stddev", "GaussianNoise", 0, 1)

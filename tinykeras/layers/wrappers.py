@@ -28,11 +28,13 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _refuse_mask(layer, mask):
-    """Raises for a ``mask``, as the recurrent layers do: tinykeras does not carry masks."""
+    """Raises for a ``mask`` given to TimeDistributed's call: Keras hands one step of it to a
+    wrapped layer that computes with masks, which tinykeras does not."""
     if mask is not None:
         raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}): mask= is not supported by tinykeras. "
-            "Call the layer on sequences of one length (without padding)."
+            f"Layer '{layer.name}' ({type(layer).__name__}): mask= is not supported by tinykeras' "
+            "TimeDistributed. Call it without mask= (a mask reaching it in a model is dropped with "
+            "a warning, as Keras drops it)."
         )
 
 
@@ -161,18 +163,31 @@ class Bidirectional(_Wrapper):
 
     # ---- calling ------------------------------------------------------------------------------
 
+    #: Masks reach both directions (each skips the padded steps) and travel on with the
+    #: output sequences, as in Keras.
+    supports_masking = True
+
     def __call__(self, sequences, initial_state=None, training=False, mask=None):
         """Runs both directions on ``sequences`` (an array or a symbolic tensor), from
-        ``initial_state`` (the forward layer's states, then the backward layer's) or zeros.
-
-        Raises:
-            ValueError: for a ``mask``: tinykeras does not carry masks.
-        """
-        _refuse_mask(self, mask)
+        ``initial_state`` (the forward layer's states, then the backward layer's) or zeros,
+        skipping the steps where ``mask`` ((batch, timesteps) booleans) is False."""
         if initial_state is not None:
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             sequences = [sequences, *states]
-        return super().__call__(sequences, training=training)
+        return super().__call__(sequences, training=training, mask=mask)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The outputs' masks, as Keras gives them: the sequences' mask on the output sequences
+        (on both with merge_mode=None), none without return_sequences, none on states."""
+        mask = previous_mask[0] if isinstance(previous_mask, (list, tuple)) else previous_mask
+        if self.return_sequences:
+            output_mask = [mask, mask] if self.merge_mode is None else mask
+        else:
+            output_mask = [None, None] if self.merge_mode is None else None
+        if self.return_state:
+            states = [None] * (len(self.forward_layer.state_names) + len(self.backward_layer.state_names))
+            return (output_mask if isinstance(output_mask, list) else [output_mask]) + states
+        return output_mask
 
     def _split_states(self, states):
         """The initial states for (forward, backward): the first half and the second half."""
@@ -218,13 +233,16 @@ class Bidirectional(_Wrapper):
 
     # ---- forward and backward -----------------------------------------------------------------
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         forward_x = backward_x = x
         if isinstance(x, (list, tuple)):
             forward_states, backward_states = self._split_states(list(x[1:]))
             forward_x, backward_x = [x[0], *forward_states], [x[0], *backward_states]
-        y = self.forward_layer.forward(forward_x, training)
-        y_rev = self.backward_layer.forward(backward_x, training)
+        if isinstance(mask, (list, tuple)):  # the sequences' mask (states carry none)
+            mask = mask[0]
+        # The backward layer (go_backwards) reads the mask in its own order of steps.
+        y = self.forward_layer.forward(forward_x, training, mask=mask)
+        y_rev = self.backward_layer.forward(backward_x, training, mask=mask)
         states = []
         if self.return_state:
             states = y[1:] + y_rev[1:]
