@@ -136,10 +136,11 @@ def child_prepare(spec):
     import workloads
 
     data = workloads.WORKLOADS[spec["workload"]].prepare()
+    source = data.pop("source", None)
     for key in ("x_train", "y_train"):
         data[key] = data[key][: spec["train_samples"]]
     np.savez(spec["data"], **data)
-    print(json.dumps({"train_samples": len(data["x_train"])}))
+    print(json.dumps({"train_samples": len(data["x_train"]), "source": source}))
 
 
 def child_train(spec):
@@ -253,7 +254,8 @@ def benchmark(names, frameworks, args):
             workload = workloads.WORKLOADS[name]
             spec = {"workload": name, "data": os.path.join(folder, f"{name}.npz")}
             train_samples = QUICK_TRAIN_SAMPLES if args.quick else None
-            samples = spawn("prepare", {**spec, "train_samples": train_samples})["train_samples"]
+            prepared = spawn("prepare", {**spec, "train_samples": train_samples})
+            samples = prepared["train_samples"]
             spec = {
                 **spec,
                 "epochs": args.epochs or (1 if args.quick else workload.epochs),
@@ -275,6 +277,7 @@ def benchmark(names, frameworks, args):
                         "workload": name,
                         "framework": framework,
                         "train_samples": samples,
+                        "data_source": prepared["source"],
                         "timed_epochs": spec["epochs"],
                         **result,
                     }
@@ -630,6 +633,9 @@ def run_setting(names, frameworks, args, coretype):
     print(kernels_line(rows) + "\n")
     print(markdown(rows, ratio_rows))
     print("\n" + "\n".join(f"- {name}: {workloads.WORKLOADS[name].description}" for name in names))
+    sources = {r["workload"]: r["data_source"] for r in rows if r["data_source"]}
+    if sources:
+        print("\nData: " + "; ".join(f"{name}: {source}" for name, source in sources.items()))
     print("\n" + flops_markdown(limits, frameworks))
     if augment_rows:
         print("\n" + augment_markdown(augment_rows, rows))

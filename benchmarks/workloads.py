@@ -9,9 +9,13 @@ data augmentation, timed per batch (``time_augmentation``).
 
 Conventions every workload follows:
 
-- ``prepare()`` returns float32 inputs and integer class labels: ``x_train, y_train, x_test,
-  y_test``. tinykeras models are compiled with ``categorical_crossentropy`` on one-hot targets
-  (as the Keras examples do); PyTorch models output logits for ``nn.CrossEntropyLoss`` on labels.
+- ``prepare()`` returns float32 inputs (int32 word ids for the text workloads) and integer class
+  labels: ``x_train, y_train, x_test, y_test``, and may add ``source``, a sentence saying where
+  the data comes from, which the report prints. tinykeras models are compiled with
+  ``categorical_crossentropy`` on one-hot targets (as the Keras examples do); PyTorch models
+  output logits for ``nn.CrossEntropyLoss`` on labels. A ``binary`` workload (labels 0 / 1, one
+  sigmoid output) uses ``binary_crossentropy`` on the labels as floats, and PyTorch's one logit
+  ``nn.BCEWithLogitsLoss``.
 - Both frameworks receive the same arrays; a torch builder for images in NHWC layout converts
   them inside its model.
 - Frameworks are imported inside the functions, so a child process only loads its own.
@@ -32,6 +36,16 @@ CIFAR_STEPS = 100  # training steps an epoch: a few tens of seconds at ~0.2 s a 
 CIFAR_TEST_SAMPLES = 640
 CIFAR_SEED = 1234
 RESNET_FILTERS = 16
+#: IMDB as the text workloads read it: load_data(num_words=TEXT_VOCABULARY), then pad_sequences
+#: to TEXT_LENGTH ids; synthetic reviews (TEXT_SEED) when the file is not cached.
+TEXT_VOCABULARY = 20_000
+TEXT_LENGTH = 200
+TEXT_EMBEDDING = 128
+TEXT_TRAIN_SAMPLES = 25_000  # IMDB's training split
+TEXT_TEST_SAMPLES = 5_000  # of IMDB's 25,000: the evaluation is not timed, only waited for
+TEXT_SEED = 2024
+LSTM_UNITS = 64
+TEXT_FILTERS = 128
 #: The CIFAR-10 tutorial's augmentation (``ImageDataGenerator`` arguments).
 CIFAR_AUGMENTATION = {
     "width_shift_range": 0.2,
@@ -61,6 +75,8 @@ class Workload:
         augmentation: ``ImageDataGenerator`` arguments, or None; when given, the time tinykeras
             takes to produce one augmented batch of ``batch_size`` is measured
             (``time_augmentation``).
+        binary: labels 0 / 1 and one sigmoid output (binary cross-entropy) rather than classes
+            and a softmax (categorical cross-entropy).
     """
 
     description: str
@@ -72,6 +88,7 @@ class Workload:
     validation_split: float = 0.0
     convolutions: tuple = ()
     augmentation: dict | None = None
+    binary: bool = False
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -152,26 +169,85 @@ def prepare_cifar_synthetic(
     return {"x_train": x[:train], "y_train": y[:train], "x_test": x[train:], "y_test": y[train:]}
 
 
+def prepare_imdb():
+    """IMDB as the Keras text examples read it: ``imdb.load_data(num_words=20000)``, each review
+    padded or truncated (at its start, ``pad_sequences``' defaults) to 200 int32 ids, labels 0 / 1;
+    the first 25,000 training and 5,000 test reviews. When the file is not in the cache
+    (``$TINYKERAS_HOME/datasets/imdb.npz``; it is never downloaded here), synthetic reviews of the
+    same shape instead (``synthetic_reviews``); ``source`` says which."""
+    from tinykeras.datasets import imdb
+    from tinykeras.utils import pad_sequences
+
+    if not os.path.exists(imdb.cache_path()):
+        data = synthetic_reviews()
+        data["source"] = (
+            f"synthetic IMDB-shaped reviews (NumPy seed {TEXT_SEED}): {imdb.cache_path()} is absent"
+        )
+        return data
+    (x_train, y_train), (x_test, y_test) = imdb.load_data(num_words=TEXT_VOCABULARY)
+    x_test, y_test = x_test[:TEXT_TEST_SAMPLES], y_test[:TEXT_TEST_SAMPLES]
+    return {
+        "x_train": pad_sequences(x_train, maxlen=TEXT_LENGTH),
+        "y_train": y_train.astype(np.uint8),
+        "x_test": pad_sequences(x_test, maxlen=TEXT_LENGTH),
+        "y_test": y_test.astype(np.uint8),
+        "source": f"IMDB from {imdb.cache_path()}",
+    }
+
+
+def synthetic_reviews(train=TEXT_TRAIN_SAMPLES, test=TEXT_TEST_SAMPLES, seed=TEXT_SEED):
+    """Reviews shaped as padded IMDB ones, the same on every call: int32 ids in [0, 20000) of
+    length 200, labels 0 / 1 (uint8), half of each.
+
+    Each review has a length drawn from a log-normal law (median about 180 words, as IMDB's);
+    one shorter than 200 is preceded by zeros (the padding) and starts with id 1 (IMDB's start
+    mark); the words are drawn with Zipf frequencies (id k about 1 / k, from id 4). A word is
+    replaced, with probability 0.04, by one of 100 words of its review's sentiment, and with
+    probability 0.02 by one of the other's, so that a model can learn the labels.
+    """
+    rng = np.random.default_rng(seed)
+    count = train + test
+    ranks = np.arange(4, TEXT_VOCABULARY)
+    frequencies = 1.0 / (ranks - 3)
+    x = rng.choice(ranks, size=(count, TEXT_LENGTH), p=frequencies / frequencies.sum()).astype(np.int32)
+    y = np.arange(count) % 2
+    rng.shuffle(y)
+    sentiment_words = rng.choice(np.arange(50, 5000), size=(2, 100), replace=False).astype(np.int32)
+    draws = rng.random(x.shape)
+    own = draws < 0.04
+    other = (draws >= 0.04) & (draws < 0.06)
+    picks = rng.integers(0, 100, x.shape)
+    x[own] = sentiment_words[y[:, None].repeat(TEXT_LENGTH, axis=1)[own], picks[own]]
+    x[other] = sentiment_words[1 - y[:, None].repeat(TEXT_LENGTH, axis=1)[other], picks[other]]
+    lengths = np.clip(rng.lognormal(np.log(180), 0.6, count).astype(int), 10, None)
+    for row, length in enumerate(lengths):
+        if length < TEXT_LENGTH:
+            x[row, : TEXT_LENGTH - length] = 0
+            x[row, TEXT_LENGTH - length] = 1
+    y = y.astype(np.uint8)
+    return {"x_train": x[:train], "y_train": y[:train], "x_test": x[train:], "y_test": y[train:]}
+
+
 # ---- models ------------------------------------------------------------------------------------
 # Every tinykeras model is compiled by ``_compile`` and every PyTorch model is initialised by
 # ``_torch_training``, so the optimizer, the loss and the initial weights are the same everywhere.
 
 
-def _compiled(layers):
-    """A tinykeras Sequential of ``layers``, compiled by ``_compile``."""
+def _compiled(layers, loss="categorical_crossentropy"):
+    """A tinykeras Sequential of ``layers``, compiled by ``_compile`` with ``loss``."""
     from tinykeras import Sequential
 
-    return _compile(Sequential(layers))
+    return _compile(Sequential(layers), loss)
 
 
-def _compile(model):
+def _compile(model, loss="categorical_crossentropy"):
     """Compiles a tinykeras model with Adam (lr 0.001, betas 0.9 / 0.999, epsilon 1e-7),
-    categorical cross-entropy and accuracy; returns it."""
+    ``loss`` (categorical cross-entropy by default) and accuracy; returns it."""
     from tinykeras import optimizers
 
     model.compile(
         optimizer=optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
-        loss="categorical_crossentropy",
+        loss=loss,
         metrics=["accuracy"],
     )
     return model
@@ -203,13 +279,18 @@ def _torch_model(*layers, images=False):
     return _torch_training(nn.Sequential(*((NHWCToNCHW(),) if images else ()), *layers))
 
 
-def _torch_training(model):
+def _torch_training(model, binary=False):
     """Initialises ``model`` as a workload's tinykeras peer is, and makes its Adam and loss.
 
-    Kernels (of every ``nn.Linear`` and ``nn.Conv2d`` in the module) are Glorot-uniform, or
-    He-uniform for the layers marked with ``_he_uniform`` (``kaiming_uniform_`` with the relu
-    gain: bound sqrt(6 / fan_in), as Keras' he_uniform), and biases zero; the model outputs
-    logits for ``nn.CrossEntropyLoss``. torch's Adam adds eps to sqrt(v_hat) (Keras adds it to
+    Kernels (of every ``nn.Linear``, ``nn.Conv1d`` and ``nn.Conv2d`` in the module) are
+    Glorot-uniform, or He-uniform for the layers marked with ``_he_uniform`` (``kaiming_uniform_``
+    with the relu gain: bound sqrt(6 / fan_in), as Keras' he_uniform), and biases zero. An
+    ``nn.Embedding``'s table is uniform in [-0.05, 0.05] (Keras' 'uniform'); an ``nn.LSTM``'s
+    input kernel is Glorot-uniform, its recurrent kernel orthogonal, and of its two biases the
+    input one holds Keras' single bias (zeros, ones in the forget gate's block: unit_forget_bias)
+    and the recurrent one zeros; torch's gate order (i, f, g, o) is Keras' (i, f, c, o). The
+    model outputs logits for ``nn.CrossEntropyLoss``, or with ``binary`` one logit per sample for
+    ``nn.BCEWithLogitsLoss`` (on the labels as floats). torch's Adam adds eps to sqrt(v_hat) (Keras adds it to
     sqrt(v) before the bias correction of the step size); with eps=1e-7 the difference does not
     matter for a benchmark.
 
@@ -224,11 +305,27 @@ def _torch_training(model):
         "he_uniform": lambda weight: nn.init.kaiming_uniform_(weight, nonlinearity="relu"),
     }
     for layer in model.modules():
-        if isinstance(layer, (nn.Linear, nn.Conv2d)):
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             initializers[getattr(layer, "kernel_initializer", "glorot_uniform")](layer.weight)
             nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.Embedding):
+            nn.init.uniform_(layer.weight, -0.05, 0.05)
+        elif isinstance(layer, nn.LSTM):
+            units = layer.hidden_size
+            for name, weight in layer.named_parameters():
+                if name.startswith("weight_ih"):
+                    nn.init.xavier_uniform_(weight)
+                elif name.startswith("weight_hh"):
+                    nn.init.orthogonal_(weight)
+                else:
+                    nn.init.zeros_(weight)
+                    if name.startswith("bias_ih"):
+                        nn.init.ones_(weight[units : 2 * units])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001, betas=(0.9, 0.999), eps=1e-7)
-    return model, optimizer, nn.CrossEntropyLoss()
+    if not binary:
+        return model, optimizer, nn.CrossEntropyLoss()
+    bce = nn.BCEWithLogitsLoss()
+    return model, optimizer, lambda logits, labels: bce(logits[:, 0], labels.to(logits.dtype))
 
 
 def mlp_tinykeras():
@@ -522,6 +619,83 @@ def resnet_block_torch():
     return _torch_training(ResidualBlockNet())
 
 
+def text_lstm_tinykeras():
+    """Embedding(20000, 128) -> LSTM(64) -> Dense(1, sigmoid): 2,609,473 parameters."""
+    from tinykeras.layers import LSTM, Dense, Embedding, Input
+
+    layers = [
+        Input(shape=(TEXT_LENGTH,)),
+        Embedding(TEXT_VOCABULARY, TEXT_EMBEDDING),
+        LSTM(LSTM_UNITS),
+        Dense(1, activation="sigmoid"),
+    ]
+    return _compiled(layers, loss="binary_crossentropy")
+
+
+def text_lstm_torch():
+    """The same LSTM classifier in PyTorch: ``nn.Embedding``, ``nn.LSTM(batch_first=True)``
+    (its last step's output), ``nn.Linear(64, 1)`` giving the logit."""
+    from torch import nn
+
+    class LSTMClassifier(nn.Module):
+        """Ids (N, 200) -> vectors (N, 200, 128) -> h_T (N, 64) -> one logit."""
+
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(TEXT_VOCABULARY, TEXT_EMBEDDING)
+            self.lstm = nn.LSTM(TEXT_EMBEDDING, LSTM_UNITS, batch_first=True)
+            self.head = nn.Linear(LSTM_UNITS, 1)
+
+        def forward(self, ids):
+            outputs, _ = self.lstm(self.embedding(ids))
+            return self.head(outputs[:, -1])
+
+    return _torch_training(LSTMClassifier(), binary=True)
+
+
+def conv1d_text_tinykeras():
+    """Embedding(20000, 128) -> Conv1D(128, 7, relu) -> MaxPooling1D(5) -> Conv1D(128, 7, relu)
+    -> GlobalMaxPooling1D -> Dense(1, sigmoid): 200 -> 194 -> 38 -> 32 steps; 2,789,761
+    parameters."""
+    from tinykeras.layers import Conv1D, Dense, Embedding, GlobalMaxPooling1D, Input, MaxPooling1D
+
+    layers = [
+        Input(shape=(TEXT_LENGTH,)),
+        Embedding(TEXT_VOCABULARY, TEXT_EMBEDDING),
+        Conv1D(TEXT_FILTERS, 7, activation="relu"),
+        MaxPooling1D(5),
+        Conv1D(TEXT_FILTERS, 7, activation="relu"),
+        GlobalMaxPooling1D(),
+        Dense(1, activation="sigmoid"),
+    ]
+    return _compiled(layers, loss="binary_crossentropy")
+
+
+def conv1d_text_torch():
+    """The same convolutional classifier in PyTorch, on (N, C, L): the embedded (N, L, C)
+    sequences are permuted first, and the global max pooling is a max over L."""
+    import torch
+    from torch import nn
+
+    class ConvClassifier(nn.Module):
+        """Ids (N, 200) -> (N, 128, 200) -> conv 194 -> pool 38 -> conv 32 -> max -> logit."""
+
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(TEXT_VOCABULARY, TEXT_EMBEDDING)
+            self.conv1 = nn.Conv1d(TEXT_EMBEDDING, TEXT_FILTERS, 7)
+            self.pool = nn.MaxPool1d(5)
+            self.conv2 = nn.Conv1d(TEXT_FILTERS, TEXT_FILTERS, 7)
+            self.head = nn.Linear(TEXT_FILTERS, 1)
+
+        def forward(self, ids):
+            x = self.embedding(ids).permute(0, 2, 1)
+            x = torch.relu(self.conv2(self.pool(torch.relu(self.conv1(x)))))
+            return self.head(x.amax(dim=2))
+
+    return _torch_training(ConvClassifier(), binary=True)
+
+
 WORKLOADS = {
     "mlp": Workload(
         description="MNIST MLP 784-64-64-10 (relu, softmax), Adam, batch 32",
@@ -597,6 +771,26 @@ WORKLOADS = {
             ((14, 14, RESNET_FILTERS), RESNET_FILTERS, 3, "same"),
         ),
     ),
+    "text_lstm": Workload(
+        description="IMDB-shaped text, 200 ids a review: Embedding(20000, 128), LSTM(64), "
+        "Dense(1, sigmoid); Adam, binary cross-entropy, batch 32; target: step time <= 1.5x "
+        "PyTorch's",
+        prepare=prepare_imdb,
+        build_tinykeras=text_lstm_tinykeras,
+        build_torch=text_lstm_torch,
+        epochs=1,
+        binary=True,
+    ),
+    "conv1d_text": Workload(
+        description="IMDB-shaped text, 200 ids a review: Embedding(20000, 128), Conv1D(128, 7, "
+        "relu), MaxPooling1D(5), Conv1D(128, 7, relu), GlobalMaxPooling1D, Dense(1, sigmoid); "
+        "Adam, binary cross-entropy, batch 32; target: step time <= 1.5x PyTorch's",
+        prepare=prepare_imdb,
+        build_tinykeras=conv1d_text_tinykeras,
+        build_torch=conv1d_text_torch,
+        epochs=1,
+        binary=True,
+    ),
 }
 
 
@@ -615,7 +809,6 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
     """Trains ``workload`` with tinykeras' ``fit`` and evaluates it on the test set."""
     from tinykeras import backend
     from tinykeras.callbacks import Callback
-    from tinykeras.utils import to_categorical
 
     class WarmUp(Callback):
         """Records when the first step ends; stops the epoch after ``warmup_steps`` steps."""
@@ -644,8 +837,7 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
             self.steps += (self.params["steps"],)
 
     backend.set_random_seed(seed)
-    classes = _num_classes(data)
-    x, y = data["x_train"], to_categorical(data["y_train"], classes)
+    x, y = data["x_train"], _targets(workload, data, "y_train")
     start = time.perf_counter()
     model = workload.build_tinykeras()
     warm_up, timer = WarmUp(), EpochTimer()
@@ -656,7 +848,7 @@ def train_tinykeras(workload, data, epochs, warmup_steps, seed):
     }
     model.fit(x, y, epochs=1, callbacks=[warm_up], **fit_args)
     history = model.fit(x, y, epochs=epochs, callbacks=[timer], **fit_args)
-    y_test = to_categorical(data["y_test"], classes)
+    y_test = _targets(workload, data, "y_test")
     _, test_accuracy = model.evaluate(
         data["x_test"], y_test, batch_size=workload.batch_size, verbose=0
     )
@@ -693,6 +885,10 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
     start = time.perf_counter()
     model, optimizer, loss_fn = workload.build_torch()
 
+    def predicted(logits):
+        """The predicted classes: the largest logit's, or 1 where a single logit is positive."""
+        return (logits[:, 0] > 0).long() if workload.binary else logits.argmax(dim=1)
+
     def evaluate(x_eval, y_eval):
         """The mean loss and the accuracy on (x_eval, y_eval), in inference mode, batch by batch."""
         model.eval()
@@ -703,7 +899,7 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
                 yb = y_eval[begin : begin + workload.batch_size]
                 logits = model(xb)
                 total_loss += loss_fn(logits, yb).item() * len(yb)
-                correct += (logits.argmax(dim=1) == yb).sum().item()
+                correct += (predicted(logits) == yb).sum().item()
         return total_loss / len(x_eval), correct / len(x_eval)
 
     def run_epoch(max_steps=None):
@@ -730,7 +926,7 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
             optimizer.step()
             seen += len(yb)
             total_loss += loss.item() * len(yb)
-            correct += (logits.argmax(dim=1) == yb).sum().item()
+            correct += (predicted(logits) == yb).sum().item()
             first_step_end = first_step_end or time.perf_counter()
         val_accuracy = evaluate(*validation)[1] if validation else None
         return first_step_end, steps, total_loss / seen, correct / seen, val_accuracy
@@ -767,6 +963,16 @@ def _tinykeras_kernels():
     forced = os.environ.get("OPENBLAS_CORETYPE")
     chosen = f"OPENBLAS_CORETYPE={forced} in the environment" if forced else "chosen for this CPU"
     return f"OpenBLAS {core} ({chosen})"
+
+
+def _targets(workload, data, key):
+    """tinykeras' targets for the labels ``data[key]``: one-hot rows, or for a binary workload
+    the labels as a float32 column."""
+    from tinykeras.utils import to_categorical
+
+    if workload.binary:
+        return data[key].astype(np.float32)[:, None]
+    return to_categorical(data[key], _num_classes(data))
 
 
 def _num_classes(data):

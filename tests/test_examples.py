@@ -150,3 +150,77 @@ def test_mnist_cnn_keras1_restores_the_image_data_format_when_main_raises(monkey
     with pytest.raises(OSError, match="not available"):
         example.main(epochs=1)
     assert backend.image_data_format() == "channels_last"
+
+
+def write_imdb_reviews(path, train=480, test=240, seed=5):
+    """An ``imdb.npz`` in Keras' format (object arrays of lists of word ranks, 0/1 labels) whose
+    reviews a model can learn: 20 to 150 words of Zipf frequencies (ranks 1 to 2999), one in
+    five replaced by one of 30 words of the review's sentiment."""
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, 3000)
+    frequencies = 1.0 / ranks
+    sentiment_words = rng.choice(np.arange(100, 3000), size=(2, 30), replace=False)
+    reviews, labels = [], rng.integers(0, 2, train + test)
+    for label in labels:
+        words = rng.choice(ranks, size=rng.integers(20, 151), p=frequencies / frequencies.sum())
+        marked = rng.random(len(words)) < 0.2
+        words[marked] = rng.choice(sentiment_words[label], size=marked.sum())
+        reviews.append([int(w) for w in words])
+    sequences = np.empty(len(reviews), dtype=object)
+    sequences[:] = reviews
+    np.savez(path, x_train=sequences[:train], y_train=labels[:train], x_test=sequences[train:],
+             y_test=labels[train:])
+
+
+@pytest.fixture
+def synthetic_imdb(tmp_path, monkeypatch):
+    """An IMDB cache holding synthetic reviews, made the published file (its SHA-256)."""
+    import hashlib
+
+    from tinykeras.datasets import imdb
+
+    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
+    os.makedirs(os.path.dirname(imdb.cache_path()))
+    write_imdb_reviews(imdb.cache_path())
+    with open(imdb.cache_path(), "rb") as file:
+        monkeypatch.setattr(imdb, "SHA256", hashlib.sha256(file.read()).hexdigest())
+
+
+def test_imdb_lstm_tutorial_learns_synthetic_reviews(synthetic_imdb, capsys):
+    """One epoch on 480 IMDB-shaped reviews padded to 80 words: well above chance on the 240
+    test reviews, and the shapes the tutorial prints."""
+    example = load_example("imdb_lstm")
+    accuracy = example.main(epochs=1, seed=1, verbose=0)
+    out = capsys.readouterr().out
+    assert accuracy >= 0.75  # chance is 0.5
+    assert "480 train sequences" in out and "x_train shape: (480, 80)" in out
+    assert "x_test shape: (240, 80)" in out and "test accuracy:" in out
+    model = example.build_model()
+    assert model.count_params() == 20000 * 128 + 4 * 128 * (128 + 128 + 1) + 129
+
+
+def test_imdb_lstm_command_line_without_data_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINYKERAS_HOME", str(tmp_path / "home"))
+
+    def unreachable(url, path, timeout=None):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(_cache, "download", unreachable)
+    assert load_example("imdb_lstm").cli(["--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "IMDB is not available" in err and "imdb.npz" in err
+
+
+def test_class_imbalance_tutorial_class_weight_finds_more_of_the_rare_class(mnist, capsys):
+    """On 12,000 training digits of which 1% are zeros: the confusion counts of both trainings
+    are printed, and the weighted one misses fewer zeros."""
+    results = load_example("class_imbalance").main(epochs=2, seed=1, train_samples=12000)
+    out = capsys.readouterr().out
+    plain, weighted = results["plain"], results["weighted"]
+    positives = plain["tp"] + plain["fn"]
+    assert positives == weighted["tp"] + weighted["fn"] == round(9020 * 0.01 / 0.99)
+    assert weighted["recall"] > plain["recall"] and weighted["fn"] < plain["fn"]
+    assert weighted["auc"] > 0.95
+    assert "| without class_weight |" in out and "| with class_weight |" in out
+    assert "Training: 10903 samples, 109 positives (1.00% of total)" in out
+    assert "Weight for class 0: 0.51, for class 1: 50.01" in out
