@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras_fixtures import ATOL, FIXTURES, weight_group_paths, without_bookkeeping
+from test_masking import WithMask
 
 import tinykeras as keras
 from tinykeras.functional_config import keras_variables
@@ -453,30 +454,6 @@ def test_freezing_a_wrapper_freezes_its_layers():
 def test_invalid_arguments_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
-
-
-class WithMask(Layer):
-    """A layer under test with a fixed mask, for check_gradients."""
-
-    def __init__(self, inner, mask, **kwargs):
-        super().__init__(**kwargs)
-        self.inner, self.mask = inner, mask
-
-    def build(self, input_shape):
-        self.inner.build_for(input_shape)
-
-    @property
-    def trainable_weights(self):
-        return self.inner.trainable_weights
-
-    def forward(self, x, training=False):
-        return self.inner.forward(x, training, mask=self.mask)
-
-    def backward(self, dy):
-        self.inner.input_gradient = self.input_gradient
-        dx = self.inner.backward(dy)
-        self.grads = self.inner.grads
-        return dx
 
 
 @settings(max_examples=25, deadline=None)
