@@ -115,9 +115,9 @@ def test_the_base_class_asks_for_call_and_get_config():
     class Incomplete(schedules.LearningRateSchedule):
         pass
 
-    with pytest.raises(NotImplementedError, match=r"'Incomplete' must override `__call__\(self, step\)`"):
+    with pytest.raises(TypeError, match=r"'Incomplete' must override `__call__\(self, step\)`"):
         Incomplete()(0)
-    with pytest.raises(NotImplementedError, match=r"must override `get_config\(\)`"):
+    with pytest.raises(TypeError, match=r"must override `get_config\(\)`"):
         schedules.serialize(Incomplete())
 
 

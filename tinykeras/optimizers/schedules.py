@@ -27,12 +27,12 @@ class LearningRateSchedule:
     a model file can describe it; ``from_config`` calls the constructor with them)."""
 
     def __call__(self, step):
-        raise NotImplementedError(
+        raise TypeError(
             f"Learning rate schedule '{type(self).__name__}' must override `__call__(self, step)`."
         )
 
     def get_config(self):
-        raise NotImplementedError(
+        raise TypeError(
             f"Learning rate schedule '{type(self).__name__}' must override `get_config()` in "
             "order to be serializable."
         )
@@ -44,7 +44,7 @@ class LearningRateSchedule:
     def __repr__(self):
         try:
             config = self.get_config()
-        except NotImplementedError:
+        except TypeError:
             return f"{type(self).__name__}()"
         args = ", ".join(f"{key}={value!r}" for key, value in config.items() if key != "name")
         return f"{type(self).__name__}({args})"

@@ -85,14 +85,14 @@ class PyDataset:
 
     def __getitem__(self, index):
         """The batch at position ``index``."""
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__(self, index), returning one batch.")
+        raise TypeError(f"{type(self).__name__} must implement __getitem__(self, index), returning one batch.")
 
     @property
     def num_batches(self):
         """The number of batches (``len(self)``), or None for an endless dataset."""
         if hasattr(self, "__len__"):
             return len(self)
-        raise NotImplementedError(
+        raise TypeError(
             f"{type(self).__name__} must implement __len__ or the num_batches property:\n\n"
             "@property\ndef num_batches(self):\n  return ..."
         )
@@ -111,7 +111,7 @@ class PyDataset:
     def __repr__(self):
         try:
             count = self.num_batches
-        except NotImplementedError:
+        except TypeError:
             count = "?"
         return f"<{type(self).__name__} num_batches={count}>"
 
