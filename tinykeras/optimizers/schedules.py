@@ -80,20 +80,13 @@ def _decay_steps(value, where):
     return _number(value, "decay_steps", where, low=0, low_open=True)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
-    exponent is rounded down, so the rate drops once every ``decay_steps`` steps.
+class _StepDecay(LearningRateSchedule):
+    """What ExponentialDecay and InverseTimeDecay share: their arguments, and the rate as
+    ``decayed(initial_learning_rate, decay_rate, p)`` of the progress ``p = step / decay_steps``
+    (rounded down with ``staircase``)."""
 
-    Args:
-        initial_learning_rate: the rate at step 0.
-        decay_steps: the steps over which the rate is multiplied by ``decay_rate``; > 0.
-        decay_rate: the factor per ``decay_steps`` steps; >= 0.
-        staircase: whether the decay happens in whole steps of ``decay_steps``.
-        name: the schedule's name.
-    """
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        where = "ExponentialDecay"
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+        where = type(self).__name__
         self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", where, low=0)
         self.decay_steps = _decay_steps(decay_steps, where)
         self.decay_rate = _number(decay_rate, "decay_rate", where, low=0)
@@ -107,7 +100,7 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / decay_steps
         if self.staircase:
             p = np.floor(p)
-        return float(initial * decay_rate**p)
+        return float(self.decayed(initial, decay_rate, p))
 
     def get_config(self):
         return {
@@ -117,6 +110,25 @@ class ExponentialDecay(LearningRateSchedule):
             "staircase": self.staircase,
             "name": self.name,
         }
+
+
+class ExponentialDecay(_StepDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the
+    exponent is rounded down, so the rate drops once every ``decay_steps`` steps.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        decay_steps: the steps over which the rate is multiplied by ``decay_rate``; > 0.
+        decay_rate: the factor per ``decay_steps`` steps; >= 0.
+        staircase: whether the decay happens in whole steps of ``decay_steps``.
+        name: the schedule's name.
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def decayed(self, initial, decay_rate, p):
+        return initial * decay_rate**p
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -205,7 +217,7 @@ class PolynomialDecay(LearningRateSchedule):
         }
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; with ``staircase``,
     ``step / decay_steps`` is rounded down.
 
@@ -218,30 +230,10 @@ class InverseTimeDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        where = "InverseTimeDecay"
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", where, low=0)
-        self.decay_steps = _decay_steps(decay_steps, where)
-        self.decay_rate = _number(decay_rate, "decay_rate", where, low=0)
-        self.staircase = check_bool(staircase, "staircase", where)
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        step, initial, decay_steps, decay_rate = _floatx(
-            _step(step, type(self).__name__), self.initial_learning_rate, self.decay_steps, self.decay_rate
-        )
-        p = step / decay_steps
-        if self.staircase:
-            p = np.floor(p)
-        return float(initial / (1 + decay_rate * p))
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }
+    def decayed(self, initial, decay_rate, p):
+        return initial / (1 + decay_rate * p)
 
 
 class CosineDecay(LearningRateSchedule):
