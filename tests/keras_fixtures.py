@@ -1,6 +1,7 @@
 """The files real Keras 3 wrote into tests/fixtures/, and the architectures they belong to
 (tests/fixtures/interchange_models.py, shared with the scripts that made them)."""
 import importlib.util
+import json
 import os
 
 import numpy as np
@@ -38,6 +39,19 @@ def without_bookkeeping(value):
     if isinstance(value, list):
         return [without_bookkeeping(v) for v in value]
     return value
+
+
+def keras_written_config(path):
+    """The config.json of a '.keras' file written by Keras, as tinykeras writes the same model:
+    without Keras' object-sharing ids, and with what Keras records of its backend (its own
+    optimizer module; jit_compile, true on JAX) set to what tinykeras writes."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        config = without_bookkeeping(json.loads(archive.read("config.json")))
+    config["compile_config"]["optimizer"].update(module="keras.optimizers", registered_name=None)
+    config["compile_config"]["jit_compile"] = False
+    return config
 
 
 def weight_group_paths(path):

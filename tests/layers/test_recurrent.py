@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from keras_fixtures import ATOL, FIXTURES, weight_group_paths, without_bookkeeping
+from keras_fixtures import ATOL, FIXTURES, keras_written_config, weight_group_paths, without_bookkeeping
 from model_gradients import assert_weight_gradients_match
 
 import tinykeras as keras
@@ -259,11 +259,7 @@ def test_keras_weights_file_loads_into_the_model_built_here(name, tmp_path):
 @pytest.mark.parametrize("name", MODELS)
 def test_config_is_the_one_keras_wrote(name, tmp_path):
     path = os.path.join(FIXTURES, f"keras_recurrent_{name}.keras")
-    with zipfile.ZipFile(path) as archive:
-        written_by_keras = without_bookkeeping(json.loads(archive.read("config.json")))
-    # Keras records its backend's optimizer module and whether the backend compiles the step.
-    written_by_keras["compile_config"]["optimizer"].update(module="keras.optimizers", registered_name=None)
-    written_by_keras["compile_config"]["jit_compile"] = False
+    written_by_keras = keras_written_config(path)
 
     model = load_model(path)
     model.save(tmp_path / "again.keras")
