@@ -1,13 +1,15 @@
 """Each kernel equals its plain NumPy reference (the one ``TINYKERAS_KERNELS=reference`` runs) on
 random shapes: the convolution's passes, the matrix product, bias and ReLU, dropout, batch
-normalization's input gradient and the optimizers' fused updates. (im2col, col2im, pooling,
+normalization's input gradient and the optimizers' fused updates; the convolution also by
+Winograd's F(2x2, 3x3). (im2col, col2im, pooling,
 the other normalization kernels and the embedding's scatter are checked against their references
 in their own test files.)"""
 import numpy as np
-from hypothesis import given, settings
+import pytest
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers
+from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers, tuning
 from tinykeras.kernels.im2col import window_pads
 
 seeds = st.integers(0, 2**32 - 1)
@@ -56,6 +58,57 @@ def test_conv2d_forward_and_backward_equal_their_references(case, relu, input_gr
         else:
             assert actual.shape == wanted.shape and actual.dtype == x.dtype
             np.testing.assert_allclose(actual, wanted, **tolerance(x.dtype))
+
+
+@st.composite
+def winograd_convolutions(draw):
+    """(x, kernel, bias or None, Geometry) of a small 3x3, stride-1 convolution with any pads of
+    0 to 2 a side (odd outputs leave tiles hanging over the edge)."""
+    pads = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(2))
+    spatial = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
+    assume(all(size + sum(pad) >= 3 for size, pad in zip(spatial, pads)))
+    shape = (draw(st.integers(1, 3)), *spatial, draw(st.integers(1, 5)))
+    filters = draw(st.integers(1, 5))
+    rng = np.random.default_rng(draw(seeds))
+    dtype = draw(dtypes)
+    geometry = conv2d.Geometry.of(shape, filters, (3, 3), (1, 1), (1, 1), pads)
+    x = rng.standard_normal(shape).astype(dtype)
+    weights = rng.standard_normal((3, 3, shape[3], filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype) if draw(st.booleans()) else None
+    return x, weights, b, geometry
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=winograd_convolutions(), relu=st.booleans(), input_gradient=st.booleans(), seed=seeds)
+def test_winograd_convolution_equals_the_reference(case, relu, input_gradient, seed):
+    """Winograd's F(2x2, 3x3), forced on for any channel count, gives im2col's reference output
+    and gradients, whatever the pads."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+        x, kernel, b, geometry = case
+        assert conv2d.plan(geometry, x.itemsize).winograd
+        test_conv2d_forward_and_backward_equal_their_references.hypothesis.inner_test(
+            case, relu, input_gradient, seed
+        )
+
+
+@pytest.mark.parametrize(
+    "kernel, strides, dilation, channels, expected",
+    [
+        ((3, 3), (1, 1), (1, 1), 32, True),
+        ((3, 3), (1, 1), (1, 1), 31, False),
+        ((3, 3), (2, 2), (1, 1), 64, False),
+        ((3, 3), (1, 1), (2, 2), 64, False),
+        ((5, 5), (1, 1), (1, 1), 64, False),
+        ((3, 1), (1, 1), (1, 1), 64, False),
+    ],
+)
+def test_the_plan_takes_winograd_for_3x3_stride_1_kernels_on_enough_channels(kernel, strides, dilation, channels, expected):
+    assert tuning.WINOGRAD_MIN_CHANNELS == 32
+    geometry = conv2d.Geometry.of((4, 12, 12, channels), 64, kernel, strides, dilation, ((1, 1), (1, 1)))
+    assert conv2d.plan(geometry, 4).winograd == expected
+    narrow = conv2d.Geometry.of((4, 12, 12, 64), channels, kernel, strides, dilation, ((1, 1), (1, 1)))
+    assert conv2d.plan(narrow, 4).winograd == expected
 
 
 def test_the_geometry_names_the_output_of_explicit_pads():

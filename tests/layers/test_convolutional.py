@@ -133,6 +133,8 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
         "by taps, image by image",
         "split between threads",
         "split between threads, image by image",
+        "winograd",
+        "winograd, split between threads, image by image",
     ]
 )
 def chunking(request, monkeypatch):
@@ -140,7 +142,9 @@ def chunking(request, monkeypatch):
     (then backward unfolds every chunk but the last again); with the im2col matrix filled row by
     row (the default for these small inputs) or tap by tap, whatever the number of channels; or
     split between threads, each convolving its part of the batch (the default for large
-    products)."""
+    products); or, where the kernel is 3x3 with stride 1, by Winograd's F(2x2, 3x3) whatever the
+    number of channels (the default from ``tuning.WINOGRAD_MIN_CHANNELS``), else by im2col."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if "winograd" in request.param else 2**62)
     if "image" in request.param:
         monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)
         monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", 1)
@@ -199,6 +203,22 @@ def test_conv2d_gradients(float64, chunking, activation, case, data_format):
     assert set(errors) == ({"input", "kernel", "bias"} if args["use_bias"] else {"input", "kernel"})
 
 
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("activation", [None, "relu", "tanh"])
+@pytest.mark.parametrize("shape", [(2, 6, 5, 3), (1, 3, 7, 2), (3, 4, 4, 1)])
+def test_conv2d_gradients_by_winograd(float64, monkeypatch, padding, activation, shape):
+    """The float64 gradient check of a 3x3 convolution run by Winograd's F(2x2, 3x3), odd and
+    even output sizes."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+    rng = np.random.default_rng(sum(shape))
+    args = {"filters": 2, "kernel_size": 3, "strides": 1, "dilation_rate": 1, "padding": padding, "use_bias": True}
+    layer, _, _ = random_conv(args, shape, rng, activation=activation)
+    assert conv2d.plan(conv2d.Geometry.of(shape, 2, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), 8).winograd
+    x = rng.standard_normal(shape)
+    errors = check_gradients(layer, x)
+    assert set(errors) == {"input", "kernel", "bias"}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=FLOAT64_FIXTURE)
 @given(case=conv_cases(), data_format=data_formats)
 def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case, data_format):
@@ -227,12 +247,14 @@ def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case,
     chunk_images=st.integers(1, 9),
     padding=st.sampled_from(["valid", "same"]),
     input_gradient=st.booleans(),
+    winograd=st.booleans(),
     seed=seeds,
 )
-def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, seed):
-    """Any chunk size, on one thread or split between threads, gives the whole batch's output
-    and gradients (float32), including a backward pass that must not read rows left from
-    forward for the wrong chunk."""
+def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, winograd, seed):
+    """Any chunk size, on one thread or split between threads, by im2col or by Winograd, gives
+    the whole batch's output and gradients (float32), including a backward pass that must not
+    read rows left from forward for the wrong chunk."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if winograd else 2**62)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, 7, 6, 3)).astype(np.float32)
     dy_shape = (batch, 5, 4, 4) if padding == "valid" else (batch, 7, 6, 4)
@@ -262,9 +284,12 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
 @pytest.mark.parametrize("split", [False, True], ids=["one thread", "split between threads"])
 @pytest.mark.parametrize("by_taps", [False, True], ids=["by rows", "by taps"])
 @pytest.mark.parametrize("chunk_bytes", [2**40, 1], ids=["whole batch", "image by image"])
-def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes, split):
-    """Every Conv2D of a thread fills one im2col buffer. A layer whose rows were overwritten by
-    another layer's forward (or backward) pass since its own forward unfolds them again."""
+@pytest.mark.parametrize("winograd", [False, True], ids=["im2col", "first by winograd"])
+def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatch, by_taps, chunk_bytes, split, winograd):
+    """Every Conv2D of a thread fills one buffer (im2col's rows or Winograd's tiles). A layer
+    whose input was overwritten by another layer's forward (or backward) pass since its own
+    forward unfolds it again."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if winograd else 2**62)
     monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinykeras.kernels import blas, tuning
+from tinykeras.kernels import blas, tuning, winograd
 from tinykeras.kernels._common import output_size_from_pads
 from tinykeras.kernels.activations import relu_backward_reference, relu_forward_reference
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
@@ -86,11 +86,13 @@ class Geometry(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, and whether the
-    rows are unfolded tap by tap (into an F-ordered matrix)."""
+    """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, ``winograd``
+    (Winograd's F(2x2, 3x3), ``winograd.applies``) or im2col, and whether im2col's rows are
+    unfolded tap by tap (into an F-ordered matrix)."""
 
     parts: int
     step: int
+    winograd: bool
     by_taps: bool
 
 
@@ -101,8 +103,11 @@ def plan(geometry, itemsize):
     flops = 2 * batch * per_image * depth * geometry.filters
     parts = min(batch, blas.split_count()) if flops >= tuning.PARALLEL_MIN_FLOPS else 1
     budget = tuning.CHUNK_BYTES if parts == 1 else tuning.PART_CHUNK_BYTES
-    step = max(1, min(-(-batch // parts), budget // (per_image * depth * itemsize)))
-    return Plan(parts, step, prefers_tap_order(geometry.channels, step * per_image * depth))
+    by_winograd = winograd.applies(geometry)
+    image_bytes = winograd.bytes_per_image(geometry, itemsize) if by_winograd else per_image * depth * itemsize
+    step = max(1, min(-(-batch // parts), budget // image_bytes))
+    by_taps = not by_winograd and prefers_tap_order(geometry.channels, step * per_image * depth)
+    return Plan(parts, step, by_winograd, by_taps)
 
 
 class Saved(NamedTuple):
@@ -116,7 +121,8 @@ class Saved(NamedTuple):
 
 
 class _SharedRows(threading.local):
-    """The im2col buffer of every convolution in a thread.
+    """The unfolded input of every convolution in a thread: im2col's rows, or Winograd's tiles
+    and their products.
 
     ``holds`` is (forward call, first image, end image) of the chunk the buffer still holds, so
     that the backward pass of that call can skip unfolding it again; None once anything else
@@ -124,25 +130,112 @@ class _SharedRows(threading.local):
     """
 
     array = None
+    products = None
     holds = None
 
 
 _SHARED_ROWS = _SharedRows()
 
 
-def _rows(count, depth, dtype, by_taps):
-    """A (count, depth) im2col matrix in this thread's shared buffer (grown if needed):
-    C-ordered, or F-ordered to be filled tap by tap."""
+def _grown(name, size, dtype):
+    """This thread's shared buffer ``name`` with room for ``size`` values of ``dtype``."""
     shared = _SHARED_ROWS
-    if shared.array is None or shared.array.size < count * depth or shared.array.dtype != dtype:
-        shared.array, shared.holds = np.empty(count * depth, dtype=dtype), None
-    flat = shared.array[: count * depth]
-    return flat.reshape(depth, count).T if by_taps else flat.reshape(count, depth)
+    array = getattr(shared, name)
+    if array is None or array.size < size or array.dtype != dtype:
+        array = np.empty(size, dtype=dtype)
+        setattr(shared, name, array)
+        if name == "array":
+            shared.holds = None
+    return array[:size]
+
+
+class _Im2col:
+    """im2col's chunk: ``rows = im2col(x)`` (count, KH * KW * C), ``z = rows @ kernel``;
+    backward ``dkernel += rows^T dz``, ``dx = col2im(dz kernel^T)``."""
+
+    def __init__(self, geometry, kernel, by_taps):
+        self.g, self.by_taps = geometry, by_taps
+        self.kernel = kernel.reshape(geometry.depth, geometry.filters)
+
+    def unfold(self, x, unfolded=True):
+        """The chunk ``x``'s rows in the shared buffer (unfolded into it unless ``unfolded`` is
+        False: the buffer already holds them)."""
+        count, depth = len(x) * self.g.rows_per_image, self.g.depth
+        flat = _grown("array", count * depth, x.dtype)
+        rows = flat.reshape(depth, count).T if self.by_taps else flat.reshape(count, depth)
+        if unfolded:
+            im2col(x, *self.g.window, out=rows)
+        return rows
+
+    def forward(self, rows, z):
+        blas.matmul(rows, self.kernel, out=z.reshape(-1, self.g.filters))
+
+    def gradient_sum(self):
+        return np.zeros(self.kernel.shape, dtype=self.kernel.dtype)
+
+    def backward(self, rows, dz, dkernel, dx):
+        """Adds the chunk's kernel gradient to ``dkernel``; writes its ``dx`` (if not None)."""
+        d = dz.reshape(-1, self.g.filters)
+        dkernel += blas.matmul(rows.T, d)
+        if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
+            dcols = blas.matmul(d, self.kernel.T, out=None if self.by_taps else rows)
+            col2im(dcols, dx.shape, *self.g.window, out=dx)
+
+    def kernel_gradient(self, dkernel):
+        return dkernel
+
+
+class _Winograd:
+    """Winograd's chunk (``winograd``): tiles ``V = B^T d B`` (16, tiles, C), products
+    ``M = V @ U`` for ``U = G kernel G^T``, ``z = A^T M A``; backward ``dM = A dz A^T``,
+    ``dU += V^T dM``, ``dx = B (dM U^T) B^T`` summed over the overlapping patches."""
+
+    def __init__(self, geometry, kernel):
+        self.g = geometry
+        self.tile_rows, self.tile_columns = winograd.tiles_per_image(geometry)
+        self.pad_top, self.pad_left = geometry.pads[0][0], geometry.pads[1][0]
+        self.u = winograd.kernel_transform(kernel)
+
+    def unfold(self, x, unfolded=True):
+        count = len(x) * self.tile_rows * self.tile_columns
+        v = _grown("array", 16 * count * self.g.channels, x.dtype).reshape(16, count, self.g.channels)
+        if unfolded:
+            winograd.input_transform(x, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, v)
+        return v
+
+    def _products(self, v):
+        return _grown("products", v.shape[1] * 16 * self.g.filters, v.dtype).reshape(16, -1, self.g.filters)
+
+    def forward(self, v, z):
+        m = np.matmul(v, self.u, out=self._products(v))
+        winograd.output_transform(m, self.tile_rows, self.tile_columns, z)
+
+    def gradient_sum(self):
+        return np.zeros(self.u.shape, dtype=self.u.dtype)
+
+    def backward(self, v, dz, du, dx):
+        dm = self._products(v)
+        winograd.output_gradient_transform(dz, self.tile_rows, self.tile_columns, dm)
+        du += np.matmul(v.transpose(0, 2, 1), dm)
+        if dx is not None:  # dV over V's tiles, which are not needed any more
+            dv = np.matmul(dm, self.u.transpose(0, 2, 1), out=v)
+            dx[...] = 0
+            winograd.input_gradient_transform(dv, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, dx)
+
+    def kernel_gradient(self, du):
+        return winograd.kernel_gradient(du)
+
+
+def _algorithm(geometry, kernel, the_plan):
+    if the_plan.winograd:
+        return _Winograd(geometry, kernel)
+    return _Im2col(geometry, kernel, the_plan.by_taps)
 
 
 @switchable
 def conv2d_forward(x, kernel, bias, geometry, relu=False):
-    """``z = im2col(x) @ kernel + bias`` (then ``max(z, 0)`` with ``relu``).
+    """``z = im2col(x) @ kernel + bias`` (then ``max(z, 0)`` with ``relu``), by im2col or by
+    Winograd as the plan says.
 
     Args:
         x: the (N, H, W, C) input, C-contiguous. kernel: (KH, KW, C, F). bias: (F,) or None.
@@ -153,30 +246,29 @@ def conv2d_forward(x, kernel, bias, geometry, relu=False):
         (z of shape (N, OH, OW, F), ``Saved`` for ``conv2d_backward``).
     """
     g = geometry
-    per_image, depth, filters = g.rows_per_image, g.depth, g.filters
-    parts, step, by_taps = the_plan = plan(g, x.itemsize)
+    the_plan = plan(g, x.itemsize)
+    algorithm = _algorithm(g, kernel, the_plan)
     call = object()
-    kernel2d = kernel.reshape(depth, filters)
-    z = np.empty((g.batch * per_image, filters), dtype=x.dtype)
+    z = np.empty(g.output_shape, dtype=x.dtype)
+    z2 = z.reshape(-1, g.filters)
 
     def convolve(lo, hi):
-        for start in range(lo, hi, step):
-            stop = min(hi, start + step)
-            chunk = _rows((stop - start) * per_image, depth, x.dtype, by_taps)
-            im2col(x[start:stop], *g.window, out=chunk)
+        for start in range(lo, hi, the_plan.step):
+            stop = min(hi, start + the_plan.step)
+            unfolded = algorithm.unfold(x[start:stop])
             _SHARED_ROWS.holds = (call, start, stop)
-            out = blas.matmul(chunk, kernel2d, out=z[start * per_image : stop * per_image])
+            algorithm.forward(unfolded, z[start:stop])
             if bias is not None or relu:  # while the chunk's output is still in cache
-                add_bias(out, bias, relu)
+                add_bias(z2[start * g.rows_per_image : stop * g.rows_per_image], bias, relu)
 
-    blas.split_batch(g.batch, convolve, parts)
-    return z.reshape(g.output_shape), Saved(x, g, the_plan, call)
+    blas.split_batch(g.batch, convolve, the_plan.parts)
+    return z, Saved(x, g, the_plan, call)
 
 
 @switchable
 def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradient=True):
     """The gradients of ``conv2d_forward``: ``dkernel = im2col(x)^T dz``, ``dbias = sum(dz)``,
-    ``dx = col2im(dz kernel^T)``.
+    ``dx = col2im(dz kernel^T)`` (by the forward's algorithm).
 
     Args:
         dz: (N, OH, OW, F), the gradient of the output. With ``relu_output`` given it is the
@@ -189,39 +281,36 @@ def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradie
         (dx of shape (N, H, W, C) or None, dkernel of kernel's shape, dbias of shape (F,) or None).
     """
     x, g, the_plan, call = saved
-    parts, step, by_taps = the_plan or plan(g, x.itemsize)
-    per_image, depth, filters = g.rows_per_image, g.depth, g.filters
+    the_plan = the_plan or plan(g, x.itemsize)
+    algorithm = _algorithm(g, kernel, the_plan)
+    per_image, filters, step = g.rows_per_image, g.filters, the_plan.step
     dz2 = dz.reshape(-1, filters)
-    kernel2d = kernel.reshape(depth, filters)
     dx = np.empty(x.shape, dtype=x.dtype) if input_gradient else None
     relu = relu_output is not None
     y2 = relu_output.reshape(-1, filters) if relu else None
     bias_sums = relu and bias
 
     def differentiate(lo, hi):
-        """(dkernel, bias sums or None) of the images lo..hi-1; their dx. Chunk by chunk, last
-        first: this thread's buffer still holds the last chunk's rows from forward unless another
-        convolution has used it since, and earlier chunks are unfolded again."""
-        dkernel = np.zeros((depth, filters), dtype=x.dtype)
+        """(kernel gradient sum, bias sums or None) of the images lo..hi-1; their dx. Chunk by
+        chunk, last first: this thread's buffer still holds the last chunk's unfolded input
+        from forward unless another convolution has used it since, and earlier chunks are
+        unfolded again."""
+        dkernel = algorithm.gradient_sum()
         sums = np.zeros(filters) if bias_sums else None
         scratch = np.empty((step * per_image, filters), dtype=x.dtype) if relu else None
         for start in reversed(range(lo, hi, step)):
             stop = min(hi, start + step)
             rows = slice(start * per_image, stop * per_image)
-            chunk = _rows((stop - start) * per_image, depth, x.dtype, by_taps)
-            if _SHARED_ROWS.holds != (call, start, stop):
-                im2col(x[start:stop], *g.window, out=chunk)
-            _SHARED_ROWS.holds = None  # dcols may overwrite the rows below
+            unfolded = algorithm.unfold(x[start:stop], _SHARED_ROWS.holds != (call, start, stop))
+            _SHARED_ROWS.holds = None  # the backward pass may overwrite the buffer
             d = dz2[rows]
             if relu:  # dz of this chunk, taken into a scratch matrix just before the products
                 d = relu_gradient(d, y2[rows], scratch[: len(d)], sums)
-            dkernel += blas.matmul(chunk.T, d)
-            if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
-                dcols = blas.matmul(d, kernel2d.T, out=None if by_taps else chunk)
-                col2im(dcols, (stop - start,) + x.shape[1:], *g.window, out=dx[start:stop])
+            chunk_dx = dx[start:stop] if dx is not None else None
+            algorithm.backward(unfolded, d.reshape((stop - start, *g.output, filters)), dkernel, chunk_dx)
         return dkernel, sums
 
-    (dkernel, sums), *others = blas.split_batch(g.batch, differentiate, parts)
+    (dkernel, sums), *others = blas.split_batch(g.batch, differentiate, the_plan.parts)
     for more_dkernel, more_sums in others:
         dkernel += more_dkernel
         if bias_sums:
@@ -229,7 +318,7 @@ def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradie
     dbias = None
     if bias:
         dbias = sums.astype(x.dtype) if relu else bias_gradient(dz2)
-    return dx, dkernel.reshape(kernel.shape), dbias
+    return dx, algorithm.kernel_gradient(dkernel).reshape(kernel.shape), dbias
 
 
 # ---- plain NumPy references -------------------------------------------------------------------

@@ -57,6 +57,14 @@ CHUNK_BYTES = 4 * 2**20
 # part; the CIFAR-10 model's (batch 64) 0.99 in 2 MB, 1.06 in 3 or 4 MB.
 PART_CHUNK_BYTES = 2 * 2**20
 
+# The fewest input channels and filters for which a 3x3 stride-1 convolution runs by Winograd's
+# F(2x2, 3x3) (``winograd``) rather than im2col: its 16 products then have an inner dimension
+# long enough to run near BLAS' speed. Forward and backward with ReLU, Winograd's time over
+# im2col's, best of 12 alternated calls on 2 cores: the CIFAR-10 model's six convolutions of 32
+# to 128 channels 0.66-0.88, the deep MNIST CNN's 26x26x32 -> 32 0.80; at 16 channels (14x14x16
+# -> 16, batch 32) 0.98, 28x28x16 -> 32 0.96, at 8 channels 0.99: no gain below 32.
+WINOGRAD_MIN_CHANNELS = 32
+
 # The smallest im2col matrix (in elements) of single-channel images filled column by column, a tap
 # at a time (``im2col.prefers_tap_order``). Column by column costs a few NumPy calls per tap,
 # about 50 us in all for a 3x3 kernel; on the MNIST CNN's first layer (32 images of 28x28x1, 3x3
