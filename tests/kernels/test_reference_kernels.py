@@ -1,7 +1,7 @@
 """Each kernel equals its plain NumPy reference (the one ``TINYKERAS_KERNELS=reference`` runs) on
 random shapes: the convolution's passes, the matrix product, bias and ReLU, dropout, batch
-normalization's input gradient and the optimizers' fused updates; the convolution also by
-Winograd's F(2x2, 3x3). (im2col, col2im, pooling,
+normalization's input gradient and the optimizers' fused updates; the convolution by im2col and
+by Winograd's F(2x2, 3x3). (im2col, col2im, pooling,
 the other normalization kernels and the embedding's scatter are checked against their references
 in their own test files.)"""
 import numpy as np
@@ -86,7 +86,7 @@ def test_winograd_convolution_equals_the_reference(case, relu, input_gradient, s
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
         x, kernel, b, geometry = case
-        assert conv2d.plan(geometry, x.itemsize).winograd
+        assert conv2d.plan(geometry, x.itemsize).algorithm == "winograd"
         test_conv2d_forward_and_backward_equal_their_references.hypothesis.inner_test(
             case, relu, input_gradient, seed
         )
@@ -106,9 +106,9 @@ def test_winograd_convolution_equals_the_reference(case, relu, input_gradient, s
 def test_the_plan_takes_winograd_for_3x3_stride_1_kernels_on_enough_channels(kernel, strides, dilation, channels, expected):
     assert tuning.WINOGRAD_MIN_CHANNELS == 32
     geometry = conv2d.Geometry.of((4, 12, 12, channels), 64, kernel, strides, dilation, ((1, 1), (1, 1)))
-    assert conv2d.plan(geometry, 4).winograd == expected
+    assert (conv2d.plan(geometry, 4).algorithm == "winograd") == expected
     narrow = conv2d.Geometry.of((4, 12, 12, 64), channels, kernel, strides, dilation, ((1, 1), (1, 1)))
-    assert conv2d.plan(narrow, 4).winograd == expected
+    assert (conv2d.plan(narrow, 4).algorithm == "winograd") == expected
 
 
 def test_the_geometry_names_the_output_of_explicit_pads():

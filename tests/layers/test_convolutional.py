@@ -125,6 +125,12 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
     return layer, kernel, bias
 
 
+def use_algorithm(monkeypatch, name):
+    """Sets ``tuning.WINOGRAD_MIN_CHANNELS`` so that every convolution runs by ``name``:
+    'im2col', or 'winograd' (3x3 kernels of stride 1; the others by im2col)."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if name == "winograd" else 2**62)
+
+
 @pytest.fixture(
     params=[
         "whole batch",
@@ -144,7 +150,7 @@ def chunking(request, monkeypatch):
     split between threads, each convolving its part of the batch (the default for large
     products); or, where the kernel is 3x3 with stride 1, by Winograd's F(2x2, 3x3) whatever the
     number of channels (the default from ``tuning.WINOGRAD_MIN_CHANNELS``), else by im2col."""
-    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if "winograd" in request.param else 2**62)
+    use_algorithm(monkeypatch, "winograd" if "winograd" in request.param else "im2col")
     if "image" in request.param:
         monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)
         monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", 1)
@@ -209,11 +215,11 @@ def test_conv2d_gradients(float64, chunking, activation, case, data_format):
 def test_conv2d_gradients_by_winograd(float64, monkeypatch, padding, activation, shape):
     """The float64 gradient check of a 3x3 convolution run by Winograd's F(2x2, 3x3), odd and
     even output sizes."""
-    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+    use_algorithm(monkeypatch, "winograd")
     rng = np.random.default_rng(sum(shape))
     args = {"filters": 2, "kernel_size": 3, "strides": 1, "dilation_rate": 1, "padding": padding, "use_bias": True}
     layer, _, _ = random_conv(args, shape, rng, activation=activation)
-    assert conv2d.plan(conv2d.Geometry.of(shape, 2, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), 8).winograd
+    assert conv2d.plan(conv2d.Geometry.of(shape, 2, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), 8).algorithm == "winograd"
     x = rng.standard_normal(shape)
     errors = check_gradients(layer, x)
     assert set(errors) == {"input", "kernel", "bias"}
@@ -247,14 +253,14 @@ def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case,
     chunk_images=st.integers(1, 9),
     padding=st.sampled_from(["valid", "same"]),
     input_gradient=st.booleans(),
-    winograd=st.booleans(),
+    algorithm=st.sampled_from(["im2col", "winograd"]),
     seed=seeds,
 )
-def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, winograd, seed):
-    """Any chunk size, on one thread or split between threads, by im2col or by Winograd, gives
-    the whole batch's output and gradients (float32), including a backward pass that must not
-    read rows left from forward for the wrong chunk."""
-    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if winograd else 2**62)
+def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, algorithm, seed):
+    """Any chunk size, on one thread or split between threads, by im2col or by Winograd, gives the whole
+    batch's output and gradients (float32), including a backward pass that must not read rows
+    left from forward for the wrong chunk."""
+    use_algorithm(monkeypatch, algorithm)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, 7, 6, 3)).astype(np.float32)
     dy_shape = (batch, 5, 4, 4) if padding == "valid" else (batch, 7, 6, 4)
@@ -289,7 +295,7 @@ def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatc
     """Every Conv2D of a thread fills one buffer (im2col's rows or Winograd's tiles). A layer
     whose input was overwritten by another layer's forward (or backward) pass since its own
     forward unfolds it again."""
-    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if winograd else 2**62)
+    use_algorithm(monkeypatch, "winograd" if winograd else "im2col")
     monkeypatch.setattr(tuning, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)

@@ -86,13 +86,13 @@ class Geometry(NamedTuple):
 
 
 class Plan(NamedTuple):
-    """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, ``winograd``
-    (Winograd's F(2x2, 3x3), ``winograd.applies``) or im2col, and whether im2col's rows are
-    unfolded tap by tap (into an F-ordered matrix)."""
+    """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, the
+    ``algorithm`` ('winograd' where ``winograd.applies``, else 'im2col'), and whether im2col's rows are unfolded tap by tap (into
+    an F-ordered matrix)."""
 
     parts: int
     step: int
-    winograd: bool
+    algorithm: str
     by_taps: bool
 
 
@@ -103,11 +103,13 @@ def plan(geometry, itemsize):
     flops = 2 * batch * per_image * depth * geometry.filters
     parts = min(batch, blas.split_count()) if flops >= tuning.PARALLEL_MIN_FLOPS else 1
     budget = tuning.CHUNK_BYTES if parts == 1 else tuning.PART_CHUNK_BYTES
-    by_winograd = winograd.applies(geometry)
-    image_bytes = winograd.bytes_per_image(geometry, itemsize) if by_winograd else per_image * depth * itemsize
+    if winograd.applies(geometry):
+        algorithm, image_bytes = "winograd", winograd.bytes_per_image(geometry, itemsize)
+    else:
+        algorithm, image_bytes = "im2col", per_image * depth * itemsize
     step = max(1, min(-(-batch // parts), budget // image_bytes))
-    by_taps = not by_winograd and prefers_tap_order(geometry.channels, step * per_image * depth)
-    return Plan(parts, step, by_winograd, by_taps)
+    by_taps = algorithm == "im2col" and prefers_tap_order(geometry.channels, step * per_image * depth)
+    return Plan(parts, step, algorithm, by_taps)
 
 
 class Saved(NamedTuple):
@@ -227,7 +229,7 @@ class _Winograd:
 
 
 def _algorithm(geometry, kernel, the_plan):
-    if the_plan.winograd:
+    if the_plan.algorithm == "winograd":
         return _Winograd(geometry, kernel)
     return _Im2col(geometry, kernel, the_plan.by_taps)
 
