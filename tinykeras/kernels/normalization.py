@@ -6,12 +6,16 @@ NumPy would run each of these as several passes with an inner loop as short as a
 channels); here each is one pass. As in ``bias.py``, a few consecutive rows are treated as one
 wide row so that the inner loop is long enough to vectorise. Sums accumulate in float64.
 
+From ``tuning.SPLIT_MIN_ELEMENTS`` elements, each loop is cut by rows between threads
+(``_common.split_range``); the sums' parts are added in float64.
+
 Moments are taken around a shift (the first row), which keeps ``E[(x-k)^2] - E[x-k]^2`` exact
 enough even when the mean is large against the spread (raw pixels in 0..255).
 """
 import numpy as np
 from numba import njit
 
+from tinykeras.kernels._common import split_range
 from tinykeras.kernels.bias import fold, tile, wide_row_count
 from tinykeras.kernels.mode import switchable
 
@@ -26,10 +30,13 @@ def channel_moments(x):
     rows, channels = x.shape
     if rows == 0:
         raise ValueError(f"Expected at least one row to take moments over. Received: x.shape={x.shape}")
-    mean = np.empty(channels)
-    variance = np.empty(channels)
-    _moments(np.ascontiguousarray(x), wide_row_count(channels), mean, variance)
-    return mean, variance
+    x = np.ascontiguousarray(x)
+    m = wide_row_count(channels)
+    shift = x[0].astype(np.float64)
+    parts = split_range(rows, x.size, lambda lo, hi: _shifted_sums(x[lo:hi], shift, m))
+    t1, t2 = (sum(sums) for sums in zip(*parts))
+    centred = t1 / rows
+    return shift + centred, np.maximum(t2 / rows - centred * centred, 0.0)
 
 
 @switchable
@@ -42,11 +49,9 @@ def normalize(x, mu, scale, shift, out=None):
         out: optional (rows, channels) array of x's dtype to write into.
     """
     out = np.empty_like(x) if out is None else out
-    dtype = x.dtype
-    _normalize(
-        np.ascontiguousarray(x), mu.astype(dtype), scale.astype(dtype), shift.astype(dtype),
-        wide_row_count(x.shape[1]), out,
-    )
+    dtype, m, x = x.dtype, wide_row_count(x.shape[1]), np.ascontiguousarray(x)
+    mu, scale, shift = mu.astype(dtype), scale.astype(dtype), shift.astype(dtype)
+    split_range(len(x), 2 * x.size, lambda lo, hi: _normalize(x[lo:hi], mu, scale, shift, m, out[lo:hi]))
     return out
 
 
@@ -57,13 +62,10 @@ def gradient_sums(dy, x, mu):
     Returns:
         Two float64 arrays of shape (channels,).
     """
-    channels = x.shape[1]
-    sum_dy = np.empty(channels)
-    sum_dy_xc = np.empty(channels)
-    _gradient_sums(
-        np.ascontiguousarray(dy), np.ascontiguousarray(x), mu.astype(x.dtype),
-        wide_row_count(channels), sum_dy, sum_dy_xc,
-    )
+    dy, x, mu = np.ascontiguousarray(dy), np.ascontiguousarray(x), mu.astype(x.dtype)
+    m = wide_row_count(x.shape[1])
+    parts = split_range(len(x), 2 * x.size, lambda lo, hi: _gradient_sums(dy[lo:hi], x[lo:hi], mu, m))
+    sum_dy, sum_dy_xc = (sum(sums) for sums in zip(*parts))
     return sum_dy, sum_dy_xc
 
 
@@ -72,19 +74,19 @@ def normalize_backward(dy, x, mu, a, c, d, out=None):
     """``out = dy * a + (x - mu) * c + d``, column by column: the input gradient of batch
     normalization once its per-channel coefficients are known."""
     out = np.empty_like(dy) if out is None else out
-    dtype = dy.dtype
-    _normalize_backward(
-        np.ascontiguousarray(dy), np.ascontiguousarray(x), mu.astype(dtype), a.astype(dtype),
-        c.astype(dtype), d.astype(dtype), wide_row_count(x.shape[1]), out,
-    )
+    dtype, m = dy.dtype, wide_row_count(x.shape[1])
+    dy, x = np.ascontiguousarray(dy), np.ascontiguousarray(x)
+    mu, a, c, d = mu.astype(dtype), a.astype(dtype), c.astype(dtype), d.astype(dtype)
+    split_range(len(x), 3 * x.size, lambda lo, hi: _normalize_backward(dy[lo:hi], x[lo:hi], mu, a, c, d, m, out[lo:hi]))
     return out
 
 
-@njit(cache=True)
-def _moments(x, m, mean, variance):
+@njit(cache=True, nogil=True)
+def _shifted_sums(x, first_row, m):
+    """The column sums of ``x - first_row`` and of its squares, in float64."""
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
-    shift = tile(x[0], width, np.float64)
+    shift = tile(first_row, width, np.float64)
     flat = x.reshape(rows * columns)
     s1 = np.zeros(width)
     s2 = np.zeros(width)
@@ -100,13 +102,10 @@ def _moments(x, m, mean, variance):
             v = x[r, c] - shift[c]
             t1[c] += v
             t2[c] += v * v
-    for c in range(columns):
-        centred = t1[c] / rows
-        mean[c] = shift[c] + centred
-        variance[c] = max(t2[c] / rows - centred * centred, 0.0)
+    return t1, t2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _normalize(x, mu, scale, shift, m, out):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
@@ -121,8 +120,8 @@ def _normalize(x, mu, scale, shift, m, out):
             out[r, c] = (x[r, c] - mu[c]) * scale[c] + shift[c]
 
 
-@njit(cache=True)
-def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
+@njit(cache=True, nogil=True)
+def _gradient_sums(dy, x, mu, m):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
     tmu = tile(mu, width, x.dtype)
@@ -140,12 +139,10 @@ def _gradient_sums(dy, x, mu, m, sum_dy, sum_dy_xc):
         for c in range(columns):
             t1[c] += dy[r, c]
             t2[c] += dy[r, c] * (x[r, c] - mu[c])
-    for c in range(columns):
-        sum_dy[c] = t1[c]
-        sum_dy_xc[c] = t2[c]
+    return t1, t2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _normalize_backward(dy, x, mu, a, c_, d, m, out):
     rows, columns = x.shape
     width, wide_rows = m * columns, rows // m
