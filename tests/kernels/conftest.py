@@ -1,12 +1,10 @@
-"""Fixtures shared by the kernel tests: one call run on the serial and then on the parallel
-drivers, or on one thread and then split between threads; non-C-contiguous views of an array;
-and a script run with the JIT disabled."""
+"""Fixtures shared by the kernel tests: one call run on one thread and then split between
+threads; non-C-contiguous views of an array; and a script run with the JIT disabled."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
@@ -20,38 +18,6 @@ LAYOUTS = {
     "swapped": lambda a: np.ascontiguousarray(a.swapaxes(0, 1)).swapaxes(0, 1),
     "strided": lambda a: np.repeat(a[..., None], 2, axis=-1)[..., 0],
 }
-
-
-def _recording(driver, name, ran):
-    def record(*args):
-        ran.append(name)
-        return driver(*args)
-
-    return record
-
-
-@pytest.fixture
-def serial_and_parallel(monkeypatch):
-    """Returns ``run(call, module, *parallel_drivers)``, which evaluates ``call()`` twice: first
-    with ``tuning.PARALLEL_MIN_ELEMENTS`` so large that every kernel takes its serial driver,
-    then with it at 0. It checks that the named ``prange`` drivers of ``module`` ran in the second
-    call only, and returns ``(serial_result, parallel_result)``."""
-    if numba.get_num_threads() < 2:
-        pytest.skip("the parallel drivers need more than one Numba thread")
-
-    def run(call, module, *parallel_drivers):
-        ran = []
-        for name in parallel_drivers:
-            monkeypatch.setattr(module, name, _recording(getattr(module, name), name, ran))
-        monkeypatch.setattr(tuning, "PARALLEL_MIN_ELEMENTS", SERIAL_ONLY)
-        serial = call()
-        assert ran == []
-        monkeypatch.setattr(tuning, "PARALLEL_MIN_ELEMENTS", 0)
-        parallel = call()
-        assert sorted(set(ran)) == sorted(parallel_drivers)
-        return serial, parallel
-
-    return run
 
 
 @pytest.fixture

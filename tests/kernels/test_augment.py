@@ -4,12 +4,12 @@ Over hypothesis-drawn batches (sizes from 1 pixel up, 1 to 4 channels, float32 a
 matrices (general, axis-aligned for the row-by-row path, integer-valued), fill modes and
 source indices: the kernel equals its NumPy reference. Example tests pin the meaning: the
 identity and integer shifts reproduce pixels exactly, with each fill mode extending the image
-as its hand-written row says; a half-pixel shift averages neighbours; the serial and parallel
-drivers agree; the kernel runs with the JIT disabled; and it equals
+as its hand-written row says; a half-pixel shift averages neighbours; a batch split between
+threads gives the results of one thread bit for bit (also for Keras' sampling, ``tap_transform``
+and its transpose); the kernel runs with the JIT disabled; and it equals
 ``scipy.ndimage.affine_transform`` (order 1, 'wrap' as scipy's 'grid-wrap') on the batches stored
 in tests/fixtures/scipy_affine_transform.npz.
 """
-import importlib
 import os
 
 import numpy as np
@@ -17,9 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels import affine_transform, affine_transform_reference
+from tinykeras.kernels import affine_transform, affine_transform_reference, tap_transform, tap_transform_backward
 
-augment_module = importlib.import_module("tinykeras.kernels.augment")
 FILL_MODES = ["constant", "nearest", "reflect", "wrap"]
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 
@@ -175,18 +174,27 @@ def test_out_argument_is_filled_and_returned():
 # ---- drivers, other implementations, errors -----------------------------------------------------------
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("tilt", [0.0, 0.3], ids=["axis-aligned", "general"])
-def test_parallel_driver_matches_serial(serial_and_parallel, tilt):
+def test_batches_split_between_threads_match_one_thread(split_and_whole, tilt, dtype):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((6, 13, 10, 3)).astype(np.float32)
+    x = rng.standard_normal((6, 13, 10, 3)).astype(dtype)
     matrices = np.tile([[1.2, tilt, -1.5], [-tilt, 0.8, 2.5]], (9, 1, 1))
+    matrices[:, :, 2] += rng.uniform(-3, 3, (9, 2))  # a different map for each image
     indices = rng.integers(0, 6, 9)
+    dy = rng.standard_normal((9, 13, 10, 3)).astype(dtype)
 
     def call():
-        return affine_transform(x, matrices, "reflect", 0.0, indices)
+        return (
+            affine_transform(x, matrices, "reflect", 0.0, indices),
+            tap_transform(x, matrices[:6], "constant", 0.5, "bilinear"),
+            tap_transform_backward(dy, matrices, "wrap", "bilinear"),
+        )
 
-    serial, parallel = serial_and_parallel(call, augment_module, "_transform_parallel")
-    np.testing.assert_array_equal(parallel, serial)
+    whole, split = split_and_whole(call, calls=3)
+    for result_split, result_whole in zip(split, whole):
+        assert result_split.dtype == dtype
+        np.testing.assert_array_equal(result_split, result_whole)
 
 
 # Written by tests/fixtures/make_scipy_augment_fixture.py (scipy.ndimage.affine_transform, order
@@ -258,7 +266,7 @@ general = rng.uniform(-2, 2, (3, 2, 3))
 aligned = general.copy()
 aligned[:, 0, 1] = aligned[:, 1, 0] = 0
 for threshold in (2**62, 0):
-    tuning.PARALLEL_MIN_ELEMENTS = threshold
+    tuning.SPLIT_MIN_ELEMENTS = threshold
     for matrices in (general, aligned):
         for mode in ("constant", "nearest", "reflect", "wrap"):
             out = affine_transform(x, matrices, mode, 0.5, [1, 0, 1])

@@ -5,11 +5,12 @@ axis, 'valid' or 'same', float32 and float64): im2col equals its NumPy reference
 the shape conv_output_size predicts; col2im equals its reference and is the adjoint of im2col;
 and a convolution computed as ``im2col(x) @ kernel`` equals a direct loop over kernel taps on an
 explicitly zero-padded input. same_padding is checked against TensorFlow's formula. Example tests
-cover the serial and parallel drivers giving identical results, the ``out=`` buffers,
+cover a batch split between threads giving the results of one thread, bit for bit (also inside a
+part of a split, where the kernels stay on their thread), the ``out=`` buffers,
 non-contiguous inputs, the errors, and (in a subprocess with NUMBA_DISABLE_JIT=1) every kernel,
 pooling included, run as plain Python.
 """
-import importlib
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from tinykeras.kernels import (
+    blas,
     col2im,
     col2im_reference,
     conv_output_size,
@@ -25,9 +27,8 @@ from tinykeras.kernels import (
     im2col_reference,
     prefers_tap_order,
     same_padding,
+    tuning,
 )
-
-im2col_module = importlib.import_module("tinykeras.kernels.im2col")
 
 dtypes = st.sampled_from([np.float32, np.float64])
 seeds = st.integers(0, 2**32 - 1)
@@ -190,7 +191,7 @@ def test_same_padding_puts_the_odd_row_at_the_bottom():
     assert same_padding(7, 3, 1, 2) == (2, 2)
 
 
-# ---- serial and parallel drivers ------------------------------------------------------------------
+# ---- a batch split between threads ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -205,7 +206,7 @@ def test_same_padding_puts_the_odd_row_at_the_bottom():
     ids=["mnist-valid", "mnist-same", "26x26x8-valid", "strided-same", "dilated-same"],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_parallel_drivers_match_serial(serial_and_parallel, conv, dtype):
+def test_batches_split_between_threads_match_one_thread(split_and_whole, conv, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(conv.x_shape).astype(dtype)
     dcols = rng.standard_normal(conv.cols_shape).astype(dtype)
@@ -213,11 +214,41 @@ def test_parallel_drivers_match_serial(serial_and_parallel, conv, dtype):
     def call():
         return im2col(x, *conv.args), col2im(dcols, conv.x_shape, *conv.args)
 
-    (cols, dx), (cols_parallel, dx_parallel) = serial_and_parallel(
-        call, im2col_module, "_im2col_parallel", "_col2im_parallel"
-    )
-    np.testing.assert_array_equal(cols_parallel, cols)
-    np.testing.assert_array_equal(dx_parallel, dx)
+    (cols, dx), (cols_split, dx_split) = split_and_whole(call, calls=2)
+    np.testing.assert_array_equal(cols_split, cols)
+    np.testing.assert_array_equal(dx_split, dx)
+
+
+def test_kernels_inside_a_part_of_a_split_stay_on_their_thread(monkeypatch):
+    """A convolution runs im2col and col2im inside its parts (``kernels.conv2d``), whose caller
+    holds BLAS' thread-count lock: a kernel there must not split again (nor wait for that lock)."""
+    monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", 0)
+    splits = []
+    split_batch = blas.split_batch
+
+    def recording(count, task, parts):
+        splits.append(parts)
+        return split_batch(count, task, parts)
+
+    monkeypatch.setattr(blas, "split_batch", recording)
+    conv = Conv((4, 9, 8, 3), (3, 3), (1, 1), (1, 1), "same")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(conv.x_shape)
+    dcols = rng.standard_normal(conv.cols_shape)
+    per_image = conv.cols_shape[0] // 4
+    cols, dx = np.empty(conv.cols_shape), np.empty(conv.x_shape)
+
+    def part(lo, hi):
+        im2col(x[lo:hi], *conv.args, out=cols[lo * per_image : hi * per_image])
+        col2im(dcols[lo * per_image : hi * per_image], (hi - lo,) + conv.x_shape[1:], *conv.args, out=dx[lo:hi])
+
+    worker = threading.Thread(target=blas.split_batch, args=(4, part, 2), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "a kernel inside a part of a split waited for itself"
+    assert splits == [2]  # the outer split only
+    np.testing.assert_array_equal(cols, im2col_reference(x, *conv.args))
+    np.testing.assert_allclose(dx, col2im_reference(dcols, conv.x_shape, *conv.args), rtol=1e-13, atol=1e-13)
 
 
 # ---- out= buffers -----------------------------------------------------------------------------------
@@ -349,7 +380,7 @@ x = rng.standard_normal((2, 5, 4, 3))
 conv = ((3, 2), (2, 1), (1, 2), ((1, 1), (0, 1)))
 pool = ((3, 2), (2, 1), ((1, 1), (0, 1)))
 for threshold in (2**62, 0):
-    tuning.PARALLEL_MIN_ELEMENTS = threshold
+    tuning.SPLIT_MIN_ELEMENTS = threshold
     cols = k.im2col(x, *conv)
     assert np.array_equal(cols, k.im2col_reference(x, *conv))
     assert np.allclose(k.col2im(cols, x.shape, *conv), k.col2im_reference(cols, x.shape, *conv))

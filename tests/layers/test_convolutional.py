@@ -362,8 +362,8 @@ def test_conv2d_rejects_strides_together_with_dilation(strides, dilation_rate):
 
 
 def test_conv2d_large_batch_parallel_kernels_match_direct_and_per_sample(float64):
-    # 12 x 26 x 26 rows of 3*3*8 taps is above the kernels' threshold for their parallel drivers
-    # (when Numba has more than one thread); single samples stay below it.
+    # A batch of 12 against its samples one at a time: however the kernels cut a batch (chunks,
+    # parts for threads), each image's output and gradient are its own.
     args = {"filters": 4, "kernel_size": 3, "strides": 1, "dilation_rate": 1, "padding": "valid"}
     shape = (12, 28, 28, 8)
     rng = np.random.default_rng(3)

@@ -158,8 +158,8 @@ def test_pooling_channels_first_is_transposed_channels_last(layer_class, case):
 
 @pytest.mark.parametrize("layer_class, reduce", WINDOW_REDUCTIONS)
 def test_pooling_large_batch_parallel_kernels_match_reference_and_per_sample(layer_class, reduce):
-    # 8 x 64 x 64 x 8 values is above the kernels' threshold for their parallel drivers (when
-    # Numba has more than one thread); single samples stay below it.
+    # A batch of 8 against its samples one at a time: however the kernels cut a batch (parts for
+    # threads), each image's output and gradient are its own.
     shape = (8, 64, 64, 8)
     x = distinct_values(np.random.default_rng(5), shape)
     layer = layer_class(3, strides=2, padding="same")

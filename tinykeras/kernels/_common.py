@@ -1,6 +1,5 @@
-"""Helpers shared by the kernels: argument checks, output sizes from explicit pads, the choice
-between a kernel's serial and parallel driver, and the split of a batch between threads."""
-import numba
+"""Helpers shared by the kernels: argument checks, output sizes from explicit pads, and the split
+of a batch between threads."""
 import numpy as np
 
 from tinykeras.kernels import blas, tuning
@@ -9,22 +8,18 @@ from tinykeras.kernels import blas, tuning
 def split_range(count, elements, run):
     """Runs ``run(lo, hi)`` over ``range(count)`` (images, values) and returns its results in
     order: on the calling thread, or, from ``tuning.SPLIT_MIN_ELEMENTS`` elements touched, one contiguous
-    range per thread (``blas.split_batch``). ``run`` must write only its own part of the data."""
-    if count > 1 and elements >= tuning.SPLIT_MIN_ELEMENTS:
+    range per thread (``blas.split_batch``). ``run`` must write only its own part of the data, and
+    release the GIL (a ``nogil`` Numba kernel) for the parts to run at once.
+
+    This is the kernels' one way of using several cores: tinykeras' own threads, which sleep when
+    idle and hold Ctrl-C back while parts run (``blas.INTERRUPTS``). Inside a part of a split
+    already (a convolution's part of its batch, ``kernels.conv2d``), ``run`` runs on the calling
+    thread: that part has its core."""
+    if count > 1 and elements >= tuning.SPLIT_MIN_ELEMENTS and not blas.in_split_part():
         parts = min(count, blas.split_count())
         if parts > 1:
             return blas.split_batch(count, run, parts)
     return [run(0, count)]
-
-
-def use_parallel(tasks, elements):
-    """Whether to run the ``prange`` driver: more than one task, enough work, and threads to use.
-
-    Args:
-        tasks: the number of independent iterations the parallel driver splits.
-        elements: the number of array elements the call reads and writes.
-    """
-    return tasks > 1 and elements >= tuning.PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1
 
 
 def as_float_image(x, name="x"):

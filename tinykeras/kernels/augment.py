@@ -33,12 +33,14 @@ cval's share), so ``tap_transform_backward`` scatters the output gradient back t
 taps and weights: the transpose of the forward map.
 
 The fast kernels are Numba functions compiled on first call (``cache=True``); plain NumPy
-references sit below them.
+references sit below them. A large batch is split by output images between threads
+(``_common.split_range``), each part writing only its own images (the adjoint scatters within an
+image).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from tinykeras.kernels._common import as_float_image, output_buffer, use_parallel
+from tinykeras.kernels._common import as_float_image, output_buffer, split_range
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 CONSTANT, NEAREST, REFLECT, WRAP = range(4)
@@ -66,8 +68,10 @@ def affine_transform(x, matrices, fill_mode="nearest", cval=0.0, indices=None, o
     x, matrices, indices, mode = _check_arguments(x, matrices, fill_mode, indices)
     out = output_buffer(out, (len(indices),) + x.shape[1:], x.dtype)
     separable = not (matrices[:, 0, 1].any() or matrices[:, 1, 0].any())
-    kernel = _transform_parallel if use_parallel(len(indices), out.size) else _transform_serial
-    kernel(x, indices, matrices, mode, float(cval), separable, out)
+    cval = float(cval)
+    split_range(
+        len(indices), out.size, lambda lo, hi: _transform_images(x, indices, matrices, mode, cval, separable, out, lo, hi)
+    )
     return out
 
 
@@ -94,8 +98,8 @@ def _check_arguments(x, matrices, fill_mode, indices):
 
 
 # ---- Numba kernel -----------------------------------------------------------------------------
-# One output image per iteration of the outer loop: the parallel driver splits images, each
-# iteration writing only its own image.
+# One output image per iteration of the outer loop, each writing only its own image: a split
+# gives each thread a range of them.
 
 
 @njit(cache=True)
@@ -185,15 +189,10 @@ def _transform_image(x, indices, matrices, mode, cval, separable, out, k):
         _sample_pixels(x[indices[k]], matrices[k], mode, cval, out[k])
 
 
-@njit(cache=True)
-def _transform_serial(x, indices, matrices, mode, cval, separable, out):
-    for k in range(out.shape[0]):
-        _transform_image(x, indices, matrices, mode, cval, separable, out, k)
-
-
-@njit(cache=True, parallel=True)
-def _transform_parallel(x, indices, matrices, mode, cval, separable, out):
-    for k in prange(out.shape[0]):
+@njit(cache=True, nogil=True)
+def _transform_images(x, indices, matrices, mode, cval, separable, out, lo, hi):
+    """Output images lo..hi-1."""
+    for k in range(lo, hi):
         _transform_image(x, indices, matrices, mode, cval, separable, out, k)
 
 
@@ -221,9 +220,8 @@ def tap_transform(x, matrices, fill_mode="reflect", cval=0.0, interpolation="bil
     """
     x, matrices, _, mode = _check_arguments(x, matrices, fill_mode, None)
     nearest = _check_interpolation(interpolation)
-    out = np.empty_like(x)
-    kernel = _taps_parallel if use_parallel(len(x), out.size) else _taps_serial
-    kernel(x, matrices, mode, float(cval), nearest, False, out)
+    out, cval = np.empty_like(x), float(cval)
+    split_range(len(x), out.size, lambda lo, hi: _taps_images(x, matrices, mode, cval, nearest, False, out, lo, hi))
     return out
 
 
@@ -241,8 +239,7 @@ def tap_transform_backward(dy, matrices, fill_mode="reflect", interpolation="bil
     dy, matrices, _, mode = _check_arguments(dy, matrices, fill_mode, None)
     nearest = _check_interpolation(interpolation)
     dx = np.zeros_like(dy)
-    kernel = _taps_parallel if use_parallel(len(dy), dy.size) else _taps_serial
-    kernel(dy, matrices, mode, 0.0, nearest, True, dx)
+    split_range(len(dy), dy.size, lambda lo, hi: _taps_images(dy, matrices, mode, 0.0, nearest, True, dx, lo, hi))
     return dx
 
 
@@ -312,16 +309,10 @@ def _taps_image(image, a, mode, cval, nearest, adjoint, out):
                                      + w_bl * image[b, lt, ch] + w_br * image[b, rt, ch] + off * cval)
 
 
-@njit(cache=True)
-def _taps_serial(x, matrices, mode, cval, nearest, adjoint, out):
-    for k in range(out.shape[0]):
-        _taps_image(x[k], matrices[k], mode, cval, nearest, adjoint, out[k])
-
-
-@njit(cache=True, parallel=True)
-def _taps_parallel(x, matrices, mode, cval, nearest, adjoint, out):
-    # Each iteration writes only its own image (the adjoint scatters within one image).
-    for k in prange(out.shape[0]):
+@njit(cache=True, nogil=True)
+def _taps_images(x, matrices, mode, cval, nearest, adjoint, out, lo, hi):
+    """Images lo..hi-1; each writes only its own image (the adjoint scatters within one image)."""
+    for k in range(lo, hi):
         _taps_image(x[k], matrices[k], mode, cval, nearest, adjoint, out[k])
 
 

@@ -300,6 +300,12 @@ def split_count():
     return max(1, threads)
 
 
+def in_split_part():
+    """Whether this thread is running a part of ``split_batch`` (whose caller holds the lock that
+    ``split_count`` takes: a kernel inside a part runs on its own thread, without asking)."""
+    return _PART.active
+
+
 def _run_part(task, lo, hi):
     _PART.active = True
     try:

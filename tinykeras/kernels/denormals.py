@@ -13,12 +13,13 @@ operand is read as zero). TensorFlow's CPU kernels run with both set; so do tiny
 their batches take the caller's setting with each part. Outside those calls the register is as
 the program had it, so NumPy code around tinykeras keeps exact IEEE arithmetic.
 
-On other processors (ARM, whose FZ bit lives in FPCR) nothing is changed.
+On other processors (ARM, whose FZ bit lives in FPCR) nothing is changed, nor with
+``NUMBA_DISABLE_JIT=1``: the register is read and written by compiled code only.
 """
 import contextlib
 import platform
 
-from numba import njit, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -26,6 +27,8 @@ from numba.extending import intrinsic
 FLUSH_BITS = 0x8040
 #: Whether this processor has MXCSR.
 X86 = platform.machine().lower() in ("x86_64", "amd64", "x86", "i386", "i686")
+#: Whether tinykeras sets it: on x86, unless the kernels run as plain Python.
+_SETS_MXCSR = X86 and not config.DISABLE_JIT
 
 
 def _mxcsr_call(builder, name, slot):
@@ -79,13 +82,13 @@ def _get_mxcsr():
 
 def control():
     """This thread's floating-point control word (MXCSR), or None on a processor without it."""
-    return int(_get_mxcsr()) if X86 else None
+    return int(_get_mxcsr()) if _SETS_MXCSR else None
 
 
 def set_control(value):
     """Sets this thread's control word to ``value`` (from ``control()``); returns the previous
     one. Nothing happens for None."""
-    if value is None or not X86:
+    if value is None or not _SETS_MXCSR:
         return None
     return int(_swap_mxcsr(value))
 
@@ -94,7 +97,7 @@ def set_control(value):
 def flushed():
     """Runs the block with subnormals flushed to zero on this thread, then puts the control
     word back as it was."""
-    if not X86:
+    if not _SETS_MXCSR:
         yield
         return
     previous = control()

@@ -13,10 +13,12 @@ j*DW``; taps outside the image read zero. ``same`` padding is split like TensorF
 row/column at the bottom/right (``same_padding``).
 
 The fast kernels are Numba functions compiled on first call (``cache=True``); each has a plain
-NumPy reference below it (``im2col_reference``, ``col2im_reference``).
+NumPy reference below it (``im2col_reference``, ``col2im_reference``). A large batch is split by
+images between threads (``_common.split_range``): each part fills only its own images' rows, or
+adds into only its own images of dx.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from tinykeras.kernels import tuning
 from tinykeras.kernels._common import (
@@ -24,7 +26,7 @@ from tinykeras.kernels._common import (
     int_pair,
     output_buffer,
     output_size_from_pads,
-    use_parallel,
+    split_range,
 )
 from tinykeras.kernels.mode import switchable
 
@@ -111,8 +113,8 @@ def im2col(x, kernel_size, strides, dilation, pads, out=None):
         _im2col_by_taps(x, out.T.reshape(KH, KW, C, N, OH, OW), geom)
         return out
     cols = output_buffer(out, shape, x.dtype)
-    kernel = _im2col_parallel if use_parallel(N * OH, cols.size) else _im2col_serial
-    kernel(x.reshape(N, H, W * C), cols.reshape(N * OH * OW, KH, KW * C), geom)
+    images, rows = x.reshape(N, H, W * C), cols.reshape(N * OH * OW, KH, KW * C)
+    split_range(N, cols.size, lambda lo, hi: _im2col_images(images, rows, geom, lo, hi))
     return cols
 
 
@@ -184,8 +186,8 @@ def col2im(dcols, x_shape, kernel_size, strides, dilation, pads, out=None):
             f"Received: shape={dcols.shape}"
         )
     dx = output_buffer(out, (N, H, W, C), dcols.dtype)
-    kernel = _col2im_parallel if use_parallel(N, dcols.size) else _col2im_serial
-    kernel(dcols.reshape(N * OH * OW, KH, KW * C), dx.reshape(N, H, W * C), geom)
+    rows, images = dcols.reshape(N * OH * OW, KH, KW * C), dx.reshape(N, H, W * C)
+    split_range(N, dcols.size, lambda lo, hi: _col2im_images(rows, images, geom, lo, hi))
     return dx
 
 
@@ -263,17 +265,11 @@ def _im2col_row(x, cols, n, oh, geom):
 
 
 @njit(cache=True, nogil=True)
-def _im2col_serial(x, cols, geom):
-    for n in range(x.shape[0]):
+def _im2col_images(x, cols, geom, lo, hi):
+    """Fills the rows of cols of images lo..hi-1."""
+    for n in range(lo, hi):
         for oh in range(geom[11]):
             _im2col_row(x, cols, n, oh, geom)
-
-
-@njit(cache=True, parallel=True)
-def _im2col_parallel(x, cols, geom):
-    OH = geom[11]
-    for r in prange(x.shape[0] * OH):
-        _im2col_row(x, cols, r // OH, r % OH, geom)
 
 
 @njit(cache=True)
@@ -314,15 +310,10 @@ def _col2im_image(dcols, dx, n, geom):
 
 
 @njit(cache=True, nogil=True)
-def _col2im_serial(dcols, dx, geom):
-    for n in range(dx.shape[0]):
-        _col2im_image(dcols, dx, n, geom)
-
-
-@njit(cache=True, parallel=True)
-def _col2im_parallel(dcols, dx, geom):
-    # One image per iteration: each writes only its own slice of dx, so the adds cannot race.
-    for n in prange(dx.shape[0]):
+def _col2im_images(dcols, dx, geom, lo, hi):
+    """Images lo..hi-1 of dx from their rows of dcols: each adds only into its own image, so
+    parts over disjoint ranges of images cannot race."""
+    for n in range(lo, hi):
         _col2im_image(dcols, dx, n, geom)
 
 

@@ -29,15 +29,25 @@ WATCH_ROUNDS = 40_000
 # 2x2 max pooling forward and backward took 0.69 times as long split as on one thread for 2.1
 # million inputs (the CIFAR-10 model's first), 0.92 for 1.0 million, 1.15 for 590,000 (the deep
 # MNIST CNN's); Adam's step on 262,144 values (4 arrays of them) 0.91, on 65,536 2.2.
+#
+# These threads are the kernels' only ones. im2col, col2im and the augmentation transforms had
+# Numba ``prange`` drivers from 8 million elements; Numba's OpenMP threads keep spinning after a
+# parallel loop and slow the next matrix product (on the deep MNIST CNN a training step took 41 ms
+# with those drivers from 590,000 elements and 24 ms without), and they do not hold Ctrl-C back.
+# Split here instead, those kernels ran about as fast. Best of 11 on 2 cores, the variants
+# interleaved, in ms, prange driver / one thread / split: im2col (3x3, 'same') of 16 images of
+# 64x64x64 (37.7 million elements) 9.0 / 14.7 / 13.0, of 32 images of 32x32x64 (18.9 million)
+# 4.8 / 7.6 / 3.9; col2im of the same 9.5 / 13.2 / 10.1 and 3.5 / 7.1 / 7.6 (3.6 / 6.4 / 3.7 with
+# calls back to back, the helper thread still watching); on 256 images of 128x128x3 (12.6
+# million), affine_transform rotated 59 / 80 / 58, axis-aligned 17.9 / 18.3 / 19.2 (memory-bound:
+# no faster on two threads either way), tap_transform 56 / 101 / 56, its transpose 65 / 115 / 59.
+# A 512x512 float32 product (NumPy's, on OpenBLAS' two threads) right after took 2.4-10.7 ms
+# (median; 4.4 or more after all but im2col's) after the prange drivers, 2.5-4.4 ms after the
+# split kernels. Around this threshold,
+# split over one thread: im2col and col2im 0.9-1.1 at 1.2 million elements, 0.6-0.8 at 2.4
+# million; the rotating transforms 0.7-0.9 at 0.4 million; axis-aligned affine_transform 0.6-1.7
+# (no gain). The machine was shared: these are the runs with both cores free.
 SPLIT_MIN_ELEMENTS = 1_000_000
-
-# Below this many elements touched per call, a kernel with a Numba ``prange`` driver (im2col,
-# col2im, affine_transform) runs its serial one. Numba's OpenMP threads keep spinning after a
-# parallel loop and then slow down the BLAS threads of the next matrix product: on the deep MNIST
-# CNN (batch 32, 590,000-element activations) a training step took 41 ms with parallel kernels
-# and 24 ms with serial ones on 2 cores. So only arrays far larger than the tutorials' go
-# parallel.
-PARALLEL_MIN_ELEMENTS = 8_000_000
 
 # ---- convolution (``conv2d``) --------------------------------------------------------------------
 
