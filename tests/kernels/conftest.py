@@ -21,13 +21,8 @@ LAYOUTS = {
 
 
 @pytest.fixture
-def split_and_whole(monkeypatch):
-    """Returns ``run(call, calls)``, which evaluates ``call()`` twice: first with
-    ``tuning.SPLIT_MIN_ELEMENTS`` so large that every kernel runs on the calling thread, then
-    with it at 0, when ``calls`` kernels must split their batch between threads
-    (``blas.split_batch``). Returns ``(whole_result, split_result)``."""
-    if blas.split_count() < 2:
-        pytest.skip("splitting needs more than one BLAS thread")
+def recorded_splits(monkeypatch):
+    """The list of the part counts of every ``blas.split_batch`` call made from now on."""
     splits = []
     split_batch = blas.split_batch
 
@@ -36,6 +31,18 @@ def split_and_whole(monkeypatch):
         return split_batch(count, task, parts)
 
     monkeypatch.setattr(blas, "split_batch", recording)
+    return splits
+
+
+@pytest.fixture
+def split_and_whole(monkeypatch, recorded_splits):
+    """Returns ``run(call, calls)``, which evaluates ``call()`` twice: first with
+    ``tuning.SPLIT_MIN_ELEMENTS`` so large that every kernel runs on the calling thread, then
+    with it at 0, when ``calls`` kernels must split their batch between threads
+    (``blas.split_batch``). Returns ``(whole_result, split_result)``."""
+    if blas.split_count() < 2:
+        pytest.skip("splitting needs more than one BLAS thread")
+    splits = recorded_splits
 
     def run(call, calls):
         monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", SERIAL_ONLY)

@@ -219,18 +219,11 @@ def test_batches_split_between_threads_match_one_thread(split_and_whole, conv, d
     np.testing.assert_array_equal(dx_split, dx)
 
 
-def test_kernels_inside_a_part_of_a_split_stay_on_their_thread(monkeypatch):
+def test_kernels_inside_a_part_of_a_split_stay_on_their_thread(monkeypatch, recorded_splits):
     """A convolution runs im2col and col2im inside its parts (``kernels.conv2d``), whose caller
     holds BLAS' thread-count lock: a kernel there must not split again (nor wait for that lock)."""
     monkeypatch.setattr(tuning, "SPLIT_MIN_ELEMENTS", 0)
-    splits = []
-    split_batch = blas.split_batch
-
-    def recording(count, task, parts):
-        splits.append(parts)
-        return split_batch(count, task, parts)
-
-    monkeypatch.setattr(blas, "split_batch", recording)
+    splits = recorded_splits
     conv = Conv((4, 9, 8, 3), (3, 3), (1, 1), (1, 1), "same")
     rng = np.random.default_rng(4)
     x = rng.standard_normal(conv.x_shape)
