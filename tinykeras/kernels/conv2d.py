@@ -5,18 +5,18 @@ owns how they are run.
 The plan (``plan``) chooses the algorithm: a 3x3 kernel of stride 1 on enough channels runs by
 Winograd's F(2x2, 3x3) (``winograd``: 16 smaller products around transforms of the input, the
 kernel and the output, 2.25 times fewer multiplications), every other convolution by im2col's
-product. Either way a batch is convolved a chunk of images at a time, each chunk's unfolded input
-(im2col's rows, Winograd's tiles) about ``tuning.CHUNK_BYTES`` (the rows are still in cache when the product reads them, and no
-layer holds the rows of a whole batch). A batch whose product reaches ``tuning.PARALLEL_MIN_FLOPS``
-is cut into parts instead, one per thread (``blas.split_batch``), each thread unfolding,
-multiplying and adding the bias for its own images, in chunks of ``tuning.PART_CHUNK_BYTES``:
-each core then reads rows it has just written. Single-channel images with a large matrix are
-unfolded tap by tap (``im2col.prefers_tap_order``).
+product. Either way a batch is convolved a chunk of images at a time, each chunk's unfolded
+input (im2col's rows, Winograd's tiles) about ``tuning.CHUNK_BYTES`` (the rows are still in cache
+when the product reads them, and no layer holds the rows of a whole batch). A batch whose product
+reaches ``tuning.PARALLEL_MIN_FLOPS`` is cut into parts instead, one per thread
+(``blas.split_batch``), each thread unfolding, multiplying and adding the bias for its own
+images, in chunks of ``tuning.PART_CHUNK_BYTES``: each core then reads rows it has just written.
+Single-channel images with a large matrix are unfolded tap by tap (``im2col.prefers_tap_order``).
 
-The rows (or tiles) live in one buffer per thread shared by every convolution (``_SharedRows``): a model
-holds one chunk's rows per thread, not one per layer (the CIFAR-10 model's six convolutions held
-24 MB between steps). The backward pass goes chunk by chunk, last first, so that the chunk the
-buffer still holds from the forward pass is not unfolded again.
+The rows (or tiles) live in one buffer per thread shared by every convolution (``_SharedRows``):
+a model holds one chunk's rows per thread, not one per layer (the CIFAR-10 model's six
+convolutions held 24 MB between steps). The backward pass goes chunk by chunk, last first, so
+that the chunk the buffer still holds from the forward pass is not unfolded again.
 
 The plain NumPy form of both passes, the whole batch at once, is ``conv2d_forward_reference``
 and ``conv2d_backward_reference`` (at the end); ``TINYKERAS_KERNELS=reference`` runs it instead
@@ -90,8 +90,8 @@ class Geometry(NamedTuple):
 
 class Plan(NamedTuple):
     """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, the
-    ``algorithm`` ('winograd' where ``winograd.applies``, else 'im2col'), and whether im2col's rows are unfolded tap by tap (into
-    an F-ordered matrix)."""
+    ``algorithm`` ('winograd' where ``winograd.applies``, else 'im2col'), and whether im2col's
+    rows are unfolded tap by tap (into an F-ordered matrix)."""
 
     parts: int
     step: int
