@@ -14,7 +14,7 @@ from tinykeras import backend, compile_utils, functional, functional_config, opt
 from tinykeras import losses as losses_module
 from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
-from tinykeras.kernels import denormals
+from tinykeras.kernels import blas, denormals
 from tinykeras.layers.base import ActivatedLayer, Layer, assign_weights, check_protocol
 from tinykeras.layers.core import InputLayer
 from tinykeras.utils import structures
@@ -43,11 +43,15 @@ from tinykeras.utils.interrupts import DeferredInterrupt, completes_before_inter
 def _computing(method):
     """The arithmetic of fit, evaluate and predict, as Keras on TensorFlow does it: subnormal
     numbers flushed to zero (``kernels.denormals``), and overflow in a diverging run shown as a
-    nan/inf loss in the logs (which TerminateOnNaN can act on) rather than as NumPy warnings."""
+    nan/inf loss in the logs (which TerminateOnNaN can act on) rather than as NumPy warnings.
+    BLAS stays on one thread meanwhile (``blas.held_on_one_thread``: tinykeras' own threads split
+    the large products), instead of being set so and back around each product."""
 
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with denormals.flushed(), np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with denormals.flushed(), blas.held_on_one_thread(), np.errstate(
+            over="ignore", invalid="ignore", divide="ignore", under="ignore"
+        ):
             return method(*args, **kwargs)
 
     return wrapper

@@ -71,6 +71,78 @@ def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
         setter(before)
 
 
+# ---- BLAS held on one thread for a stretch ------------------------------------------------------
+
+
+@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_a_held_stretch_keeps_one_thread_and_puts_the_count_back_when_the_last_one_ends(monkeypatch, rng):
+    setter = blas._set_local_threads
+    before = setter(3)
+    a, b = rng.standard_normal((300, 200)), rng.standard_normal((200, 100))
+    try:
+        with blas.held_on_one_thread():
+            assert setter(1) == 1
+            with blas.held_on_one_thread():
+                small = blas.matmul(a, b)
+            assert setter(1) == 1  # the inner stretch ending leaves the count alone
+            # splits still use as many threads as BLAS had before the stretch
+            assert blas.split_count() == 3
+            monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
+            banded = blas.matmul(a, b)
+            assert setter(1) == 1
+        assert setter(3) == 3
+    finally:
+        setter(before)
+    np.testing.assert_allclose(small, a @ b, rtol=1e-12)
+    np.testing.assert_allclose(banded, a @ b, rtol=1e-12)
+
+
+@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_stretches_overlapping_between_threads_leave_the_setting_as_it_was(rng):
+    setter = blas._set_local_threads
+    before = setter(2)
+    a, b = rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
+
+    def stretches():
+        for _ in range(300):
+            with blas.held_on_one_thread():
+                blas.matmul(a, b)
+            blas.matmul(a, b)
+
+    try:
+        threads = [threading.Thread(target=stretches) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert blas._HELD.depth == 0
+        assert setter(2) == 2
+    finally:
+        setter(before)
+
+
+@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_fit_holds_blas_on_one_thread_and_puts_it_back(rng):
+    import tinykeras as keras
+
+    setter = blas._set_local_threads
+    before = setter(2)
+    seen = []
+
+    class Counts(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(setter(1))
+
+    try:
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.compile("sgd", "mse")
+        model.fit(rng.random((8, 4)), rng.random((8, 3)), batch_size=4, verbose=0, callbacks=[Counts()])
+        assert seen == [1, 1]
+        assert setter(2) == 2
+    finally:
+        setter(before)
+
+
 # ---- products split between threads -----------------------------------------------------------
 
 

@@ -136,7 +136,7 @@ def _im2col_by_taps(x, planes, geom):
     the output pixels whose tap (i, j) falls inside the image get one strided slice of x, the
     others 0."""
     H, W, C, KH, KW, SH, SW, DH, DW, top, left, OH, OW = geom
-    channels_first = np.moveaxis(x, 3, 0)  # (C, N, H, W), a view
+    channels_first = x.transpose(3, 0, 1, 2)  # (C, N, H, W), a view
     for i in range(KH):
         # Outputs o read row h0 + o*SH: the same range as the taps of a window (step SH, OH taps).
         h0 = i * DH - top
