@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from tinykeras.kernels.activations import relu_backward, relu_forward
+from tinykeras.kernels.softmax import softmax as softmax_kernel
 from tinykeras.utils.naming import lookup
 
 # SELU constants (Klambauer et al., 2017), as in Keras.
@@ -71,10 +72,9 @@ def _tanh(x):
 
 
 def _softmax(x):
-    """Softmax over the last axis; subtracting the row max keeps exp from overflowing."""
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    e /= e.sum(axis=-1, keepdims=True)
-    return e
+    """Softmax over the last axis: ``exp(x - max(x)) / sum(exp(x - max(x)))`` (subtracting the
+    row max keeps exp from overflowing; ``kernels.softmax``)."""
+    return softmax_kernel(x)
 
 
 def _softmax_backward(dy, x, y):

@@ -14,6 +14,7 @@ logits is the familiar ``(p - y) / batch``.
 import numpy as np
 
 from tinykeras import activations, backend
+from tinykeras.kernels.softmax import softmax_cross_entropy
 from tinykeras.utils.naming import lookup
 
 
@@ -342,11 +343,9 @@ class CategoricalCrossentropy(Loss):
 
     def value_and_grad_logits(self, y_true, logits):
         n = _positions(logits)
-        log_p = _log_softmax(logits)
-        loss = -(y_true * log_p).sum() / n
-        # d/dz of -sum(y * log_softmax(z)) = softmax(z) * sum(y) - y
-        grad = np.exp(log_p) * y_true.sum(axis=-1, keepdims=True) - y_true
-        return float(loss), grad / n
+        # -sum(y * log_softmax(z)) and its gradient softmax(z) * sum(y) - y, in one pass
+        loss, grad = softmax_cross_entropy(y_true, logits)
+        return loss / n, grad / n
 
     def value_and_grad_probabilities(self, y_true, p):
         n = _positions(p)

@@ -1,6 +1,6 @@
 """Each kernel equals its plain NumPy reference (the one ``TINYKERAS_KERNELS=reference`` runs) on
 random shapes: the convolution's passes, the matrix product, bias and ReLU, dropout, batch
-normalization's input gradient and the optimizers' fused updates; the convolution by im2col and
+normalization's input gradient, softmax and its cross-entropy, and the optimizers' fused updates; the convolution by im2col and
 by Winograd's F(2x2, 3x3). (im2col, col2im, pooling,
 the other normalization kernels and the embedding's scatter are checked against their references
 in their own test files.)"""
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers, tuning
+from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers, softmax, tuning
 from tinykeras.kernels.im2col import window_pads
 
 seeds = st.integers(0, 2**32 - 1)
@@ -158,6 +158,50 @@ def test_normalize_backward_equals_its_reference(rows, columns, dtype, seed):
     mu, a, c, d = (rng.standard_normal(columns) for _ in range(4))
     np.testing.assert_allclose(normalization.normalize_backward(dy, x, mu, a, c, d),
                                normalization.normalize_backward_reference(dy, x, mu, a, c, d), **tolerance(dtype))
+
+
+@st.composite
+def class_scores(draw):
+    """Logits of shape (..., classes), some rows holding a NaN, an inf or huge values, and soft
+    targets of the same shape (rows summing to 1 or not)."""
+    rng = np.random.default_rng(draw(seeds))
+    dtype = draw(dtypes)
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=0, max_size=2))) + (draw(st.integers(1, 12)),)
+    z = (rng.standard_normal(shape) * draw(st.sampled_from([1.0, 30.0, 1e4]))).astype(dtype)
+    flat = z.reshape(-1)
+    for special in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), max_size=2)):
+        flat[rng.integers(flat.size)] = special
+    y = rng.random(shape).astype(dtype)
+    if draw(st.booleans()):
+        y /= y.sum(axis=-1, keepdims=True)
+    return y, z
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=class_scores(), contiguous=st.booleans())
+def test_softmax_and_its_cross_entropy_equal_their_references(case, contiguous):
+    y, z = case
+    if not contiguous:  # a transposed copy seen back in the original order
+        z = np.asfortranarray(z)
+    tol = tolerance(z.dtype)
+    with np.errstate(all="ignore"):
+        expected = softmax.softmax_reference(z)
+        expected_loss, expected_grad = softmax.softmax_cross_entropy_reference(y, z)
+        p = softmax.softmax(z)
+        loss, grad = softmax.softmax_cross_entropy(y, z)
+    assert p.shape == z.shape and p.dtype == z.dtype and grad.shape == z.shape and grad.dtype == z.dtype
+    # NaN in the same places (a row with a NaN or inf-inf is NaN throughout in both)
+    np.testing.assert_allclose(p, expected, **tol)
+    np.testing.assert_allclose(grad, expected_grad, **tol)
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-4 if z.dtype == np.float32 else 1e-10, atol=tol["atol"])
+
+
+def test_softmax_of_other_inputs_is_the_references():
+    np.testing.assert_array_equal(softmax.softmax(np.array([1, 2, 3])), softmax.softmax_reference(np.array([1, 2, 3])))
+    assert softmax.softmax(np.zeros((0, 3))).shape == (0, 3)
+    assert softmax.softmax_cross_entropy(np.zeros((0, 3)), np.zeros((0, 3)))[0] == 0
+    y, z = np.eye(3, dtype=np.float32), np.ones((3, 3))  # mixed dtypes: NumPy's promotion
+    assert softmax.softmax_cross_entropy(y, z)[1].dtype == np.float64
 
 
 UPDATES = {
