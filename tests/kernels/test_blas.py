@@ -49,15 +49,20 @@ def test_the_callers_thread_setting_is_restored(rng):
 
 
 @pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
-def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
+@pytest.mark.parametrize("held", [False, True], ids=["products", "held stretches"])
+def test_threads_calling_at_once_leave_the_setting_as_it_was(held, rng):
     # NumPy's OpenBLAS applies openblas_set_num_threads_local to the whole process, so two
-    # threads that each set one thread and restore what they found could leave it at one.
+    # threads that each set one thread and restore what they found could leave it at one; and
+    # stretches of held_on_one_thread overlapping between threads must put it back once.
     setter = blas._set_local_threads
     before = setter(2)
     a, b = rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
 
     def products():
-        for _ in range(2000):
+        for _ in range(2000 if not held else 300):
+            if held:
+                with blas.held_on_one_thread():
+                    blas.matmul(a, b)
             blas.matmul(a, b)
 
     try:
@@ -66,6 +71,7 @@ def test_threads_calling_at_once_leave_the_setting_as_it_was(rng):
             thread.start()
         for thread in threads:
             thread.join()
+        assert blas._HELD.depth == 0
         assert setter(2) == 2
     finally:
         setter(before)
@@ -95,30 +101,6 @@ def test_a_held_stretch_keeps_one_thread_and_puts_the_count_back_when_the_last_o
         setter(before)
     np.testing.assert_allclose(small, a @ b, rtol=1e-12)
     np.testing.assert_allclose(banded, a @ b, rtol=1e-12)
-
-
-@pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
-def test_stretches_overlapping_between_threads_leave_the_setting_as_it_was(rng):
-    setter = blas._set_local_threads
-    before = setter(2)
-    a, b = rng.standard_normal((16, 16)), rng.standard_normal((16, 16))
-
-    def stretches():
-        for _ in range(300):
-            with blas.held_on_one_thread():
-                blas.matmul(a, b)
-            blas.matmul(a, b)
-
-    try:
-        threads = [threading.Thread(target=stretches) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert blas._HELD.depth == 0
-        assert setter(2) == 2
-    finally:
-        setter(before)
 
 
 @pytest.mark.skipif(blas._set_local_threads is None, reason="NumPy's BLAS is not OpenBLAS")
