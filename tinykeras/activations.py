@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from tinykeras.kernels.activations import relu_backward, relu_forward
+from tinykeras.kernels.softmax import log_softmax as _log_softmax
 from tinykeras.kernels.softmax import softmax as softmax_kernel
 from tinykeras.utils.naming import lookup
 
@@ -156,12 +157,6 @@ def _mish_backward(dy, x, y):
     # mish = x * tanh(sp(x)) with sp' = sigmoid: mish' = tanh(sp) + x * (1 - tanh(sp)^2) * sigmoid(x)
     t = np.tanh(_softplus(x))
     return dy * (t + x * (1 - t * t) * _sigmoid(x))
-
-
-def _log_softmax(x):
-    """log(softmax(x)) over the last axis: x - max - log(sum(exp(x - max)))."""
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _log_softmax_backward(dy, x, y):

@@ -14,6 +14,7 @@ logits is the familiar ``(p - y) / batch``.
 import numpy as np
 
 from tinykeras import activations, backend
+from tinykeras.kernels.softmax import log_softmax as _log_softmax
 from tinykeras.kernels.softmax import softmax_cross_entropy
 from tinykeras.utils.naming import lookup
 
@@ -300,11 +301,6 @@ def _positions(y_pred):
     but the last (the batch size, for outputs of shape (batch, classes)); Keras averages over
     all of them."""
     return y_pred.size // y_pred.shape[-1]
-
-
-def _log_softmax(z):
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _picked(values, labels):

@@ -106,11 +106,16 @@ def softmax_reference(x):
     return e
 
 
+def log_softmax(x):
+    """log(softmax(x)) over the last axis, in plain NumPy: ``x - max - log(sum(exp(x - max)))``."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def softmax_cross_entropy_reference(y, z):
     """``softmax_cross_entropy`` in plain NumPy: d/dz of ``-sum(y * log_softmax(z))`` is
     ``softmax(z) * sum(y) - y``."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    log_p = log_softmax(z)
     total = -(y * log_p).sum()
     grad = np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y
     return float(total), grad
