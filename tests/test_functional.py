@@ -415,3 +415,71 @@ def test_no_gradient_flows_through_weight_free_layers_before_the_first_trained_o
     model.fit(rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), batch_size=4, epochs=1, verbose=0)
     assert CountingIdentity.backward_calls == 2  # two steps, the back layer's only
     assert not front.input_gradient and back.input_gradient
+
+
+class _OpsChain(layers.Layer):
+    """A layer whose call is a chain of ops (each reads the one before), one of them chosen."""
+
+    def __init__(self, middle, **kwargs):
+        super().__init__(**kwargs)
+        self.middle = middle
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 3), initializer="glorot_uniform")
+        self.b = self.add_weight(shape=(3,), initializer="ones")
+
+    def call(self, inputs):
+        from tinykeras import ops
+
+        z = ops.matmul(inputs, self.w) + self.b
+        if self.middle == "tanh":
+            z = ops.tanh(z)
+        elif self.middle == "comparison":  # no gradient passes: w and b get zeros
+            z = ops.cast(ops.greater(z, 0.0), "float32") * 2.0
+        elif self.middle == "stop_gradient":
+            z = ops.stop_gradient(z) * 3.0
+        return ops.square(z)
+
+
+@pytest.mark.parametrize("middle", ["tanh", "comparison", "stop_gradient"])
+def test_a_call_made_of_a_chain_of_ops_passes_one_array_along_with_the_general_pass_s_gradients(middle, rng):
+    """A call whose ops each read the one before runs as a chain (one array handed along); its
+    gradients, and the input's, equal those of the general pass over the same graph."""
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+    dy = rng.standard_normal((5, 3)).astype(np.float32)
+    layer = _OpsChain(middle)
+    layer.build_for((5, 4))
+    layer.input_gradient = True
+
+    def pass_through(chain):
+        graph = layer._call_graphs[0]
+        graph.chain, graph._along = chain, None
+        layer.forward(x, training=False)
+        return layer.backward(dy), [np.array(g) for g in layer.grads]
+
+    assert layer._call_graphs[0].chain
+    chained_dx, chained_grads = pass_through(True)
+    general_dx, general_grads = pass_through(False)
+    np.testing.assert_array_equal(chained_dx, general_dx)
+    for chained, general in zip(chained_grads, general_grads, strict=True):
+        np.testing.assert_array_equal(chained, general)
+    if middle != "tanh":  # nothing reaches the input either
+        assert all(not g.any() for g in chained_grads) and chained_dx is None
+
+
+def test_a_call_no_gradient_passes_leaves_the_layers_before_it_unchanged(rng):
+    """A weight-free custom layer whose call compares (no gradient) between two Dense layers:
+    the model trains, the Dense before it gets zero gradients."""
+    from tinykeras import ops
+
+    class Positive(layers.Layer):
+        def call(self, inputs):
+            return ops.cast(ops.greater(inputs, 0.0), "float32")
+
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3), Positive(), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    before = [layer.get_weights() for layer in (model.layers[0], model.layers[2])]
+    model.fit(rng.standard_normal((8, 4)), rng.standard_normal((8, 2)), epochs=1, verbose=0)
+    for a, b in zip(before[0], model.layers[0].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(before[1][0], model.layers[2].get_weights()[0])

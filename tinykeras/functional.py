@@ -512,22 +512,24 @@ class Graph:
         #: The nodes that no gradient must pass through (see mark_input_gradients), and the
         #: index of the first other one.
         self._idle, self._first_busy = set(), 0
+        self._marks = {}  # wanted -> (each node's input_gradient, the idle nodes, the first busy)
         read = [id(t) for node in self.nodes for t in node.inputs] + [id(t) for t in self.outputs]
         #: For each output, whether nothing but the loss reads it (so the loss may start from
         #: the logits of the node that computes it).
         self.exclusive = [read.count(id(t)) == 1 and not t.node.is_input for t in self.outputs]
         #: The later calls of shared layers, computing through copies of them.
         self.copies = [node for node in self.nodes if node.runner is not node.layer]
-        #: Whether each node reads the one before it alone, from the input to the output (a
-        #: Sequential's graph): forward and backward then pass one array along.
         #: Whether a forward pass carries masks: some call makes one (an Embedding with
         #: mask_zero, a Masking layer, a layer defining compute_mask) or is given one. Without,
         #: forward runs as if masks did not exist.
         self.masked = any(node.mask is not None or getattr(node.runner, "makes_masks", False) for node in self.nodes)
         #: After a forward pass that carried masks: each output's mask (None for none).
         self.output_masks = None
+        #: Whether each node reads the one before it alone, from the input to the output (a
+        #: Sequential's graph, or a custom layer's call such as ``ops.matmul(x, self.w) + self.b``):
+        #: forward and backward then pass one array along (an op's in a list of one).
         self.chain = len(self.inputs) == 1 and len(self.outputs) == 1 and bool(self.nodes) and all(
-            len(node.inputs) == 1 and not node.several
+            len(node.inputs) == 1 and (not node.several or getattr(node.runner, "is_operation", False))
             and node.inputs[0] is (self.nodes[i - 1].output if i else self.inputs[0])
             for i, node in enumerate(self.nodes)) and self.outputs[0] is self.nodes[-1].output
 
@@ -595,7 +597,7 @@ class Graph:
         if self._passes_along():
             x = xs[0]
             for node in self.nodes:
-                x = node.runner.forward(x, training)
+                x = node.runner.forward([x] if node.several else x, training)
             return [x]
         values = {id(t): x for t, x in zip(self.inputs, xs)}
         for node in self.nodes:
@@ -660,15 +662,22 @@ class Graph:
         model that is a layer of another), to the model's inputs. The calls no gradient must
         flow through (weight-free layers at the front of a model: Rescaling, random
         augmentation) are not differentiated at all."""
-        inputs = {id(t) for t in self.inputs}
-        trainers = self._trainers()
-        flowing = set()  # the tensors whose gradient someone needs
-        for node in self.nodes:
-            node.runner.input_gradient = any(id(t) in flowing or (wanted and id(t) in inputs) for t in node.inputs)
-            if node.runner.input_gradient or id(node) in trainers:
-                flowing.add(id(node.output))
-        self._idle = {id(node) for node in self.nodes if id(node.output) not in flowing}
-        self._first_busy = next((i for i, node in enumerate(self.nodes) if id(node) not in self._idle), len(self.nodes))
+        marks = self._marks.get(wanted)
+        if marks is None:  # they depend on the graph alone: found once for each ``wanted``
+            inputs = {id(t) for t in self.inputs}
+            trainers = self._trainers()
+            flowing = set()  # the tensors whose gradient someone needs
+            flags = []
+            for node in self.nodes:
+                flags.append(any(id(t) in flowing or (wanted and id(t) in inputs) for t in node.inputs))
+                if flags[-1] or id(node) in trainers:
+                    flowing.add(id(node.output))
+            idle = {id(node) for node in self.nodes if id(node.output) not in flowing}
+            first_busy = next((i for i, node in enumerate(self.nodes) if id(node) not in idle), len(self.nodes))
+            marks = self._marks[wanted] = (flags, idle, first_busy)
+        flags, self._idle, self._first_busy = marks
+        for node, flag in zip(self.nodes, flags):  # set at each call: a shared runner may have
+            node.runner.input_gradient = flag  # been marked by another graph since
 
     def _trainers(self):
         """The ids of the nodes whose call holds a trainable variable (frozen or not: a layer
@@ -746,9 +755,16 @@ class Graph:
         """``backward`` of a chain: the gradient handed from each node to the one before."""
         last = len(self.nodes) - 1
         for index in range(last, self._first_busy - 1, -1):
-            runner = self.nodes[index].runner
+            node = self.nodes[index]
+            runner = node.runner
             dy = (start if index == last and start is not None else runner.backward)(dy)
+            if node.several:  # an op: one gradient per symbolic operand
+                dy = dy[0]
             if not runner.input_gradient:
+                break
+            if dy is None:  # no gradient passes this op (a comparison's): none reaches the calls before
+                for earlier in self.nodes[self._first_busy:index]:
+                    earlier.runner.grads = [np.zeros_like(v.value) for v in earlier.runner.trainable_weights]
                 break
         return [dy if index == 0 and runner.input_gradient else None] if wanted else None
 

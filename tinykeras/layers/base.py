@@ -376,7 +376,9 @@ class Layer:
             if len(first) != self._call_batch:  # traced for another batch size: trace for this one
                 self.build_for([np.shape(v) for v in x] if isinstance(x, (list, tuple)) else np.shape(x))
         xs = list(x) if isinstance(x, (list, tuple)) else [x]
-        self._inputs_count = len(xs)
+        # What the call keeps for its backward holds no layer: set past the tracking setattr.
+        state = self.__dict__
+        state["_inputs_count"] = len(xs)
         graph, training_graph = self._call_graphs
         if mask is not None and takes_mask(self):  # call receives the mask: its graph reads it
             masks = mask if isinstance(x, (list, tuple)) and isinstance(mask, (list, tuple)) else [mask]
@@ -392,10 +394,10 @@ class Layer:
                 "argument, and was called without one. Give its input a mask (an Embedding with "
                 "mask_zero=True or a Masking layer before it), or call it with mask=."
             )
-        self._ran = training_graph if training and training_graph is not None else graph
-        outputs = self._ran.forward(xs, training)
-        made = self._ran.output_masks  # masks its own layers gave the outputs (Keras keeps them)
-        self._output_mask = None if made is None else made if self._several_outputs else made[0]
+        ran = state["_ran"] = training_graph if training and training_graph is not None else graph
+        outputs = ran.forward(xs, training)
+        made = ran.output_masks  # masks its own layers gave the outputs (Keras keeps them)
+        state["_output_mask"] = None if made is None else made if self._several_outputs else made[0]
         return tuple(outputs) if self._several_outputs else outputs[0]
 
     def _masked_call_graphs(self, key):
@@ -428,7 +430,7 @@ class Layer:
         graph = self._ran
         graph.mark_input_gradients(self.input_gradient)
         d_inputs = graph.backward(list(dy) if self._several_outputs else [dy], wanted=self.input_gradient)
-        self.grads = graph.gradients_of(self.trainable_weights)
+        self.__dict__["grads"] = graph.gradients_of(self.trainable_weights)  # (past the tracking setattr)
         if not self.input_gradient:
             return None
         d_inputs = d_inputs[:self._inputs_count]  # the masks get none

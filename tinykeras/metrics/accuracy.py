@@ -33,8 +33,7 @@ def _class_labels(y_true, y_pred):
 
 def categorical_accuracy(y_true, y_pred):
     """1 where the predicted class (argmax) is the one-hot target's class."""
-    y_pred = as_array(y_pred)
-    return _hits(np.argmax(as_array(y_true), axis=-1) == np.argmax(y_pred, axis=-1))
+    return _hits(as_array(y_true).argmax(axis=-1) == as_array(y_pred).argmax(axis=-1))
 
 
 def sparse_categorical_accuracy(y_true, y_pred):

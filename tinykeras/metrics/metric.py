@@ -161,10 +161,15 @@ class Mean(Metric):
         self.count = self.add_variable((), "zeros", name="count")
 
     def update_state(self, values, sample_weight=None):
-        if isinstance(values, float) and isinstance(sample_weight, int):
+        if isinstance(values, (float, np.floating)) and isinstance(sample_weight, int):
             # A batch's mean over ``sample_weight`` samples: how fit tracks the loss.
             self.total.value += self.total.value.dtype.type(values) * sample_weight
             self.count.value += sample_weight
+            return
+        if sample_weight is None and type(values) is np.ndarray and values.ndim == 1 and values.dtype == self._dtype:
+            # One value per sample, unweighted: how fit tracks a per-sample metric.
+            self.total.value += values.sum(dtype=self._dtype)
+            self.count.value += len(values)
             return
         values, sample_weight = samplewise(as_array(values, self._dtype), sample_weight, np.mean)
         self.total.value += values.sum(dtype=self._dtype)
