@@ -512,3 +512,23 @@ def test_metrics_of_a_model_before_and_after_compile():
     assert [m.name for m in flat] == ["loss", "accuracy", "positives"]
     assert type(flat[1]) is keras.metrics.BinaryAccuracy
     assert isinstance(flat[2], WeightedPositives)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_mean_of_numpy_scalars_and_unweighted_arrays_equals_its_general_path(dtype):
+    """A batch's loss arrives as a NumPy scalar with the batch size as its weight, a per-sample
+    metric as a 1-D array without weights: each gives the bits the general path (the same
+    values as a list, the weight as an array) gives."""
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(7).astype(dtype)
+    for scalar_type in (np.float32, np.float64, float):
+        quick, general = keras.metrics.Mean(dtype=dtype), keras.metrics.Mean(dtype=dtype)
+        for value in values:
+            quick.update_state(scalar_type(value), sample_weight=32)
+            general.update_state([scalar_type(value)], sample_weight=np.array([32]))
+        assert quick.result() == general.result() and quick.count.value == general.count.value
+    quick, general = keras.metrics.Mean(dtype=dtype), keras.metrics.Mean(dtype=dtype)
+    for _ in range(3):
+        quick.update_state(values)
+        general.update_state(values.tolist())
+    assert quick.result() == general.result() and quick.count.value == general.count.value == 21
