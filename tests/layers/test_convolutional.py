@@ -155,7 +155,7 @@ def chunking(request, monkeypatch):
         monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)
         monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", 1)
     if "taps" in request.param:
-        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels, size: True)
+        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels: True)
     if "split" in request.param:
         monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0)
     return request.param
@@ -300,7 +300,7 @@ def test_conv2d_layers_sharing_the_im2col_buffer_keep_their_gradients(monkeypatc
     monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(tuning, "PARALLEL_MIN_FLOPS", 0 if split else 10**15)
     if by_taps:
-        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels, size: True)
+        monkeypatch.setattr(conv2d, "prefers_tap_order", lambda channels: True)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((3, 8, 7, 2)).astype(np.float32)
     first, second = Conv2D(3, 3, padding="same", activation="relu"), Conv2D(4, 2)

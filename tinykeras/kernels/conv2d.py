@@ -11,7 +11,7 @@ when the product reads them, and no layer holds the rows of a whole batch). A ba
 reaches ``tuning.PARALLEL_MIN_FLOPS`` is cut into parts instead, one per thread
 (``blas.split_batch``), each thread unfolding, multiplying and adding the bias for its own
 images, in chunks of ``tuning.PART_CHUNK_BYTES``: each core then reads rows it has just written.
-Single-channel images with a large matrix are unfolded tap by tap (``im2col.prefers_tap_order``).
+Single-channel images are unfolded tap by tap (``im2col.prefers_tap_order``).
 
 The rows (or tiles) live in one buffer per thread shared by every convolution (``_SharedRows``):
 a model holds one chunk's rows per thread, not one per layer (the CIFAR-10 model's six
@@ -111,7 +111,7 @@ def plan(geometry, itemsize):
     else:
         algorithm, image_bytes = "im2col", per_image * depth * itemsize
     step = max(1, min(-(-batch // parts), budget // image_bytes))
-    by_taps = algorithm == "im2col" and prefers_tap_order(geometry.channels, step * per_image * depth)
+    by_taps = algorithm == "im2col" and prefers_tap_order(geometry.channels)
     return Plan(parts, step, algorithm, by_taps)
 
 

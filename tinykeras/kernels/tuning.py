@@ -75,13 +75,6 @@ PART_CHUNK_BYTES = 2 * 2**20
 # -> 16, batch 32) 0.98, 28x28x16 -> 32 0.96, at 8 channels 0.99: no gain below 32.
 WINOGRAD_MIN_CHANNELS = 32
 
-# The smallest im2col matrix (in elements) of single-channel images filled column by column, a tap
-# at a time (``im2col.prefers_tap_order``). Column by column costs a few NumPy calls per tap,
-# about 50 us in all for a 3x3 kernel; on the MNIST CNN's first layer (32 images of 28x28x1, 3x3
-# kernel) it takes 0.10 ms against 0.34 ms row by row; at three channels row by row is already as
-# fast, counting the matrix product.
-TAP_ORDER_MIN_ELEMENTS = 32_768
-
 # ---- row loops (``bias``, ``normalization``) ------------------------------------------------------
 
 # Consecutive rows of a (rows, columns) matrix are grouped into wide rows of about this many
