@@ -206,13 +206,15 @@ def test_same_padding_puts_the_odd_row_at_the_bottom():
     ids=["mnist-valid", "mnist-same", "26x26x8-valid", "strided-same", "dilated-same"],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_batches_split_between_threads_match_one_thread(split_and_whole, conv, dtype):
+@pytest.mark.parametrize("order", ["C", "F"], ids=["by rows", "by taps"])
+def test_batches_split_between_threads_match_one_thread(split_and_whole, conv, dtype, order):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(conv.x_shape).astype(dtype)
     dcols = rng.standard_normal(conv.cols_shape).astype(dtype)
 
     def call():
-        return im2col(x, *conv.args), col2im(dcols, conv.x_shape, *conv.args)
+        cols = im2col(x, *conv.args, out=np.full(conv.cols_shape, np.nan, dtype=dtype, order=order))
+        return cols, col2im(dcols, conv.x_shape, *conv.args)
 
     (cols, dx), (cols_split, dx_split) = split_and_whole(call, calls=2)
     np.testing.assert_array_equal(cols_split, cols)
