@@ -762,7 +762,7 @@ class Graph:
                 dy = dy[0]
             if not runner.input_gradient:
                 break
-            if dy is None:  # no gradient passes this op (a comparison's): none reaches the calls before
+            if dy is None:  # no gradient passes this call (a comparison): none reaches those before it
                 for earlier in self.nodes[self._first_busy:index]:
                     earlier.runner.grads = [np.zeros_like(v.value) for v in earlier.runner.trainable_weights]
                 break

@@ -90,8 +90,8 @@ def im2col(x, kernel_size, strides, dilation, pads, out=None):
     given in Fortran order. Row by row, each output pixel's window is copied as KH runs of KW*C
     consecutive floats: the way for inputs of many channels. Column by column, each tap (i, j)
     and channel fills one column, a run of an input row for each output row: the way for
-    single-channel images, whose windows are runs of only KW floats (``prefers_tap_order``). Both hold the same matrix, and
-    NumPy's BLAS multiplies either without a copy.
+    single-channel images, whose windows are runs of only KW floats (``prefers_tap_order``).
+    Both hold the same matrix, and NumPy's BLAS multiplies either without a copy.
 
     Args:
         x: (N, H, W, C) float32/float64 array (copied once if not C-contiguous).
