@@ -730,7 +730,7 @@ class Graph:
             if d_output is not None and getattr(node.runner, "activity_regularizer", None) is not None:
                 d_output = d_output + node.runner.activity_gradient()
             if d_output is None:  # no gradient reaches this call (behind a stop_gradient)
-                node.runner.grads = [np.zeros_like(v.value) for v in node.runner.trainable_weights]
+                _no_gradient_reaches(node.runner)
                 continue
             d_inputs = steps.get(id(node), node.runner.backward)(d_output)
             if not node.runner.input_gradient:
@@ -764,9 +764,15 @@ class Graph:
                 break
             if dy is None:  # no gradient passes this call (a comparison): none reaches those before it
                 for earlier in self.nodes[self._first_busy:index]:
-                    earlier.runner.grads = [np.zeros_like(v.value) for v in earlier.runner.trainable_weights]
+                    _no_gradient_reaches(earlier.runner)
                 break
         return [dy if index == 0 and runner.input_gradient else None] if wanted else None
+
+
+def _no_gradient_reaches(runner):
+    """Gives the weights of a call that no gradient reaches (behind a stop_gradient or a
+    comparison) zero gradients."""
+    runner.grads = [np.zeros_like(v.value) for v in runner.trainable_weights]
 
 
 _TRACED = {}
