@@ -20,7 +20,6 @@ adds into only its own images of dx.
 import numpy as np
 from numba import njit
 
-from tinykeras.kernels import tuning
 from tinykeras.kernels._common import (
     as_float_image,
     int_pair,
