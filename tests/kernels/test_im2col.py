@@ -336,6 +336,20 @@ def test_a_window_larger_than_the_input_raises(conv):
         col2im(np.zeros((1, 1)), conv.x_shape, *conv.args)
 
 
+def test_geometry_is_kept_per_arguments_and_errors_are_raised_each_time():
+    """The geometries are cached per arguments (same results whether the arguments are tuples or
+    lists, which cannot be cached), and an argument that fails its check fails every call."""
+    x = np.random.default_rng(0).standard_normal((2, 6, 5, 3)).astype(np.float32)
+    expected = im2col_reference(x, (3, 2), (1, 2), (1, 1), ((1, 1), (0, 1)))
+    for kernel, pads in [((3, 2), ((1, 1), (0, 1))), ([3, 2], [[1, 1], [0, 1]]), ((3, 2), ((1, 1), (0, 1)))]:
+        np.testing.assert_array_equal(im2col(x, kernel, (1, 2), (1, 1), pads), expected)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="padding='same'"):
+            im2col(x, (7, 2), (1, 1), (1, 1), ((0, 0), (0, 0)))
+        with pytest.raises(ValueError, match="kernel_size"):
+            im2col(x, (3,), (1, 1), (1, 1), ((0, 0), (0, 0)))
+
+
 def test_input_that_is_not_4d_raises():
     with pytest.raises(ValueError, match="shape"):
         im2col(np.zeros((6, 5, 3)), *SMALL.args)

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinykeras.kernels import blas, tuning, winograd
-from tinykeras.kernels._common import output_size_from_pads
+from tinykeras.kernels._common import cached_geometry, output_size_from_pads
 from tinykeras.kernels.activations import relu_backward_reference, relu_forward_reference
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.im2col import col2im, col2im_reference, im2col, im2col_reference, prefers_tap_order
@@ -54,6 +54,7 @@ class Geometry(NamedTuple):
     output: tuple
 
     @classmethod
+    @cached_geometry
     def of(cls, x_shape, filters, kernel, strides, dilation, pads):
         """The geometry of convolving an (N, H, W, C) input with explicit ``pads``."""
         batch, height, width, channels = x_shape

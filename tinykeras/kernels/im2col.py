@@ -22,6 +22,7 @@ from numba import njit
 
 from tinykeras.kernels._common import (
     as_float_image,
+    cached_geometry,
     int_pair,
     output_buffer,
     output_size_from_pads,
@@ -62,6 +63,7 @@ def window_pads(spatial, kernel_size, strides, dilation, padding):
     return tuple(same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel_size, strides, dilation))
 
 
+@cached_geometry
 def _geometry(x_shape, kernel_size, strides, dilation, pads):
     """The integers the kernels need, as one tuple (see ``_unpack`` for the order)."""
     _, H, W, C = (int(s) for s in x_shape)

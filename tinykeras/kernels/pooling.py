@@ -13,6 +13,7 @@ from numba import njit
 
 from tinykeras.kernels._common import (
     as_float_image,
+    cached_geometry,
     int_pair,
     output_size_from_pads,
     split_range,
@@ -28,6 +29,7 @@ def _halves(geom):
     return (PH, PW, SH, SW, top, left) == (2, 2, 2, 2, 0, 0) and 2 * OH <= H and 2 * OW <= W
 
 
+@cached_geometry
 def _geometry(x_shape, pool_size, strides, pads):
     """The integers the kernels need, as one tuple: (H, W, C, PH, PW, SH, SW, top, left, OH, OW)."""
     _, H, W, C = (int(s) for s in x_shape)
