@@ -28,8 +28,9 @@ def cached_geometry(function):
     """``function`` (shapes and window arguments -> a tuple of integers, or an error) with its
     results kept for the last 64 distinct arguments: a layer calls its kernels with the same
     shapes step after step, and working out and checking a geometry costs several microseconds
-    (with them kept, the MNIST CNN's Conv2D forward took 36 us at batch 1, against 47). Errors are not kept (each call raises again), and
-    arguments that cannot be hashed (lists) are worked out afresh each call."""
+    (with them kept, the MNIST CNN's Conv2D forward took 36 us at batch 1, against 47). Errors
+    are not kept (each call raises again), and arguments that cannot be hashed (lists) are
+    worked out afresh each call."""
     cached = functools.lru_cache(maxsize=64)(function)
 
     @functools.wraps(function)

@@ -157,8 +157,8 @@ def avg_pool_backward(dy, x_shape, pool_size, strides, pads):
 # ---- Numba kernels ----------------------------------------------------------------------------
 # Arrays keep their 4-D shapes; the innermost loops run over the C contiguous channels of one
 # pixel through 1-D views indexed from 0 (so Numba drops its negative-index checks and LLVM
-# vectorises them). The 2x2 halving kernel reads whole rows instead, through flat views taken
-# once per call: it makes no view inside its loops, which is what cost it most. Each driver runs over the images lo..hi-1 and writes only those images, so a
+# vectorises them); the 2x2 halving kernel indexes flat rows instead, with no view inside its
+# loops (see it). Each driver runs over the images lo..hi-1 and writes only those images, so a
 # batch can be split between threads (``split_range``); the drivers release the GIL.
 
 
