@@ -3,7 +3,9 @@
 Each framework trains each workload in its own child process, one after the other, so that the
 import time and the peak resident memory it reports are its own. A child imports its framework
 before anything else, trains (one warm-up pass, then the timed epochs), evaluates on the test set
-and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``.
+and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``. Before a
+workload's rounds, a child trains it with tinykeras for a few steps (``child_warm``), so that its
+Numba kernels are in Numba's cache: every round loads them, as each run after the first does.
 
 For the workloads with data augmentation, a child times tinykeras' ``ImageDataGenerator``
 producing one augmented batch (``workloads.time_augmentation``), reported beside the training step.
@@ -53,6 +55,8 @@ QUICK_KERNEL_REPEATS = 5
 AUGMENT_BATCHES = 50  # timed augmented batches, after AUGMENT_WARMUP_BATCHES untimed ones
 AUGMENT_WARMUP_BATCHES = 5
 AUGMENT_MODULE = "tinykeras.preprocessing.image"
+#: Batches the kernel warm-up child trains on (``child_warm``).
+WARM_BATCHES = 2
 
 
 def parse_args(argv=None):
@@ -164,6 +168,24 @@ def child_train(spec):
     print(json.dumps(result))
 
 
+def child_warm(spec):
+    """Trains the workload with tinykeras for ``WARM_BATCHES`` steps, with its validation and a
+    test batch, so that each Numba kernel the rounds call is compiled into Numba's cache before
+    them. Every round then loads the kernels, as each run after the first on a machine does:
+    otherwise the first round would alone pay the compilation, in its first step and in its peak
+    resident memory (LLVM's), and the largest peak of the rounds would be that one's."""
+    start = time.perf_counter()
+    import numpy as np
+    import workloads
+
+    workload = workloads.WORKLOADS[spec["workload"]]
+    samples = WARM_BATCHES * workload.batch_size
+    with np.load(spec["data"], allow_pickle=False) as f:
+        data = {key: f[key][:samples] for key in f.files}
+    workloads.train_tinykeras(workload, data, 1, WARM_BATCHES, spec["seed"])
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
 def child_augment(spec):
     """Times tinykeras' augmentation of the workload's training data
     (``workloads.time_augmentation``); reports the module as unavailable if it is missing."""
@@ -214,6 +236,7 @@ CHILDREN = {
     "flops": child_flops,
     "prepare": child_prepare,
     "train": child_train,
+    "warm": child_warm,
     "augment": child_augment,
     "kernels": child_kernels,
     "ceiling": child_ceiling,
@@ -264,6 +287,9 @@ def benchmark(names, frameworks, args):
             }
             # Rounds alternate the frameworks, so that a slow spell of a shared machine falls on
             # both rather than on whichever ran during it.
+            if "tinykeras" in frameworks:
+                print(f"compiling (or loading) {name}'s tinykeras kernels...", file=sys.stderr, flush=True)
+                spawn("warm", spec)
             runs = {framework: [] for framework in frameworks}
             for round_number in range(args.rounds):
                 for framework in frameworks:
