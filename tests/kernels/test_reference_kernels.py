@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers, softmax, tuning
+from tinykeras.kernels import activations, bias, blas, conv2d, dropout, normalization, optimizers, softmax, tuning, winograd
 from tinykeras.kernels.im2col import window_pads
 
 seeds = st.integers(0, 2**32 - 1)
@@ -32,6 +32,8 @@ def convolutions(draw):
     filters = draw(st.integers(1, 4))
     rng = np.random.default_rng(draw(seeds))
     dtype = draw(dtypes)
+    # 'valid' needs the dilated window inside the image
+    assume(padding == "same" or all((k - 1) * d < n for k, d, n in zip(kernel, dilation, spatial)))
     pads = window_pads(spatial, kernel, strides, dilation, padding)
     geometry = conv2d.Geometry.of(shape, filters, kernel, strides, dilation, pads)
     x = rng.standard_normal(shape).astype(dtype)
@@ -43,11 +45,15 @@ def convolutions(draw):
 @settings(max_examples=40, deadline=None)
 @given(case=convolutions(), relu=st.booleans(), input_gradient=st.booleans(), seed=seeds)
 def test_conv2d_forward_and_backward_equal_their_references(case, relu, input_gradient, seed):
+    check_conv2d_against_the_reference(case, relu, input_gradient, seed, tolerance(case[0].dtype))
+
+
+def check_conv2d_against_the_reference(case, relu, input_gradient, seed, tol):
     x, kernel, b, geometry = case
     z, saved = conv2d.conv2d_forward(x, kernel, b, geometry, relu)
     expected_z, expected_saved = conv2d.conv2d_forward_reference(x, kernel, b, geometry, relu)
     assert z.shape == geometry.output_shape and z.dtype == x.dtype
-    np.testing.assert_allclose(z, expected_z, **tolerance(x.dtype))
+    np.testing.assert_allclose(z, expected_z, **tol)
     dz = np.random.default_rng(seed).standard_normal(z.shape).astype(x.dtype)
     relu_output = z if relu else None
     got = conv2d.conv2d_backward(dz, kernel, saved, relu_output, b is not None, input_gradient)
@@ -57,7 +63,7 @@ def test_conv2d_forward_and_backward_equal_their_references(case, relu, input_gr
             assert actual is None
         else:
             assert actual.shape == wanted.shape and actual.dtype == x.dtype
-            np.testing.assert_allclose(actual, wanted, **tolerance(x.dtype))
+            np.testing.assert_allclose(actual, wanted, **tol)
 
 
 @st.composite
@@ -78,18 +84,23 @@ def winograd_convolutions(draw):
     return x, weights, b, geometry
 
 
+@pytest.mark.parametrize("tile", [2, 4])
 @settings(max_examples=60, deadline=None)
 @given(case=winograd_convolutions(), relu=st.booleans(), input_gradient=st.booleans(), seed=seeds)
-def test_winograd_convolution_equals_the_reference(case, relu, input_gradient, seed):
-    """Winograd's F(2x2, 3x3), forced on for any channel count, gives im2col's reference output
-    and gradients, whatever the pads."""
+def test_winograd_convolution_equals_the_reference(tile, case, relu, input_gradient, seed):
+    """Winograd's F(2x2, 3x3) and F(4x4, 3x3), forced on for any channel count, give im2col's
+    reference output and gradients, whatever the pads. In float32, F(4x4)'s transforms (factors
+    up to 8 and down to 1/24) round about ten times as much as the direct sums."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+        patch.setattr(winograd, "tiling", lambda geometry: winograd.TILINGS[tile])
         x, kernel, b, geometry = case
-        assert conv2d.plan(geometry, x.itemsize).algorithm == "winograd"
-        test_conv2d_forward_and_backward_equal_their_references.hypothesis.inner_test(
-            case, relu, input_gradient, seed
-        )
+        the_plan = conv2d.plan(geometry, x.itemsize)
+        assert (the_plan.algorithm, the_plan.tile) == ("winograd", tile)
+        tol = tolerance(x.dtype)
+        if tile == 4 and x.dtype == np.float32:
+            tol = {"rtol": 1e-4, "atol": 1e-4}
+        check_conv2d_against_the_reference(case, relu, input_gradient, seed, tol)
 
 
 @pytest.mark.parametrize(
@@ -109,6 +120,18 @@ def test_the_plan_takes_winograd_for_3x3_stride_1_kernels_on_enough_channels(ker
     assert (conv2d.plan(geometry, 4).algorithm == "winograd") == expected
     narrow = conv2d.Geometry.of((4, 12, 12, 64), channels, kernel, strides, dilation, ((1, 1), (1, 1)))
     assert (conv2d.plan(narrow, 4).algorithm == "winograd") == expected
+
+
+@pytest.mark.parametrize(
+    "output, tile",
+    [((32, 32), 4), ((8, 8), 4), ((24, 26), 4), ((3, 3), 4), ((2, 2), 2), ((2, 9), 2), ((1, 1), 2)],
+)
+def test_winograd_takes_the_tiling_with_the_fewest_multiplications(output, tile):
+    """F(4x4): 36 products per 4x4 tile, F(2x2): 16 per 2x2 tile; the output decides."""
+    geometry = conv2d.Geometry.of((2, output[0] + 2, output[1] + 2, 32), 32, (3, 3), (1, 1), (1, 1), ((0, 0), (0, 0)))
+    assert geometry.output == output
+    assert winograd.tiling(geometry).m == tile
+    assert conv2d.plan(geometry, 4).tile == tile
 
 
 def test_the_geometry_names_the_output_of_explicit_pads():

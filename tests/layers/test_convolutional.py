@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from layer_helpers import concrete, int_or_pair, pair, to_nchw, to_nhwc
 
 from tinykeras import Sequential, initializers
-from tinykeras.kernels import conv2d, tuning
+from tinykeras.kernels import conv2d, tuning, winograd
 from tinykeras.layers import (
     Conv2D,
     Dense,
@@ -127,8 +127,13 @@ def random_conv(args, shape, rng, data_format="channels_last", activation=None):
 
 def use_algorithm(monkeypatch, name):
     """Sets ``tuning.WINOGRAD_MIN_CHANNELS`` so that every convolution runs by ``name``:
-    'im2col', or 'winograd' (3x3 kernels of stride 1; the others by im2col)."""
-    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if name == "winograd" else 2**62)
+    'im2col', or 'winograd' (3x3 kernels of stride 1; the others by im2col), its tiling chosen
+    by the output's size, or 'winograd F(2x2)' / 'winograd F(4x4)': that tiling whatever the
+    size."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1 if name.startswith("winograd") else 2**62)
+    tile = {"winograd F(2x2)": 2, "winograd F(4x4)": 4}.get(name)
+    if tile:
+        monkeypatch.setattr(winograd, "tiling", lambda geometry: winograd.TILINGS[tile])
 
 
 @pytest.fixture(
@@ -139,7 +144,8 @@ def use_algorithm(monkeypatch, name):
         "by taps, image by image",
         "split between threads",
         "split between threads, image by image",
-        "winograd",
+        "winograd F(2x2)",
+        "winograd F(4x4)",
         "winograd, split between threads, image by image",
     ]
 )
@@ -148,9 +154,10 @@ def chunking(request, monkeypatch):
     (then backward unfolds every chunk but the last again); with the im2col matrix filled row by
     row (the default for these small inputs) or tap by tap, whatever the number of channels; or
     split between threads, each convolving its part of the batch (the default for large
-    products); or, where the kernel is 3x3 with stride 1, by Winograd's F(2x2, 3x3) whatever the
-    number of channels (the default from ``tuning.WINOGRAD_MIN_CHANNELS``), else by im2col."""
-    use_algorithm(monkeypatch, "winograd" if "winograd" in request.param else "im2col")
+    products); or, where the kernel is 3x3 with stride 1, by Winograd's F(2x2, 3x3) or F(4x4, 3x3)
+    (or the tiling the output's size chooses) whatever the number of channels (the default from
+    ``tuning.WINOGRAD_MIN_CHANNELS``), else by im2col."""
+    use_algorithm(monkeypatch, request.param.split(",")[0] if "winograd" in request.param else "im2col")
     if "image" in request.param:
         monkeypatch.setattr(tuning, "CHUNK_BYTES", 1)
         monkeypatch.setattr(tuning, "PART_CHUNK_BYTES", 1)
@@ -212,10 +219,11 @@ def test_conv2d_gradients(float64, chunking, activation, case, data_format):
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("activation", [None, "relu", "tanh"])
 @pytest.mark.parametrize("shape", [(2, 6, 5, 3), (1, 3, 7, 2), (3, 4, 4, 1)])
-def test_conv2d_gradients_by_winograd(float64, monkeypatch, padding, activation, shape):
-    """The float64 gradient check of a 3x3 convolution run by Winograd's F(2x2, 3x3), odd and
-    even output sizes."""
-    use_algorithm(monkeypatch, "winograd")
+@pytest.mark.parametrize("algorithm", ["winograd F(2x2)", "winograd F(4x4)"])
+def test_conv2d_gradients_by_winograd(float64, monkeypatch, algorithm, padding, activation, shape):
+    """The float64 gradient check of a 3x3 convolution run by Winograd's F(2x2, 3x3) and
+    F(4x4, 3x3), output sizes that are and are not multiples of the tile."""
+    use_algorithm(monkeypatch, algorithm)
     rng = np.random.default_rng(sum(shape))
     args = {"filters": 2, "kernel_size": 3, "strides": 1, "dilation_rate": 1, "padding": padding, "use_bias": True}
     layer, _, _ = random_conv(args, shape, rng, activation=activation)
@@ -253,7 +261,7 @@ def test_conv2d_relu_equals_relu_after_the_linear_layer(float64, chunking, case,
     chunk_images=st.integers(1, 9),
     padding=st.sampled_from(["valid", "same"]),
     input_gradient=st.booleans(),
-    algorithm=st.sampled_from(["im2col", "winograd"]),
+    algorithm=st.sampled_from(["im2col", "winograd F(2x2)", "winograd F(4x4)"]),
     seed=seeds,
 )
 def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_images, padding, input_gradient, algorithm, seed):
@@ -279,12 +287,15 @@ def test_conv2d_in_chunks_equals_the_whole_batch(monkeypatch, batch, chunk_image
         y = layer.forward(x, training=True)
         dx = layer.backward(dy)
         results.append((y, dx, *layer.grads))
+    # F(4x4)'s kernel gradient sums transformed products of up to 8x the output gradient before
+    # G^T scales them back: chunks summed in another order differ about ten times more.
+    tol = 1e-4 if algorithm == "winograd F(4x4)" else 1e-5
     for whole, *others in zip(*results):
         for other in others:
             if whole is None:
                 assert other is None
             else:
-                np.testing.assert_allclose(other, whole, rtol=1e-5, atol=1e-5)
+                np.testing.assert_allclose(other, whole, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one thread", "split between threads"])

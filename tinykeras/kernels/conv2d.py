@@ -3,11 +3,12 @@ them: the math is three matrix products around im2col (see ``layers.convolutiona
 owns how they are run.
 
 The plan (``plan``) chooses the algorithm: a 3x3 kernel of stride 1 on enough channels runs by
-Winograd's F(2x2, 3x3) (``winograd``: 16 smaller products around transforms of the input, the
-kernel and the output, 2.25 times fewer multiplications), every other convolution by im2col's
-product. Either way a batch is convolved a chunk of images at a time, each chunk's unfolded
-input (im2col's rows, Winograd's tiles) about ``tuning.CHUNK_BYTES`` (the rows are still in cache
-when the product reads them, and no layer holds the rows of a whole batch). A batch whose product
+Winograd's F(4x4, 3x3) or F(2x2, 3x3) (``winograd``: 36 or 16 smaller products around transforms
+of the input, the kernel and the output, 4 or 2.25 times fewer multiplications), every other
+convolution by im2col's product. Either way a batch is convolved a chunk of images at a time,
+each chunk's unfolded input (im2col's rows, Winograd's tiles) about ``tuning.CHUNK_BYTES`` (the
+rows are still in cache when the product reads them, and no layer holds the rows of a whole
+batch). A batch whose product
 reaches ``tuning.PARALLEL_MIN_FLOPS`` is cut into parts instead, one per thread
 (``blas.split_batch``), each thread unfolding, multiplying and adding the bias for its own
 images, in chunks of ``tuning.PART_CHUNK_BYTES``: each core then reads rows it has just written.
@@ -91,13 +92,15 @@ class Geometry(NamedTuple):
 
 class Plan(NamedTuple):
     """How a batch is convolved: ``parts`` threads, ``step`` images per chunk, the
-    ``algorithm`` ('winograd' where ``winograd.applies``, else 'im2col'), and whether im2col's
-    rows are unfolded tap by tap (into an F-ordered matrix)."""
+    ``algorithm`` ('winograd' where ``winograd.applies``, else 'im2col'), whether im2col's
+    rows are unfolded tap by tap (into an F-ordered matrix), and Winograd's output ``tile``
+    (``winograd.tiling``; 0 for im2col)."""
 
     parts: int
     step: int
     algorithm: str
     by_taps: bool
+    tile: int = 0
 
 
 def plan(geometry, itemsize):
@@ -107,13 +110,15 @@ def plan(geometry, itemsize):
     flops = 2 * batch * per_image * depth * geometry.filters
     parts = min(batch, blas.split_count()) if flops >= tuning.PARALLEL_MIN_FLOPS else 1
     budget = tuning.CHUNK_BYTES if parts == 1 else tuning.PART_CHUNK_BYTES
+    tile = 0
     if winograd.applies(geometry):
-        algorithm, image_bytes = "winograd", winograd.bytes_per_image(geometry, itemsize)
+        tiling = winograd.tiling(geometry)
+        algorithm, tile, image_bytes = "winograd", tiling.m, tiling.bytes_per_image(geometry, itemsize)
     else:
         algorithm, image_bytes = "im2col", per_image * depth * itemsize
     step = max(1, min(-(-batch // parts), budget // image_bytes))
     by_taps = algorithm == "im2col" and prefers_tap_order(geometry.channels)
-    return Plan(parts, step, algorithm, by_taps)
+    return Plan(parts, step, algorithm, by_taps, tile)
 
 
 class Saved(NamedTuple):
@@ -192,49 +197,50 @@ class _Im2col:
 
 
 class _Winograd:
-    """Winograd's chunk (``winograd``): tiles ``V = B^T d B`` (16, tiles, C), products
+    """Winograd's chunk (``winograd``): tiles ``V = B^T d B`` (points, tiles, C), products
     ``M = V @ U`` for ``U = G kernel G^T``, ``z = A^T M A``; backward ``dM = A dz A^T``,
     ``dU += V^T dM``, ``dx = B (dM U^T) B^T`` summed over the overlapping patches."""
 
-    def __init__(self, geometry, kernel):
-        self.g = geometry
-        self.tile_rows, self.tile_columns = winograd.tiles_per_image(geometry)
+    def __init__(self, geometry, kernel, tile):
+        self.g, self.t = geometry, winograd.TILINGS[tile]
+        self.tile_rows, self.tile_columns = self.t.tiles_per_image(geometry)
         self.pad_top, self.pad_left = geometry.pads[0][0], geometry.pads[1][0]
-        self.u = winograd.kernel_transform(kernel)
+        self.u = self.t.kernel_transform(kernel)
 
     def unfold(self, x, unfolded=True):
-        count = len(x) * self.tile_rows * self.tile_columns
-        v = _grown("array", 16 * count * self.g.channels, x.dtype).reshape(16, count, self.g.channels)
+        points, count = self.t.points, len(x) * self.tile_rows * self.tile_columns
+        v = _grown("array", points * count * self.g.channels, x.dtype).reshape(points, count, self.g.channels)
         if unfolded:
-            winograd.input_transform(x, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, v)
+            self.t.input_transform(x, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, v)
         return v
 
     def _products(self, v):
-        return _grown("products", v.shape[1] * 16 * self.g.filters, v.dtype).reshape(16, -1, self.g.filters)
+        points = self.t.points
+        return _grown("products", v.shape[1] * points * self.g.filters, v.dtype).reshape(points, -1, self.g.filters)
 
     def forward(self, v, z):
         m = np.matmul(v, self.u, out=self._products(v))
-        winograd.output_transform(m, self.tile_rows, self.tile_columns, z)
+        self.t.output_transform(m, self.tile_rows, self.tile_columns, z)
 
     def gradient_sum(self):
         return np.zeros(self.u.shape, dtype=self.u.dtype)
 
     def backward(self, v, dz, du, dx):
         dm = self._products(v)
-        winograd.output_gradient_transform(dz, self.tile_rows, self.tile_columns, dm)
+        self.t.output_gradient_transform(dz, self.tile_rows, self.tile_columns, dm)
         du += np.matmul(v.transpose(0, 2, 1), dm)
         if dx is not None:  # dV over V's tiles, which are not needed any more
             dv = np.matmul(dm, self.u.transpose(0, 2, 1), out=v)
             dx[...] = 0
-            winograd.input_gradient_transform(dv, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, dx)
+            self.t.input_gradient_transform(dv, self.pad_top, self.pad_left, self.tile_rows, self.tile_columns, dx)
 
     def kernel_gradient(self, du):
-        return winograd.kernel_gradient(du)
+        return self.t.kernel_gradient(du)
 
 
 def _algorithm(geometry, kernel, the_plan):
     if the_plan.algorithm == "winograd":
-        return _Winograd(geometry, kernel)
+        return _Winograd(geometry, kernel, the_plan.tile)
     return _Im2col(geometry, kernel, the_plan.by_taps)
 
 

@@ -67,12 +67,15 @@ CHUNK_BYTES = 4 * 2**20
 # part; the CIFAR-10 model's (batch 64) 0.99 in 2 MB, 1.06 in 3 or 4 MB.
 PART_CHUNK_BYTES = 2 * 2**20
 
-# The fewest input channels and filters for which a 3x3 stride-1 convolution runs by Winograd's
-# F(2x2, 3x3) (``winograd``) rather than im2col: its 16 products then have an inner dimension
-# long enough to run near BLAS' speed. Forward and backward with ReLU, Winograd's time over
-# im2col's, best of 12 alternated calls on 2 cores: the CIFAR-10 model's six convolutions of 32
-# to 128 channels 0.66-0.88, the deep MNIST CNN's 26x26x32 -> 32 0.80; at 16 channels (14x14x16
-# -> 16, batch 32) 0.98, 28x28x16 -> 32 0.96, at 8 channels 0.99: no gain below 32.
+# The fewest input channels and filters for which a 3x3 stride-1 convolution runs by Winograd
+# (``winograd``) rather than im2col: its products then have an inner dimension long enough to
+# run near BLAS' speed. Forward and backward with ReLU, F(2x2, 3x3)'s time over im2col's, best of
+# 12 alternated calls on 2 cores: the CIFAR-10 model's six convolutions of 32 to 128 channels
+# 0.66-0.88, the deep MNIST CNN's 26x26x32 -> 32 0.80; at 16 channels (14x14x16 -> 16, batch 32)
+# 0.98, 28x28x16 -> 32 0.96, at 8 channels 0.99: no gain below 32. F(4x4, 3x3)'s over im2col's
+# (median of 12, AMD EPYC with AVX-512, OpenBLAS' Haswell then its own kernels): 26x26x32 -> 32
+# 0.59 and 0.63; at 16 channels 28x28x16 -> 16 0.66 and 0.82 but 14x14x16 -> 16 0.95 and 1.27,
+# at 8 channels (26x26x8 -> 8) 1.00 and 1.05: a gain below 32 in one case of two.
 WINOGRAD_MIN_CHANNELS = 32
 
 # ---- row loops (``bias``, ``normalization``) ------------------------------------------------------

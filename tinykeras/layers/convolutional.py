@@ -5,8 +5,8 @@ A convolution is one matrix product: im2col lays every receptive field out as a 
 ``cols @ kernel`` is the NHWC output with no transpose. Backward is two more products,
 ``dW = cols^T dY`` and ``dcols = dY W^T``, and col2im scatter-adds dcols back onto the input.
 ``kernels.conv2d`` runs these steps (in chunks of images, split between threads), or the same
-convolution by Winograd's F(2x2, 3x3) for 3x3 kernels of stride 1 (``kernels.winograd``: the
-same result to rounding, with fewer multiplications).
+convolution by Winograd's F(4x4, 3x3) or F(2x2, 3x3) for 3x3 kernels of stride 1
+(``kernels.winograd``: the same result to rounding, with fewer multiplications).
 """
 import numpy as np
 
