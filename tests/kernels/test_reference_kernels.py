@@ -122,6 +122,34 @@ def test_the_plan_takes_winograd_for_3x3_stride_1_kernels_on_enough_channels(ker
     assert (conv2d.plan(narrow, 4).algorithm == "winograd") == expected
 
 
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_kernel_transform_is_g_g_gt_and_its_gradient_the_adjoint(tile):
+    """``U[xi, nu] = (G g G^T)[xi, nu]`` for every channel and filter; the kernel gradient is the
+    transposed map: ``<U(g), dU> = <g, kernel_gradient(dU)>``."""
+    rng = np.random.default_rng(7)
+    t = winograd.TILINGS[tile]
+    kernel = rng.standard_normal((3, 3, 5, 6))
+    u = t.kernel_transform(kernel)
+    expected = np.einsum("xa,abcf,nb->xncf", t.g, kernel, t.g).reshape(t.points, 5, 6)
+    np.testing.assert_allclose(u, expected, rtol=1e-13, atol=1e-13)
+    du = rng.standard_normal(u.shape)
+    np.testing.assert_allclose(np.vdot(u, du), np.vdot(kernel, t.kernel_gradient(du)), rtol=1e-12)
+
+
+def test_winograd_backward_reuses_the_kernel_forward_transformed(monkeypatch):
+    """``U = G g G^T`` is computed once a step: backward multiplies by forward's."""
+    monkeypatch.setattr(tuning, "WINOGRAD_MIN_CHANNELS", 1)
+    calls = []
+    transform = winograd.Tiling.kernel_transform
+    monkeypatch.setattr(winograd.Tiling, "kernel_transform", lambda t, k: calls.append(t.m) or transform(t, k))
+    rng = np.random.default_rng(3)
+    geometry = conv2d.Geometry.of((2, 8, 8, 4), 5, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    x, kernel = rng.standard_normal((2, 8, 8, 4)), rng.standard_normal((3, 3, 4, 5))
+    z, saved = conv2d.conv2d_forward(x, kernel, None, geometry)
+    conv2d.conv2d_backward(np.ones_like(z), kernel, saved)
+    assert calls == [winograd.tiling(geometry).m]
+
+
 @pytest.mark.parametrize(
     "output, tile",
     [((32, 32), 4), ((8, 8), 4), ((24, 26), 4), ((3, 3), 4), ((2, 2), 2), ((2, 9), 2), ((1, 1), 2)],

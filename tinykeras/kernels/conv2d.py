@@ -123,11 +123,14 @@ def plan(geometry, itemsize):
 
 class Saved(NamedTuple):
     """What ``conv2d_forward`` keeps for ``conv2d_backward``: the NHWC input, its geometry, the
-    plan (None from the reference) and a token naming the call (see ``_SharedRows``)."""
+    plan and the algorithm holding the kernel it multiplied by (Winograd's transformed kernel
+    ``U``, which backward then needs not compute again; both None from the reference), and a
+    token naming the call (see ``_SharedRows``)."""
 
     x: np.ndarray
     geometry: Geometry
     plan: Plan
+    algorithm: object
     call: object
 
 
@@ -274,7 +277,7 @@ def conv2d_forward(x, kernel, bias, geometry, relu=False):
                 add_bias(z2[start * g.rows_per_image : stop * g.rows_per_image], bias, relu)
 
     blas.split_batch(g.batch, convolve, the_plan.parts)
-    return z, Saved(x, g, the_plan, call)
+    return z, Saved(x, g, the_plan, algorithm, call)
 
 
 @switchable
@@ -285,16 +288,18 @@ def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradie
     Args:
         dz: (N, OH, OW, F), the gradient of the output. With ``relu_output`` given it is the
             gradient of relu(z), and is taken through ReLU chunk by chunk first.
-        kernel: (KH, KW, C, F). saved: the forward call's ``Saved``.
+        kernel: (KH, KW, C, F), for the reference (the fast path takes the kernel the
+            forward multiplied by from ``saved``). saved: the forward call's ``Saved``.
         relu_output: the forward output relu(z), (N, OH, OW, F), when the forward fused ReLU.
         bias: whether to return the bias gradient. input_gradient: whether to return dx.
 
     Returns:
         (dx of shape (N, H, W, C) or None, dkernel of kernel's shape, dbias of shape (F,) or None).
     """
-    x, g, the_plan, call = saved
-    the_plan = the_plan or plan(g, x.itemsize)
-    algorithm = _algorithm(g, kernel, the_plan)
+    x, g, the_plan, algorithm, call = saved
+    if algorithm is None:  # forward ran the reference
+        the_plan = plan(g, x.itemsize)
+        algorithm = _algorithm(g, kernel, the_plan)
     per_image, filters, step = g.rows_per_image, g.filters, the_plan.step
     dz2 = dz.reshape(-1, filters)
     dx = np.empty(x.shape, dtype=x.dtype) if input_gradient else None
@@ -345,7 +350,7 @@ def conv2d_forward_reference(x, kernel, bias, geometry, relu=False):
         z += bias
     if relu:
         z = relu_forward_reference(z)
-    return z.reshape(g.output_shape), Saved(x, g, None, None)
+    return z.reshape(g.output_shape), Saved(x, g, None, None, None)
 
 
 def conv2d_backward_reference(dz, kernel, saved, relu_output=None, bias=True, input_gradient=True):

@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from tinykeras.kernels import tuning
+from tinykeras.kernels import blas, tuning
 
 def applies(geometry):
     """Whether a convolution runs by Winograd: a 3x3 kernel, stride 1, no dilation, and enough
@@ -70,16 +70,6 @@ def applies(geometry):
         and g.dilation == (1, 1)
         and min(g.channels, g.filters) >= tuning.WINOGRAD_MIN_CHANNELS
     )
-
-
-def _times_g(g0, g1, g2):
-    """The four rows of ``G g`` from the three of g (arrays of any shape)."""
-    return g0, (g0 + g1 + g2) * 0.5, (g0 - g1 + g2) * 0.5, g2
-
-
-def _times_g_transposed(d0, d1, d2, d3):
-    """The three rows of ``G^T d`` from the four of d."""
-    return d0 + (d1 + d2) * 0.5, (d1 - d2) * 0.5, (d1 + d2) * 0.5 + d3
 
 
 @njit(cache=True, nogil=True)
@@ -222,28 +212,6 @@ def input_gradient_transform(dv, pad_top, pad_left, tile_rows, tile_columns, dx)
 
 
 # ---- F(4x4, 3x3) ------------------------------------------------------------------------------
-
-
-def _times_g4(g0, g1, g2):
-    """The six rows of ``G g`` for F(4, 3) from the three of g (arrays of any shape)."""
-    outer = g0 + g2
-    return (
-        g0 * 0.25,
-        (outer + g1) * (-1 / 6),
-        (outer - g1) * (-1 / 6),
-        g0 * (1 / 24) + g1 * (1 / 12) + g2 * (1 / 6),
-        g0 * (1 / 24) - g1 * (1 / 12) + g2 * (1 / 6),
-        g2,
-    )
-
-
-def _times_g4_transposed(u0, u1, u2, u3, u4, u5):
-    """The three rows of ``G^T u`` for F(4, 3) from the six of u."""
-    return (
-        u0 * 0.25 - (u1 + u2) * (1 / 6) + (u3 + u4) * (1 / 24),
-        (u2 - u1) * (1 / 6) + (u3 - u4) * (1 / 12),
-        (u3 + u4 - u1 - u2) * (1 / 6) + u5,
-    )
 
 
 @njit(inline="always")
@@ -421,15 +389,14 @@ def input_gradient_transform4(dv, pad_top, pad_left, tile_rows, tile_columns, dx
 
 class Tiling(NamedTuple):
     """F(m x m, 3x3): output tiles of m x m pixels, each from an (m + 2) x (m + 2) patch of input,
-    with the transforms that go with it (``TILINGS``)."""
+    with its kernel matrix ``G`` ((m + 2, 3)) and its transforms (``TILINGS``)."""
 
     m: int
+    g: np.ndarray
     input_transform: object
     output_transform: object
     output_gradient_transform: object
     input_gradient_transform: object
-    times_g: object
-    times_g_transposed: object
 
     @property
     def points(self):
@@ -445,27 +412,33 @@ class Tiling(NamedTuple):
         rows, columns = self.tiles_per_image(geometry)
         return self.points * rows * columns * (geometry.channels + geometry.filters) * itemsize
 
+    def _both_sides(self, dtype):
+        """``kron(G, G)``, (points, 9): row ``(m + 2) xi + nu`` holds ``G[xi, a] G[nu, b]`` at
+        column ``3 a + b``, so that it maps the 9 taps of a kernel to ``(G g G^T)[xi, nu]``."""
+        return np.kron(self.g, self.g).astype(dtype)
+
     def kernel_transform(self, kernel):
         """``U = G g G^T`` of a (3, 3, C, F) kernel, one (C, F) matrix per position: (points, C,
-        F). (Rows, then columns, each a few whole-array sums: a general contraction took
-        milliseconds per call.)"""
-        rows = self.times_g(*kernel)  # (G g)[a], each (3, C, F)
-        return np.stack([u for row in rows for u in self.times_g(*row)])
+        F). One matrix product for every channel and filter at once: (points, 9) by (9, C F)."""
+        taps, channels, filters = 9, *kernel.shape[2:]
+        u = blas.matmul(self._both_sides(kernel.dtype), kernel.reshape(taps, channels * filters))
+        return u.reshape(self.points, channels, filters)
 
     def kernel_gradient(self, du):
-        """``dkernel = G^T dU G`` of a (points, C, F) gradient of U: (3, 3, C, F)."""
-        size = self.m + 2
-        grid = du.reshape(size, size, *du.shape[1:])
-        rows = self.times_g_transposed(*grid)  # (G^T dU)[i], each (size, C, F)
-        return np.stack([np.stack(self.times_g_transposed(*row)) for row in rows])
+        """``dkernel = G^T dU G`` of a (points, C, F) gradient of U: (3, 3, C, F), the transposed
+        product."""
+        points, channels, filters = du.shape
+        dkernel = blas.matmul(self._both_sides(du.dtype).T, du.reshape(points, channels * filters))
+        return dkernel.reshape(3, 3, channels, filters)
 
 
-#: The tilings by output tile size.
+#: The tilings by output tile size, with G of F(2, 3) and F(4, 3) (the module's docstring).
 TILINGS = {
-    2: Tiling(2, input_transform, output_transform, output_gradient_transform, input_gradient_transform,
-              _times_g, _times_g_transposed),
-    4: Tiling(4, input_transform4, output_transform4, output_gradient_transform4, input_gradient_transform4,
-              _times_g4, _times_g4_transposed),
+    2: Tiling(2, np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+              input_transform, output_transform, output_gradient_transform, input_gradient_transform),
+    4: Tiling(4, np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                           [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+              input_transform4, output_transform4, output_gradient_transform4, input_gradient_transform4),
 }
 
 
