@@ -276,15 +276,15 @@ def input_transform4(x, pad_top, pad_left, tile_rows, tile_columns, v):
                     e = _bt4(d0[j, c], d1[j, c], d2[j, c], d3[j, c], d4[j, c], d5[j, c], two, four, five)
                     for k in range(6):
                         rows[k, p, c] = e[k]
-            for tile_column in range(tile_columns):  # (B^T d) B
-                p = 4 * tile_column
-                for r in range(6):
+            for r in range(6):  # (B^T d) B, row r of each tile in turn: six planes of v at a time
+                for tile_column in range(tile_columns):
+                    p = 4 * tile_column
                     for c in range(channels):
                         e = _bt4(rows[r, p, c], rows[r, p + 1, c], rows[r, p + 2, c], rows[r, p + 3, c],
                                  rows[r, p + 4, c], rows[r, p + 5, c], two, four, five)
                         for k in range(6):
-                            v[6 * r + k, t, c] = e[k]
-                t += 1
+                            v[6 * r + k, t + tile_column, c] = e[k]
+            t += tile_columns
 
 
 @njit(cache=True, nogil=True)
