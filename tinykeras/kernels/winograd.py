@@ -254,7 +254,10 @@ def _a4(y0, y1, y2, y3, two, four, eight):
 def input_transform4(x, pad_top, pad_left, tile_rows, tile_columns, v):
     """F(4x4, 3x3)'s ``input_transform``: ``v[:, t] = B^T d B`` for the 6x6 patch ``d`` under
     each 4x4 tile t; v is (36, n * tile_rows * tile_columns, C). The tiles of a row of tiles
-    overlap by two columns, so ``B^T d`` is computed once for the row of tiles."""
+    overlap by two columns, so ``B^T d`` is computed once for the row of tiles; then row r of
+    every tile's ``(B^T d) B`` in turn, so that v is written six planes at a time (written tile
+    by tile, all 36 planes of a tile at once, the transform took 1.5-3 times as long on the
+    CIFAR-10 model's chunks)."""
     n, height, width, channels = x.shape
     two, four, five = x.dtype.type(2), x.dtype.type(4), x.dtype.type(5)
     rows = np.zeros((6, 4 * tile_columns + 2, channels), dtype=x.dtype)  # zero in the padding
@@ -322,11 +325,12 @@ def output_transform4(m, tile_rows, tile_columns, z):
 def output_gradient_transform4(dz, tile_rows, tile_columns, dm):
     """F(4x4, 3x3)'s ``output_gradient_transform``: ``dm[:, t] = A dy A^T`` for the 4x4 block
     ``dy`` of the (n, OH, OW, F) gradient ``dz`` under each tile t (zero past the edge); dm is
-    (36, tiles, F)."""
+    (36, tiles, F). ``dy A^T`` is taken tile by tile along a row of tiles, then ``A (dy A^T)``
+    column nu of every tile in turn, so that dm is written six planes at a time."""
     n, out_height, out_width, filters = dz.shape
     two, four, eight = dz.dtype.type(2), dz.dtype.type(4), dz.dtype.type(8)
     block = np.zeros((4, 4, filters), dtype=dz.dtype)
-    cols = np.empty((4, 6, filters), dtype=dz.dtype)
+    cols = np.empty((tile_columns, 4, 6, filters), dtype=dz.dtype)
     t = 0
     for image in range(n):
         for tile_row in range(tile_rows):
@@ -342,13 +346,15 @@ def output_gradient_transform4(dz, tile_rows, tile_columns, dm):
                     for f in range(filters):
                         y = _a4(block[a, 0, f], block[a, 1, f], block[a, 2, f], block[a, 3, f], two, four, eight)
                         for nu in range(6):
-                            cols[a, nu, f] = y[nu]
-                for nu in range(6):  # A (dy A^T)
+                            cols[tile_column, a, nu, f] = y[nu]
+            for nu in range(6):  # A (dy A^T)
+                for tile_column in range(tile_columns):
                     for f in range(filters):
-                        y = _a4(cols[0, nu, f], cols[1, nu, f], cols[2, nu, f], cols[3, nu, f], two, four, eight)
+                        y = _a4(cols[tile_column, 0, nu, f], cols[tile_column, 1, nu, f], cols[tile_column, 2, nu, f],
+                                cols[tile_column, 3, nu, f], two, four, eight)
                         for xi in range(6):
-                            dm[6 * xi + nu, t, f] = y[xi]
-                t += 1
+                            dm[6 * xi + nu, t + tile_column, f] = y[xi]
+            t += tile_columns
 
 
 @njit(cache=True, nogil=True)
