@@ -60,10 +60,12 @@ KERAS_CONVNET_ACCURACY = 0.9360
 #: 0.3920, 0.4840, 0.3910, 0.1900 (one epoch of 13 steps leaves the result to chance).
 KERAS_RESNET_ACCURACY = 0.3084
 #: How far tinykeras' accuracy may be from Keras' mean: about six times Keras' own standard
-#: deviation over seeds for the MNIST models (0.0046 and 0.0038), about two for the toy ResNet
-#: (0.092).
+#: deviation over seeds for the MNIST models (0.0046 and 0.0038); for the toy ResNet, how far
+#: tinykeras' mean over the same ten seeds may be. Keras' standard deviation over seeds is 0.092,
+#: tinykeras' 0.15 (0.603, 0.485, 0.291, 0.190, 0.291, 0.402, 0.179, 0.078, 0.280, 0.190: mean
+#: 0.299), so the difference of the two means has a standard error of about 0.056.
 MNIST_TOLERANCE = 0.03
-RESNET_TOLERANCE = 0.2
+RESNET_TOLERANCE = 0.15
 #: The ensemble starts from the same seeded weights in both libraries and trains unshuffled:
 #: Keras' loss after each of its 10 epochs, and its test mean squared error.
 KERAS_ENSEMBLE_LOSSES = [
@@ -132,11 +134,15 @@ def test_functional_api_toy_resnet_on_cifar10_shaped_data(synthetic_cifar10, cap
     (x_loaded, y_loaded), _ = keras.datasets.cifar10.load_data()
     np.testing.assert_array_equal(x_loaded, x_train)
     np.testing.assert_array_equal(y_loaded, y_train)
-    result = examples.functional_api_toy_resnet(keras)
-    out = capsys.readouterr().out
-    assert result["params"] == 223_242 and "Total params: 223,242" in out
-    assert "13/13" in out  # 800 training images in batches of 64, 200 held out
-    assert abs(result["test_accuracy"] - KERAS_RESNET_ACCURACY) <= RESNET_TOLERANCE
+    accuracies = []
+    for seed in range(10):  # one epoch of 13 steps leaves one seed's accuracy to chance
+        keras.utils.set_random_seed(seed)
+        result = examples.functional_api_toy_resnet(keras)
+        out = capsys.readouterr().out
+        assert result["params"] == 223_242 and "Total params: 223,242" in out
+        assert "13/13" in out  # 800 training images in batches of 64, 200 held out
+        accuracies.append(result["test_accuracy"])
+    assert abs(np.mean(accuracies) - KERAS_RESNET_ACCURACY) <= RESNET_TOLERANCE
 
 
 def test_functional_api_custom_layer_computes_and_trains_as_keras_does():

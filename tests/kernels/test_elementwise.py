@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tinykeras.kernels.activations import relu_backward, relu_forward
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
-from tinykeras.kernels.dropout import dropout_forward, dropout_mask
+from tinykeras.kernels.dropout import draw_bits, dropout_forward, dropout_mask, threshold
 from tinykeras.kernels.optimizers import adam_update
 
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -88,27 +88,36 @@ def test_adam_update_equals_the_numpy_formula(dtype, rng):
     seed=st.integers(0, 2**32 - 1),
 )
 def test_dropout_equals_numpy(shape, rate, dtype, seed):
-    """The mask and the output are bit for bit NumPy's ``(u >= rate).astype(dtype) * scale``
-    and ``x * mask``, including draws equal to the rate and non-finite inputs."""
+    """The mask and the output are bit for bit NumPy's ``(draw >= threshold).astype(dtype) *
+    scale`` and ``x * mask`` for the 32-bit draws of the raw words (each word's low half first),
+    including a draw equal to the threshold, the largest draw, and non-finite inputs."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     x.flat[0], x.flat[-1] = np.nan, np.inf
-    u = rng.random(shape, dtype=dtype)
-    u.flat[len(u.flat) // 2] = dtype(rate)
-    mask = (u >= rate).astype(dtype) * dtype(1 / (1 - rate))
-    draws = u.copy()
+    bits = draw_bits(rng, x.size)
+    limit = threshold(rate)
+    bits[0] = np.uint64(2**32 - 1) << np.uint64(32) | np.uint64(min(limit, 2**32 - 1))
+    draws = np.array([int(w) >> s & 0xFFFFFFFF for w in bits for s in (0, 32)], dtype=np.uint64)[: x.size]
+    mask = (draws >= limit).astype(dtype).reshape(shape) * dtype(1 / (1 - rate))
     with np.errstate(invalid="ignore"):  # inf * 0 (NumPy; also the kernel without the JIT)
-        y, expected = dropout_forward(x, draws, rate), x * mask
-    np.testing.assert_array_equal(draws, mask)
+        (y, made), expected = dropout_forward(x, bits, rate), x * mask
+    np.testing.assert_array_equal(made, mask)
     np.testing.assert_array_equal(y, expected)
-    assert y.dtype == draws.dtype == dtype
-    again = u.copy()
-    assert dropout_mask(again, rate) is again
-    np.testing.assert_array_equal(again, mask)
+    assert y.dtype == made.dtype == dtype
+    np.testing.assert_array_equal(dropout_mask(bits, shape, rate, dtype), mask)
 
 
-def test_dropout_forward_rejects_draws_of_another_shape_or_dtype():
-    x = np.ones((3, 4), np.float32)
-    for u in (np.ones((4, 3), np.float32), np.ones((3, 4)), np.ones((4, 3), np.float32).T):
-        with pytest.raises(ValueError, match=r"\(3, 4\)"):
-            dropout_forward(x, u, 0.5)
+def test_dropout_drops_with_probability_rate_to_within_two_to_the_minus_33():
+    """``threshold(rate)`` of the 2**32 draws are dropped."""
+    for rate in (0.1, 0.25, 0.5, 0.9, 1e-12, 1 - 1e-12):
+        assert abs(threshold(rate) / 2**32 - rate) <= 2**-33
+    assert threshold(0.0) == 0 and threshold(0.5) == 2**31
+
+
+def test_dropout_rejects_raw_words_of_another_count_or_dtype():
+    x = np.ones((3, 5), np.float32)
+    for bits in (np.ones(7, np.uint64), np.ones(9, np.uint64), np.ones(8, np.int64), np.ones((8, 1), np.uint64)):
+        with pytest.raises(ValueError, match="Expected 8 uint64 words"):
+            dropout_forward(x, bits, 0.5)
+        with pytest.raises(ValueError, match="Expected 8 uint64 words"):
+            dropout_mask(bits, (3, 5), 0.5, np.float32)

@@ -195,12 +195,12 @@ def test_matmul_bias_and_relu_equal_their_references(rows, inner, columns, dtype
 @given(size=st.integers(1, 500), rate=st.floats(0, 0.9), dtype=dtypes, seed=seeds)
 def test_dropout_equals_its_reference(size, rate, dtype, seed):
     rng = np.random.default_rng(seed)
-    x, u = rng.standard_normal(size).astype(dtype), rng.random(size).astype(dtype)
-    u_fast, u_reference = u.copy(), u.copy()
-    np.testing.assert_array_equal(dropout.dropout_forward(x, u_fast, rate),
-                                  dropout.dropout_forward_reference(x, u_reference, rate))
-    np.testing.assert_array_equal(u_fast, u_reference)
-    np.testing.assert_array_equal(dropout.dropout_mask(u.copy(), rate), dropout.dropout_mask_reference(u.copy(), rate))
+    x, bits = rng.standard_normal(size).astype(dtype), dropout.draw_bits(rng, size)
+    for made, expected in zip(dropout.dropout_forward(x, bits, rate), dropout.dropout_forward_reference(x, bits, rate)):
+        np.testing.assert_array_equal(made, expected)
+        assert made.dtype == expected.dtype == dtype
+    np.testing.assert_array_equal(dropout.dropout_mask(bits, (size,), rate, dtype),
+                                  dropout.dropout_mask_reference(bits, (size,), rate, dtype))
 
 
 @settings(max_examples=30, deadline=None)

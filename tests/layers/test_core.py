@@ -5,6 +5,8 @@ shapes against ``compute_output_shape``; example tests pin Keras-exact numbers a
 config round-trips.
 """
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -356,15 +358,18 @@ def test_dropout_training_drops_about_rate_and_scales_survivors(rate):
 @pytest.mark.parametrize("noise_shape", [None, (None, 1, 5)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dropout_mask_is_the_seeded_draws_compared_with_the_rate(noise_shape, dtype):
-    """The mask is ``(u >= rate) / (1 - rate)`` for the layer's own draws ``rng.random(shape)``,
-    so a seed gives the same masks whatever computes them."""
+    """The mask is ``(draw >= rate * 2**32) / (1 - rate)`` for the 32-bit halves of the layer's
+    own raw words ``rng.bit_generator.random_raw``, low half first, so a seed gives the same masks
+    whatever computes them."""
     x = np.random.default_rng(0).standard_normal((4, 3, 5)).astype(dtype)
     layer = Dropout(0.3, noise_shape=noise_shape, seed=11)
-    draws = np.random.default_rng(11)
+    words = np.random.default_rng(11).bit_generator
     for _ in range(2):
         y = layer.forward(x, training=True)
-        u = draws.random((4, 3, 5) if noise_shape is None else (4, 1, 5), dtype=dtype)
-        mask = (u >= 0.3).astype(dtype) * dtype(1 / 0.7)
+        shape = (4, 3, 5) if noise_shape is None else (4, 1, 5)
+        raw = words.random_raw((math.prod(shape) + 1) // 2)
+        draws = [int(w) >> s & 0xFFFFFFFF for w in raw for s in (0, 32)][: math.prod(shape)]
+        mask = (np.array(draws).reshape(shape) >= round(0.3 * 2**32)).astype(dtype) * dtype(1 / 0.7)
         np.testing.assert_array_equal(y, x * mask)
         np.testing.assert_array_equal(layer.backward(x), x * mask)
 

@@ -6,7 +6,7 @@ import numpy as np
 from tinykeras import backend, initializers
 from tinykeras.kernels.bias import add_bias, bias_gradient, relu_gradient
 from tinykeras.kernels.blas import matmul
-from tinykeras.kernels.dropout import dropout_forward, dropout_mask
+from tinykeras.kernels.dropout import draw_bits, dropout_forward, dropout_mask
 from tinykeras.layers.arguments import standardize_data_format, standardize_shape
 from tinykeras.layers.base import WEIGHT_OPTIONS, ActivatedLayer, Layer, set_weight_options, weight_options_config
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
@@ -146,13 +146,11 @@ class Dropout(Layer):
         shape = x.shape
         if self.noise_shape is not None:
             shape = tuple(d if n is None else n for d, n in zip(x.shape, self.noise_shape))
-        rng = self._rng or backend.rng()
-        draws = rng.random(shape, dtype=x.dtype)
-        if draws.shape == x.shape:
-            y = dropout_forward(x, draws, self.rate)  # the draws become the mask
-            self._mask = draws
+        bits = draw_bits(self._rng or backend.rng(), math.prod(shape))
+        if shape == x.shape:
+            y, self._mask = dropout_forward(x, bits, self.rate)
             return y
-        self._mask = dropout_mask(draws, self.rate)
+        self._mask = dropout_mask(bits, shape, self.rate, x.dtype)
         return x * self._mask
 
     def backward(self, dy):

@@ -30,7 +30,7 @@ import numpy as np
 from tinykeras import activations, backend, initializers
 from tinykeras.kernels import recurrent as cells
 from tinykeras.kernels.blas import matmul, split_batch
-from tinykeras.kernels.dropout import dropout_mask
+from tinykeras.kernels.dropout import draw_bits, dropout_mask
 from tinykeras.layers.base import Layer, set_weight_options, weight_options_config
 from tinykeras.utils.argument_validation import check_bool, check_int, check_number, check_optional_int
 
@@ -336,8 +336,8 @@ class RecurrentLayer(Layer):
 
     def _dropout_mask(self, batch, features, dtype):
         """Inverted dropout of the input features, one (batch, features) mask for every step."""
-        draws = (self._rng or backend.rng()).random((batch, features), dtype=dtype)
-        return dropout_mask(draws, self.dropout)
+        bits = draw_bits(self._rng or backend.rng(), batch * features)
+        return dropout_mask(bits, (batch, features), self.dropout, dtype)
 
     def _input_bias(self):
         return self.bias.value
