@@ -124,7 +124,7 @@ def plan(geometry, itemsize):
 class Saved(NamedTuple):
     """What ``conv2d_forward`` keeps for ``conv2d_backward``: the NHWC input, its geometry, the
     plan and the algorithm holding the kernel it multiplied by (Winograd's transformed kernel
-    ``U``, which backward then needs not compute again; both None from the reference), and a
+    ``U``, which backward then need not compute again; both None from the reference), and a
     token naming the call (see ``_SharedRows``)."""
 
     x: np.ndarray

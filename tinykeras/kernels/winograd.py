@@ -419,23 +419,18 @@ class Tiling(NamedTuple):
         rows, columns = self.tiles_per_image(geometry)
         return self.points * rows * columns * (geometry.channels + geometry.filters) * itemsize
 
-    def _both_sides(self, dtype):
-        """``kron(G, G)``, (points, 9): row ``(m + 2) xi + nu`` holds ``G[xi, a] G[nu, b]`` at
-        column ``3 a + b``, so that it maps the 9 taps of a kernel to ``(G g G^T)[xi, nu]``."""
-        return _kron(self.m, np.dtype(dtype))
-
     def kernel_transform(self, kernel):
         """``U = G g G^T`` of a (3, 3, C, F) kernel, one (C, F) matrix per position: (points, C,
         F). One matrix product for every channel and filter at once: (points, 9) by (9, C F)."""
         taps, channels, filters = 9, *kernel.shape[2:]
-        u = blas.matmul(self._both_sides(kernel.dtype), kernel.reshape(taps, channels * filters))
+        u = blas.matmul(_both_sides(self.m, kernel.dtype), kernel.reshape(taps, channels * filters))
         return u.reshape(self.points, channels, filters)
 
     def kernel_gradient(self, du):
         """``dkernel = G^T dU G`` of a (points, C, F) gradient of U: (3, 3, C, F), the transposed
         product."""
         points, channels, filters = du.shape
-        dkernel = blas.matmul(self._both_sides(du.dtype).T, du.reshape(points, channels * filters))
+        dkernel = blas.matmul(_both_sides(self.m, du.dtype).T, du.reshape(points, channels * filters))
         return dkernel.reshape(3, 3, channels, filters)
 
 
@@ -450,8 +445,10 @@ TILINGS = {
 
 
 @functools.cache
-def _kron(m, dtype):
-    """``kron(G, G)`` of ``TILINGS[m]`` in ``dtype``, made once (``np.kron`` takes about 0.1 ms)."""
+def _both_sides(m, dtype):
+    """``kron(G, G)`` of ``TILINGS[m]``, (points, 9), in ``dtype``: row ``(m + 2) xi + nu`` holds
+    ``G[xi, a] G[nu, b]`` at column ``3 a + b``, so that it maps the 9 taps of a kernel to
+    ``(G g G^T)[xi, nu]``. Made once per tiling and dtype (``np.kron`` takes about 0.1 ms)."""
     g = TILINGS[m].g
     return np.kron(g, g).astype(dtype)
 
