@@ -40,7 +40,7 @@ def dropout_mask(bits, shape, rate, dtype):
     """The mask of ``shape``: ``1 / (1 - rate)`` where a value's draw from ``bits`` is at least
     ``threshold(rate)``, else 0, in ``dtype``."""
     mask = np.empty(shape, dtype)
-    _mask(_checked_bits(bits, mask.size), np.uint64(threshold(rate)), mask.reshape(-1), mask.dtype.type(1 / (1 - rate)))
+    _masked(_checked_bits(bits, mask.size), rate, mask.reshape(-1), None, None)
     return mask
 
 
@@ -54,9 +54,13 @@ def dropout_forward(x, bits, rate):
     """
     x = np.ascontiguousarray(x)
     y, mask = np.empty_like(x), np.empty_like(x)
-    _mask_and_apply(x.reshape(-1), _checked_bits(bits, x.size), np.uint64(threshold(rate)), y.reshape(-1),
-                    mask.reshape(-1), x.dtype.type(1 / (1 - rate)))
+    _masked(_checked_bits(bits, x.size), rate, mask.reshape(-1), x.reshape(-1), y.reshape(-1))
     return y, mask
+
+
+def _masked(bits, rate, mask, x, y):
+    """Fills the flat ``mask`` from ``bits`` (and ``y = x * mask`` unless x is None)."""
+    _mask_and_apply(bits, np.uint64(threshold(rate)), mask.dtype.type(1 / (1 - rate)), mask, x, y)
 
 
 @njit(inline="always")
@@ -65,27 +69,18 @@ def _kept(draw, limit, scale, zero):
 
 
 @njit(cache=True)
-def _mask(bits, limit, mask, scale):
+def _mask_and_apply(bits, limit, scale, mask, x, y):
     zero, low, high = mask.dtype.type(0), np.uint64(0xFFFFFFFF), np.uint64(32)
     pairs = mask.size // 2
     for w in range(pairs):
-        mask[2 * w] = _kept(bits[w] & low, limit, scale, zero)
-        mask[2 * w + 1] = _kept(bits[w] >> high, limit, scale, zero)
-    if mask.size % 2:
-        mask[-1] = _kept(bits[pairs] & low, limit, scale, zero)
-
-
-@njit(cache=True)
-def _mask_and_apply(x, bits, limit, y, mask, scale):
-    zero, low, high = mask.dtype.type(0), np.uint64(0xFFFFFFFF), np.uint64(32)
-    pairs = x.size // 2
-    for w in range(pairs):
         m0, m1 = _kept(bits[w] & low, limit, scale, zero), _kept(bits[w] >> high, limit, scale, zero)
         mask[2 * w], mask[2 * w + 1] = m0, m1
-        y[2 * w], y[2 * w + 1] = x[2 * w] * m0, x[2 * w + 1] * m1  # as x * mask: NaN stays NaN
-    if x.size % 2:
+        if x is not None:  # (decided when compiled) as x * mask: NaN stays NaN
+            y[2 * w], y[2 * w + 1] = x[2 * w] * m0, x[2 * w + 1] * m1
+    if mask.size % 2:
         mask[-1] = _kept(bits[pairs] & low, limit, scale, zero)
-        y[-1] = x[-1] * mask[-1]
+        if x is not None:
+            y[-1] = x[-1] * mask[-1]
 
 
 def _draws_reference(bits, count):
