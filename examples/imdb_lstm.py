@@ -1,9 +1,8 @@
 """Sentiment of IMDB movie reviews with an LSTM: Embedding -> LSTM -> Dense(1, sigmoid).
 
-The Keras text-classification tutorial, unchanged but for the import lines and LSTM's
-``recurrent_dropout``, which tinykeras does not support (the input ``dropout`` stays). Each
-review is a list of word indices (the 20,000 most frequent words); ``pad_sequences`` cuts or pads
-it to its last 80 words. Run:
+The Keras text-classification tutorial, unchanged but for the import lines. Each review is a
+list of word indices (the 20,000 most frequent words); ``pad_sequences`` cuts or pads it to its
+last 80 words. Run:
     python examples/imdb_lstm.py [--epochs 2] [--seed N] [--samples N]
 
 IMDB (Keras' imdb.npz, 17 MB) is fetched on first use into $TINYKERAS_HOME/datasets/.
@@ -25,7 +24,7 @@ def build_model(max_features=MAX_FEATURES, maxlen=MAXLEN):
         [
             Input(shape=(maxlen,)),
             Embedding(max_features, 128),
-            LSTM(128, dropout=0.2),
+            LSTM(128, dropout=0.2, recurrent_dropout=0.2),
             Dense(1, activation="sigmoid"),
         ]
     )

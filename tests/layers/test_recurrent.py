@@ -77,11 +77,13 @@ def test_gradients_of_initial_states(kind, shape, return_sequences, go_backwards
 
 class Joined(Layer):
     """A recurrent layer returning its states, its outputs joined on the last axis, so that the
-    checker sees one output (the final states' gradients then arrive beside the output's)."""
+    checker sees one output (the final states' gradients then arrive beside the output's); called
+    with ``mask`` if one is given."""
 
-    def __init__(self, inner, **kwargs):
+    def __init__(self, inner, mask=None, **kwargs):
         super().__init__(**kwargs)
         self.inner = inner
+        self.sequence_mask = mask
 
     def build(self, input_shape):
         self.inner.build_for(input_shape)
@@ -91,7 +93,7 @@ class Joined(Layer):
         return self.inner.trainable_weights
 
     def forward(self, x, training=False):
-        outputs = self.inner.forward(x, training)
+        outputs = self.inner.forward(x, training, mask=self.sequence_mask)
         self._sizes = [o.shape[-1] for o in outputs]
         self._first = outputs[0].shape
         last = outputs[0] if outputs[0].ndim == 2 else outputs[0][:, -1]
@@ -138,13 +140,156 @@ def test_dropout_masks_the_input_features_alike_at_every_step(kind):
     layer = make(kind, 3, dropout=0.5, seed=4, return_sequences=True)
     with_random_weights(layer, rng, (None, 5, 4))
     x = rng.standard_normal((3, 5, 4))
-    mask = layer._dropout_mask(3, 4, np.float64)
+    input_masks, recurrent_masks = layer._dropout_masks(3, 4, np.float64)
+    assert len(input_masks) == 1 and recurrent_masks is None
+    mask = input_masks[0]
     assert set(np.unique(mask)) <= {0.0, 2.0} and 0 < mask.mean() < 2
-    layer._dropout_mask = lambda *shape: mask
+    layer._dropout_masks = lambda *shape: ([mask], None)
 
     np.testing.assert_allclose(layer.forward(x, training=True), layer.forward(x * mask[:, None, :]), rtol=1e-12)
     check_gradients(layer, x, training=True)
     np.testing.assert_array_equal(layer.forward(x), layer.forward(x, training=False))
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def keras_cell_steps(kind, x, weights, input_masks, recurrent_masks):
+    """The outputs of every step by the equations of Keras 3's cells with per-gate dropout
+    (``implementation=1``; SimpleRNN's single masks), written out one gate at a time: each
+    gate's block of the kernels multiplies its own dropped copy of x_t and of h_{t-1}."""
+    kernel, recurrent_kernel, bias = weights
+    gates = kernel.shape[1] // recurrent_kernel.shape[0]
+    units = recurrent_kernel.shape[0]
+
+    def block(w, g):
+        return w[..., g * units:(g + 1) * units]
+
+    def mask(masks, g):
+        return 1 if masks is None else masks[min(g, len(masks) - 1)]
+
+    h = np.zeros((x.shape[0], units))
+    c = np.zeros_like(h)
+    outputs = []
+    for t in range(x.shape[1]):
+        xs = [(x[:, t] * mask(input_masks, g)) @ block(kernel, g) for g in range(gates)]
+        hs = [h * mask(recurrent_masks, g) for g in range(gates)]
+        if kind == "SimpleRNN":
+            h = np.tanh(xs[0] + bias + hs[0] @ recurrent_kernel)
+        elif kind == "LSTM":
+            z = [xs[g] + block(bias, g) + hs[g] @ block(recurrent_kernel, g) for g in range(4)]
+            c = sigmoid(z[1]) * c + sigmoid(z[0]) * np.tanh(z[2])
+            h = sigmoid(z[3]) * np.tanh(c)
+        elif kind == "GRU":  # reset_after: two biases
+            xs = [xs[g] + block(bias[0], g) for g in range(3)]
+            rec = [hs[g] @ block(recurrent_kernel, g) + block(bias[1], g) for g in range(3)]
+            update, reset = sigmoid(xs[0] + rec[0]), sigmoid(xs[1] + rec[1])
+            candidate = np.tanh(xs[2] + reset * rec[2])
+            h = update * h + (1 - update) * candidate
+        else:  # GRU_reset_before
+            xs = [xs[g] + block(bias, g) for g in range(3)]
+            update = sigmoid(xs[0] + hs[0] @ block(recurrent_kernel, 0))
+            reset = sigmoid(xs[1] + hs[1] @ block(recurrent_kernel, 1))
+            candidate = np.tanh(xs[2] + (reset * hs[2]) @ block(recurrent_kernel, 2))
+            h = update * h + (1 - update) * candidate
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+def fixed_masks(layer, batch, features, dropout=True):
+    """Draws the layer's masks for one training call and makes every later call use them."""
+    input_masks, recurrent_masks = layer._dropout_masks(batch, features, np.float64)
+    input_masks = input_masks if dropout else None
+    layer._dropout_masks = lambda *shape: (input_masks, recurrent_masks)
+    return input_masks, recurrent_masks
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_recurrent_dropout_follows_keras_cells(kind):
+    """With recurrent_dropout, each gate sees h_{t-1} through its own mask (and x_t through its
+    own with dropout), the masks shared by every step; the output and states are not dropped.
+    Inference ignores both rates."""
+    rng = np.random.default_rng(11)
+    layer = make(kind, 4, dropout=0.3, recurrent_dropout=0.4, seed=5, return_sequences=True)
+    with_random_weights(layer, rng, (None, 6, 3))
+    x = rng.standard_normal((5, 6, 3))
+    input_masks, recurrent_masks = fixed_masks(layer, 5, 3)
+    count = 1 if kind == "SimpleRNN" else layer.gates
+    assert layer.implementation == (2 if kind == "SimpleRNN" else 1) or kind == "SimpleRNN"
+    assert len(input_masks) == len(recurrent_masks) == count
+    assert all(m.shape == (5, 3) for m in input_masks) and all(m.shape == (5, 4) for m in recurrent_masks)
+    for m in recurrent_masks:
+        assert set(np.unique(m)) <= {0.0, 1 / 0.6}
+    if count > 1:  # drawn independently
+        assert not np.array_equal(recurrent_masks[0], recurrent_masks[1])
+
+    expected = keras_cell_steps(kind.split("_")[0] if kind == "GRU" else kind, x, layer.get_weights(),
+                                input_masks, recurrent_masks)
+    np.testing.assert_allclose(layer.forward(x, training=True), expected, rtol=1e-12, atol=1e-12)
+    undropped = keras_cell_steps(kind, x, layer.get_weights(), None, None)
+    np.testing.assert_allclose(layer.forward(x), undropped, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(expected, undropped)
+
+
+@settings(max_examples=20, deadline=None)
+@given(kind=kinds, shape=shapes, dropout=st.booleans(), go_backwards=st.booleans(), masked=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_gradients_with_recurrent_dropout_match_finite_differences(kind, shape, dropout, go_backwards, masked, seed):
+    """Backpropagation through the dropped recurrent products (fixed masks; with input dropout
+    or without, a sequence mask or none, and the returned states)."""
+    batch, steps, features, units = shape
+    rng = np.random.default_rng(seed)
+    layer = make(kind, units, dropout=0.5, recurrent_dropout=0.5, seed=seed % 1000, go_backwards=go_backwards,
+                 return_sequences=True, return_state=True)
+    with_random_weights(layer, rng, (None, steps, features))
+    fixed_masks(layer, batch, features, dropout)
+    mask = rng.random((batch, steps)) < 0.7 if masked else None
+    errors = check_gradients(Joined(layer, mask, dtype="float64"), rng.standard_normal((batch, steps, features)),
+                             training=True)
+    assert {"input", "kernel", "recurrent_kernel", "bias"} == set(errors)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "GRU_reset_before"])
+def test_implementation_1_draws_an_input_mask_per_gate(kind):
+    """As in Keras: implementation=1 with dropout alone gives each gate its own input mask;
+    implementation 2 (the default) one mask for all."""
+    per_gate = make(kind, 3, dropout=0.5, seed=1, implementation=1)
+    assert per_gate.implementation == 1
+    input_masks, recurrent_masks = per_gate._dropout_masks(4, 2, np.float64)
+    assert len(input_masks) == per_gate.gates and recurrent_masks is None
+    shared = make(kind, 3, dropout=0.5, seed=1)
+    assert shared.implementation == 2 and len(shared._dropout_masks(4, 2, np.float64)[0]) == 1
+    rng = np.random.default_rng(4)
+    with_random_weights(per_gate, rng, (None, 3, 2))
+    x = rng.standard_normal((4, 3, 2))
+    input_masks, _ = fixed_masks(per_gate, 4, 2)
+    expected = keras_cell_steps(kind, x, per_gate.get_weights(), input_masks, None)[:, -1]
+    np.testing.assert_allclose(per_gate.forward(x, training=True), expected, rtol=1e-12, atol=1e-12)
+    check_gradients(per_gate, x, training=True)
+
+
+def test_recurrent_dropout_trains_in_a_model_and_repeats_under_a_seed():
+    """An LSTM with dropout and recurrent_dropout in fit: the loss falls, and the same seed gives
+    the same weights."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 8, 3)).astype("float32")
+    y = (x[:, :, 0].sum(axis=1) > 0).astype("float32")
+
+    def train():
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential([keras.Input((8, 3)), LSTM(8, dropout=0.2, recurrent_dropout=0.2),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(keras.optimizers.Adam(0.01), "binary_crossentropy")
+        history = model.fit(x, y, batch_size=16, epochs=20, verbose=0)
+        return history.history["loss"], model.get_weights()
+
+    loss, weights = train()
+    assert loss[-1] < 0.6 * loss[0]
+    again, same = train()
+    assert again == loss
+    for a, b in zip(weights, same, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "GRU_reset_before"])
@@ -383,15 +528,16 @@ def test_orthogonal_initializer_as_keras_defines_it():
 
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 def test_config_round_trips(kind):
-    layer = CLASSES[kind](5, return_sequences=True, go_backwards=True, dropout=0.25, seed=3, activation="relu",
-                          kernel_regularizer="l2", **RESET_BEFORE.get(kind, {}))
+    layer = CLASSES[kind](5, return_sequences=True, go_backwards=True, dropout=0.25, recurrent_dropout=0.1, seed=3,
+                          activation="relu", kernel_regularizer="l2", **RESET_BEFORE.get(kind, {}))
     rebuilt = type(layer).from_config(layer.get_config())
     assert rebuilt.get_config() == layer.get_config()
 
 
 @pytest.mark.parametrize("arguments, error, message", [
     ({"units": 0}, ValueError, "LSTM: units must be a positive integer"),
-    ({"units": 3, "recurrent_dropout": 0.2}, ValueError, "recurrent_dropout=0.2 is not supported"),
+    ({"units": 3, "recurrent_dropout": 1.0}, ValueError, r"LSTM: recurrent_dropout must be in \[0, 1\)"),
+    ({"units": 3, "implementation": 3}, ValueError, "LSTM: implementation must be 1 or 2. Received: implementation=3"),
     ({"units": 3, "stateful": True}, ValueError, "stateful=True is not supported.*initial_state"),
     ({"units": 3, "dropout": 1.0}, ValueError, r"LSTM: dropout must be in \[0, 1\)"),
     ({"units": 3, "return_state": True, "activity_regularizer": "l2"}, ValueError, "activity_regularizer with return_state"),

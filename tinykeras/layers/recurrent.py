@@ -8,7 +8,9 @@ SimpleRNN; i, f, c, o for LSTM; z, r, h for GRU).
 
 Forward: the inputs of all steps are projected at once, ``XW = X kernel + bias`` (one matrix
 product over timesteps*batch rows); the loop over time adds ``h_{t-1} U`` (U the recurrent
-kernel, one product per step) and applies the cell.
+kernel, one product per step) and applies the cell. In training, dropout multiplies X, and
+recurrent dropout h_{t-1} where it enters that product, by masks drawn once per call; with a
+mask per gate, each gate's block of columns is a product of its own (``dropped_product``).
 
 Backward through time: the loop runs in reverse, carrying dL/dh (and LSTM's dL/dc) from each
 step to the one before, and leaves the gradient of every step's pre-activations, dZ. The
@@ -42,6 +44,55 @@ RECURRENT_WEIGHT_OPTIONS = (
 )
 
 
+def _rows(x):
+    """x as a matrix: its leading axes stacked into rows."""
+    return x.reshape(-1, x.shape[-1])
+
+
+def _blocks(width, masks):
+    """(columns, mask) for each of the ``len(masks)`` equal blocks of ``width`` columns."""
+    size = width // len(masks)
+    return [(slice(g * size, (g + 1) * size), mask) for g, mask in enumerate(masks)]
+
+
+def dropped_product(x, w, masks, out=None):
+    """``x W`` with inverted dropout on x: ``masks`` None (none), one mask for every column of
+    W, or one per block of W's columns (a gate's), each block multiplying its own dropped copy
+    of x. x is (..., batch, features), each mask (batch, features) (the same at every leading
+    index: every step); the result, or ``out`` (a (..., batch, columns) array), holds the rows
+    of x's leading axes."""
+    result = np.empty(x.shape[:-1] + (w.shape[1],), dtype=w.dtype) if out is None else out
+    rows = result.reshape(-1, w.shape[1])
+    if masks is None:
+        matmul(_rows(x), w, out=rows)
+    else:
+        for columns, mask in _blocks(w.shape[1], masks):
+            matmul(_rows(x * mask), w[:, columns], out=rows[:, columns])
+    return result
+
+
+def dropped_product_input_gradient(d, w, masks):
+    """dL/dx of ``dropped_product`` for d = dL/d(x W): ``d W^T``, block by block times the
+    block's mask: ``sum_g (d_g W_g^T) * mask_g``."""
+    shape = d.shape[:-1] + (w.shape[0],)
+    if masks is None:
+        return matmul(_rows(d), w.T).reshape(shape)
+    total = None
+    for columns, mask in _blocks(w.shape[1], masks):
+        part = matmul(_rows(d)[:, columns], w[:, columns].T).reshape(shape) * mask
+        total = part if total is None else total + part
+    return total
+
+
+def dropped_product_weight_gradient(x, d, masks):
+    """dL/dW of ``dropped_product`` for d = dL/d(x W), summed over x's leading axes: block by
+    block, ``(x * mask_g)^T d_g``."""
+    if masks is None:
+        return matmul(_rows(x).T, _rows(d))
+    return np.concatenate(
+        [matmul(_rows(x * mask).T, _rows(d)[:, columns]) for columns, mask in _blocks(d.shape[-1], masks)], axis=1)
+
+
 class RecurrentLayer(Layer):
     """What SimpleRNN, LSTM and GRU share: arguments, weights, the passes over time, outputs.
 
@@ -63,7 +114,10 @@ class RecurrentLayer(Layer):
             after each optimizer step (keras.constraints; None for none).
         dropout: the fraction of the input features dropped during training, one mask per
             sequence shared by every step, as in Keras.
-        recurrent_dropout: not supported (only 0).
+        recurrent_dropout: the fraction of the previous output's units dropped where it enters
+            the recurrent product during training (``(h_{t-1} * mask) U``), one mask per
+            sequence shared by every step. The output and the states themselves are not
+            dropped (GRU mixes the undropped h_{t-1} into h_t).
         seed: optional integer seeding the dropout masks.
         return_sequences: return the output of every step, (batch, timesteps, units), rather than
             the last one, (batch, units).
@@ -76,6 +130,11 @@ class RecurrentLayer(Layer):
             loop gives it.
         zero_output_for_mask: with a mask, give zeros as the output of masked steps, rather than
             the output of the last kept step (the states, carried through masked steps).
+
+    Dropout masks per gate: LSTM and GRU draw one input mask and one recurrent mask for every
+    gate (each gate's block of the kernels multiplies its own dropped copy) when
+    ``implementation=1``, which Keras takes whenever recurrent_dropout is set; otherwise one
+    input mask serves all gates. SimpleRNN has one of each.
 
     Masks: the layer takes one ((batch, timesteps) booleans, False at the steps to skip) from
     the layer before it in a model (an Embedding with mask_zero, Masking) or as ``mask=``. As in
@@ -102,7 +161,7 @@ class RecurrentLayer(Layer):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
-        kwargs.pop("implementation", None)  # Keras' choice of kernels for one computation
+        implementation = kwargs.pop("implementation", 2)
         kwargs.pop("use_cudnn", None)  # Keras' choice of a GPU kernel for one computation
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         where = type(self).__name__
@@ -118,11 +177,10 @@ class RecurrentLayer(Layer):
             recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
         self.dropout = check_number(dropout, "dropout", where, 0, 1, high_open=True)
         self.recurrent_dropout = check_number(recurrent_dropout, "recurrent_dropout", where, 0, 1, high_open=True)
-        if self.recurrent_dropout:
-            raise ValueError(
-                f"{where}: recurrent_dropout={recurrent_dropout} is not supported by tinykeras (only 0). "
-                "Use dropout= (on the inputs of every step) or a Dropout layer after the recurrent layer."
-            )
+        if implementation not in (1, 2):
+            raise ValueError(f"{where}: implementation must be 1 or 2. Received: implementation={implementation!r}")
+        # As in Keras: recurrent dropout takes implementation 1, whose gates draw masks of their own.
+        self.implementation = 1 if self.recurrent_dropout else implementation
         self.seed = check_optional_int(seed, "seed", where, minimum=0)
         self.return_sequences = check_bool(return_sequences, "return_sequences", where)
         self.return_state = check_bool(return_state, "return_state", where)
@@ -231,14 +289,13 @@ class RecurrentLayer(Layer):
         dtype = self.kernel.dtype
         xs = x.transpose(1, 0, 2)
         xs = np.ascontiguousarray(xs[::-1] if self.go_backwards else xs, dtype=dtype)
-        mask = self._dropout_mask(batch, xs.shape[2], dtype) if training and self.dropout else None
-        if mask is not None:
-            xs *= mask
-        projected = matmul(xs.reshape(steps * batch, -1), self.kernel.value).reshape(steps, batch, -1)
+        input_masks, recurrent_masks = self._dropout_masks(batch, xs.shape[2], dtype) if training else (None, None)
+        projected = dropped_product(xs, self.kernel.value, input_masks)
         if self.use_bias:
             projected += self._input_bias()
         cache = self._allocate(steps, batch, dtype)
-        cache.update(xs=xs, mask=mask, given=initial is not None, projected=projected)
+        cache.update(xs=xs, input_masks=input_masks, recurrent_masks=recurrent_masks, given=initial is not None,
+                     projected=projected)
         cache.update(self._held_rows(kept, dtype))
         for index, name in enumerate(self.state_names):
             cache[name][0] = 0 if initial is None else initial[index]
@@ -334,10 +391,19 @@ class RecurrentLayer(Layer):
             for c, value in zip(carried, passed):
                 np.copyto(c, value, where=rows)
 
-    def _dropout_mask(self, batch, features, dtype):
-        """Inverted dropout of the input features, one (batch, features) mask for every step."""
-        bits = draw_bits(self._rng or backend.rng(), batch * features)
-        return dropout_mask(bits, (batch, features), self.dropout, dtype)
+    def _dropout_masks(self, batch, features, dtype):
+        """The inverted dropout masks of one training call, each shared by every step: of the
+        input features, (batch, features), and of the previous output, (batch, units); a list
+        of one mask, or of one per gate with implementation 1; None where the rate is 0."""
+        count = self.gates if self.implementation == 1 else 1
+        rng = self._rng or backend.rng()
+
+        def masks(rate, width):
+            if not rate:
+                return None
+            return [dropout_mask(draw_bits(rng, batch * width), (batch, width), rate, dtype) for _ in range(count)]
+
+        return masks(self.dropout, features), masks(self.recurrent_dropout, self.units)
 
     def _input_bias(self):
         return self.bias.value
@@ -377,15 +443,13 @@ class RecurrentLayer(Layer):
         cache.update(d_h=d_h, carried=carried, d_projected=np.empty_like(cache["projected"]))
         self._allocate_gradients(cache)
         self._time_loop(self._backward_steps, cache)
-        d_projected = cache["d_projected"].reshape(steps * batch, -1)
-        self.grads = [matmul(xs.reshape(steps * batch, -1).T, d_projected), self._recurrent_gradient(cache)]
+        d_projected, input_masks = cache["d_projected"], cache["input_masks"]
+        self.grads = [dropped_product_weight_gradient(xs, d_projected, input_masks), self._recurrent_gradient(cache)]
         if self.use_bias:
             self.grads.append(self._bias_gradient(cache))
         if not self.input_gradient:
             return None
-        dx = matmul(d_projected, self.kernel.value.T).reshape(xs.shape)
-        if cache["mask"] is not None:
-            dx *= cache["mask"]
+        dx = dropped_product_input_gradient(d_projected, self.kernel.value, input_masks)
         dx = np.ascontiguousarray((dx[::-1] if self.go_backwards else dx).transpose(1, 0, 2))
         return [dx, *carried] if cache["given"] else dx
 
@@ -399,9 +463,9 @@ class RecurrentLayer(Layer):
             getattr(self, "recurrent_activation", None) is activations.sigmoid)
 
     def _recurrent_gradient(self, cache):
-        """dL/dU = H_prev^T dZ, summed over the steps (rows of every step stacked)."""
-        h, d_projected = cache["h"], cache["d_projected"]
-        return matmul(h[:-1].reshape(-1, self.units).T, d_projected.reshape(h[:-1].shape[0] * h.shape[1], -1))
+        """dL/dU = H_prev^T dZ, summed over the steps (rows of every step stacked; H_prev
+        dropped as each gate saw it)."""
+        return dropped_product_weight_gradient(cache["h"][:-1], cache["d_projected"], cache["recurrent_masks"])
 
     def _bias_gradient(self, cache):
         return cache["d_projected"].sum(axis=(0, 1))
@@ -451,10 +515,10 @@ class SimpleRNN(RecurrentLayer):
 
     def _forward_steps(self, cache):
         h, z, projected = cache["h"], cache["z"], cache["projected"]
-        u, act = self.recurrent_kernel.value, self.activation
+        u, act, masks = self.recurrent_kernel.value, self.activation, cache["recurrent_masks"]
         held = cache["held"]
         for t in range(z.shape[0]):
-            matmul(h[t], u, out=z[t])
+            dropped_product(h[t], u, masks, out=z[t])
             z[t] += projected[t]
             h[t + 1] = act.forward(z[t])
             if held is not None:
@@ -462,13 +526,13 @@ class SimpleRNN(RecurrentLayer):
 
     def _backward_steps(self, cache):
         h, z, d_h, dz = cache["h"], cache["z"], cache["d_h"], cache["d_projected"]
-        u_t, act = self.recurrent_kernel.value.T, self.activation
+        u, act, masks = self.recurrent_kernel.value, self.activation, cache["recurrent_masks"]
         g, held = cache["carried"][0], cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
             released = None if held is None else self._release(cache, t, [g])
             g = g + d_h[t]
             dz[t] = act.backward(g, z[t], h[t + 1])
-            g = matmul(dz[t], u_t)
+            g = dropped_product_input_gradient(dz[t], u, masks)
             self._pass_held(released, [g])
         cache["carried"][0] = g
 
@@ -528,10 +592,10 @@ class LSTM(RecurrentLayer):
 
     def _forward_steps(self, cache):
         h, c, z, gates, phi_c, projected = (cache[k] for k in ("h", "c", "z", "gates", "phi_c", "projected"))
-        u, fused, held = self.recurrent_kernel.value, self._fused(), cache["held"]
+        u, fused, held, masks = self.recurrent_kernel.value, self._fused(), cache["held"], cache["recurrent_masks"]
         for t in range(z.shape[0]):
             rows = (z[t], projected[t], c[t], gates[t], c[t + 1], phi_c[t], h[t + 1])
-            matmul(h[t], u, out=rows[0])
+            dropped_product(h[t], u, masks, out=rows[0])
             (cells.lstm_forward_step if fused else self._forward_step)(*rows)
             if held is not None:
                 self._hold(cache, t, self.state_names)
@@ -551,7 +615,7 @@ class LSTM(RecurrentLayer):
 
     def _backward_steps(self, cache):
         c, z, gates, phi_c, d_h, dz = (cache[k] for k in ("c", "z", "gates", "phi_c", "d_h", "d_projected"))
-        u_t, fused = self.recurrent_kernel.value.T, self._fused()
+        u, fused, masks = self.recurrent_kernel.value, self._fused(), cache["recurrent_masks"]
         dh, dc = cache["carried"][0].copy(), cache["carried"][1].copy()
         held = cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
@@ -561,7 +625,7 @@ class LSTM(RecurrentLayer):
                 cells.lstm_backward_step(*rows)
             else:
                 self._backward_step(*rows, z[t], c[t + 1])
-            dh = matmul(dz[t], u_t)
+            dh = dropped_product_input_gradient(dz[t], u, masks)
             self._pass_held(released, [dh, dc])
         cache["carried"][0] = dh
         cache["carried"][1] = dc
@@ -643,16 +707,18 @@ class GRU(RecurrentLayer):
     def _forward_steps(self, cache):
         h, z, gates, recurrent, projected = (cache[k] for k in ("h", "z", "gates", "recurrent", "projected"))
         u, n, fused, held = self.recurrent_kernel.value, self.units, self._fused(), cache["held"]
+        masks = cache["recurrent_masks"]
         for t in range(z.shape[0]):
             previous, zt, at, xw, rt = h[t], z[t], gates[t], projected[t], recurrent[t]
             if self.reset_after:
-                matmul(previous, u, out=rt)
+                dropped_product(previous, u, masks, out=rt)
                 if self.use_bias:
                     rt += self.bias.value[1]
                 (cells.gru_forward_step if fused else self._forward_step)(zt, xw, rt, previous, at, h[t + 1])
-            else:
-                matmul(previous, u[:, :2 * n], out=zt[:, :2 * n])
-                (cells.gru_gates_step if fused else self._gates_step)(zt, xw, previous, at, rt)
+            else:  # q = r * h_{t-1} from the h block's dropped copy of h_{t-1}
+                dropped_product(previous, u[:, :2 * n], masks and masks[:2], out=zt[:, :2 * n])
+                seen = previous if masks is None else previous * masks[2]
+                (cells.gru_gates_step if fused else self._gates_step)(zt, xw, seen, at, rt)
                 matmul(rt, u[:, 2 * n:], out=zt[:, 2 * n:])
                 (cells.gru_candidate_step if fused else self._candidate_step)(zt, xw, previous, at, h[t + 1])
             if held is not None:
@@ -687,7 +753,7 @@ class GRU(RecurrentLayer):
 
     def _backward_steps(self, cache):
         h, z, gates, recurrent, d_h, dz = (cache[k] for k in ("h", "z", "gates", "recurrent", "d_h", "d_projected"))
-        u, n, fused = self.recurrent_kernel.value, self.units, self._fused()
+        u, n, fused, masks = self.recurrent_kernel.value, self.units, self._fused(), cache["recurrent_masks"]
         dh, held = cache["carried"][0].copy(), cache["held"]
         for t in range(z.shape[0] - 1, -1, -1):
             previous, at, dzt, rt = h[t], gates[t], dz[t], recurrent[t]
@@ -698,18 +764,20 @@ class GRU(RecurrentLayer):
                     cells.gru_backward_step(dh, d_h[t], previous, at, rt, dzt, d_rh)
                 else:
                     self._backward_step(dh, d_h[t], previous, at, rt, dzt, d_rh, z[t])
-                dh += matmul(d_rh, u.T)
+                dh += dropped_product_input_gradient(d_rh, u, masks)
             else:
                 if fused:
                     cells.gru_candidate_backward_step(dh, d_h[t], previous, at, dzt)
                 else:
                     self._candidate_backward_step(dh, d_h[t], previous, at, dzt, z[t])
-                dq = matmul(dzt[:, 2 * n:], u[:, 2 * n:].T)
+                # dq for q = r * (h_{t-1} * mask): the mask moves onto dq (the reset gate's
+                # gradient dq * h_{t-1} * mask and dh's dq * mask * r alike)
+                dq = dropped_product_input_gradient(dzt[:, 2 * n:], u[:, 2 * n:], masks and masks[2:])
                 if fused:
                     cells.gru_reset_backward_step(dq, previous, at, dzt, dh)
                 else:
                     self._reset_backward_step(dq, previous, at, dzt, dh, z[t])
-                dh += matmul(dzt[:, :2 * n], u[:, :2 * n].T)
+                dh += dropped_product_input_gradient(dzt[:, :2 * n], u[:, :2 * n], masks and masks[:2])
             self._pass_held(released, [dh])
         cache["carried"][0] = dh
 
@@ -739,15 +807,14 @@ class GRU(RecurrentLayer):
         dh += dq * reset
 
     def _recurrent_gradient(self, cache):
-        h, d_projected = cache["h"], cache["d_projected"]
-        previous = h[:-1].reshape(-1, self.units)
-        rows = previous.shape[0]
+        previous, masks = cache["h"][:-1], cache["recurrent_masks"]
         if self.reset_after:
-            return matmul(previous.T, cache["d_recurrent"].reshape(rows, -1))
+            return dropped_product_weight_gradient(previous, cache["d_recurrent"], masks)
         n = self.units
-        d_flat = d_projected.reshape(rows, -1)
+        d_flat = cache["d_projected"].reshape(-1, 3 * n)
         return np.concatenate(
-            [matmul(previous.T, d_flat[:, :2 * n]), matmul(cache["recurrent"].reshape(rows, n).T, d_flat[:, 2 * n:])],
+            [dropped_product_weight_gradient(previous, d_flat[:, :2 * n], masks and masks[:2]),
+             matmul(cache["recurrent"].reshape(-1, n).T, d_flat[:, 2 * n:])],  # q holds its mask
             axis=1,
         )
 
