@@ -562,6 +562,13 @@ class Model:
         for metric in self.metrics:
             metric.reset_state()
 
+    def reset_states(self):
+        """Zeroes the states that the model's stateful recurrent layers carry from one batch to
+        the next (Keras 2's Model.reset_states; Keras 3 has each layer's reset_state), in nested
+        models and wrappers too."""
+        for layer in _stateful_layers(self.layers):
+            layer.reset_state()
+
     def _overrides(self, method):
         """Whether the model's class overrides one of Model's step methods."""
         return getattr(type(self), method) is not getattr(Model, method)
@@ -1193,6 +1200,18 @@ class Model:
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Prints Keras' summary table: each layer's name and type, output shape and parameters."""
         summary_module.print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+
+def _stateful_layers(layers):
+    """The stateful recurrent layers among ``layers`` and the layers inside them (a nested
+    model's, a wrapper's, a custom layer's)."""
+    for layer in layers:
+        if getattr(layer, "stateful", False) and callable(getattr(layer, "reset_state", None)):
+            yield layer
+        elif isinstance(layer, Model):
+            yield from _stateful_layers(layer.layers)
+        elif hasattr(layer, "_sublayers"):
+            yield from _stateful_layers(layer._sublayers())
 
 
 class Sequential(Model):

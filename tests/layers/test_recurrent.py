@@ -292,6 +292,128 @@ def test_recurrent_dropout_trains_in_a_model_and_repeats_under_a_seed():
         np.testing.assert_array_equal(a, b)
 
 
+# ---- stateful layers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_a_stateful_layer_continues_each_sequence_from_the_call_before(kind):
+    """Calls on consecutive chunks of the sequences give what one call on the whole sequences
+    gives; reset_states() starts again from zeros; another batch size is refused."""
+    rng = np.random.default_rng(8)
+    stateful = make(kind, 4, stateful=True, return_sequences=True, return_state=True)
+    with_random_weights(stateful, rng, (None, 9, 3))
+    whole = make(kind, 4, return_sequences=True, return_state=True)
+    whole.build_for((None, 9, 3))
+    whole.set_weights(stateful.get_weights())
+    assert stateful.states is None and len(stateful.get_weights()) == len(whole.get_weights())
+    x = rng.standard_normal((5, 9, 3))
+
+    first, second = stateful(x[:, :4]), stateful(x[:, 4:])
+    expected = whole(x)
+    np.testing.assert_allclose(np.concatenate([first[0], second[0]], axis=1), expected[0], rtol=1e-12, atol=1e-12)
+    for state, final, carried in zip(second[1:], expected[1:], stateful.states, strict=True):
+        np.testing.assert_allclose(state, final, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(carried.numpy(), state)
+    stateful.reset_states()
+    assert not any(state.numpy().any() for state in stateful.states)
+    np.testing.assert_allclose(stateful(x[:, :4])[0], first[0], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"stateful: its states continue 5 sequences, and it received a batch of 2"):
+        stateful(x[:2, :4])
+
+
+class FromStates(Layer):
+    """A stateful layer whose carried states are set to ``states`` before every forward pass,
+    so that the checker's repeated passes all start from them."""
+
+    def __init__(self, inner, states, **kwargs):
+        super().__init__(**kwargs)
+        self.inner, self.start = inner, states
+
+    def build(self, input_shape):
+        self.inner.build_for(input_shape)
+
+    @property
+    def trainable_weights(self):
+        return self.inner.trainable_weights
+
+    def forward(self, x, training=False):
+        for state, value in zip(self.inner.states, self.start, strict=True):
+            state.assign(value)
+        return self.inner.forward(x, training)
+
+    def backward(self, dy):
+        dx = self.inner.backward(dy)
+        self.grads = self.inner.grads
+        return dx
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_gradients_of_a_stateful_layer_hold_its_carried_states_constant(kind):
+    rng = np.random.default_rng(9)
+    layer = make(kind, 3, stateful=True, return_sequences=True)
+    with_random_weights(layer, rng, (None, 4, 2))
+    x = rng.standard_normal((2, 4, 2))
+    layer(x)  # makes the states for batches of 2
+    start = [rng.standard_normal((2, 3)) for _ in layer.state_names]
+    errors = check_gradients(FromStates(layer, start, dtype="float64"), x)
+    assert set(errors) == {"input", "kernel", "recurrent_kernel", "bias"}
+
+
+def test_a_declared_batch_size_makes_the_states_when_the_model_is_built():
+    inputs = keras.Input((6, 2), batch_size=3)
+    lstm = LSTM(4, stateful=True)
+    keras.Model(inputs, lstm(inputs))
+    assert [state.shape for state in lstm.states] == [(3, 4), (3, 4)]
+    with pytest.raises(ValueError, match="its states continue 3 sequences, and it received a batch of 2"):
+        lstm(np.zeros((2, 6, 2)))
+
+
+def test_the_keras_2_stateful_tutorial_loop_fits_and_predicts_batch_by_batch():
+    """Sequential with batch_input_shape and a stateful LSTM, fit one epoch at a time without
+    shuffling and reset_states() between epochs, predict with the same batch size (Keras 2's
+    time-series tutorial). fit carries the states from batch to batch: with a learning rate of
+    0, the states after an epoch are the layer's after the same batches in turn."""
+    rng = np.random.default_rng(1)
+    series = np.sin(np.arange(40) / 3)[:, None]
+    x = np.stack([series[i:i + 3] for i in range(36)])  # (36, 3, 1)
+    y = series[3:39, 0]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([LSTM(4, batch_input_shape=(4, 3, 1), stateful=True), keras.layers.Dense(1)])
+    lstm = model.layers[0]
+    model.compile(loss="mean_squared_error", optimizer=keras.optimizers.SGD(0.0))
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    after_fit = [state.numpy() for state in lstm.states]
+    model.reset_states()
+    assert not any(state.numpy().any() for state in lstm.states)
+    for start in range(0, 36, 4):
+        lstm(x[start:start + 4].astype("float32"))
+    for ours, expected in zip(after_fit, lstm.states, strict=True):
+        np.testing.assert_allclose(ours, expected.numpy(), rtol=1e-6, atol=1e-6)
+
+    model.compile(loss="mean_squared_error", optimizer=keras.optimizers.Adam(0.01))
+    losses = []
+    for _ in range(30):
+        losses.append(model.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False).history["loss"][0])
+        model.reset_states()
+    assert losses[-1] < 0.2 * losses[0], losses
+    assert model.predict(x, batch_size=4, verbose=0).shape == (36, 1)
+    with pytest.raises(ValueError, match="batch_size=4, with a number of samples divisible by it"):
+        model.predict(x[:6], batch_size=4, verbose=0)
+
+
+def test_reset_states_reaches_nested_models_and_bidirectional_layers():
+    inner = keras.Sequential([keras.Input(batch_shape=(2, 5, 3)), keras.layers.Bidirectional(GRU(3, stateful=True))])
+    model = keras.Sequential([keras.Input(batch_shape=(2, 5, 3)), inner, keras.layers.Dense(1)])
+    wrapper = inner.layers[0]
+    assert wrapper.stateful
+    model.predict(np.ones((2, 5, 3)), verbose=0)
+    assert all(state.numpy().any() for state in wrapper.states)
+    model.reset_states()
+    assert not any(state.numpy().any() for state in wrapper.states)
+    with pytest.raises(AttributeError, match="reset_state needs a stateful layer"):
+        keras.layers.Bidirectional(GRU(3)).reset_state()
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "GRU_reset_before"])
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 2e-6), ("float64", 1e-13)])
 def test_fused_steps_match_the_numpy_steps(kind, dtype, tolerance, monkeypatch):
@@ -529,7 +651,7 @@ def test_orthogonal_initializer_as_keras_defines_it():
 @pytest.mark.parametrize("kind", sorted(CLASSES))
 def test_config_round_trips(kind):
     layer = CLASSES[kind](5, return_sequences=True, go_backwards=True, dropout=0.25, recurrent_dropout=0.1, seed=3,
-                          activation="relu", kernel_regularizer="l2", **RESET_BEFORE.get(kind, {}))
+                          stateful=True, activation="relu", kernel_regularizer="l2", **RESET_BEFORE.get(kind, {}))
     rebuilt = type(layer).from_config(layer.get_config())
     assert rebuilt.get_config() == layer.get_config()
 
@@ -538,7 +660,6 @@ def test_config_round_trips(kind):
     ({"units": 0}, ValueError, "LSTM: units must be a positive integer"),
     ({"units": 3, "recurrent_dropout": 1.0}, ValueError, r"LSTM: recurrent_dropout must be in \[0, 1\)"),
     ({"units": 3, "implementation": 3}, ValueError, "LSTM: implementation must be 1 or 2. Received: implementation=3"),
-    ({"units": 3, "stateful": True}, ValueError, "stateful=True is not supported.*initial_state"),
     ({"units": 3, "dropout": 1.0}, ValueError, r"LSTM: dropout must be in \[0, 1\)"),
     ({"units": 3, "return_state": True, "activity_regularizer": "l2"}, ValueError, "activity_regularizer with return_state"),
 ])
@@ -578,15 +699,24 @@ def test_initial_states_and_sequences_are_checked():
         lstm.forward(np.zeros((2, 4, 6), np.float32))
 
 
-def test_a_keras_config_with_an_unsupported_setting_is_named(tmp_path):
+def test_a_keras_file_with_a_stateful_gru_and_recurrent_dropout_loads(tmp_path):
+    """Keras' file with its GRU made stateful, with recurrent dropout: the loaded layer keeps
+    both, and predict carries the states from one call to the next until reset_states()."""
     path = os.path.join(FIXTURES, "keras_recurrent_stacked_sequential.keras")
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     config = json.loads(members["config.json"])
-    next(e for e in config["config"]["layers"] if e["class_name"] == "GRU")["config"]["stateful"] = True
+    gru_config = next(e for e in config["config"]["layers"] if e["class_name"] == "GRU")["config"]
+    gru_config.update(stateful=True, recurrent_dropout=0.3)
     members["config.json"] = json.dumps(config)
     with zipfile.ZipFile(tmp_path / "edited.keras", "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    with pytest.raises(ValueError, match=r"GRU.*stateful=True is not supported"):
-        load_model(tmp_path / "edited.keras")
+    model = load_model(tmp_path / "edited.keras")
+    gru = next(layer for layer in model.layers if isinstance(layer, GRU))
+    assert gru.stateful and gru.recurrent_dropout == 0.3 and gru.implementation == 1
+    x = np.random.default_rng(0).integers(0, 20, (2,) + tuple(model.input_shape[1:]))  # ids for its Embedding
+    first = model.predict(x, verbose=0)
+    assert not np.allclose(model.predict(x, verbose=0), first)
+    model.reset_states()
+    np.testing.assert_allclose(model.predict(x, verbose=0), first, rtol=1e-6)

@@ -527,8 +527,8 @@ def test_functional_initial_state_and_a_shared_wrapper_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda wrapper: wrapper["layer"]["config"].update(stateful=True),
-     r"Layer 2 \(Bidirectional 'bidirectional'\) cannot be rebuilt .*LSTM 'forward_lstm'.*stateful=True is not supported"),
+    (lambda wrapper: wrapper["layer"]["config"].update(units=0),
+     r"Layer 2 \(Bidirectional 'bidirectional'\) cannot be rebuilt .*LSTM 'forward_lstm'.*units must be a positive integer"),
     (lambda wrapper: wrapper["backward_layer"].update(class_name="ConvLSTM1D"),
      "does not support: ConvLSTM1D"),
     (lambda wrapper: wrapper.pop("layer"), r"Bidirectional 'layer' must be a JSON object; found NoneType"),

@@ -33,7 +33,7 @@ from tinykeras import activations, backend, initializers
 from tinykeras.kernels import recurrent as cells
 from tinykeras.kernels.blas import matmul, split_batch
 from tinykeras.kernels.dropout import draw_bits, dropout_mask
-from tinykeras.layers.base import Layer, set_weight_options, weight_options_config
+from tinykeras.layers.base import Layer, Variable, set_weight_options, weight_options_config
 from tinykeras.utils.argument_validation import check_bool, check_int, check_number, check_optional_int
 
 
@@ -124,7 +124,11 @@ class RecurrentLayer(Layer):
         return_state: return ``[output, *final states]`` (h, and LSTM's c).
         go_backwards: process the sequence from its end; the output sequence is then in the
             order of processing (reversed), as in Keras.
-        stateful: not supported (only False).
+        stateful: carry the final states of each call into the next as its initial states
+            (``states``), row by row: sequence i of a batch continues sequence i of the batch
+            before. Every call then takes the same batch size: the model's declared one
+            (``batch_input_shape``, ``keras.Input(batch_size=...)``) or else the first call's.
+            No gradient flows into the carried states. ``reset_states()`` zeroes them.
         unroll: the loop is the same either way; with a mask, a masked step's output is then
             the previous step's output (zeros before the first kept step), as Keras' unrolled
             loop gives it.
@@ -190,13 +194,8 @@ class RecurrentLayer(Layer):
                 "applies to one output. Add it to the layer reading the output instead."
             )
         self.go_backwards = check_bool(go_backwards, "go_backwards", where)
-        if check_bool(stateful, "stateful", where):
-            raise ValueError(
-                f"{where}: stateful=True is not supported by tinykeras (only False). To continue a "
-                "sequence from one batch to the next, return the final states (return_state=True) "
-                "and pass them back as initial_state=[...] on the next call."
-            )
-        self.stateful = False
+        self.stateful = check_bool(stateful, "stateful", where)
+        self.states = None  # stateful: a Variable per state, made for the batch size (see build)
         self.unroll = check_bool(unroll, "unroll", where)
         self.zero_output_for_mask = check_bool(zero_output_for_mask, "zero_output_for_mask", where)
         self._rng = None if self.seed is None else np.random.default_rng(self.seed)
@@ -264,6 +263,44 @@ class RecurrentLayer(Layer):
             constraint=self.bias_constraint) if self.use_bias else None
         for variable in self._variables:  # Keras' paths: 'lstm/lstm_cell/kernel'
             variable.path = f"{self.name}/{self.cell_name}/{variable.name}"
+        batch = self._sequence_shape(input_shape)[0]
+        if batch is None and self.batch_input_shape is not None:
+            batch = self.batch_input_shape[0]
+        if self.stateful and batch is not None:
+            self._make_states(batch)
+
+    # ---- states carried between calls (stateful) ----------------------------------------------
+
+    def _make_states(self, batch):
+        """Zero states for ``batch`` sequences, as Variables outside the layer's weights (Keras
+        keeps them out of its weight files too)."""
+        dtype = self.kernel.dtype
+        self.states = [Variable("rnn_state", np.zeros((batch, self.units), dtype), trainable=False)
+                       for _ in self.state_names]
+
+    def reset_state(self):
+        """Zeroes the states a stateful layer carries between calls (the batch size stays)."""
+        for state in self.states or ():
+            state.value[...] = 0
+
+    def reset_states(self):
+        """Keras' other name of ``reset_state``."""
+        self.reset_state()
+
+    def _carried(self, batch):
+        """A stateful layer's states for a call on ``batch`` sequences (made at the first call
+        when the model declared no batch size)."""
+        if self.states is None:
+            self._make_states(batch)
+        expected = self.states[0].shape[0]
+        if batch != expected:
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) is stateful: its states continue {expected} "
+                f"sequences, and it received a batch of {batch}. Give every call batches of {expected} "
+                f"(fit, evaluate and predict: batch_size={expected}, with a number of samples divisible by "
+                "it)."
+            )
+        return [state.value for state in self.states]
 
     def _bias_shape(self):
         return (self.gates * self.units,)
@@ -285,6 +322,10 @@ class RecurrentLayer(Layer):
             mask = None
         x, initial = self._inputs(x)
         steps, batch = x.shape[1], x.shape[0]
+        given = initial is not None
+        carried = self._carried(batch) if self.stateful else None
+        if carried is not None and not given:
+            initial = carried
         kept = None if mask is None else self._step_mask(mask, x.shape)
         dtype = self.kernel.dtype
         xs = x.transpose(1, 0, 2)
@@ -294,13 +335,16 @@ class RecurrentLayer(Layer):
         if self.use_bias:
             projected += self._input_bias()
         cache = self._allocate(steps, batch, dtype)
-        cache.update(xs=xs, input_masks=input_masks, recurrent_masks=recurrent_masks, given=initial is not None,
+        cache.update(xs=xs, input_masks=input_masks, recurrent_masks=recurrent_masks, given=given,
                      projected=projected)
         cache.update(self._held_rows(kept, dtype))
         for index, name in enumerate(self.state_names):
             cache[name][0] = 0 if initial is None else initial[index]
         self._cache = cache
         self._time_loop(self._forward_steps, cache)
+        if carried is not None:
+            for index, name in enumerate(self.state_names):
+                carried[index][...] = cache[name][-1]
         h, weights = cache["h"], cache["output_weights"]
         outputs = h[1:] if weights is None else h[1:] * weights
         output = np.ascontiguousarray(outputs.transpose(1, 0, 2)) if self.return_sequences else outputs[-1].copy()

@@ -141,7 +141,7 @@ class Bidirectional(_Wrapper):
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
-        self.stateful = False
+        self.stateful = self.forward_layer.stateful or self.backward_layer.stateful
         self._initial_weights = None if weights is None else list(weights)
         self._outputs = None
 
@@ -160,6 +160,25 @@ class Bidirectional(_Wrapper):
                     f"Received: layer.{attribute}={getattr(forward, attribute)}, "
                     f"backward_layer.{attribute}={getattr(backward, attribute)}"
                 )
+
+    # ---- states carried between calls (stateful) ----------------------------------------------
+
+    @property
+    def states(self):
+        """Both directions' carried states (the forward layer's first), or None before they exist."""
+        forward, backward = self.forward_layer.states, self.backward_layer.states
+        return None if forward is None or backward is None else forward + backward
+
+    def reset_state(self):
+        """Zeroes the states both stateful directions carry between calls."""
+        if not self.stateful:
+            raise AttributeError(f"Bidirectional '{self.name}': reset_state needs a stateful layer (stateful=True).")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    def reset_states(self):
+        """Keras' other name of ``reset_state``."""
+        self.reset_state()
 
     # ---- calling ------------------------------------------------------------------------------
 
