@@ -10,12 +10,14 @@ batch, endless iteration, reproducibility with a seed and with set_random_seed, 
 errors, channels_first and dtypes.
 """
 import math
+import os
 import warnings
 
 import numpy as np
 import pytest
 
 import tinykeras
+from keras_fixtures import FIXTURES
 from tinykeras import Sequential, backend
 from tinykeras.kernels import affine_transform_reference
 from tinykeras.layers import Dense, Flatten
@@ -235,14 +237,14 @@ def test_get_random_transform_returns_keras_keys_and_plain_values():
     np.testing.assert_array_equal(generator.random_transform(x, seed=4), generator.apply_transform(x, params))
 
 
-def test_apply_transform_rejects_transforms_it_cannot_do():
+def test_apply_transform_takes_one_image_and_none_for_an_unset_shift():
     generator = ImageDataGenerator()
     x = images(1)[0]
-    np.testing.assert_array_equal(generator.apply_transform(x, {"brightness": None}), x)
-    with pytest.raises(ValueError, match="brightness"):
-        generator.apply_transform(x, {"brightness": 1.2})
+    np.testing.assert_array_equal(generator.apply_transform(x, {"brightness": None, "channel_shift_intensity": None}), x)
     with pytest.raises(ValueError, match=r"x.shape=\(1, 6, 5, 3\)"):
         generator.apply_transform(x[None], {})
+    with pytest.raises(ValueError, match="brightness_range needs images of 1, 3 or 4 channels.*5 channels"):
+        generator.apply_transform(images(1, channels=5)[0], {"brightness": 1.2})
 
 
 # ---- arguments ----------------------------------------------------------------------------------------
@@ -277,11 +279,29 @@ def test_invalid_arguments_raise_keras_style_messages(kwargs, match):
         ImageDataGenerator(**kwargs)
 
 
-def test_unsupported_keras_arguments_are_not_accepted_silently():
-    with pytest.raises(TypeError):
-        ImageDataGenerator(zca_whitening=True)
-    with pytest.raises(TypeError):
-        ImageDataGenerator(False, False, False, False, True)  # Keras' fifth is zca_whitening
+def test_arguments_by_position_follow_keras_order():
+    with pytest.warns(UserWarning, match="`zca_whitening`, which overrides setting of `featurewise_center`"):
+        generator = ImageDataGenerator(False, False, False, False, True, 0.01, 10, 0.1, 0.2, [0.5, 1.5], 5, 0.1, 20.0,
+                                       "reflect", 0.0, True, True, 1 / 255, None, "channels_last", 0.2, 1, "float64")
+    assert generator.zca_whitening and generator.featurewise_center and generator.zca_epsilon == 0.01
+    assert (generator.rotation_range, generator.width_shift_range, generator.height_shift_range) == (10, 0.1, 0.2)
+    assert generator.brightness_range == [0.5, 1.5] and generator.channel_shift_range == 20.0
+    assert generator.fill_mode == "reflect" and generator.validation_split == 0.2 and generator.dtype == "float64"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"interpolation_order": 3}, r"interpolation_order=3 is not supported by tinykeras \(only 1, bilinear"),
+    ({"validation_split": 1.0}, "validation_split to be strictly between 0 and 1"),
+    ({"brightness_range": 1.2}, "brightness_range to be a tuple or list of two floats"),
+    ({"brightness_range": [0.5]}, "brightness_range to be a tuple or list of two floats"),
+    ({"channel_shift_range": "10"}, "channel_shift_range to be a finite number"),
+    ({"preprocessing_function": "vgg16"}, "preprocessing_function to be a function of one image"),
+])
+def test_unsupported_or_invalid_options_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ImageDataGenerator(**kwargs)
+    with pytest.raises(ValueError, match="save_to_dir='out' is not supported by tinykeras"):
+        ImageDataGenerator().flow(images(2), save_to_dir="out")
 
 
 def test_std_normalization_turns_centering_on_with_a_warning():
@@ -559,3 +579,122 @@ def test_model_fit_trains_on_a_flow():
     history = model.fit(it, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2
     assert isinstance(it, NumpyArrayIterator)
+
+
+# ---- the options beyond geometry, against Keras' own outputs (tests/fixtures) -----------------------
+
+KERAS = np.load(os.path.join(FIXTURES, "keras_image_generator.npz"), allow_pickle=False)
+
+
+def cases(kind):
+    return sorted({int(key.split("/")[1]) for key in KERAS.files if key.startswith(kind + "/")})
+
+
+@pytest.mark.parametrize("case", cases("brightness"))
+def test_brightness_shift_equals_keras_through_pil(case):
+    """Keras' brightness shift goes through 8-bit PIL images: in 0-255 the image is truncated
+    to integers, a product truncated again; outside it, mapped there and back."""
+    x, factor = KERAS[f"brightness/{case}/x"], float(KERAS[f"brightness/{case}/factor"])
+    ours = ImageDataGenerator().apply_transform(x, {"brightness": factor})
+    np.testing.assert_allclose(ours, KERAS[f"brightness/{case}/expected"], rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", cases("channel_shift"))
+def test_channel_shift_equals_keras(case):
+    x, intensity = KERAS[f"channel_shift/{case}/x"], float(KERAS[f"channel_shift/{case}/intensity"])
+    ours = ImageDataGenerator().apply_transform(x, {"channel_shift_intensity": intensity})
+    np.testing.assert_array_equal(ours, KERAS[f"channel_shift/{case}/expected"])
+
+
+def test_flip_channel_shift_and_brightness_together_equal_keras():
+    params = {"flip_horizontal": True, "channel_shift_intensity": 30.0, "brightness": 1.3}
+    ours = ImageDataGenerator().apply_transform(KERAS["combined/0/x"], params)
+    np.testing.assert_allclose(ours, KERAS["combined/0/expected"], rtol=1e-6, atol=1e-4)
+
+
+def test_zca_whitening_fits_and_standardizes_as_keras():
+    with pytest.warns(UserWarning, match="overrides setting of `featurewise_center`"):
+        generator = ImageDataGenerator(zca_whitening=True, zca_epsilon=0.1)
+    with pytest.warns(UserWarning, match="2 channels"):
+        generator.fit(KERAS["zca/x"])
+    np.testing.assert_allclose(generator.mean, KERAS["zca/mean"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(generator.zca_whitening_matrix, KERAS["zca/matrix"], rtol=1e-3, atol=1e-3)
+    standardized = generator.standardize(KERAS["zca/batch"].copy())
+    np.testing.assert_allclose(standardized, KERAS["zca/standardized"], rtol=1e-3, atol=1e-3)
+    whitened = generator.standardize(KERAS["zca/x"].copy()).reshape(40, -1)  # the data it was fit on: whitened
+    covariance = whitened.T @ whitened / 40
+    assert np.abs(np.diag(covariance) - 1).max() < 0.05 and np.abs(covariance - np.diag(np.diag(covariance))).max() < 0.05
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ImageDataGenerator(zca_whitening=True, featurewise_center=True).standardize(images(1)[0])
+    assert [str(w.message).split(",")[0] for w in caught] == [
+        "This ImageDataGenerator specifies `featurewise_center`", "This ImageDataGenerator specifies `zca_whitening`"]
+
+
+def test_preprocessing_function_runs_first_in_standardize_as_keras():
+    generator = ImageDataGenerator(preprocessing_function=lambda image: image**2 / 100, rescale=0.5,
+                                   samplewise_center=True)
+    np.testing.assert_allclose(generator.standardize(KERAS["preprocess/x"].copy()), KERAS["preprocess/standardized"],
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_flow_applies_preprocessing_function_to_each_image_after_augmenting():
+    seen = []
+
+    def negate(image):
+        seen.append(image.shape)
+        return -image
+
+    x = images(5)
+    batch = ImageDataGenerator(preprocessing_function=negate, rescale=2.0).flow(x, batch_size=5, shuffle=False)[0]
+    np.testing.assert_array_equal(batch, -2 * x)
+    assert seen == [x.shape[1:]] * 5
+    with pytest.raises(ValueError, match=r"must return an image of the shape it receives: \(6, 5, 3\)"):
+        ImageDataGenerator(preprocessing_function=lambda image: image[:2]).flow(x)[0]
+
+
+def test_flow_subsets_split_as_keras_and_weights_travel_with_the_images():
+    numbered = np.arange(10, dtype=np.float32)[:, None, None, None] * np.ones((1, 2, 2, 1), np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    generator = ImageDataGenerator(validation_split=0.3)
+    for subset in ("training", "validation"):
+        part = generator.flow(numbered, labels, batch_size=10, shuffle=False, subset=subset)
+        np.testing.assert_array_equal(part[0][0][:, 0, 0, 0], KERAS[f"subset/{subset}"])
+        np.testing.assert_array_equal(part[0][1], labels[KERAS[f"subset/{subset}"]])
+    weights = np.linspace(0.1, 1.0, 10)
+    x, y, w = generator.flow(numbered, labels, batch_size=10, shuffle=True, sample_weight=weights, seed=1)[0]
+    np.testing.assert_allclose(w, weights[x[:, 0, 0, 0].astype(int)])
+    np.testing.assert_array_equal(y, labels[x[:, 0, 0, 0].astype(int)])
+    with pytest.raises(ValueError, match="hold different classes after the split at sample 3"):
+        generator.flow(numbered, np.sort(labels), subset="training")
+    assert len(generator.flow(numbered, np.sort(labels), subset="training", ignore_class_split=True).x) == 7
+    with pytest.raises(ValueError, match="Invalid subset name: 'test'"):
+        generator.flow(numbered, labels, subset="test")
+    with pytest.raises(ValueError, match="one weight per image"):
+        generator.flow(numbered, labels, sample_weight=weights[:3])
+
+
+def test_random_channel_and_brightness_shifts_draw_within_their_ranges():
+    generator = ImageDataGenerator(channel_shift_range=10.0, brightness_range=[0.5, 0.8])
+    params = [generator.get_random_transform((4, 4, 3), seed=s) for s in range(40)]
+    shifts = [p["channel_shift_intensity"] for p in params]
+    factors = [p["brightness"] for p in params]
+    assert -10 <= min(shifts) < -5 and 5 < max(shifts) < 10
+    assert 0.5 <= min(factors) < 0.55 and 0.75 < max(factors) < 0.8
+    plain = ImageDataGenerator().get_random_transform((4, 4, 3), seed=0)
+    assert plain["channel_shift_intensity"] is None and plain["brightness"] is None
+    batch = generator.flow(np.full((8, 4, 4, 3), 100.0) + np.arange(3), batch_size=8, seed=0)[0]
+    assert np.all(batch == np.floor(batch)) and batch.max() <= 102 * 0.8 and batch.min() >= np.floor(100 * 0.5)
+
+
+def test_model_fit_trains_on_flows_of_a_validation_split():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (64, 6, 6, 1)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype(np.int64)
+    generator = ImageDataGenerator(rescale=1 / 255, validation_split=0.25, channel_shift_range=5.0,
+                                   brightness_range=[0.9, 1.1], preprocessing_function=lambda image: image - 1)
+    model = Sequential([Flatten(input_shape=(6, 6, 1)), Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    history = model.fit(generator.flow(x, y, batch_size=16, subset="training", seed=0), epochs=2, verbose=0,
+                        validation_data=generator.flow(x, y, batch_size=16, subset="validation", seed=0))
+    assert len(history.history["val_loss"]) == 2 and np.isfinite(history.history["loss"]).all()

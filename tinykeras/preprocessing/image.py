@@ -6,9 +6,10 @@
 A batch is augmented in one go: its random parameters are drawn with NumPy for all images
 at once, turned into one inverse affine matrix per image, and a single Numba kernel
 (``tinykeras.kernels.affine_transform``) resamples the whole batch with bilinear
-interpolation; a batch with flips only is just copied and flipped. Random draws go through
-``backend.rng()`` unless a seed is given, so ``tinykeras.utils.set_random_seed(n)`` makes
-augmentation reproducible.
+interpolation; a batch with flips only is just copied and flipped. Channel and brightness
+shifts follow, then standardization (``preprocessing_function`` image by image first, as
+Keras calls it). Random draws go through ``backend.rng()`` unless a seed is given, so
+``tinykeras.utils.set_random_seed(n)`` makes augmentation reproducible.
 """
 import math
 import numbers
@@ -20,15 +21,16 @@ from tinykeras import backend
 from tinykeras.kernels.augment import FILL_MODES, affine_transform
 from tinykeras.preprocessing import transforms
 
-_UNSUPPORTED_KEYS = ("channel_shift_intensity", "brightness")
 _NOT_FIT = (
     "This ImageDataGenerator specifies `{}`, but it hasn't been fit on any training data. "
     "Fit it first by calling `.fit(numpy_data)`."
 )
 _ARGUMENTS = (
     "featurewise_center", "samplewise_center", "featurewise_std_normalization",
-    "samplewise_std_normalization", "rotation_range", "width_shift_range", "height_shift_range",
-    "shear_range", "zoom_range", "fill_mode", "cval", "horizontal_flip", "vertical_flip", "rescale",
+    "samplewise_std_normalization", "zca_whitening", "zca_epsilon", "rotation_range", "width_shift_range",
+    "height_shift_range", "brightness_range", "shear_range", "zoom_range", "channel_shift_range", "fill_mode",
+    "cval", "horizontal_flip", "vertical_flip", "rescale", "preprocessing_function", "validation_split",
+    "interpolation_order",
 )  # fmt: skip
 _OVERRIDES = "This ImageDataGenerator specifies `{}`, which overrides setting of `{}`."
 
@@ -36,38 +38,51 @@ _OVERRIDES = "This ImageDataGenerator specifies `{}`, which overrides setting of
 class ImageDataGenerator:
     """Generates batches of images with real-time data augmentation, as Keras' does.
 
-    Args:
+    Args (Keras' order; each may be given by position, as in Keras):
         featurewise_center: subtract the dataset's per-channel mean (computed by ``fit``).
         samplewise_center: subtract each image's mean.
         featurewise_std_normalization: divide by the dataset's per-channel std (from ``fit``);
             turns on featurewise_center.
         samplewise_std_normalization: divide each image by its std; turns on samplewise_center.
-        rotation_range: rotate by a random angle in [-rotation_range, rotation_range) degrees,
+        zca_whitening: multiply each (centered) image, flattened, by the ZCA whitening matrix
+            ``fit`` computes, ``U diag(sqrt(n) / (s + zca_epsilon)) U^T`` from the SVD of the
+            centered data; turns on featurewise_center and off featurewise_std_normalization.
+        zca_epsilon: added to the singular values (1e-6). rotate by a random angle in [-rotation_range, rotation_range) degrees,
             counter-clockwise as displayed for positive angles.
         width_shift_range: shift horizontally by a random amount: a float s < 1 draws a
             fraction of the width in [-s, s), a float >= 1 pixels in [-s, s); an int n draws
             an integer number of pixels in (-n, n) (2 gives -1, 0 or 1); a list draws one of
             its values with a random sign (pixels, or a fraction of the width if all are < 1).
         height_shift_range: the same, vertically, relative to the height.
+        brightness_range: a pair [lower, upper]: each image's brightness is scaled by a factor
+            drawn in it, as Keras does through PIL: the image (scaled to 0-255 first if it
+            leaves that range, and back after) becomes 8-bit integers, each multiplied by the
+            factor, truncated and clipped to 255. Images already in 0-255 come out as whole
+            numbers; images of 2 or 5+ channels are refused, as PIL refuses them.
         shear_range: shear by a random angle in [-shear_range, shear_range) degrees.
         zoom_range: a float z in [0, 1] zooms by factors drawn in [1 - z, 1 + z], a pair
             [lower, upper] in [lower, upper]; rows and columns get independent factors, and a
             factor > 1 zooms out (the content shrinks).
+        channel_shift_range: add to each image one number drawn in [-range, range), then clip
+            it to the image's own minimum and maximum.
         fill_mode: how points outside the image are filled: 'constant' (with cval), 'nearest'
             (the edge pixel, default), 'reflect' (the image mirrored at its edge) or 'wrap'
             (the image repeated).
         cval: the fill value for fill_mode='constant'.
         horizontal_flip: mirror half of the images left-right, at random.
         vertical_flip: mirror half of the images upside down, at random.
-        rescale: a factor every image is multiplied by first (e.g. 1/255); None or 0: none.
+        rescale: a factor every image is multiplied by (e.g. 1/255), after
+            preprocessing_function; None or 0: none.
+        preprocessing_function: a function of one image (rank 3, the generator's data_format)
+            returning an image of the same shape, applied to each image after the augmentation
+            and before the rest of the standardization.
         data_format: 'channels_last' (NHWC) or 'channels_first' (NCHW); by default
             ``backend.image_data_format()``.
+        validation_split: the fraction of the images ``flow(..., subset='validation')`` takes
+            (the first ones; ``subset='training'`` takes the rest).
+        interpolation_order: 1 (bilinear, Keras' default), the only order tinykeras resamples
+            with.
         dtype: the float type of the generated images; by default ``backend.floatx()``.
-
-    Keras' zca_whitening, brightness_range, channel_shift_range, preprocessing_function,
-    validation_split and interpolation_order are not supported. So that a positional call
-    written for Keras cannot shift them silently, the arguments after the first four are
-    keyword-only.
     """
 
     def __init__(
@@ -76,24 +91,57 @@ class ImageDataGenerator:
         samplewise_center=False,
         featurewise_std_normalization=False,
         samplewise_std_normalization=False,
-        *,
+        zca_whitening=False,
+        zca_epsilon=1e-6,
         rotation_range=0,
         width_shift_range=0.0,
         height_shift_range=0.0,
+        brightness_range=None,
         shear_range=0.0,
         zoom_range=0.0,
+        channel_shift_range=0.0,
         fill_mode="nearest",
         cval=0.0,
         horizontal_flip=False,
         vertical_flip=False,
         rescale=None,
+        preprocessing_function=None,
         data_format=None,
+        validation_split=0.0,
+        interpolation_order=1,
         dtype=None,
     ):
-        self.featurewise_center = _implied(featurewise_center, featurewise_std_normalization, "featurewise")
-        self.samplewise_center = _implied(samplewise_center, samplewise_std_normalization, "samplewise")
+        self.zca_whitening = bool(zca_whitening)
+        self.zca_epsilon = _check_number(zca_epsilon, "zca_epsilon")
         self.featurewise_std_normalization = bool(featurewise_std_normalization)
+        if self.zca_whitening:  # as Keras: whitening centers, and replaces std normalization
+            if not featurewise_center:
+                warnings.warn(_OVERRIDES.format("zca_whitening", "featurewise_center"), stacklevel=2)
+            if featurewise_std_normalization:
+                warnings.warn(_OVERRIDES.format("zca_whitening", "featurewise_std_normalization"), stacklevel=2)
+                self.featurewise_std_normalization = False
+        self.featurewise_center = self.zca_whitening | _implied(
+            featurewise_center, featurewise_std_normalization, "featurewise")
+        self.samplewise_center = _implied(samplewise_center, samplewise_std_normalization, "samplewise")
         self.samplewise_std_normalization = bool(samplewise_std_normalization)
+        self.brightness_range = _check_brightness_range(brightness_range)
+        self.channel_shift_range = _check_number(channel_shift_range, "channel_shift_range")
+        if preprocessing_function is not None and not callable(preprocessing_function):
+            raise ValueError(
+                "Expected preprocessing_function to be a function of one image, or None. "
+                f"Received: preprocessing_function={preprocessing_function!r}"
+            )
+        self.preprocessing_function = preprocessing_function
+        validation_split = _check_number(validation_split, "validation_split")
+        if validation_split and not 0 < validation_split < 1:
+            raise ValueError(f"Expected validation_split to be strictly between 0 and 1. Received: validation_split={validation_split!r}")
+        self.validation_split = self._validation_split = validation_split
+        if interpolation_order != 1:
+            raise ValueError(
+                f"interpolation_order={interpolation_order!r} is not supported by tinykeras (only 1, "
+                "bilinear, Keras' default): leave it out, or resample the images beforehand."
+            )
+        self.interpolation_order = interpolation_order
         self.rotation_range = transforms.check_degrees(rotation_range, "rotation_range")
         self.width_shift_range = transforms.check_shift_range(width_shift_range, "width_shift_range")
         self.height_shift_range = transforms.check_shift_range(height_shift_range, "height_shift_range")
@@ -113,6 +161,7 @@ class ImageDataGenerator:
         self.channel_axis, self.row_axis, self.col_axis = (3, 1, 2) if channels_last else (1, 2, 3)
         self.mean = None
         self.std = None
+        self.zca_whitening_matrix = None
 
     def __repr__(self):
         defaults = vars(type(self)(data_format=self.data_format, dtype=self.dtype))
@@ -122,23 +171,37 @@ class ImageDataGenerator:
 
     # ---- batches ------------------------------------------------------------------------------
 
-    def flow(self, x, y=None, batch_size=32, shuffle=True, *, seed=None):
+    def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
+             save_prefix="", save_format="png", ignore_class_split=False, subset=None):
         """Returns an iterator over augmented, standardized batches of x (and y).
 
-        Args:
+        Args (Keras' order):
             x: (samples, rows, cols, channels) images (channels first for 'channels_first'),
                 any numeric dtype; converted to the generator's dtype once, here.
             y: labels, one per image, or None.
             batch_size: images per batch (the last batch of an epoch may be smaller).
             shuffle: draw a new order of the images for every epoch.
+            sample_weight: one weight per image, or None; batches are then
+                ``(x, y, sample_weight)``.
             seed: seeds the iterator's own generator (order and augmentation); None draws
                 from ``backend.rng()``.
+            save_to_dir: only None: tinykeras writes no image files (save the batches'
+                arrays yourself). save_prefix, save_format: unused without it.
+            ignore_class_split: with subset, allow the two parts to hold different classes.
+            subset: 'validation' (the first ``validation_split`` of the images) or 'training'
+                (the rest), as Keras splits them; None: all.
 
         Returns:
             A :class:`NumpyArrayIterator`: ``len(it)`` batches per epoch, ``it[i]`` is batch i,
             ``next(it)`` loops over the epochs forever.
         """
-        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        if save_to_dir is not None:
+            raise ValueError(
+                f"flow: save_to_dir={save_to_dir!r} is not supported by tinykeras, which writes no image "
+                "files. Leave it out and save the batches' arrays yourself (np.save)."
+            )
+        return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
+                                  seed=seed, ignore_class_split=ignore_class_split, subset=subset)
 
     def _augment_batch(self, x, indices, rng):
         """Randomly transforms images of a channels-last source array.
@@ -155,7 +218,9 @@ class ImageDataGenerator:
         return self._transform(x, np.asarray(indices), params)
 
     def _transform(self, x, indices, params):
-        """Applies params (a dict of (M,) arrays) to x[indices] (channels last); see _augment_batch."""
+        """Applies params (a dict of (M,) arrays) to x[indices] (channels last); see _augment_batch.
+        The channel and brightness shifts act on each pixel with the image's own range, so that
+        applying them after the flips gives Keras' order (shift, flips, brightness)."""
         if transforms.is_geometric(params):
             matrices = transforms.inverse_matrices(params, x.shape[1], x.shape[2])
             out = affine_transform(x, matrices, self.fill_mode, self.cval, indices)
@@ -163,6 +228,10 @@ class ImageDataGenerator:
             out = x[indices]
             _flip(out, params["flip_horizontal"], axis=2)
             _flip(out, params["flip_vertical"], axis=1)
+        if params["channel_shift_intensity"] is not None:
+            _channel_shift(out, np.asarray(params["channel_shift_intensity"], dtype=out.dtype))
+        if params["brightness"] is not None:
+            out = _brightness_shift(out, np.asarray(params["brightness"], dtype=np.float64))
         return out if self.data_format == "channels_last" else np.ascontiguousarray(out.transpose(0, 3, 1, 2))
 
     def _channels_last(self, x):
@@ -182,11 +251,12 @@ class ImageDataGenerator:
         Returns:
             A dict with Keras' keys: 'theta' (degrees), 'tx', 'ty' (pixels along columns and
             rows: output pixel (i, j) reads input (i + ty, j + tx)), 'shear' (degrees), 'zx',
-            'zy' (zoom of columns and rows), 'flip_horizontal', 'flip_vertical'.
+            'zy' (zoom of columns and rows), 'flip_horizontal', 'flip_vertical',
+            'channel_shift_intensity' and 'brightness' (None when their range is unset).
         """
         rows, cols = img_shape[self.row_axis - 1], img_shape[self.col_axis - 1]
         params = transforms.draw(self, 1, rows, cols, _generator(seed))
-        return {key: params[key][0].item() for key in transforms.KEYS}
+        return {key: None if params[key] is None else params[key][0].item() for key in transforms.KEYS}
 
     def apply_transform(self, x, transform_parameters):
         """Transforms one image by the given parameters, as Keras' ``apply_transform``.
@@ -200,10 +270,10 @@ class ImageDataGenerator:
             The transformed image, of the generator's dtype.
         """
         x = _single_image(x)
-        unknown = [key for key in _UNSUPPORTED_KEYS if transform_parameters.get(key) is not None]
-        if unknown:
-            raise ValueError(f"Expected no {unknown} in transform_parameters: tinykeras does not support them.")
-        params = {key: np.array([transform_parameters.get(key, value)]) for key, value in transforms.IDENTITY.items()}
+        params = {}
+        for key, identity in transforms.IDENTITY.items():
+            value = transform_parameters.get(key, identity)
+            params[key] = None if value is None else np.array([value])
         params["flip_horizontal"] = params["flip_horizontal"].astype(bool)
         params["flip_vertical"] = params["flip_vertical"].astype(bool)
         return self._transform(self._channels_last(x[None]), np.zeros(1, dtype=np.int64), params)[0]
@@ -224,16 +294,24 @@ class ImageDataGenerator:
     # ---- normalization --------------------------------------------------------------------------
 
     def standardize(self, x):
-        """Applies rescale, then samplewise, then featurewise normalization, as Keras does.
+        """Applies preprocessing_function, rescale, then samplewise, then featurewise
+        normalization and ZCA whitening, as Keras does.
 
         Args:
-            x: one image or a batch (samplewise statistics are taken per image). Like Keras,
-                x is changed in place when it is already an array of the generator's dtype;
-                pass ``np.copy(x)`` to keep it.
+            x: one image or a batch (samplewise statistics are taken per image; like Keras,
+                preprocessing_function receives x as it is given). Like Keras, x is changed in
+                place when it is already an array of the generator's dtype; pass ``np.copy(x)``
+                to keep it.
 
         Returns:
             The standardized x, of the generator's dtype.
         """
+        if self.preprocessing_function is not None:
+            x = self.preprocessing_function(x)
+        return self._normalize(x)
+
+    def _normalize(self, x):
+        """``standardize`` after preprocessing_function."""
         x = np.asarray(x, dtype=self.dtype)
         if x.ndim not in (3, 4):
             raise ValueError(f"Expected an image (rank 3) or a batch of images (rank 4). Received: x.shape={x.shape}")
@@ -248,13 +326,35 @@ class ImageDataGenerator:
             _apply_statistic(x, self.mean, np.subtract, "featurewise_center")
         if self.featurewise_std_normalization:
             _apply_statistic(x, None if self.std is None else self.std + 1e-6, np.divide, "featurewise_std_normalization")
+        if self.zca_whitening:
+            if self.zca_whitening_matrix is None:
+                warnings.warn(_NOT_FIT.format("zca_whitening"), stacklevel=3)
+            else:
+                x = (x.reshape(-1, self.zca_whitening_matrix.shape[0]) @ self.zca_whitening_matrix).reshape(x.shape)
         return x
 
+    def _preprocess_images(self, x):
+        """preprocessing_function applied to each image of the batch x, as Keras' flow calls it."""
+        if self.preprocessing_function is None:
+            return x
+        out = np.empty_like(x)
+        for i, image in enumerate(x):
+            result = np.asarray(self.preprocessing_function(image))
+            if result.shape != image.shape:
+                raise ValueError(
+                    "preprocessing_function must return an image of the shape it receives: "
+                    f"{image.shape}. It returned shape {result.shape}."
+                )
+            out[i] = result
+        return out
+
     def fit(self, x, augment=False, rounds=1, seed=None):
-        """Computes the per-channel mean and std that featurewise normalization uses.
+        """Computes the per-channel mean and std that featurewise normalization uses, and the
+        ZCA whitening matrix.
 
         Statistics are taken over the samples, rows and columns of x after rescale (and, with
-        ``augment``, over ``rounds`` randomly transformed copies of it), as Keras does.
+        ``augment``, over ``rounds`` randomly transformed copies of it), as Keras does; the ZCA
+        matrix from the SVD of the centered images, flattened (in float64).
 
         Args:
             x: (samples, rows, cols, channels) images (channels first for 'channels_first').
@@ -280,6 +380,11 @@ class ImageDataGenerator:
             x -= self.mean
         if self.featurewise_std_normalization:
             self.std = np.std(x, axis=axes, dtype=np.float64).astype(self.dtype).reshape(shape)
+        if self.zca_whitening:
+            flat = x.reshape(len(x), -1).astype(np.float64)
+            u, singular, _ = np.linalg.svd(flat.T, full_matrices=False)
+            scale = np.sqrt(len(x)) / (singular + self.zca_epsilon)
+            self.zca_whitening_matrix = ((u * scale) @ u.T).astype(self.dtype)
 
 
 class NumpyArrayIterator:
@@ -288,7 +393,8 @@ class NumpyArrayIterator:
     A sequence: ``len(it)`` is the number of batches per epoch, ``it[i]`` batch i of the
     current order (``on_epoch_end()`` draws a new one when shuffling); and an endless iterator:
     ``next(it)`` goes through the batches epoch after epoch, reshuffling at each epoch start.
-    Each batch is ``(x_batch, y_batch)``, or ``x_batch`` alone when y is None.
+    Each batch is ``(x_batch, y_batch)``, ``(x_batch, y_batch, weights)`` with sample_weight,
+    or ``x_batch`` alone when y is None.
 
     Args:
         x: (samples, rows, cols, channels) images (channels first for 'channels_first').
@@ -296,16 +402,31 @@ class NumpyArrayIterator:
         image_data_generator: the ImageDataGenerator that augments and standardizes.
         batch_size: images per batch.
         shuffle: draw a new order of the images every epoch.
+        sample_weight: one weight per image, or None.
         seed: seeds the iterator's generator (order and augmentation); None draws from
             ``backend.rng()``.
+        ignore_class_split: with subset, allow the parts to hold different sets of classes.
+        subset: None, 'validation' (the first ``int(len(x) * validation_split)`` images) or
+            'training' (the rest), as Keras splits them.
     """
 
-    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, seed=None):
+    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, sample_weight=None, seed=None,
+                 ignore_class_split=False, subset=None):
         generator = image_data_generator
         x, y = _check_data(x, y, generator)
         if not (isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0):
             raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.ndim == 0 or len(sample_weight) != len(x):
+                raise ValueError(
+                    "Expected x and sample_weight to have the same length (one weight per image). "
+                    f"Received: x.shape={x.shape}, sample_weight.shape={sample_weight.shape}"
+                )
+        if subset is not None:
+            x, y, sample_weight = _subset(x, y, sample_weight, generator._validation_split, subset, ignore_class_split)
         self.image_data_generator = generator
+        self.subset, self.sample_weight = subset, sample_weight
         self.x, self.y = x, y
         self.n, self.batch_size, self.shuffle, self.seed = len(x), int(batch_size), bool(shuffle), seed
         self._images = generator._channels_last(x)
@@ -359,11 +480,89 @@ class NumpyArrayIterator:
 
     def _batch(self, indices):
         generator = self.image_data_generator
-        x = generator.standardize(generator._augment_batch(self._images, indices, self._generator()))
-        return x if self.y is None else (x, self.y[indices])
+        x = generator._augment_batch(self._images, indices, self._generator())
+        x = generator._normalize(generator._preprocess_images(x))
+        if self.y is None:
+            return x
+        return (x, self.y[indices]) if self.sample_weight is None else (x, self.y[indices], self.sample_weight[indices])
 
 
 # ---- checks and helpers -----------------------------------------------------------------------
+
+
+def _subset(x, y, sample_weight, validation_split, subset, ignore_class_split):
+    """The 'validation' part (the first ``int(len(x) * validation_split)`` samples) or the
+    'training' part (the rest) of x, y and sample_weight, as Keras splits them."""
+    if subset not in ("training", "validation"):
+        raise ValueError(f"Invalid subset name: {subset!r}; expected 'training' or 'validation'.")
+    split = int(len(x) * validation_split)
+    if y is not None and not ignore_class_split and not np.array_equal(np.unique(y[:split]), np.unique(y[split:])):
+        raise ValueError(
+            f"flow(subset={subset!r}): the training and validation subsets hold different classes after "
+            f"the split at sample {split} (validation_split={validation_split}). If the arrays are sorted "
+            "by label, shuffle them first; or pass ignore_class_split=True."
+        )
+    part = slice(None, split) if subset == "validation" else slice(split, None)
+    if len(x[part]) == 0:
+        raise ValueError(
+            f"flow(subset={subset!r}) holds no images: validation_split={validation_split} of "
+            f"{len(x)} images leaves none for it."
+        )
+    return x[part], None if y is None else y[part], None if sample_weight is None else sample_weight[part]
+
+
+def _channel_shift(images, intensities):
+    """Keras' channel shift, in place: each image plus its intensity, clipped to the image's
+    own minimum and maximum (over all its channels)."""
+    axes = tuple(range(1, images.ndim))
+    low, high = images.min(axis=axes, keepdims=True), images.max(axis=axes, keepdims=True)
+    shifted = images + intensities.reshape((-1,) + (1,) * (images.ndim - 1))
+    np.clip(shifted, low, high, out=images)
+
+
+def _brightness_shift(images, factors):
+    """Keras' brightness shift of channels-last images (``apply_brightness_shift(x, b,
+    scale=False)``, which goes through PIL): an image outside 0-255 is first mapped onto
+    0-255 by its minimum and maximum (in float32); then it becomes 8-bit integers (truncated),
+    PIL's ``ImageEnhance.Brightness`` multiplies each by the factor in float32 and truncates
+    the product into 0-255 (an alpha channel, the fourth, is kept); and the mapped image is
+    mapped back."""
+    channels = images.shape[-1]
+    if channels not in (1, 3, 4):
+        raise ValueError(
+            f"brightness_range needs images of 1, 3 or 4 channels (grey, RGB, RGBA), as Keras' PIL "
+            f"conversion does. Received: images of {channels} channels."
+        )
+    axes = tuple(range(1, images.ndim))
+    low, high = images.min(axis=axes, keepdims=True), images.max(axis=axes, keepdims=True)
+    mapped = ((low < 0) | (high > 255)).reshape(-1)
+    values = images.astype(np.float32)
+    if mapped.any():
+        chosen = values[mapped] - values[mapped].min(axis=axes, keepdims=True)
+        top = chosen.max(axis=axes, keepdims=True)
+        chosen /= np.where(top != 0, top, np.float32(1))
+        values[mapped] = chosen * np.float32(255)
+    pixels = values.astype(np.uint8).astype(np.float32)
+    factor = factors.astype(np.float32).reshape((-1,) + (1,) * (images.ndim - 1))
+    out = np.clip(np.trunc(factor * pixels), 0, 255)
+    if channels == 4:
+        out[..., 3] = pixels[..., 3]
+    out = out.astype(images.dtype)
+    if mapped.any():
+        out[mapped] = out[mapped] / 255 * (high[mapped] - low[mapped]) + low[mapped]
+    return out
+
+
+def _check_brightness_range(value):
+    if value is None:
+        return None
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) for v in value)):
+        raise ValueError(
+            "Expected brightness_range to be a tuple or list of two floats [lower, upper]. "
+            f"Received: brightness_range={value!r}"
+        )
+    return value
 
 
 def _implied(center, std_normalization, scope):

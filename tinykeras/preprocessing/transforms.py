@@ -8,17 +8,22 @@ A batch's parameters are a dict of arrays, one entry per image, under Keras' key
     shear            shear angle in degrees
     zx, zy           zoom factors along columns and rows: > 1 zooms out (content shrinks)
     flip_horizontal, flip_vertical   mirror the transformed image left-right / up-down
+    channel_shift_intensity          added to every value, then clipped to the image's range
+    brightness                       the factor of Keras' (PIL's) brightness shift
 
 As in Keras, the output-to-input map is ``R(theta) T(tx, ty) S(shear) Z(zx, zy)`` in (x, y)
-coordinates about the image centre, then the flips.
+coordinates about the image centre, then the flips. The last two keys are None in a batch
+(and in Keras' dict) when their range is unset.
 """
 import numbers
 
 import numpy as np
 
-KEYS = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical")
+KEYS = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical", "channel_shift_intensity",
+        "brightness")
 IDENTITY = {"theta": 0.0, "tx": 0.0, "ty": 0.0, "shear": 0.0, "zx": 1.0, "zy": 1.0,
-            "flip_horizontal": False, "flip_vertical": False}  # fmt: skip
+            "flip_horizontal": False, "flip_vertical": False, "channel_shift_intensity": None,
+            "brightness": None}  # fmt: skip
 
 
 # ---- argument checks ------------------------------------------------------------------------
@@ -117,6 +122,8 @@ def draw(generator, count, rows, cols, rng):
         "zy": zy,
         "flip_horizontal": rng.random(count) < 0.5 if g.horizontal_flip else no_flips,
         "flip_vertical": rng.random(count) < 0.5 if g.vertical_flip else no_flips,
+        "channel_shift_intensity": _uniform(g.channel_shift_range, count, rng) if g.channel_shift_range else None,
+        "brightness": rng.uniform(*g.brightness_range, count) if g.brightness_range is not None else None,
     }
 
 
