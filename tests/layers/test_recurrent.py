@@ -1,7 +1,9 @@
 """SimpleRNN, LSTM and GRU: backpropagation through time against finite differences (float64,
 hypothesis shapes), against PyTorch (tests/fixtures/torch_recurrent.npz), and Keras' own files
 (tests/fixtures/keras_recurrent_*): predictions, configs, weights layout, optimizer state and
-the next training step; then the arguments, outputs and errors."""
+the next training step; dropout and recurrent dropout under Keras' own fixed masks, and stateful
+layers over consecutive calls (keras_recurrent_dropout.npz); then the arguments, outputs and
+errors."""
 import json
 import os
 import sys
@@ -203,6 +205,44 @@ def fixed_masks(layer, batch, features, dropout=True):
     input_masks = input_masks if dropout else None
     layer._dropout_masks = lambda *shape: (input_masks, recurrent_masks)
     return input_masks, recurrent_masks
+
+
+KERAS_DROPOUT = np.load(os.path.join(FIXTURES, "keras_recurrent_dropout.npz"), allow_pickle=False)
+
+
+def keras_case(kind):
+    """The layer of a case of keras_recurrent_dropout.npz, with Keras' weights, and its input."""
+    stored = {key.split("/", 1)[1]: KERAS_DROPOUT[key] for key in KERAS_DROPOUT.files if key.startswith(kind + "/")}
+    weights = [stored[f"weight_{i}"] for i in range(sum(k.startswith("weight_") for k in stored))]
+    return stored, weights
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_dropout_and_recurrent_dropout_equal_keras_under_the_same_masks(kind):
+    """Keras 3 itself in training, its cells given fixed masks (tests/fixtures): the same masks
+    in tinykeras give the same output sequences; without them the outputs differ."""
+    stored, weights = keras_case(kind)
+    layer = CLASSES[kind](4, dropout=0.3, recurrent_dropout=0.4, return_sequences=True, **RESET_BEFORE.get(kind, {}))
+    layer.build_for((None,) + stored["x"].shape[1:])
+    layer.set_weights(weights)
+    gates = sum(k.startswith("input_mask_") for k in stored)
+    masks = ([stored[f"input_mask_{g}"] for g in range(gates)], [stored[f"recurrent_mask_{g}"] for g in range(gates)])
+    assert len(layer._dropout_masks(3, 2, np.float32)[1]) == gates
+    layer._dropout_masks = lambda *shape: masks
+    np.testing.assert_allclose(layer.forward(stored["x"], training=True), stored["y"], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(layer.forward(stored["x"]), stored["y"], atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", sorted(CLASSES))
+def test_a_stateful_layer_equals_keras_over_consecutive_calls(kind):
+    stored, weights = keras_case(kind)
+    layer = CLASSES[kind](4, stateful=True, return_sequences=True, **RESET_BEFORE.get(kind, {}))
+    layer.build_for((None,) + stored["x"].shape[1:])
+    layer.set_weights(weights)
+    for call, chunk in enumerate((stored["x"][:, :3], stored["x"][:, 3:])):
+        np.testing.assert_allclose(layer(chunk), stored[f"stateful_y_{call}"], rtol=1e-5, atol=1e-5)
+    for i, state in enumerate(layer.states):
+        np.testing.assert_allclose(state.numpy(), stored[f"stateful_state_{i}"], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", sorted(CLASSES))
