@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras_fixtures import FIXTURES
+from wrapped_layers import Around, with_random_weights
 
 import tinykeras as keras
 from tinykeras import layers, losses, ops
@@ -27,39 +28,21 @@ def make(kind, units, **kwargs):
     return CLASSES[kind](units, dtype="float64", **RESET_BEFORE.get(kind, {}), **kwargs)
 
 
-class WithMask(Layer):
+class WithMask(Around):
     """Runs ``inner`` with a fixed mask, so that the gradient checker sees one input."""
 
     def __init__(self, inner, mask, **kwargs):
-        super().__init__(**kwargs)
-        self.inner, self.mask = inner, mask
-
-    def build(self, input_shape):
-        self.inner.build_for(input_shape)
-
-    @property
-    def trainable_weights(self):
-        return self.inner.trainable_weights
+        super().__init__(inner, **kwargs)
+        self.mask = mask
 
     def forward(self, x, training=False):
         return self.inner.forward(x, training, mask=self.mask)
-
-    def backward(self, dy):
-        dx = self.inner.backward(dy)
-        self.grads = self.inner.grads
-        return dx
 
 
 def padded(lengths, steps, left):
     """(batch, steps) masks of sequences of ``lengths``, padded on the left or the right."""
     kept = np.arange(steps)[None, :] < np.asarray(lengths)[:, None]
     return kept[:, ::-1].copy() if left else kept
-
-
-def random_weights(layer, rng, input_shape):
-    layer.build_for(input_shape)
-    layer.set_weights([rng.standard_normal(w.shape) * 0.6 for w in layer.get_weights()])
-    return layer
 
 
 # ---- the recurrent layers through masked steps ---------------------------------------------------
@@ -87,7 +70,7 @@ def test_gradients_through_masked_steps_match_finite_differences(
     rng = np.random.default_rng(seed)
     layer = make(kind, units, return_sequences=return_sequences, go_backwards=go_backwards,
                  zero_output_for_mask=zero_output, unroll=unroll)
-    random_weights(layer, rng, (None, steps, features))
+    with_random_weights(layer, rng, (None, steps, features))
     mask = mask_of(pattern, batch, steps, rng)
 
     errors = check_gradients(WithMask(layer, mask, dtype="float64"), rng.standard_normal((batch, steps, features)))
@@ -101,7 +84,7 @@ def test_gradients_of_initial_states_and_returned_states_through_masked_steps(ki
     rng = np.random.default_rng(seed)
     layer = make(kind, 2, return_sequences=True, return_state=True, unroll=unroll)
     count = len(layer.state_names)
-    random_weights(layer, rng, [(None, 4, 3)] + [(None, 2)] * count)
+    with_random_weights(layer, rng, [(None, 4, 3)] + [(None, 2)] * count)
     mask = mask_of(pattern, 3, 4, rng)
 
     class Joined(WithMask):  # the sequences and the final states as one output
@@ -126,7 +109,7 @@ def test_a_masked_step_holds_the_states_and_repeats_or_zeroes_the_output(kind):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((3, 5, 2))
     mask = np.array([[1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [0, 0, 0, 0, 0]], bool)
-    layer = random_weights(make(kind, 3, return_sequences=True, return_state=True), rng, (None, 5, 2))
+    layer = with_random_weights(make(kind, 3, return_sequences=True, return_state=True), rng, (None, 5, 2))
     sequences, *states = layer(x, mask=mask)
     alone_right, *states_right = layer(x[:1, :3])
     alone_left = layer(x[1:2, 2:])[0]
@@ -150,7 +133,7 @@ def test_unrolled_masked_outputs_are_the_previous_output_zeros_at_first_as_keras
     x, h0 = rng.standard_normal((1, 4, 2)), rng.standard_normal((1, 3))
     mask = np.array([[0, 1, 0, 1]], bool)
     for unroll, first in ((False, h0[0]), (True, np.zeros(3))):
-        layer = random_weights(make("SimpleRNN", 3, return_sequences=True, unroll=unroll,
+        layer = with_random_weights(make("SimpleRNN", 3, return_sequences=True, unroll=unroll,
                                     zero_output_for_mask=True), np.random.default_rng(1), [(None, 4, 2), (None, 3)])
         out = layer(x, initial_state=[h0], mask=mask)
         if unroll:  # Keras' unrolled loop ignores zero_output_for_mask
@@ -163,7 +146,7 @@ def test_unrolled_masked_outputs_are_the_previous_output_zeros_at_first_as_keras
 def test_go_backwards_reads_the_mask_in_the_order_of_processing():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((1, 4, 2))
-    layer = random_weights(make("LSTM", 3, go_backwards=True), rng, (None, 4, 2))
+    layer = with_random_weights(make("LSTM", 3, go_backwards=True), rng, (None, 4, 2))
     mask = np.array([[1, 1, 0, 0]], bool)
     np.testing.assert_allclose(layer(x, mask=mask), layer(x[:, :2]), atol=1e-12)
 

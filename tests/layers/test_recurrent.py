@@ -15,11 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras_fixtures import ATOL, FIXTURES, keras_written_config, weight_group_paths, without_bookkeeping
 from model_gradients import assert_weight_gradients_match
+from wrapped_layers import Around, with_random_weights
 
 import tinykeras as keras
 from tinykeras.functional_config import keras_variables
 from tinykeras.kernels import recurrent as cells
-from tinykeras.layers import GRU, LSTM, Layer, SimpleRNN
+from tinykeras.layers import GRU, LSTM, SimpleRNN
 from tinykeras.models import load_model
 from tinykeras.utils import check_gradients
 
@@ -35,14 +36,6 @@ shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), st.i
 
 def make(kind, units, **kwargs):
     return CLASSES[kind](units, dtype="float64", **RESET_BEFORE.get(kind, {}), **kwargs)
-
-
-def with_random_weights(layer, rng, input_shape):
-    """The layer built for ``input_shape`` with weights of a scale that keeps the gates away
-    from saturation."""
-    layer.build_for(input_shape)
-    layer.set_weights([rng.standard_normal(w.shape) * 0.6 for w in layer.get_weights()])
-    return layer
 
 
 # ---- backpropagation through time ----------------------------------------------------------------
@@ -77,22 +70,14 @@ def test_gradients_of_initial_states(kind, shape, return_sequences, go_backwards
     assert {f"input_{i}" for i in range(1 + len(states))} <= set(errors)
 
 
-class Joined(Layer):
+class Joined(Around):
     """A recurrent layer returning its states, its outputs joined on the last axis, so that the
     checker sees one output (the final states' gradients then arrive beside the output's); called
     with ``mask`` if one is given."""
 
     def __init__(self, inner, mask=None, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
+        super().__init__(inner, **kwargs)
         self.sequence_mask = mask
-
-    def build(self, input_shape):
-        self.inner.build_for(input_shape)
-
-    @property
-    def trainable_weights(self):
-        return self.inner.trainable_weights
 
     def forward(self, x, training=False):
         outputs = self.inner.forward(x, training, mask=self.sequence_mask)
@@ -361,30 +346,18 @@ def test_a_stateful_layer_continues_each_sequence_from_the_call_before(kind):
         stateful(x[:2, :4])
 
 
-class FromStates(Layer):
+class FromStates(Around):
     """A stateful layer whose carried states are set to ``states`` before every forward pass,
     so that the checker's repeated passes all start from them."""
 
     def __init__(self, inner, states, **kwargs):
-        super().__init__(**kwargs)
-        self.inner, self.start = inner, states
-
-    def build(self, input_shape):
-        self.inner.build_for(input_shape)
-
-    @property
-    def trainable_weights(self):
-        return self.inner.trainable_weights
+        super().__init__(inner, **kwargs)
+        self.start = states
 
     def forward(self, x, training=False):
         for state, value in zip(self.inner.states, self.start, strict=True):
             state.assign(value)
         return self.inner.forward(x, training)
-
-    def backward(self, dy):
-        dx = self.inner.backward(dy)
-        self.grads = self.inner.grads
-        return dx
 
 
 @pytest.mark.parametrize("kind", sorted(CLASSES))
@@ -413,7 +386,6 @@ def test_the_keras_2_stateful_tutorial_loop_fits_and_predicts_batch_by_batch():
     shuffling and reset_states() between epochs, predict with the same batch size (Keras 2's
     time-series tutorial). fit carries the states from batch to batch: with a learning rate of
     0, the states after an epoch are the layer's after the same batches in turn."""
-    rng = np.random.default_rng(1)
     series = np.sin(np.arange(40) / 3)[:, None]
     x = np.stack([series[i:i + 3] for i in range(36)])  # (36, 3, 1)
     y = series[3:39, 0]

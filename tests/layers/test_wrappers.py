@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from keras_fixtures import ATOL, FIXTURES, keras_written_config, weight_group_paths, without_bookkeeping
 from test_masking import WithMask
+from wrapped_layers import Around, with_random_weights
 
 import tinykeras as keras
 from tinykeras.functional_config import keras_variables
@@ -26,7 +27,6 @@ from tinykeras.layers import (
     Dense,
     Dropout,
     Flatten,
-    Layer,
     SimpleRNN,
     TimeDistributed,
 )
@@ -42,28 +42,9 @@ kinds = st.sampled_from(sorted(RECURRENT))
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3))
 
 
-def with_random_weights(layer, rng, input_shape):
-    """The layer built for ``input_shape`` with weights of a scale that keeps the gates away
-    from saturation."""
-    layer.build_for(input_shape)
-    layer.set_weights([rng.standard_normal(w.shape) * 0.6 for w in layer.get_weights()])
-    return layer
-
-
-class Flattened(Layer):
+class Flattened(Around):
     """A layer giving several outputs, seen as one: each flattened per sample and joined, so that
     the gradient checker sees one output (the gradients of all arrive together)."""
-
-    def __init__(self, inner, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-
-    def build(self, input_shape):
-        self.inner.build_for(input_shape)
-
-    @property
-    def trainable_weights(self):
-        return self.inner.trainable_weights
 
     def forward(self, x, training=False):
         outputs = self.inner.forward(x, training)
