@@ -1,4 +1,6 @@
-"""Real-time image data augmentation: Keras' ``ImageDataGenerator`` and its ``flow`` iterator.
+"""Real-time image data augmentation: Keras' ``ImageDataGenerator`` and its iterators over
+arrays (``flow``) and over a directory of image files, one subdirectory per class
+(``flow_from_directory``, files read with Pillow through ``utils.load_img``).
 
     datagen = ImageDataGenerator(width_shift_range=0.1, height_shift_range=0.1, horizontal_flip=True)
     model.fit(datagen.flow(x_train, y_train, batch_size=64), epochs=10)
@@ -13,6 +15,7 @@ Keras calls it). Random draws go through ``backend.rng()`` unless a seed is give
 """
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -20,6 +23,8 @@ import numpy as np
 from tinykeras import backend
 from tinykeras.kernels.augment import FILL_MODES, affine_transform
 from tinykeras.preprocessing import transforms
+from tinykeras.utils import image_utils
+from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img  # Keras 2's home of them
 
 _NOT_FIT = (
     "This ImageDataGenerator specifies `{}`, but it hasn't been fit on any training data. "
@@ -197,11 +202,29 @@ class ImageDataGenerator:
         """
         if save_to_dir is not None:
             raise ValueError(
-                f"flow: save_to_dir={save_to_dir!r} is not supported by tinykeras, which writes no image "
-                "files. Leave it out and save the batches' arrays yourself (np.save)."
+                f"flow: save_to_dir={save_to_dir!r} is not supported by tinykeras. Leave it out and write the "
+                "batches you want to see with keras.utils.save_img."
             )
         return NumpyArrayIterator(x, y, self, batch_size=batch_size, shuffle=shuffle, sample_weight=sample_weight,
                                   seed=seed, ignore_class_split=ignore_class_split, subset=subset)
+
+    def flow_from_directory(self, directory, target_size=(256, 256), color_mode="rgb", classes=None,
+                            class_mode="categorical", batch_size=32, shuffle=True, seed=None, save_to_dir=None,
+                            save_prefix="", save_format="png", follow_links=False, subset=None,
+                            interpolation="nearest", keep_aspect_ratio=False):
+        """Returns an iterator over augmented, standardized batches of the images in
+        ``directory``, one subdirectory per class (:class:`DirectoryIterator`, which describes
+        the arguments; Keras' order). Reading the files needs Pillow (``tinykeras[image]``).
+        save_to_dir: only None (save_prefix, save_format: unused without it)."""
+        if save_to_dir is not None:
+            raise ValueError(
+                f"flow_from_directory: save_to_dir={save_to_dir!r} is not supported by tinykeras. Leave it "
+                "out and write the batches you want to see with keras.utils.save_img."
+            )
+        return DirectoryIterator(directory, self, target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 follow_links=follow_links, subset=subset, interpolation=interpolation,
+                                 keep_aspect_ratio=keep_aspect_ratio)
 
     def _augment_batch(self, x, indices, rng):
         """Randomly transforms images of a channels-last source array.
@@ -387,59 +410,30 @@ class ImageDataGenerator:
             self.zca_whitening_matrix = ((u * scale) @ u.T).astype(self.dtype)
 
 
-class NumpyArrayIterator:
-    """Batches of augmented images (and labels) from arrays, as Keras' ``flow`` returns them.
+class Iterator:
+    """Batches of a dataset in the order of an epoch, as Keras' image iterators give them.
 
     A sequence: ``len(it)`` is the number of batches per epoch, ``it[i]`` batch i of the
     current order (``on_epoch_end()`` draws a new one when shuffling); and an endless iterator:
     ``next(it)`` goes through the batches epoch after epoch, reshuffling at each epoch start.
-    Each batch is ``(x_batch, y_batch)``, ``(x_batch, y_batch, weights)`` with sample_weight,
-    or ``x_batch`` alone when y is None.
+    A subclass sets ``n`` (the samples) and makes the batch of some of them (``_batch``).
 
     Args:
-        x: (samples, rows, cols, channels) images (channels first for 'channels_first').
-        y: labels, one per image, or None.
-        image_data_generator: the ImageDataGenerator that augments and standardizes.
-        batch_size: images per batch.
-        shuffle: draw a new order of the images every epoch.
-        sample_weight: one weight per image, or None.
+        n: the number of samples.
+        batch_size: samples per batch (the last batch of an epoch may be smaller).
+        shuffle: draw a new order of the samples every epoch.
         seed: seeds the iterator's generator (order and augmentation); None draws from
             ``backend.rng()``.
-        ignore_class_split: with subset, allow the parts to hold different sets of classes.
-        subset: None, 'validation' (the first ``int(len(x) * validation_split)`` images) or
-            'training' (the rest), as Keras splits them.
     """
 
-    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, sample_weight=None, seed=None,
-                 ignore_class_split=False, subset=None):
-        generator = image_data_generator
-        x, y = _check_data(x, y, generator)
+    def __init__(self, n, batch_size, shuffle, seed):
         if not (isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0):
             raise ValueError(f"Expected batch_size to be a positive integer. Received: batch_size={batch_size!r}")
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight)
-            if sample_weight.ndim == 0 or len(sample_weight) != len(x):
-                raise ValueError(
-                    "Expected x and sample_weight to have the same length (one weight per image). "
-                    f"Received: x.shape={x.shape}, sample_weight.shape={sample_weight.shape}"
-                )
-        if subset is not None:
-            x, y, sample_weight = _subset(x, y, sample_weight, generator._validation_split, subset, ignore_class_split)
-        self.image_data_generator = generator
-        self.subset, self.sample_weight = subset, sample_weight
-        self.x, self.y = x, y
-        self.n, self.batch_size, self.shuffle, self.seed = len(x), int(batch_size), bool(shuffle), seed
-        self._images = generator._channels_last(x)
+        self.n, self.batch_size, self.shuffle, self.seed = n, int(batch_size), bool(shuffle), seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         self.index_array = None
         self.batch_index = 0
         self.total_batches_seen = 0
-
-    def __repr__(self):
-        return (
-            f"<NumpyArrayIterator x.shape={self.x.shape}, y.shape={None if self.y is None else self.y.shape}, "
-            f"batch_size={self.batch_size}, batches={len(self)}, shuffle={self.shuffle}, seed={self.seed}>"
-        )
 
     def __len__(self):
         return math.ceil(self.n / self.batch_size)
@@ -478,13 +472,190 @@ class NumpyArrayIterator:
     def _set_index_array(self):
         self.index_array = self._generator().permutation(self.n) if self.shuffle else np.arange(self.n)
 
-    def _batch(self, indices):
+    def _augmented(self, images, indices):
+        """images[indices] (channels last) augmented and standardized by the generator, as
+        Keras does image by image: transforms, preprocessing_function, then normalization."""
         generator = self.image_data_generator
-        x = generator._augment_batch(self._images, indices, self._generator())
-        x = generator._normalize(generator._preprocess_images(x))
+        x = generator._augment_batch(images, indices, self._generator())
+        return generator._normalize(generator._preprocess_images(x))
+
+
+class NumpyArrayIterator(Iterator):
+    """Batches of augmented images (and labels) from arrays, as Keras' ``flow`` returns them
+    (see :class:`Iterator`). Each batch is ``(x_batch, y_batch)``, ``(x_batch, y_batch,
+    weights)`` with sample_weight, or ``x_batch`` alone when y is None.
+
+    Args:
+        x: (samples, rows, cols, channels) images (channels first for 'channels_first').
+        y: labels, one per image, or None.
+        image_data_generator: the ImageDataGenerator that augments and standardizes.
+        batch_size: images per batch.
+        shuffle: draw a new order of the images every epoch.
+        sample_weight: one weight per image, or None.
+        seed: seeds the iterator's generator (order and augmentation); None draws from
+            ``backend.rng()``.
+        ignore_class_split: with subset, allow the parts to hold different sets of classes.
+        subset: None, 'validation' (the first ``int(len(x) * validation_split)`` images) or
+            'training' (the rest), as Keras splits them.
+    """
+
+    def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=True, sample_weight=None, seed=None,
+                 ignore_class_split=False, subset=None):
+        generator = image_data_generator
+        x, y = _check_data(x, y, generator)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight)
+            if sample_weight.ndim == 0 or len(sample_weight) != len(x):
+                raise ValueError(
+                    "Expected x and sample_weight to have the same length (one weight per image). "
+                    f"Received: x.shape={x.shape}, sample_weight.shape={sample_weight.shape}"
+                )
+        if subset is not None:
+            x, y, sample_weight = _subset(x, y, sample_weight, generator._validation_split, subset, ignore_class_split)
+        super().__init__(len(x), batch_size, shuffle, seed)
+        self.image_data_generator = generator
+        self.subset, self.sample_weight = subset, sample_weight
+        self.x, self.y = x, y
+        self._images = generator._channels_last(x)
+
+    def __repr__(self):
+        return (
+            f"<NumpyArrayIterator x.shape={self.x.shape}, y.shape={None if self.y is None else self.y.shape}, "
+            f"batch_size={self.batch_size}, batches={len(self)}, shuffle={self.shuffle}, seed={self.seed}>"
+        )
+
+    def _batch(self, indices):
+        x = self._augmented(self._images, indices)
         if self.y is None:
             return x
         return (x, self.y[indices]) if self.sample_weight is None else (x, self.y[indices], self.sample_weight[indices])
+
+
+class DirectoryIterator(Iterator):
+    """Batches of augmented images read from a directory with one subdirectory per class, as
+    Keras' ``flow_from_directory`` returns them (see :class:`Iterator`).
+
+    The classes are the subdirectories' names in alphabetical order (or ``classes``); the
+    images, the files with an image extension in each class's directory and below, in
+    alphabetical order. Each file is read when its batch is made (``utils.load_img``: Pillow),
+    converted to the colour mode and resized to ``target_size``, then augmented and
+    standardized like ``flow``'s images.
+
+    Attributes (Keras'): ``filenames`` (relative to directory), ``filepaths``, ``classes`` (the
+    class index of each image), ``labels`` (the same), ``class_indices`` (name -> index),
+    ``num_classes``, ``samples``, ``image_shape``.
+
+    Args:
+        directory: the directory holding one subdirectory per class.
+        image_data_generator: the ImageDataGenerator that augments and standardizes.
+        target_size: (rows, cols) every image is resized to; (256, 256) by default.
+        color_mode: 'rgb', 'rgba' or 'grayscale'.
+        classes: the class subdirectories to read, in the order of their indices; None: all.
+        class_mode: the labels: 'categorical' (one-hot), 'binary' or 'sparse' (the class
+            index, as floats), 'input' (the images themselves), None (images only).
+        batch_size, shuffle, seed: as for :class:`Iterator`.
+        follow_links: follow symbolic links to directories.
+        subset: 'validation' (the first ``validation_split`` of each class's files) or
+            'training' (the rest), as Keras splits them; None: all.
+        interpolation: the resize's filter (``utils.load_img``); 'nearest' by default.
+        keep_aspect_ratio: resize the largest centred crop of the target's aspect ratio.
+    """
+
+    #: The file extensions read, as Keras'.
+    white_list_formats = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff")
+    allowed_class_modes = ("categorical", "binary", "sparse", "input", None)
+
+    def __init__(self, directory, image_data_generator, target_size=(256, 256), color_mode="rgb", classes=None,
+                 class_mode="categorical", batch_size=32, shuffle=True, seed=None, follow_links=False, subset=None,
+                 interpolation="nearest", keep_aspect_ratio=False):
+        generator = image_data_generator
+        if color_mode not in image_utils.COLOR_MODES:
+            raise ValueError(f"Invalid color mode: {color_mode!r}; expected 'rgb', 'rgba', or 'grayscale'.")
+        if class_mode not in self.allowed_class_modes:
+            raise ValueError(f"Invalid class_mode: {class_mode!r}; expected one of {self.allowed_class_modes}.")
+        if interpolation not in image_utils.INTERPOLATIONS:
+            raise ValueError(f"Expected interpolation to be one of {image_utils.INTERPOLATIONS}. "
+                             f"Received: interpolation={interpolation!r}")
+        if subset not in (None, "training", "validation"):
+            raise ValueError(f"Invalid subset name: {subset!r}; expected 'training' or 'validation'.")
+        if not os.path.isdir(directory):
+            raise ValueError(f"flow_from_directory: {directory!r} is not a directory.")
+        image_utils.pil_image("flow_from_directory")
+        self.image_data_generator = generator
+        self.directory, self.color_mode, self.class_mode = directory, color_mode, class_mode
+        self.target_size = (int(target_size[0]), int(target_size[1]))
+        self.interpolation, self.keep_aspect_ratio, self.subset = interpolation, bool(keep_aspect_ratio), subset
+        channels = {"rgb": 3, "rgba": 4, "grayscale": 1}[color_mode]
+        self.image_shape = (self.target_size + (channels,) if generator.data_format == "channels_last"
+                            else (channels,) + self.target_size)
+        if not classes:
+            classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
+        self.num_classes = len(classes)
+        self.class_indices = {name: index for index, name in enumerate(classes)}
+        split = {None: None, "validation": (0, generator._validation_split),
+                 "training": (generator._validation_split, 1)}[subset]
+        self.filenames, labels = [], []
+        for name in classes:
+            found = _image_files(os.path.join(directory, name), self.white_list_formats, follow_links, split)
+            self.filenames += [os.path.join(name, path) for path in found]
+            labels += [self.class_indices[name]] * len(found)
+        self.classes = np.array(labels, dtype=np.int32)
+        self.samples = len(self.filenames)
+        self.filepaths = [os.path.join(directory, name) for name in self.filenames]
+        print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
+        super().__init__(self.samples, batch_size, shuffle, seed)
+
+    @property
+    def labels(self):
+        """The class index of each image (``classes``)."""
+        return self.classes
+
+    @property
+    def sample_weight(self):
+        """None: a directory's images carry no weights."""
+        return None
+
+    def __repr__(self):
+        return (
+            f"<DirectoryIterator directory={self.directory!r}, samples={self.samples}, classes={self.num_classes}, "
+            f"image_shape={self.image_shape}, batch_size={self.batch_size}, shuffle={self.shuffle}, seed={self.seed}>"
+        )
+
+    def _batch(self, indices):
+        generator = self.image_data_generator
+        x = self._augmented(np.stack([self._read(i) for i in indices]), np.arange(len(indices)))
+        if self.class_mode is None:
+            return x
+        if self.class_mode == "input":
+            return x, x.copy()
+        if self.class_mode == "categorical":
+            return x, np.eye(self.num_classes, dtype=generator.dtype)[self.classes[indices]]
+        return x, self.classes[indices].astype(generator.dtype)
+
+    def _read(self, index):
+        """Image ``index`` as a channels-last array of the generator's dtype."""
+        image = image_utils.load_img(self.filepaths[index], color_mode=self.color_mode, target_size=self.target_size,
+                                     interpolation=self.interpolation, keep_aspect_ratio=self.keep_aspect_ratio)
+        try:
+            return image_utils.img_to_array(image, data_format="channels_last", dtype=self.image_data_generator.dtype)
+        finally:
+            image.close()
+
+
+def _image_files(directory, extensions, follow_links, split):
+    """The image files below ``directory`` (paths relative to it): directories in alphabetical
+    order, then the files in each; ``split`` (start, stop) keeps that fraction of them."""
+    found = []
+    for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda entry: entry[0]):
+        for name in sorted(files):
+            if name.lower().endswith(".tiff"):
+                warnings.warn('Using ".tiff" files with multiple bands will cause distortion. Please verify your output.',
+                              stacklevel=4)
+            if name.lower().endswith(extensions):
+                found.append(os.path.relpath(os.path.join(root, name), directory))
+    if split is not None:
+        found = found[int(split[0] * len(found)):int(split[1] * len(found))]
+    return found
 
 
 # ---- checks and helpers -----------------------------------------------------------------------

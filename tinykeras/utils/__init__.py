@@ -1,8 +1,10 @@
 """Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily),
-datasets of batches (``PyDataset``, ``timeseries_dataset_from_array``) and ``pad_sequences``."""
+image files (Pillow, imported lazily), datasets of batches (``PyDataset``,
+``timeseries_dataset_from_array``) and ``pad_sequences``."""
 from tinykeras.backend import set_random_seed
 from tinykeras.utils import np_utils
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
+from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 from tinykeras.utils.np_utils import to_categorical
 from tinykeras.utils.plotting import plot_history, plot_images
 from tinykeras.utils.py_dataset import PyDataset, Sequence
@@ -22,13 +24,17 @@ def register_keras_serializable(package="Custom", name=None):
 __all__ = [
     "PyDataset",
     "Sequence",
+    "array_to_img",
     "check_gradients",
+    "img_to_array",
+    "load_img",
     "np_utils",
     "numerical_gradient",
     "pad_sequences",
     "plot_history",
     "plot_images",
     "register_keras_serializable",
+    "save_img",
     "set_random_seed",
     "timeseries_dataset_from_array",
     "to_categorical",
