@@ -233,9 +233,9 @@ def test_unsupported_layers_are_named(tmp_path):
     def edit(config):
         entries = config["config"]["layers"]
         entries[1]["class_name"] = "ConvLSTM2D"
-        entries[3]["class_name"] = "Lambda"
+        entries[3]["class_name"] = "Attention"
 
-    with pytest.raises(ValueError, match=r"ConvLSTM2D, Lambda\..*Supported layers: InputLayer, Dense"):
+    with pytest.raises(ValueError, match=r"Attention, ConvLSTM2D\..*Supported layers: InputLayer, Dense"):
         load_model(edited_fixture(tmp_path, edit))
 
 

@@ -1444,24 +1444,7 @@ def _tensors(value, what):
     return tensors
 
 
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Loads a model from a '.keras' file written by ``save`` or by Keras 3 (or a '.h5' model
-    file): a Sequential, a functional model, or a subclassed model whose class the program
-    registered with ``keras.saving.register_keras_serializable`` or passes in
-    ``custom_objects``.
-
-    Args:
-        filepath: the '.keras' (or '.h5') file.
-        custom_objects: {class name: class} for subclassed models not registered.
-        compile: restore the compile settings (optimizer, loss, metrics) saved with the model.
-            Settings tinykeras does not support leave the model uncompiled, with a warning.
-        safe_mode: accepted for Keras code; tinykeras never runs code from a file (it has no
-            Lambda layer), so every load is safe.
-
-    Raises:
-        ValueError: for a malformed file, or layers tinykeras does not support (each is named).
-    """
-    return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
+load_model = saving.load_model  # keras.models.load_model is keras.saving.load_model
 
 
 def model_from_json(json_string, custom_objects=None):

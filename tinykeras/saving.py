@@ -651,7 +651,7 @@ WRAPPERS = ("Bidirectional", "TimeDistributed")
 #: The model classes a config may hold as a layer ('Model' is how Keras 2.0 to 2.3 named a
 #: functional model).
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
-SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS) + MODEL_CLASSES
+SUPPORTED_LAYERS = ("InputLayer",) + tuple(LAYER_ARGUMENTS) + ("Lambda",) + MODEL_CLASSES
 _WEIGHT_FREE = {"kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
 #: Settings Keras writes that tinykeras does not model, with the one value it supports.
 _KERAS_ONLY = {
@@ -746,6 +746,8 @@ def layer_entry(layer):
     class_name = type(layer).__name__
     if not type(layer).__module__.startswith("tinykeras."):
         return _custom_layer_entry(layer)
+    if class_name == "Lambda":
+        return _lambda_entry(layer)
     if class_name not in LAYER_ARGUMENTS:
         raise ValueError(
             f"Layer '{layer.name}' of class {class_name} cannot be saved to a '.keras' file: "
@@ -775,6 +777,27 @@ def _build_config(class_name, input_shape):
         shapes = {"sequences_shape": input_shape[0], "initial_state_shape": input_shape[1:]}
         return {"shapes_dict": jsonable(shapes)}
     return {"input_shape": jsonable(input_shape)}
+
+
+def _lambda_entry(layer):
+    """A Lambda layer as Keras writes one (its function as ``lambda_layer.serialize_function``).
+
+    Raises:
+        TypeError: when its arguments, defaults or closure hold values a config cannot.
+    """
+    config = dict(layer.get_config())
+    config["dtype"] = dtype_policy(config["dtype"])
+    unwritable = [key for key, value in config.items() if not _plain_config(value)]
+    if unwritable:
+        raise TypeError(
+            f"Layer '{layer.name}' (Lambda): its {unwritable} hold values a config cannot (only numbers, "
+            "strings, booleans, None, and lists and dicts of them), such as arrays or objects the function "
+            "refers to. Write the layer as a subclass of keras.layers.Layer with get_config() instead."
+        )
+    entry = {"module": "keras.layers", "class_name": "Lambda", "config": jsonable(config), "registered_name": None}
+    if layer.input_shape is not None:
+        entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
+    return entry
 
 
 def _custom_layer_entry(layer):
@@ -999,6 +1022,30 @@ def get_registered_object(name, custom_objects=None):
 #: The custom_objects of the CustomObjectScopes entered (innermost last).
 _SCOPES = []
 
+#: Whether rebuilding a model may run code stored in its file (a Lambda layer's Python lambda):
+#: the innermost SafeModeScope's setting; on (refused) outside any.
+_SAFE_MODES = []
+
+
+def in_safe_mode():
+    """Whether code stored in a file (a Lambda's Python lambda) is refused now."""
+    return _SAFE_MODES[-1] if _SAFE_MODES else True
+
+
+class SafeModeScope:
+    """``with SafeModeScope(False):`` - inside, a model's Python lambdas are rebuilt from their
+    bytecode (``load_model(..., safe_mode=False)`` enters one)."""
+
+    def __init__(self, safe_mode=True):
+        self.safe_mode = bool(safe_mode)
+
+    def __enter__(self):
+        _SAFE_MODES.append(self.safe_mode)
+        return self
+
+    def __exit__(self, *exc_info):
+        _SAFE_MODES.pop()
+
 
 class CustomObjectScope:
     """``with keras.saving.custom_object_scope({"MyLayer": MyLayer}):`` - inside, configs and
@@ -1158,6 +1205,10 @@ def layer_from_entry(entry, index):
             batch_input_shape=_shape(shape, f"{where} batch_shape"), name=settings.get("name"),
             dtype=dtype if dtype in _INTEGER_INPUT_DTYPES else _dtype_name(dtype, where),
         )
+    if class_name == "Lambda":
+        settings = {**settings, "dtype": _dtype_name(settings.get("dtype"), where)}
+        with config_errors(where):
+            return layers.Lambda.from_config(settings)
     custom = custom_layer_class(entry)
     if custom is not None:
         settings = dict(settings)
@@ -1538,22 +1589,32 @@ def _build_shape(value):
     return tuple(value)
 
 
-def load_model(filepath, compile=True, custom_objects=None):
-    """Loads a model from a '.keras' archive written by ``save_model`` or by Keras 3.
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Loads a model from a '.keras' archive written by ``save_model`` or by Keras 3 (Keras'
+    ``keras.saving.load_model``, arguments in Keras' order).
 
     The Sequential or functional model is rebuilt from config.json (only the layers of
-    ``SUPPORTED_LAYERS``, models among them), built, and given the weights of model.weights.h5. With ``compile=True`` the compile state
-    (optimizer, loss, metrics) is restored when tinykeras supports it; otherwise the model is
-    returned uncompiled, with a warning; a compiled model's optimizer gets its saved state
-    (iteration count, learning rate, moments), so training continues where it stopped. A name
-    ending in '.h5' or '.hdf5' is read as Keras 2's HDF5 model file. Nothing in the file is
-    executed.
+    ``SUPPORTED_LAYERS``, models among them; a subclassed model whose class the program
+    registered with ``register_keras_serializable`` or passes in ``custom_objects``), built, and
+    given the weights of model.weights.h5. With ``compile=True`` the compile state (optimizer,
+    loss, metrics) is restored when tinykeras supports it; otherwise the model is returned
+    uncompiled, with a warning; a compiled model's optimizer gets its saved state (iteration
+    count, learning rate, moments), so training continues where it stopped. A name ending in
+    '.h5' or '.hdf5' is read as Keras 2's HDF5 model file. Nothing in the file is executed,
+    unless ``safe_mode=False`` lets a Lambda layer's Python lambda be rebuilt from its bytecode
+    (only for files you trust).
 
     Raises:
         FileNotFoundError: if there is no file at ``filepath``.
         ValueError: for a file that is not a '.keras' zip, a malformed or unsupported config
             (naming the problem, or each unsupported layer class), or weights that do not fit.
     """
+    with SafeModeScope(safe_mode):
+        return _read_model(filepath, compile, custom_objects)
+
+
+def _read_model(filepath, compile, custom_objects):
+    """``load_model`` inside its safe-mode scope."""
     import h5py
 
     from tinykeras import legacy_h5

@@ -14,6 +14,7 @@ from tinykeras.layers.core import (
     Reshape,
 )
 from tinykeras.layers.embedding import Embedding
+from tinykeras.layers.lambda_layer import Lambda
 from tinykeras.layers.masking import Masking
 from tinykeras.layers.merging import (
     Add,
@@ -59,6 +60,12 @@ from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
 from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
 from tinykeras.layers.wrappers import Bidirectional, TimeDistributed
 
+# Keras' other names of the same classes (a model saved with them names the class itself).
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+Convolution1D, Convolution2DTranspose = Conv1D, Conv2DTranspose
+
 __all__ = [
     "ActivatedLayer",
     "Activation",
@@ -66,6 +73,8 @@ __all__ = [
     "Average",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AvgPool1D",
+    "AvgPool2D",
     "BatchNormalization",
     "Bidirectional",
     "CenterCrop",
@@ -73,7 +82,9 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "Convolution1D",
     "Convolution2D",
+    "Convolution2DTranspose",
     "Cropping2D",
     "Dense",
     "DepthwiseConv2D",
@@ -86,15 +97,22 @@ __all__ = [
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
     "LSTM",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "LeakyReLU",
     "Masking",
+    "MaxPool1D",
+    "MaxPool2D",
     "MaxPooling1D",
     "MaxPooling2D",
     "Maximum",
