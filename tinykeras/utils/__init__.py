@@ -1,8 +1,9 @@
 """Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily),
-image files (Pillow, imported lazily), datasets of batches (``PyDataset``,
+image files (Pillow, imported lazily), downloads (``get_file``), datasets of batches (``PyDataset``,
 ``timeseries_dataset_from_array``) and ``pad_sequences``."""
 from tinykeras.backend import set_random_seed
 from tinykeras.utils import np_utils
+from tinykeras.utils.file_utils import get_file
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 from tinykeras.utils.np_utils import to_categorical
@@ -26,6 +27,7 @@ __all__ = [
     "Sequence",
     "array_to_img",
     "check_gradients",
+    "get_file",
     "img_to_array",
     "load_img",
     "np_utils",
