@@ -254,12 +254,15 @@ class _Call:
         return ", ".join(f"{name}[{index}]" for name, index, _ in self.sources)
 
 
-def functional_from_config(config):
+def functional_from_config(config, make_layer=None):
     """Rebuilds a functional model (unweighted) from Keras' config of one.
 
     Each layer is made from its entry, then called on the tensors each of its calls reads, in
     passes over the layers until every call is made (a shared layer's later call may read
     layers listed after it).
+
+    ``make_layer(entry, index)`` makes each layer instead of ``saving.layer_from_entry``
+    (clone_model's clone_function).
 
     Raises:
         ValueError: for a malformed config, a layer class tinykeras does not support (each is
@@ -267,6 +270,8 @@ def functional_from_config(config):
             be made (reading calls that do not exist, or each other).
     """
     from tinykeras.models import Functional
+
+    make_layer = make_layer or saving.layer_from_entry
 
     config = saving.expect_dict(config, "the functional model's 'config'", ("layers", "input_layers", "output_layers"))
     entries = config["layers"]
@@ -286,7 +291,7 @@ def functional_from_config(config):
                 f"Malformed model config: layer entries name '{name}' twice; each layer of a "
                 "model has a name of its own."
             )
-        layers[name] = saving.layer_from_entry(entry, index)
+        layers[name] = make_layer(entry, index)
     for index, entry in enumerate(entries):
         calls[entry["name"]] = _read_calls(entry, index, layers)
     produced = _call_layers(layers, calls)

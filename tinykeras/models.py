@@ -1447,6 +1447,82 @@ def _tensors(value, what):
 load_model = saving.load_model  # keras.models.load_model is keras.saving.load_model
 
 
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """``keras.models.save_model``: ``model.save(filepath, overwrite)``."""
+    if zipped is False:
+        raise ValueError("save_model: zipped=False (an unzipped '.keras' folder) is not supported by tinykeras. "
+                         "Leave zipped out: the '.keras' file is a zip archive, as Keras writes by default.")
+    if kwargs:
+        raise ValueError(f"save_model: unexpected keyword argument(s) {sorted(kwargs)}.")
+    model.save(filepath, overwrite=overwrite)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False):
+    """A new model of ``model``'s architecture made of new layers, as Keras' ``clone_model``:
+    the weights are initialized anew (not copied: ``set_weights(model.get_weights())`` copies
+    them), the layers keep their names, and a compiled model's clone is compiled with the same
+    settings (a new optimizer).
+
+    Args:
+        model: a Sequential, functional or registered subclassed model.
+        clone_function: ``layer -> new layer``, called for each layer (not the inputs) of a
+            Sequential or functional model; by default ``layer.__class__.from_config(
+            layer.get_config())``. It may return the layer itself, which the clone then shares.
+        recursive: clone the models inside the model layer by layer too (with clone_function),
+            rather than passing them to clone_function whole.
+        input_tensors, call_function: Keras' ways to rewire the graph while cloning; not
+            supported by tinykeras (a named error).
+    """
+    if input_tensors is not None or call_function is not None:
+        raise ValueError(
+            "clone_model: input_tensors and call_function are not supported by tinykeras. Clone the model, "
+            "then call the clone on new inputs in a functional model: keras.Model(x, clone(x))."
+        )
+    if clone_function is not None and not callable(clone_function):
+        raise ValueError(f"Expected `clone_function` argument to be a callable. Received: clone_function={clone_function!r}")
+    if not isinstance(model, (Sequential, Functional)):
+        if clone_function is not None:
+            raise ValueError("Arguments `clone_function` and `input_tensors` are only supported for Sequential "
+                             f"models or Functional models. Received model of type '{type(model).__name__}'.")
+        serialized = saving.serialize_model(model)
+        return saving.deserialize_model(serialized, compile=model.compiled,
+                                        custom_objects={type(model).__name__: type(model)})
+    serialized = saving.serialize_model(model)
+    if clone_function is None and not recursive:
+        return saving.deserialize_model(serialized, compile=model.compiled)
+    clone = clone_function or (lambda layer: type(layer).from_config(layer.get_config()))
+
+    def cloned(layer):
+        if recursive and isinstance(layer, (Sequential, Functional)):
+            return clone_model(layer, clone_function=clone_function, recursive=True)
+        return clone(layer)
+
+    if isinstance(model, Sequential):
+        start = model._input_layer
+        if start is not None:
+            first = [functional.Input(batch_shape=start.batch_input_shape, dtype=start.dtype, name=start.name)]
+        else:
+            first = [functional.Input(batch_shape=model._input_shape)] if model.built else []
+        new = Sequential(first + [cloned(layer) for layer in model.layers], name=model.name, trainable=model.trainable)
+    else:
+        from tinykeras.functional_config import functional_from_config
+
+        by_name = {layer.name: layer for layer in model.layers}
+
+        def make_layer(entry, index):
+            original = by_name.get(entry["name"])
+            if entry["class_name"] == "InputLayer" or original is None:
+                return saving.layer_from_entry(entry, index)
+            return cloned(original)
+
+        new = functional_from_config(serialized["config"], make_layer=make_layer)
+    if model.compiled:
+        arguments = saving._compile_arguments(model.get_compile_config())
+        if arguments is not None:
+            new.compile(**arguments)
+    return new
+
+
 def model_from_json(json_string, custom_objects=None):
     """Rebuilds a model, without its weights, from ``to_json()``'s string (or Keras 3's);
     ``custom_objects`` names the classes of the user's layers it holds."""

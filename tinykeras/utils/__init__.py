@@ -1,12 +1,12 @@
 """Utilities: one-hot encoding, seeding, gradient checking, plots (matplotlib, imported lazily),
 image files (Pillow, imported lazily), downloads (``get_file``), datasets of batches (``PyDataset``,
 ``timeseries_dataset_from_array``) and ``pad_sequences``."""
-from tinykeras.backend import set_random_seed
+from tinykeras.backend import clear_session, set_random_seed
 from tinykeras.utils import np_utils
 from tinykeras.utils.file_utils import get_file
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
-from tinykeras.utils.np_utils import to_categorical
+from tinykeras.utils.np_utils import normalize, to_categorical
 from tinykeras.utils.plotting import plot_history, plot_images
 from tinykeras.utils.py_dataset import PyDataset, Sequence
 from tinykeras.utils.sequence_utils import pad_sequences
@@ -27,9 +27,11 @@ __all__ = [
     "Sequence",
     "array_to_img",
     "check_gradients",
+    "clear_session",
     "get_file",
     "img_to_array",
     "load_img",
+    "normalize",
     "np_utils",
     "numerical_gradient",
     "pad_sequences",

@@ -30,3 +30,13 @@ def to_categorical(y, num_classes=None):
     categorical = np.zeros(y.shape + (num_classes,), dtype=np.float32)
     np.put_along_axis(categorical, y[..., None], 1, axis=-1)
     return categorical
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its ``order``-norm along ``axis`` (Keras' ``utils.normalize``); a zero norm
+    leaves its values as they are. A NumPy array in, a NumPy array out."""
+    x = np.asarray(x)
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, -1 if axis is None else axis)
+
