@@ -11,6 +11,9 @@ activation (softmax for the categorical ones, sigmoid for the binary one) are ta
 logits instead (``value_and_grad_logits``): no clipping, and the gradient with respect to the
 logits is the familiar ``(p - y) / batch``.
 """
+import functools
+import warnings
+
 import numpy as np
 
 from tinykeras import activations, backend
@@ -700,6 +703,119 @@ class CosineSimilarity(SampleLoss):
         return {**super().get_config(), "axis": self.axis}
 
 
+class FocalLoss(LossFunctionWrapper):
+    """What the two focal losses share: a function of ``focal_settings`` written with keras.ops
+    (so their gradients come from the ops'), and Keras' config of those settings."""
+
+    focal_settings = ()
+
+    def __init__(self, fn, name, reduction, **settings):
+        super().__init__(functools.partial(fn, **settings), name=name, reduction=reduction)
+        for key, value in settings.items():
+            setattr(self, key, value)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction, **{k: getattr(self, k) for k in self.focal_settings}}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in self.focal_settings)})"
+
+
+class BinaryFocalCrossentropy(FocalLoss):
+    """Binary cross-entropy scaled by ``(1 - p_t)^gamma`` (Lin et al., 2017), ``p_t`` the
+    probability given to the true label: easy examples weigh less. See
+    :func:`binary_focal_crossentropy` for the arguments (Keras' defaults and order)."""
+
+    focal_settings = ("apply_class_balancing", "alpha", "gamma", "from_logits", "label_smoothing", "axis")
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy"):
+        super().__init__(binary_focal_crossentropy, name, reduction, apply_class_balancing=apply_class_balancing,
+                         alpha=alpha, gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class CategoricalFocalCrossentropy(FocalLoss):
+    """Categorical cross-entropy of each class scaled by ``alpha (1 - p)^gamma``. See
+    :func:`categorical_focal_crossentropy` for the arguments (Keras' defaults and order)."""
+
+    focal_settings = ("alpha", "gamma", "from_logits", "label_smoothing", "axis")
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy"):
+        super().__init__(categorical_focal_crossentropy, name, reduction, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                              label_smoothing=0.0, axis=-1):
+    """Binary focal cross-entropy of each sample, as Keras computes it, on keras.ops (so that it
+    also serves as a loss with its gradient from the ops'):
+
+        p = sigmoid(y_pred) with from_logits, else y_pred, clipped to [epsilon, 1 - epsilon]
+        bce = -(y log p + (1 - y) log(1 - p))        p_t = y p + (1 - y)(1 - p)
+        loss = mean over ``axis`` of (1 - p_t)^gamma bce, times ``alpha y + (1 - alpha)(1 - y)``
+        with apply_class_balancing
+
+    Args:
+        y_true: targets in [0, 1]. y_pred: probabilities, or logits with from_logits.
+        apply_class_balancing: weigh the positive class by alpha, the negative by 1 - alpha.
+        alpha: the class weight (0.25). gamma: the focusing exponent (2.0; 0 gives binary
+            cross-entropy).
+        label_smoothing: targets become ``y (1 - label_smoothing) + 0.5 label_smoothing``.
+        axis: the axis averaged over.
+    """
+    from tinykeras import ops
+
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = ops.sigmoid(y_pred)
+    eps = backend.epsilon()
+    clipped = ops.clip(y_pred, eps, 1.0 - eps)
+    bce = -(y_true * ops.log(clipped) + (1.0 - y_true) * ops.log(1.0 - clipped))
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = ops.power(1.0 - p_t, gamma) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return ops.mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """Categorical focal cross-entropy of each sample, as Keras computes it, on keras.ops:
+
+        p = softmax(y_pred) with from_logits, else y_pred; q = p / sum(p), clipped to
+        [epsilon, 1 - epsilon]; loss = sum over ``axis`` of -alpha (1 - q)^gamma y log q
+
+    Args:
+        y_true: one-hot (or soft) targets. y_pred: probabilities, or logits with from_logits.
+        alpha: the weight (0.25). gamma: the focusing exponent (2.0).
+        label_smoothing: targets become ``y (1 - label_smoothing) + label_smoothing / classes``.
+        axis: the class axis.
+    """
+    from tinykeras import ops
+
+    if isinstance(axis, bool) or not isinstance(axis, int):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis!r} of type {type(axis)}")
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    if y_pred.shape[axis] == 1:
+        warnings.warn(
+            "In loss categorical_focal_crossentropy, expected y_pred.shape to be (batch_size, num_classes) with "
+            f"num_classes > 1. Received: y_pred.shape={tuple(y_pred.shape)}. Consider using 'binary_crossentropy' "
+            "if you only have 2 classes.", SyntaxWarning, stacklevel=2)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[axis]
+    if from_logits:
+        y_pred = ops.softmax(y_pred, axis=axis)
+    eps = backend.epsilon()
+    output = ops.clip(y_pred / ops.sum(y_pred, axis=axis, keepdims=True), eps, 1.0 - eps)
+    focal = alpha * ops.power(1.0 - output, gamma) * (-y_true * ops.log(output))
+    return ops.sum(focal, axis=axis)
+
+
 def _snake(name):
     return backend.snake_case(name)
 
@@ -895,6 +1011,8 @@ _LOSSES = {
     "categorical_hinge": CategoricalHinge,
     "kl_divergence": KLDivergence,
     "cosine_similarity": CosineSimilarity,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
 _ALIASES = {
     "mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
@@ -918,6 +1036,8 @@ _FUNCTIONS = {
     categorical_hinge: "categorical_hinge",
     kl_divergence: "kl_divergence",
     cosine_similarity: "cosine_similarity",
+    binary_focal_crossentropy: "binary_focal_crossentropy",
+    categorical_focal_crossentropy: "categorical_focal_crossentropy",
 }
 #: Each class by its name ('MeanAbsoluteError', and Keras' 'LogCosh', 'KLDivergence').
 _CLASSES = {cls.__name__: cls for cls in set(_LOSSES.values())}

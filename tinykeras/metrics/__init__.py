@@ -62,7 +62,14 @@ from tinykeras.metrics.regression import (
     poisson,
     squared_hinge,
 )
-from tinykeras.losses import binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy
+from tinykeras.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    huber,
+    sparse_categorical_crossentropy,
+)
 from tinykeras.utils.naming import lookup
 
 mse = MSE = mean_squared_error
@@ -100,7 +107,8 @@ _FUNCTIONS = {
         top_k_categorical_accuracy, sparse_top_k_categorical_accuracy, mean_squared_error,
         mean_absolute_error, mean_absolute_percentage_error, mean_squared_logarithmic_error, log_cosh,
         cosine_similarity, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy,
-        hinge, squared_hinge, categorical_hinge, kl_divergence, poisson,
+        hinge, squared_hinge, categorical_hinge, kl_divergence, poisson, binary_focal_crossentropy,
+        categorical_focal_crossentropy, huber,
     )
 }
 _ACCURACY_NAMES = ("accuracy", "acc")
@@ -120,6 +128,8 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
+        if identifier not in _BY_NAME and identifier in _FUNCTIONS:  # a function Keras names without a class
+            return _FUNCTIONS[identifier]
         return _class_named(identifier)()
     if inspect.isclass(identifier) and issubclass(identifier, Metric):
         return identifier()
@@ -147,7 +157,7 @@ def for_compile(identifier):
             f"Could not interpret metric {identifier!r}: pass a name such as 'accuracy', a "
             "function fn(y_true, y_pred) or a keras.metrics.Metric."
         )
-    if isinstance(identifier, str):
+    if isinstance(identifier, str) and (identifier in _BY_NAME or identifier not in _FUNCTIONS):
         metric = _class_named(identifier, also=_ACCURACY_NAMES)()
         metric.name = identifier
         return metric

@@ -11,6 +11,7 @@ from tinykeras.ops import nn as _nn
 from tinykeras.ops import numpy as _np
 from tinykeras.ops import shaped as _shaped
 from tinykeras.ops.operation import Operation, unbroadcast
+from tinykeras.ops.operation import _is_variable
 from tinykeras.utils.argument_validation import is_integer as _is_integer
 
 
@@ -356,9 +357,18 @@ isinf = _comparison(np.isinf)
 # ---- creation and conversion (arrays, computed at once) ---------------------------------------
 
 
-def convert_to_tensor(x, dtype=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """``x`` as an array: Python floats take the float type, Python integers int32, booleans
-    bool, as in Keras; arrays keep theirs."""
+    bool, as in Keras; arrays keep theirs. A symbolic tensor (in a traced call or loss), or a
+    layer's variable while a call is traced, stays itself (cast to ``dtype`` if given), so that
+    its gradient still flows."""
+    from tinykeras import functional
+
+    if sparse or ragged:
+        raise ValueError("convert_to_tensor: sparse and ragged tensors are not supported by tinykeras; "
+                         "pass dense arrays.")
+    if isinstance(x, functional.KerasTensor) or (_is_variable(x) and functional.tracing()):
+        return x if dtype is None or np.dtype(dtype) == np.dtype(x.dtype) else cast(x, dtype)
     if dtype is not None or isinstance(x, np.ndarray):
         return np.asarray(x, dtype=dtype)
     array = np.asarray(x)

@@ -90,7 +90,8 @@ class Divide(Binary):
 
 
 class Power(Binary):
-    """x1 ** x2: d/dx1 = x2 * x1**(x2 - 1), d/dx2 = x1**x2 * log(x1) (0 where x1 is 0)."""
+    """x1 ** x2: d/dx1 = x2 * x1**(x2 - 1) (0 where x2 is 0, x1**0 being constant; infinite
+    where x1 is 0 and x2 < 1), d/dx2 = x1**x2 * log(x1) (0 where x1 is 0)."""
 
     def apply(self, x1, x2):
         self.y = np.power(x1, x2)
@@ -100,7 +101,8 @@ class Power(Binary):
         x1 = np.asarray(self.x1)
         with np.errstate(divide="ignore", invalid="ignore"):
             log = np.where(x1 > 0, np.log(np.where(x1 > 0, x1, 1)), 0)
-        return dy * self.x2 * np.power(x1, np.subtract(self.x2, 1)), dy * self.y * log
+            slope = np.where(np.equal(self.x2, 0), 0, self.x2 * np.power(x1, np.subtract(self.x2, 1)))
+            return dy * slope, dy * self.y * log
 
 
 class Maximum(Binary):
