@@ -664,3 +664,34 @@ def test_stop_gradient_keeps_the_layers_before_it_unchanged():
     for a, b in zip(before[0], first.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(before[1][0], second.get_weights()[0])
+
+
+def test_convert_to_tensor_keeps_symbolic_tensors_and_variables_in_a_traced_call():
+    """As Keras' own code calls it on its inputs and weights: the gradient still reaches them."""
+    import tinykeras as keras
+    from tinykeras.utils import check_gradients
+
+    class Scaled(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            x = ops.convert_to_tensor(x)
+            return ops.convert_to_tensor(x, dtype="float64") * ops.convert_to_tensor(self.w) ** 2
+
+    layer = Scaled(dtype="float64")
+    x = np.random.default_rng(0).standard_normal((3, 2))
+    assert set(check_gradients(layer, x)) == {"input", "variable"}
+    symbolic = keras.Input((2,))
+    assert ops.convert_to_tensor(symbolic) is symbolic
+    with pytest.raises(ValueError, match="sparse and ragged tensors are not supported"):
+        ops.convert_to_tensor(x, sparse=True)
+
+
+def test_power_slope_at_an_exponent_of_zero_is_zero():
+    import tinykeras as keras
+
+    x = keras.Input((2,))
+    model = keras.Model(x, ops.sum(ops.power(x, 0.0), axis=-1, keepdims=True))
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(np.zeros((2, 2)), np.zeros((2, 1)), verbose=0)  # no warning, no NaN
