@@ -615,6 +615,13 @@ LAYER_ARGUMENTS = {
     "LayerNormalization": ("axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer"),
     "SpatialDropout2D": ("rate", "seed", "data_format"),
     "GaussianNoise": ("stddev", "seed"),
+    "SpatialDropout1D": ("rate", "seed"),
+    "GaussianDropout": ("rate", "seed"),
+    "ActivityRegularization": ("l1", "l2"),
+    "Identity": (),
+    "ZeroPadding1D": ("padding", "data_format"),
+    "Cropping1D": ("cropping",),
+    "UpSampling1D": ("size",),
     "Conv2DTranspose": (
         "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
         "activation", "use_bias", "kernel_initializer", "bias_initializer",
@@ -682,7 +689,7 @@ _ACTIVITY_ALWAYS_WRITTEN = {"Conv2D", "Conv1D", "Embedding", "SimpleRNN", "LSTM"
                             "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"}
 #: Layers whose Keras config holds no 'trainable' (their constructor takes none) and the dtype's
 #: name rather than a policy.
-_NO_TRAINABLE_IN_CONFIG = {"SpatialDropout2D"}
+_NO_TRAINABLE_IN_CONFIG = {"SpatialDropout2D", "SpatialDropout1D"}
 #: Keras 2 names of settings renamed in Keras 3, read under the new name.
 _KERAS_2_SETTINGS = {"LeakyReLU": {"alpha": "negative_slope"}}
 #: Settings read but not used (they only matter when another setting is on).
@@ -692,6 +699,7 @@ KERAS_LAYERS_WITH_BUILD = {
     "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
+    "ZeroPadding1D", "Cropping1D", "UpSampling1D",
     "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
     "Bidirectional", "TimeDistributed",

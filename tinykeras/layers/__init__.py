@@ -2,13 +2,14 @@
 from tinykeras.layers.base import ActivatedLayer, Layer, Variable
 from tinykeras.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from tinykeras.layers.conv2d_transpose import Conv2DTranspose
-from tinykeras.layers.convolutional import Conv1D, Conv2D, Convolution2D, ZeroPadding2D
+from tinykeras.layers.convolutional import Conv1D, Conv2D, Convolution2D, ZeroPadding1D, ZeroPadding2D
 from tinykeras.layers.depthwise_conv2d import DepthwiseConv2D, SeparableConv2D
 from tinykeras.layers.core import (
     Activation,
     Dense,
     Dropout,
     Flatten,
+    Identity,
     Input,
     InputLayer,
     Reshape,
@@ -56,19 +57,26 @@ from tinykeras.layers.pooling import (
     MaxPooling2D,
 )
 from tinykeras.layers.recurrent import GRU, LSTM, SimpleRNN
-from tinykeras.layers.regularization import GaussianNoise, SpatialDropout2D
-from tinykeras.layers.reshaping import Cropping2D, Permute, RepeatVector, UpSampling2D
+from tinykeras.layers.regularization import (
+    ActivityRegularization,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+)
+from tinykeras.layers.reshaping import Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D
 from tinykeras.layers.wrappers import Bidirectional, TimeDistributed
 
 # Keras' other names of the same classes (a model saved with them names the class itself).
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
-Convolution1D, Convolution2DTranspose = Conv1D, Conv2DTranspose
+Convolution1D, Convolution2DTranspose, SeparableConvolution2D = Conv1D, Conv2DTranspose, SeparableConv2D
 
 __all__ = [
     "ActivatedLayer",
     "Activation",
+    "ActivityRegularization",
     "Add",
     "Average",
     "AveragePooling1D",
@@ -85,6 +93,7 @@ __all__ = [
     "Convolution1D",
     "Convolution2D",
     "Convolution2DTranspose",
+    "Cropping1D",
     "Cropping2D",
     "Dense",
     "DepthwiseConv2D",
@@ -94,6 +103,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRU",
+    "GaussianDropout",
     "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
@@ -103,6 +113,7 @@ __all__ = [
     "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "Identity",
     "Input",
     "InputLayer",
     "LSTM",
@@ -131,13 +142,17 @@ __all__ = [
     "Reshape",
     "Resizing",
     "SeparableConv2D",
+    "SeparableConvolution2D",
     "SimpleRNN",
     "Softmax",
+    "SpatialDropout1D",
     "SpatialDropout2D",
     "Subtract",
     "TimeDistributed",
+    "UpSampling1D",
     "UpSampling2D",
     "Variable",
+    "ZeroPadding1D",
     "ZeroPadding2D",
     "add",
     "average",

@@ -29,6 +29,7 @@ from tinykeras.layers.arguments import (
 )
 from tinykeras.layers.base import WEIGHT_OPTIONS, ActivatedLayer, Layer, set_weight_options, weight_options_config
 from tinykeras.layers.legacy import pop_legacy_arguments, warn_legacy_call
+from tinykeras.layers.reshaping import crop, pad
 from tinykeras.utils.argument_validation import check_int, is_integer
 
 
@@ -369,16 +370,44 @@ class ZeroPadding2D(Layer):
         return (2, 3) if self.data_format == "channels_first" else (1, 2)
 
     def forward(self, x, training=False):
-        widths = [(0, 0)] * 4
-        for axis, pair in zip(self._spatial_axes(), self.padding):
-            widths[axis] = pair
-        return np.pad(x, widths)
+        return pad(x, self._spatial_axes(), self.padding)
 
     def backward(self, dy):
-        index = [slice(None)] * 4
-        for axis, (before, after) in zip(self._spatial_axes(), self.padding):
-            index[axis] = slice(before, dy.shape[axis] - after)
-        return dy[tuple(index)]
+        return crop(dy, self._spatial_axes(), self.padding)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}
+
+
+class ZeroPadding1D(Layer):
+    """Adds zero steps at the start and the end of each sequence.
+
+    Args:
+        padding: an int (both ends) or (start, end).
+        data_format: 'channels_last' (batch, steps, features) or 'channels_first' (batch,
+            features, steps).
+    """
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = standardize_tuple(padding, 2, "padding", where="ZeroPadding1D", allow_zero=True)
+        self.data_format = standardize_data_format(data_format)
+
+    def _steps_axis(self):
+        return 2 if self.data_format == "channels_first" else 1
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape, 3)
+        shape, axis = list(input_shape), self._steps_axis()
+        if shape[axis] is not None:
+            shape[axis] += sum(self.padding)
+        return tuple(shape)
+
+    def forward(self, x, training=False):
+        return pad(x, (self._steps_axis(),), (self.padding,))
+
+    def backward(self, dy):
+        return crop(dy, (self._steps_axis(),), (self.padding,))
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "data_format": self.data_format}

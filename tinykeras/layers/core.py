@@ -160,6 +160,18 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
 
+class Identity(Layer):
+    """Passes its input (and its mask) through unchanged."""
+
+    supports_masking = True
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+
 class Flatten(Layer):
     """Flattens each sample to one axis: (N, d1, d2, ...) -> (N, d1*d2*...).
 

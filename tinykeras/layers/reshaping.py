@@ -1,7 +1,9 @@
-"""Layers that move values without arithmetic: Permute, RepeatVector, Cropping2D, UpSampling2D.
+"""Layers that move values without arithmetic: Permute, RepeatVector, Cropping1D/2D,
+UpSampling1D/2D (ZeroPadding1D/2D are beside the convolutions).
 
 Each backward is the adjoint of its forward: the inverse permutation, a sum over the copies,
-zeros around the cropped window, a sum over each upsampled block.
+zeros around the cropped window (``pad``, the adjoint of ``crop``), a sum over each upsampled
+block.
 """
 import numpy as np
 
@@ -15,6 +17,23 @@ from tinykeras.layers.arguments import (
 )
 from tinykeras.layers.base import Layer
 from tinykeras.utils.argument_validation import check_int, is_integer
+
+
+def crop(x, axes, margins):
+    """x without ``margins[i] = (before, after)`` entries at the ends of each axis ``axes[i]``."""
+    index = [slice(None)] * x.ndim
+    for axis, (before, after) in zip(axes, margins):
+        index[axis] = slice(before, x.shape[axis] - after)
+    return x[tuple(index)]
+
+
+def pad(x, axes, margins):
+    """x with ``margins[i] = (before, after)`` zeros added at the ends of each axis ``axes[i]``
+    (the adjoint of ``crop``)."""
+    widths = [(0, 0)] * x.ndim
+    for axis, pair in zip(axes, margins):
+        widths[axis] = tuple(pair)
+    return np.pad(x, widths)
 
 
 def _spatial_axes(data_format):
@@ -121,22 +140,77 @@ class Cropping2D(Layer):
         return image_shape(input_shape[0], kept, channels, self.data_format)
 
     def forward(self, x, training=False):
-        index = [slice(None)] * 4
-        for axis, (before, after) in zip(_spatial_axes(self.data_format), self.cropping):
-            index[axis] = slice(before, x.shape[axis] - after)
-        return x[tuple(index)]
+        return crop(x, _spatial_axes(self.data_format), self.cropping)
 
     def backward(self, dy):
-        widths = [(0, 0)] * 4
-        for axis, pair in zip(_spatial_axes(self.data_format), self.cropping):
-            widths[axis] = pair
-        return np.pad(dy, widths)
+        return pad(dy, _spatial_axes(self.data_format), self.cropping)
 
     def get_config(self):
         return {**super().get_config(), "cropping": self.cropping, "data_format": self.data_format}
 
 
+class Cropping1D(Layer):
+    """Removes steps at the start and the end of each sequence (batch, steps, features).
+
+    Args:
+        cropping: an int (both ends) or (start, end).
+    """
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = standardize_tuple(cropping, 2, "cropping", where="Cropping1D", allow_zero=True)
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape, 3)
+        steps = input_shape[1]
+        if steps is not None and sum(self.cropping) >= steps:
+            raise ValueError(
+                "`cropping` parameter of `Cropping1D` layer must be smaller than the input length. "
+                f"Received: input_shape={tuple(input_shape)}, cropping={self.cropping}"
+            )
+        return (input_shape[0], None if steps is None else steps - sum(self.cropping), input_shape[2])
+
+    def forward(self, x, training=False):
+        return crop(x, (1,), (self.cropping,))
+
+    def backward(self, dy):
+        return pad(dy, (1,), (self.cropping,))
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": self.cropping}
+
+
 _INTERPOLATIONS = ("bicubic", "bilinear", "lanczos3", "lanczos5", "nearest")
+
+
+class UpSampling1D(Layer):
+    """Repeats each step ``size`` times along the steps axis of (batch, steps, features).
+
+    Args:
+        size: the upsampling factor, a positive int.
+    """
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if not is_integer(size):
+            raise TypeError(f"Expected an integer value for `size`, got {type(size)}.")
+        if size <= 0:
+            raise ValueError(f"Argument `size` should be a positive integer. Received: size={size}")
+        self.size = int(size)
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape, 3)
+        return (input_shape[0], None if input_shape[1] is None else input_shape[1] * self.size, input_shape[2])
+
+    def forward(self, x, training=False):
+        return x.repeat(self.size, axis=1)
+
+    def backward(self, dy):
+        # Each step was copied size times: its gradient is the sum over its copies.
+        return dy.reshape(dy.shape[0], dy.shape[1] // self.size, self.size, dy.shape[2]).sum(axis=2)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
 
 
 class UpSampling2D(Layer):
