@@ -205,3 +205,28 @@ def test_numerical_gradient_of_a_known_function(rng):
     directions = [rng.standard_normal(x.shape) for _ in range(3)]
     slopes = numerical_gradient(lambda: float((x**2).sum()), x, directions=directions)
     np.testing.assert_allclose(slopes, [(2 * x * d).sum() for d in directions], rtol=1e-6)
+
+
+def metrics_of(line):
+    """The 'name: value' pairs at the end of a progress line."""
+    return dict(part.split(": ") for part in line.strip().split(" - ") if ": " in part)
+
+
+def test_progbar_averages_stateless_values_over_steps_as_keras():
+    import io
+
+    from tinykeras.utils import Progbar
+
+    out = io.StringIO()
+    bar = Progbar(4, verbose=2, stateful_metrics=["lr"], stream=out)
+    bar.add(2, [("loss", 1.0), ("lr", 0.1)])
+    bar.add(1, [("loss", 4.0), ("lr", 0.05)])
+    bar.update(3, [], finalize=True)  # no new values: the averages so far
+    assert metrics_of(out.getvalue()) == {"loss": "2.0000", "lr": "0.0500"}  # (1 * 2 + 4 * 1) / 3
+    out = io.StringIO()
+    bar = Progbar(2, verbose=2, stateless_metrics=["loss"], stream=out)
+    bar.update(1, [("loss", 1.0), ("acc", 0.5)])
+    bar.update(2, [("loss", 3.0), ("acc", 0.7)])  # the final update shows its own values, as Keras
+    assert metrics_of(out.getvalue()) == {"loss": "3.0000", "acc": "0.7000"}
+    with pytest.raises(ValueError, match="Only one of `stateful_metrics` or `stateless_metrics`"):
+        Progbar(2, stateful_metrics=["a"], stateless_metrics=["b"])

@@ -8,6 +8,7 @@ from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
 from tinykeras.utils.np_utils import normalize, to_categorical
 from tinykeras.utils.plotting import plot_history, plot_images
+from tinykeras.utils.progbar import Progbar
 from tinykeras.utils.py_dataset import PyDataset, Sequence
 from tinykeras.utils.sequence_utils import pad_sequences
 from tinykeras.utils.timeseries import timeseries_dataset_from_array
@@ -23,6 +24,7 @@ def register_keras_serializable(package="Custom", name=None):
 
 
 __all__ = [
+    "Progbar",
     "PyDataset",
     "Sequence",
     "array_to_img",

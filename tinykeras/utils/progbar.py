@@ -35,18 +35,29 @@ def format_value(value, signed=True):
 
 
 class Progbar:
-    """Displays progress over ``target`` steps.
+    """Displays progress over ``target`` steps (``keras.utils.Progbar``).
 
-    Args:
+    Args (Keras' order):
         target: the total number of steps, or None when unknown.
         width: the bar's width in characters.
         verbose: 1 for the bar, 2 for one line at the end, 0 for silence.
         interval: the least number of seconds between two redraws.
+        stateful_metrics: names of the values given to ``update`` as ``(name, value)`` pairs
+            that are shown as they are; the others are shown averaged over the steps so far
+            (each weighted by the steps since the update before), as Keras does.
+        stateless_metrics: instead, the names to average (the others shown as they are).
         unit_name: what a step is called ('step').
         stream: where to print (standard output by default).
     """
 
-    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step", stream=None):
+    def __init__(self, target, width=20, verbose=1, interval=0.05, stateful_metrics=None, stateless_metrics=None,
+                 unit_name="step", stream=None):
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError("Only one of `stateful_metrics` or `stateless_metrics` can be provided.")
+        self.stateful_metrics = set(stateful_metrics) if stateful_metrics is not None else (
+            None if stateless_metrics is not None else set())
+        self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
+        self._sums = {}  # name -> [weighted sum, weight] of the averaged values
         self.target = target
         self.width = width
         self.verbose = verbose
@@ -66,14 +77,18 @@ class Progbar:
 
         Args:
             current: the number of finished steps.
-            values: a dict of the running metric values to show.
+            values: the values to show: a dict, shown as it is (fit's running metrics), or
+                Keras' list of ``(name, value for the last step)`` pairs, averaged unless
+                stateful (see the class).
             finalize: whether this is the last update (default: ``current == target``).
         """
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        if values is not None and not isinstance(values, dict):
+            values = self._averaged(current, values, finalize)
         if self._first_step_end is None and current >= 1:
             self._first_step_end = (time.perf_counter(), current)
         self.seen = current
-        if finalize is None:
-            finalize = self.target is not None and current >= self.target
         if self.verbose == 0 or self._done:
             return
         now = time.perf_counter()
@@ -90,6 +105,26 @@ class Progbar:
         self._previous_width = len(line)
         self._write("\r" + line + padding + ("\n" if finalize else ""))
         self._done = finalize
+
+    def add(self, n, values=None):
+        """``update(steps so far + n, values)``."""
+        self.update(self.seen + n, values)
+
+    def _averaged(self, current, pairs, finalize):
+        """The values to show for Keras' ``(name, value)`` pairs: a stateless value's average
+        over the steps, each weighted by the steps since the update before (the last value
+        alone on the final update, as Keras shows it); a stateful one as it is."""
+        for name, value in pairs:
+            stateless = (name not in self.stateful_metrics if self.stateful_metrics is not None
+                         else name in self.stateless_metrics)
+            if not stateless or finalize:
+                self._sums[name] = [value, 1]
+            else:
+                weight = max(current - self.seen, 1)
+                total = self._sums.setdefault(name, [0.0, 0])
+                total[0] += value * weight
+                total[1] += weight
+        return {name: total / weight for name, (total, weight) in self._sums.items()}
 
     def _per_step(self, current, now):
         """Seconds per step, leaving out the first step (it carries one-off costs) when possible."""
