@@ -47,6 +47,7 @@ from tinykeras.metrics.regression import (
     MeanSquaredError,
     MeanSquaredLogarithmicError,
     Poisson,
+    R2Score,
     RootMeanSquaredError,
     SparseCategoricalCrossentropy,
     SquaredHinge,
@@ -81,7 +82,7 @@ kld = KLD = kullback_leibler_divergence = kl_divergence
 
 _CLASSES = [
     Metric, Mean, Sum, MeanMetricWrapper,
-    MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+    MeanSquaredError, RootMeanSquaredError, R2Score, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError,
     Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
     AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives,

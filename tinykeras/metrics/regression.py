@@ -1,9 +1,11 @@
 """Regression and probabilistic metrics: per-sample errors (the mean over the last axis) and
 their running means."""
+import warnings
+
 import numpy as np
 
 from tinykeras import backend, losses
-from tinykeras.metrics.metric import Mean, MeanMetricWrapper, as_array
+from tinykeras.metrics.metric import Mean, MeanMetricWrapper, Metric, as_array
 
 
 _pair = losses.regression_pair
@@ -118,6 +120,87 @@ class RootMeanSquaredError(Mean):
 
     def result(self):
         return np.sqrt(super().result())
+
+
+class R2Score(Metric):
+    """The coefficient of determination, ``1 - SS_res / SS_tot`` per output, accumulated over
+    the batches as Keras does (weighted sums of y, y^2 and the squared residuals per output).
+
+    Args:
+        class_aggregation: how the outputs' scores combine: 'uniform_average' (their mean),
+            'variance_weighted_average' (weighted by each output's total sum of squares), or
+            None (one score per output).
+        num_regressors: p > 0 gives the adjusted score ``1 - (1 - R2)(n - 1) / (n - p - 1)``,
+            n the samples with a nonzero weight (the plain score, with Keras' warning, when
+            n - 1 <= p).
+    """
+
+    _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if class_aggregation not in self._AGGREGATIONS:
+            raise ValueError(
+                f"Invalid value for argument `class_aggregation`. Expected one of {self._AGGREGATIONS}. "
+                f"Received: class_aggregation={class_aggregation}"
+            )
+        if num_regressors < 0:
+            raise ValueError(f"Invalid value for argument `num_regressors`. Expected a value >= 0. "
+                             f"Received: num_regressors={num_regressors}")
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+        self.num_samples = self.add_variable((), "zeros", name="num_samples")
+        self._sums = None  # per output: sum, squared_sum, residual, count (made at the first batch)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _pair(as_array(y_true, self.dtype), as_array(y_pred, self.dtype))
+        if y_pred.ndim != 2 or y_true.ndim != 2:
+            raise ValueError(
+                "R2Score expects 2D inputs with shape (batch_size, output_dim). Received input shapes: "
+                f"y_pred.shape={y_pred.shape} and y_true.shape={y_true.shape}."
+            )
+        if self._sums is None:
+            outputs = y_pred.shape[-1]
+            self._sums = [self.add_variable((outputs,), "zeros", name=name)
+                          for name in ("squared_sum", "sum", "residual", "count")]
+        weight = np.ones((), self.dtype) if sample_weight is None else as_array(sample_weight, self.dtype)
+        if weight.ndim == 1:
+            weight = weight[:, None]
+        weight = np.broadcast_to(weight, y_true.shape)
+        squared_sum, total, residual, count = (v.value for v in self._sums)
+        total += (y_true * weight).sum(axis=0)
+        squared_sum += (y_true * y_true * weight).sum(axis=0)
+        residual += ((y_true - y_pred) ** 2 * weight).sum(axis=0)
+        count += weight.sum(axis=0)
+        self.num_samples.value[...] += np.any(weight != 0, axis=-1).sum()
+
+    def result(self):
+        if self._sums is None:
+            return np.asarray(0.0, self.dtype)
+        squared_sum, total, residual, count = (v.value for v in self._sums)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variance = squared_sum - total * (total / count)
+            scores = 1 - residual / variance
+        scores = np.where(np.isinf(scores), 0.0, scores)
+        if self.class_aggregation == "uniform_average":
+            score = scores.mean()
+        elif self.class_aggregation == "variance_weighted_average":
+            score = (variance * scores).sum() / variance.sum()
+        else:
+            score = scores
+        n, p = float(self.num_samples.value), self.num_regressors
+        if p:
+            if p >= n - 1:
+                warnings.warn("More independent predictors than datapoints in adjusted R2 score. Falling back to "
+                              "standard R2 score." if p > n - 1 else
+                              "Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
+                              stacklevel=2)
+            else:
+                score = 1 - (1 - score) * (n - 1) / (n - p - 1)
+        return np.asarray(score, self.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
 
 
 class BinaryCrossentropy(MeanMetricWrapper):
