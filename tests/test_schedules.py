@@ -169,3 +169,28 @@ def test_a_model_file_with_a_registered_schedule_of_the_users_own_loads(tmp_path
         saving._REGISTERED.pop("Tests>Halving")
     assert isinstance(loaded.optimizer._learning_rate, HalvingSchedule)
     assert loaded.optimizer.iterations == 1 and loaded.optimizer.learning_rate == 0.4
+
+
+RESTARTS = np.load(os.path.join(FIXTURES, "keras_cosine_restarts.npz"), allow_pickle=False)
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_cosine_decay_restarts_matches_keras_over_its_periods(index):
+    """Keras' values at steps 0-300 (tests/fixtures/keras_cosine_restarts.npz): the periods
+    growing by t_mul (or not), the peaks shrinking by m_mul, the floor alpha."""
+    settings = json.loads(str(RESTARTS["cases"]))[index]
+    schedule = schedules.CosineDecayRestarts(**settings)
+    ours = [schedule(int(step)) for step in RESTARTS["steps"]]
+    np.testing.assert_allclose(ours, RESTARTS["values"][index], rtol=2e-6, atol=1e-8)
+    again = schedules.deserialize(schedules.serialize(schedule))
+    assert isinstance(again, schedules.CosineDecayRestarts) and again.get_config() == schedule.get_config()
+    assert schedules.serialize(schedule)["config"] == {"initial_learning_rate": settings["initial_learning_rate"],
+                                                       "first_decay_steps": settings["first_decay_steps"],
+                                                       "t_mul": settings.get("t_mul", 2.0),
+                                                       "m_mul": settings.get("m_mul", 1.0),
+                                                       "alpha": settings.get("alpha", 0.0), "name": "SGDRDecay"}
+
+
+def test_cosine_decay_restarts_refuses_a_period_of_no_steps():
+    with pytest.raises(ValueError, match="`first_decay_steps` must be > 0"):
+        schedules.CosineDecayRestarts(0.1, 0)

@@ -289,9 +289,67 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): the cosine decay of ``CosineDecay`` over
+    ``first_decay_steps``, then again from the top over periods ``t_mul`` times as long each
+    time, each restart's peak ``m_mul`` times the one before.
+
+    With f = step / first_decay_steps: for t_mul == 1, restart ``i = floor(f)`` and the
+    period's fraction ``f - i``; else ``i = floor(log(1 - f (1 - t_mul)) / log(t_mul))`` and
+    the fraction ``(f - (1 - t_mul^i) / (1 - t_mul)) / t_mul^i``. The rate is
+    ``initial_learning_rate * ((1 - alpha) * c + alpha)`` with ``c = 0.5 m_mul^i (1 + cos(pi
+    fraction))``, computed in ``backend.floatx()`` as Keras does.
+
+    Args:
+        initial_learning_rate: the rate at step 0.
+        first_decay_steps: the first period's steps; > 0.
+        t_mul: each period's length over the one before (> 0).
+        m_mul: each restart's peak over the one before.
+        alpha: the lowest rate as a fraction of initial_learning_rate.
+        name: the schedule's name.
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        where = "CosineDecayRestarts"
+        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", where, low=0)
+        if not is_number(first_decay_steps) or first_decay_steps <= 0:
+            raise ValueError(f"Argument `first_decay_steps` must be > 0. Received: first_decay_steps={first_decay_steps}")
+        self.first_decay_steps = _number(first_decay_steps, "first_decay_steps", where, low=0)
+        self.t_mul = _number(t_mul, "t_mul", where, low=0, low_open=True)
+        self.m_mul = _number(m_mul, "m_mul", where, low=0)
+        self.alpha = _number(alpha, "alpha", where, low=0)
+        self.name = name
+
+    def __call__(self, step):
+        step = _step(step, type(self).__name__)
+        initial, first, alpha, t_mul, m_mul, one = _floatx(
+            self.initial_learning_rate, self.first_decay_steps, self.alpha, self.t_mul, self.m_mul, 1.0)
+        fraction = _floatx(step)[0] / first
+        if t_mul == one:
+            restart = np.floor(fraction)
+            fraction = fraction - restart
+        else:
+            restart = np.floor(np.log(one - fraction * (one - t_mul)) / np.log(t_mul))
+            fraction = (fraction - (one - t_mul**restart) / (one - t_mul)) / t_mul**restart
+        pi, half = _floatx(math.pi, 0.5)
+        cosine = half * m_mul**restart * (one + np.cos(pi * fraction))
+        return float(initial * ((one - alpha) * cosine + alpha))
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 _SCHEDULES = {
     cls.__name__: cls
-    for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay)
+    for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay,
+                CosineDecayRestarts)
 }
 
 
