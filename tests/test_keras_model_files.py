@@ -257,8 +257,8 @@ def test_unsupported_setting_is_named(tmp_path):
 def test_unsupported_compile_config_loads_uncompiled_with_a_warning(tmp_path):
     def edit(config):
         config["compile_config"]["optimizer"]["config"]["learning_rate"] = {
-            "module": "keras.optimizers.schedules", "class_name": "CosineDecayRestarts",
-            "config": {"initial_learning_rate": 0.1, "first_decay_steps": 10}, "registered_name": None}
+            "module": "my_schedules", "class_name": "WarmupCosine",  # a user's class, not registered
+            "config": {"initial_learning_rate": 0.1, "first_decay_steps": 10}, "registered_name": "WarmupCosine"}
 
     with pytest.warns(UserWarning, match="learning-rate schedule.*uncompiled"):
         model = load_model(edited_fixture(tmp_path, edit))
