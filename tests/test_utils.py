@@ -230,3 +230,19 @@ def test_progbar_averages_stateless_values_over_steps_as_keras():
     assert metrics_of(out.getvalue()) == {"loss": "3.0000", "acc": "0.7000"}
     with pytest.raises(ValueError, match="Only one of `stateful_metrics` or `stateless_metrics`"):
         Progbar(2, stateful_metrics=["a"], stateless_metrics=["b"])
+
+
+def test_pack_and_unpack_x_y_sample_weight_as_keras():
+    import tinykeras as keras
+
+    x, y, w = np.ones((2, 3)), np.zeros(2), np.ones(2)
+    for packed, expected in [(keras.utils.pack_x_y_sample_weight(x), (x, None, None)),
+                             (keras.utils.pack_x_y_sample_weight(x, y), (x, y, None)),
+                             (keras.utils.pack_x_y_sample_weight(x, y, w), (x, y, w)),
+                             ([x, y], (x, y, None))]:
+        assert all(a is b for a, b in zip(keras.utils.unpack_x_y_sample_weight(packed), expected))
+    inputs = [x, x]
+    packed = keras.utils.pack_x_y_sample_weight(inputs)
+    assert isinstance(packed, tuple) and len(packed) == 1 and packed[0] is inputs
+    with pytest.raises(ValueError, match="must be \\(x, y, sample_weight\\), \\(x, y\\) or \\(x,\\)"):
+        keras.utils.unpack_x_y_sample_weight((x, y, w, w))

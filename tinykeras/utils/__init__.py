@@ -3,6 +3,7 @@ image files (Pillow, imported lazily), downloads (``get_file``), datasets of bat
 ``timeseries_dataset_from_array``) and ``pad_sequences``."""
 from tinykeras.backend import clear_session, set_random_seed
 from tinykeras.utils import np_utils
+from tinykeras.utils.data import pack_x_y_sample_weight, unpack_x_y_sample_weight
 from tinykeras.utils.file_utils import get_file
 from tinykeras.utils.gradient_check import check_gradients, numerical_gradient
 from tinykeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img
@@ -34,6 +35,7 @@ __all__ = [
     "img_to_array",
     "load_img",
     "normalize",
+    "pack_x_y_sample_weight",
     "np_utils",
     "numerical_gradient",
     "pad_sequences",
@@ -44,6 +46,7 @@ __all__ = [
     "set_random_seed",
     "timeseries_dataset_from_array",
     "to_categorical",
+    "unpack_x_y_sample_weight",
 ]
 
 

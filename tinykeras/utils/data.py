@@ -385,6 +385,21 @@ def unpack_batch(batch, method, needs_targets):
     return x, y, sample_weight
 
 
+def unpack_x_y_sample_weight(data):
+    """``keras.utils.unpack_x_y_sample_weight``: ``(x, y, sample_weight)`` of a batch given as
+    ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` (None for what it lacks), as a
+    custom ``train_step`` unpacks its data."""
+    return unpack_batch(data, "unpack_x_y_sample_weight", needs_targets=False)
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """``keras.utils.pack_x_y_sample_weight``: the batch ``unpack_x_y_sample_weight`` reads back:
+    x alone (``(x,)`` when x is a tuple or list), ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if y is None:
+        return (x,) if isinstance(x, (tuple, list)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
 def check_sample_weight(sample_weight, samples, method, output):
     """``sample_weight`` as a float array with one finite weight per sample (its first axis of
     length ``samples``), for the output named ``output``.
