@@ -89,6 +89,17 @@ def image_data_format():
     return _IMAGE_DATA_FORMAT
 
 
+def standardize_data_format(data_format):
+    """'channels_last' or 'channels_first' (any case); None means ``image_data_format()``."""
+    value = image_data_format() if data_format is None else str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "The `data_format` argument must be one of 'channels_last', 'channels_first'. "
+            f"Received: data_format={data_format!r}"
+        )
+    return value
+
+
 def set_image_data_format(data_format):
     """Sets the default image data format: 'channels_last' or 'channels_first'."""
     global _IMAGE_DATA_FORMAT

@@ -787,21 +787,28 @@ def _build_config(class_name, input_shape):
     return {"input_shape": jsonable(input_shape)}
 
 
+def _writable_config(layer, problem):
+    """The layer's ``get_config()`` with its dtype as Keras' policy; a TypeError with
+    ``problem(keys)`` when values under ``keys`` are not plain (a file cannot hold them)."""
+    config = dict(layer.get_config())
+    if isinstance(config.get("dtype"), str):
+        config["dtype"] = dtype_policy(config["dtype"])
+    unwritable = [key for key, value in config.items() if not _plain_config(value)]
+    if unwritable:
+        raise TypeError(problem(unwritable))
+    return config
+
+
 def _lambda_entry(layer):
     """A Lambda layer as Keras writes one (its function as ``lambda_layer.serialize_function``).
 
     Raises:
         TypeError: when its arguments, defaults or closure hold values a config cannot.
     """
-    config = dict(layer.get_config())
-    config["dtype"] = dtype_policy(config["dtype"])
-    unwritable = [key for key, value in config.items() if not _plain_config(value)]
-    if unwritable:
-        raise TypeError(
-            f"Layer '{layer.name}' (Lambda): its {unwritable} hold values a config cannot (only numbers, "
-            "strings, booleans, None, and lists and dicts of them), such as arrays or objects the function "
-            "refers to. Write the layer as a subclass of keras.layers.Layer with get_config() instead."
-        )
+    config = _writable_config(layer, lambda keys: (
+        f"Layer '{layer.name}' (Lambda): its {keys} hold values a config cannot (only numbers, strings, "
+        "booleans, None, and lists and dicts of them), such as arrays or objects the function refers to. "
+        "Write the layer as a subclass of keras.layers.Layer with get_config() instead."))
     entry = {"module": "keras.layers", "class_name": "Lambda", "config": jsonable(config), "registered_name": None}
     if layer.input_shape is not None:
         entry["build_config"] = {"input_shape": jsonable(layer.input_shape)}
@@ -817,16 +824,10 @@ def _custom_layer_entry(layer):
         TypeError: when its config holds values a config file cannot (naming them).
     """
     cls = type(layer)
-    config = dict(layer.get_config())
-    if isinstance(config.get("dtype"), str):
-        config["dtype"] = dtype_policy(config["dtype"])
-    unwritable = [key for key, value in config.items() if not _plain_config(value)]
-    if unwritable:
-        raise TypeError(
-            f"Layer '{layer.name}' ({cls.__name__}): get_config() returned {unwritable}, which a "
-            "config cannot hold (only numbers, strings, booleans, None, and lists and dicts of "
-            "them). Return plain values and rebuild the objects in __init__ or from_config."
-        )
+    config = _writable_config(layer, lambda keys: (
+        f"Layer '{layer.name}' ({cls.__name__}): get_config() returned {keys}, which a config cannot hold "
+        "(only numbers, strings, booleans, None, and lists and dicts of them). Return plain values and "
+        "rebuild the objects in __init__ or from_config."))
     module = None if cls.__module__ == "__main__" else cls.__module__  # as Keras writes it
     entry = {"module": module, "class_name": cls.__name__, "config": jsonable(config),
              "registered_name": get_registered_name(cls)}

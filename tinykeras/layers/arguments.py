@@ -110,15 +110,7 @@ def standardize_padding(value):
     return padding
 
 
-def standardize_data_format(value):
-    """'channels_last' or 'channels_first'; None means ``backend.image_data_format()``."""
-    data_format = backend.image_data_format() if value is None else str(value).lower()
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "The `data_format` argument must be one of 'channels_last', 'channels_first'. "
-            f"Received: data_format={value!r}"
-        )
-    return data_format
+standardize_data_format = backend.standardize_data_format
 
 
 def to_channels_last(x, data_format):

@@ -159,7 +159,7 @@ class ImageDataGenerator:
         self.horizontal_flip = bool(horizontal_flip)
         self.vertical_flip = bool(vertical_flip)
         self.rescale = None if rescale is None else _check_number(rescale, "rescale")
-        self.data_format = _check_data_format(data_format)
+        self.data_format = backend.standardize_data_format(data_format)
         self.dtype = _check_dtype(dtype)
         channels_last = self.data_format == "channels_last"
         # Axes of a batch, as in Keras; a single image's are one less.
@@ -747,16 +747,6 @@ def _check_number(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"Expected {name} to be a finite number. Received: {name}={value!r}")
     return value
-
-
-def _check_data_format(data_format):
-    data_format = backend.image_data_format() if data_format is None else data_format
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "Expected data_format to be 'channels_last' (channels after rows and columns) or "
-            f"'channels_first' (channels before them). Received: data_format={data_format!r}"
-        )
-    return data_format
 
 
 def _check_dtype(dtype):

@@ -32,16 +32,6 @@ def pil_image(function_name):
     return Image
 
 
-def _data_format(data_format):
-    data_format = backend.image_data_format() if data_format is None else data_format
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(
-            "Expected data_format to be 'channels_last' or 'channels_first'. "
-            f"Received: data_format={data_format!r}"
-        )
-    return data_format
-
-
 def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
     """Opens an image file as a PIL image, as Keras' ``load_img`` does.
 
@@ -99,7 +89,7 @@ def _centred_crop(size, target):
 def img_to_array(img, data_format=None, dtype=None):
     """A PIL image as a float array: (rows, cols, channels), or (channels, rows, cols) for
     'channels_first'; a grey image gets one channel. dtype: ``backend.floatx()`` by default."""
-    data_format = _data_format(data_format)
+    data_format = backend.standardize_data_format(data_format)
     x = np.asarray(img, dtype=dtype or backend.floatx())
     if x.ndim == 2:
         x = x[:, :, None]
@@ -112,7 +102,7 @@ def array_to_img(x, data_format=None, scale=True, dtype=None):
     """An image array ((rows, cols, channels) or channels first) as a PIL image: 1 channel
     grey (32-bit if a value exceeds 255), 3 RGB, 4 RGBA. With ``scale``, the values are first
     mapped onto 0-255 by their minimum and maximum; then cut to whole numbers (truncated)."""
-    data_format = _data_format(data_format)
+    data_format = backend.standardize_data_format(data_format)
     image_module = pil_image("array_to_img")
     x = np.array(x, dtype=dtype or backend.floatx())
     if x.ndim != 3:
