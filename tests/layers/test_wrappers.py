@@ -462,10 +462,22 @@ def test_a_mask_given_to_bidirectional_is_the_one_masking_would_carry(rng):
     assert both.compute_mask(x, np.ones((3, 5), bool)).shape == (3, 5)
 
 
-def test_a_mask_given_to_time_distributed_is_refused():
-    x, mask = np.zeros((1, 2, 3), np.float32), np.ones((1, 2), bool)
-    with pytest.raises(ValueError, match=r"Layer 'steps' \(TimeDistributed\): mask= is not supported"):
-        TimeDistributed(Dense(3), name="steps")(x, mask=mask)
+def test_a_mask_given_to_time_distributed_reaches_a_wrapped_layer_that_uses_one(rng):
+    """As Keras: each step's part of the mask goes to a wrapped layer computing with masks (an
+    LSTM over each step's sequence); a Dense ignores it; a mask of another shape is refused."""
+    x = rng.standard_normal((2, 3, 4, 2)).astype("float32")
+    mask = rng.random((2, 3, 4)) < 0.6
+    lstm = LSTM(3, name="inner")
+    wrapped = TimeDistributed(lstm)
+    outputs = wrapped(x, mask=mask)
+    for t in range(3):
+        np.testing.assert_allclose(outputs[:, t], lstm(x[:, t], mask=mask[:, t]), rtol=1e-6)
+    assert not np.allclose(outputs, wrapped(x), atol=1e-4)
+    dense = TimeDistributed(Dense(3), name="steps")
+    flat = x.reshape(2, 3, 8)
+    np.testing.assert_array_equal(dense(flat, mask=np.ones((2, 3), bool)), dense(flat))
+    with pytest.raises(ValueError, match=r"'steps' \(TimeDistributed\): the `mask` must be at least 2-D and start"):
+        dense(flat, mask=np.ones((2, 4), bool))
 
 
 def test_shapes_and_states_are_checked():
@@ -526,3 +538,11 @@ def test_a_keras_config_with_an_unsupported_wrapped_layer_is_named(edit, message
             archive.writestr(name, data)
     with pytest.raises(ValueError, match=message):
         load_model(tmp_path / "edited.keras")
+
+
+def test_gradients_through_time_distributed_with_a_mask(rng, float64):
+    layer = TimeDistributed(GRU(2, dtype="float64"), dtype="float64")
+    x = rng.standard_normal((2, 3, 4, 2))
+    mask = rng.random((2, 3, 4)) < 0.7
+    errors = check_gradients(WithMask(layer, mask, dtype="float64"), x)
+    assert {"input", "kernel", "recurrent_kernel", "bias"} == set(errors)

@@ -20,22 +20,11 @@ import copy
 
 import numpy as np
 
-from tinykeras.layers.base import Layer
+from tinykeras.layers.base import Layer, takes_mask
 from tinykeras.layers.recurrent import RecurrentLayer
 
 #: Bidirectional's ways of combining the two directions (None: a list of both outputs).
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-
-
-def _refuse_mask(layer, mask):
-    """Raises for a ``mask`` given to TimeDistributed's call: Keras hands one step of it to a
-    wrapped layer that computes with masks, which tinykeras does not."""
-    if mask is not None:
-        raise ValueError(
-            f"Layer '{layer.name}' ({type(layer).__name__}): mask= is not supported by tinykeras' "
-            "TimeDistributed. Call it without mask= (a mask reaching it in a model is dropped with "
-            "a warning, as Keras drops it)."
-        )
 
 
 def _refuse_activity_regularizer(wrapper, layer):
@@ -375,14 +364,6 @@ class TimeDistributed(_Wrapper):
         self.layer = layer
         self._input_shape = None
 
-    def __call__(self, x, training=False, mask=None):
-        """Applies the wrapped layer to each step of ``x``.
-
-        Raises:
-            ValueError: for a ``mask``: tinykeras does not carry masks.
-        """
-        _refuse_mask(self, mask)
-        return super().__call__(x, training=training)
 
     def _step_shape(self, input_shape):
         """The wrapped layer's input shape: (batch, ...) without the time axis."""
@@ -406,7 +387,10 @@ class TimeDistributed(_Wrapper):
         step = self.layer.compute_output_shape(self._step_shape(input_shape))
         return (step[0], input_shape[1], *step[1:])
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
+        """Applies the wrapped layer to every step. A mask ((batch, time, ...) booleans, given
+        to the call or carried by the input in a model) goes to a wrapped layer that computes
+        with one, each step's part of it, as Keras hands it; others ignore it, as in Keras."""
         from tinykeras.layers.normalization import BatchNormalization
 
         if training and self.layer.trainable and isinstance(self.layer, BatchNormalization):
@@ -422,7 +406,18 @@ class TimeDistributed(_Wrapper):
                 f"time, ...); received shape {x.shape}."
             )
         self._input_shape = x.shape
-        y = self.layer.forward(x.reshape((-1,) + x.shape[2:]), training)
+        steps = x.reshape((-1,) + x.shape[2:])
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.ndim < 2 or mask.shape[:2] != x.shape[:2]:
+                raise ValueError(
+                    f"Layer '{self.name}' (TimeDistributed): the `mask` must be at least 2-D and start with the "
+                    f"input's (batch_size, timesteps) = {x.shape[:2]}. Received a mask of shape {mask.shape}."
+                )
+        if mask is not None and takes_mask(self.layer):
+            y = self.layer.forward(steps, training, mask=mask.reshape((-1,) + mask.shape[2:]))
+        else:
+            y = self.layer.forward(steps, training)
         return y.reshape(x.shape[:2] + y.shape[1:])
 
     def backward(self, dy):
