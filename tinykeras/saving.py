@@ -626,6 +626,10 @@ LAYER_ARGUMENTS = {
         "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
         "activation", "use_bias", "kernel_initializer", "bias_initializer",
     ),
+    "Conv1DTranspose": (
+        "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
+        "activation", "use_bias", "kernel_initializer", "bias_initializer",
+    ),
     "DepthwiseConv2D": (
         "kernel_size", "strides", "padding", "depth_multiplier", "data_format", "dilation_rate", "activation",
         "use_bias", "depthwise_initializer", "bias_initializer",
@@ -667,6 +671,7 @@ _KERAS_ONLY = {
     "Conv1D": {"groups": 1},
     "PReLU": {"alpha_regularizer": None, "alpha_constraint": None},
     "Conv2DTranspose": _WEIGHT_FREE,
+    "Conv1DTranspose": _WEIGHT_FREE,
     "DepthwiseConv2D": {
         "depthwise_regularizer": None, "bias_regularizer": None, "depthwise_constraint": None, "bias_constraint": None,
     },
@@ -686,7 +691,7 @@ _KERAS_ONLY = {
 #: Layers whose Keras config holds 'activity_regularizer' also when it is None (others write it
 #: only when set).
 _ACTIVITY_ALWAYS_WRITTEN = {"Conv2D", "Conv1D", "Embedding", "SimpleRNN", "LSTM", "GRU",
-                            "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"}
+                            "Conv2DTranspose", "Conv1DTranspose", "DepthwiseConv2D", "SeparableConv2D"}
 #: Layers whose Keras config holds no 'trainable' (their constructor takes none) and the dtype's
 #: name rather than a policy.
 _NO_TRAINABLE_IN_CONFIG = {"SpatialDropout2D", "SpatialDropout1D"}
@@ -700,7 +705,7 @@ KERAS_LAYERS_WITH_BUILD = {
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
     "ZeroPadding1D", "Cropping1D", "UpSampling1D",
-    "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
+    "Conv2DTranspose", "Conv1DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
     "Bidirectional", "TimeDistributed",
     "Rescaling", "Normalization", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",

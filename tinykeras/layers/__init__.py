@@ -1,7 +1,7 @@
 """Layers with Keras' names and arguments."""
 from tinykeras.layers.base import ActivatedLayer, Layer, Variable
 from tinykeras.layers.activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from tinykeras.layers.conv2d_transpose import Conv2DTranspose
+from tinykeras.layers.conv2d_transpose import Conv1DTranspose, Conv2DTranspose
 from tinykeras.layers.convolutional import Conv1D, Conv2D, Convolution2D, ZeroPadding1D, ZeroPadding2D
 from tinykeras.layers.depthwise_conv2d import DepthwiseConv2D, SeparableConv2D
 from tinykeras.layers.core import (
@@ -72,6 +72,7 @@ MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, Average
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 Convolution1D, Convolution2DTranspose, SeparableConvolution2D = Conv1D, Conv2DTranspose, SeparableConv2D
+Convolution1DTranspose = Conv1DTranspose
 
 __all__ = [
     "ActivatedLayer",
@@ -88,9 +89,11 @@ __all__ = [
     "CenterCrop",
     "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
     "Convolution1D",
+    "Convolution1DTranspose",
     "Convolution2D",
     "Convolution2DTranspose",
     "Cropping1D",

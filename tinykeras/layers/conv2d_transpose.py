@@ -19,6 +19,8 @@ from tinykeras.kernels.bias import add_bias, bias_gradient
 from tinykeras.kernels.blas import matmul
 from tinykeras.layers.arguments import (
     from_channels_last,
+    from_image_shape,
+    height_axis,
     image_shape,
     known_channels,
     require_rank,
@@ -132,12 +134,16 @@ class Conv2DTranspose(ActivatedLayer):
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels), self.kernel_initializer)
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
 
+    def _window(self):
+        """(kernel_size, strides, dilation_rate, output_padding) over the image's two axes."""
+        return self.kernel_size, self.strides, self.dilation_rate, self.output_padding or (None, None)
+
     def _geometry(self, spatial):
         """(output size, before, covered) along each spatial axis (see transpose_geometry);
         None for an axis of unknown size."""
-        paddings = self.output_padding or (None, None)
+        kernel, strides, dilation, paddings = self._window()
         return [None if n is None else transpose_geometry(n, k, s, d, self.padding, p)
-                for n, k, s, d, p in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, paddings)]
+                for n, k, s, d, p in zip(spatial, kernel, strides, dilation, paddings)]
 
     def compute_output_shape(self, input_shape):
         require_rank(self, input_shape)
@@ -153,7 +159,8 @@ class Conv2DTranspose(ActivatedLayer):
         kernel2d = self.kernel.value.reshape(-1, channels)  # (KH * KW * filters, C_in)
         cols = matmul(x.reshape(-1, channels), kernel2d.T)
         pads = ((before_h, 0), (before_w, 0))
-        y = col2im(cols, (n, covered_h, covered_w, self.filters), self.kernel_size, self.strides, self.dilation_rate, pads)
+        kernel, strides, dilation, _ = self._window()
+        y = col2im(cols, (n, covered_h, covered_w, self.filters), kernel, strides, dilation, pads)
         y = np.ascontiguousarray(_resized_end(y, (oh, ow)))
         if self.use_bias:
             add_bias(y.reshape(-1, self.filters), self.bias.value, False)
@@ -166,7 +173,8 @@ class Conv2DTranspose(ActivatedLayer):
         dz = to_channels_last(dz, self.data_format)
         channels = x.shape[3]
         kernel2d = self.kernel.value.reshape(-1, channels)
-        cols = im2col(_resized_end(dz, covered), self.kernel_size, self.strides, self.dilation_rate, pads)
+        kernel, strides, dilation, _ = self._window()
+        cols = im2col(_resized_end(dz, covered), kernel, strides, dilation, pads)
         self.grads = [matmul(cols.T, x.reshape(-1, channels)).reshape(self.kernel.shape)]
         if self.use_bias:
             self.grads.append(bias_gradient(np.ascontiguousarray(dz).reshape(-1, self.filters)))
@@ -188,3 +196,61 @@ class Conv2DTranspose(ActivatedLayer):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
         }
+
+
+class Conv1DTranspose(Conv2DTranspose):
+    """Transposed 1-D convolution over the steps of a sequence, the upsampling layer of 1-D
+    decoders: a Conv2DTranspose over images of height 1, (N, 1, steps, C), its kernel
+    (kernel_size, filters, C_in) read as (1, kernel_size, filters, C_in).
+
+    Args:
+        filters: the number of output channels.
+        kernel_size, strides, dilation_rate: ints or 1-tuples.
+        padding: 'valid' or 'same'.
+        output_padding: None, or an int below the stride.
+        data_format: 'channels_last' (N, steps, C) or 'channels_first' (N, C, steps).
+        activation, use_bias, kernel_initializer, bias_initializer: as for Conv2DTranspose.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        where = "Conv1DTranspose"
+        kernel_size = standardize_tuple(kernel_size, 1, "kernel_size", where=where)
+        strides = standardize_tuple(strides, 1, "strides", where=where)
+        dilation_rate = standardize_tuple(dilation_rate, 1, "dilation_rate", where=where)
+        if output_padding is not None:
+            output_padding = standardize_tuple(output_padding, 1, "output_padding", allow_zero=True, where=where)
+            if output_padding[0] >= strides[0]:
+                raise ValueError(f"{where}: Strides must be greater than output padding. Received strides={strides}, "
+                                 f"output_padding={output_padding}. Use an output_padding below the strides, or None.")
+        super().__init__(filters, (1,) + kernel_size, (1,) + strides, padding,
+                         None if output_padding is None else (0,) + output_padding, data_format, (1,) + dilation_rate,
+                         activation, use_bias, kernel_initializer, bias_initializer, **kwargs)
+        self.kernel_size, self.strides, self.dilation_rate = kernel_size, strides, dilation_rate
+        self.output_padding = output_padding
+
+    def _window(self):
+        paddings = (None, None) if self.output_padding is None else (0,) + self.output_padding
+        return (1,) + self.kernel_size, (1,) + self.strides, (1,) + self.dilation_rate, paddings
+
+    def build(self, input_shape):
+        require_rank(self, input_shape, 3)
+        channels = known_channels(self, input_shape, input_shape[1] if self.data_format == "channels_first" else input_shape[2])
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels), self.kernel_initializer)
+        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
+
+    def compute_output_shape(self, input_shape):
+        require_rank(self, input_shape, 3)
+        steps = input_shape[2] if self.data_format == "channels_first" else input_shape[1]
+        size = None if steps is None else self._geometry((1, steps))[1][0]
+        return from_image_shape(image_shape(input_shape[0], (1, size), self.filters, self.data_format), self.data_format)
+
+    def forward_linear(self, x, training=False):
+        axis = height_axis(self.data_format)
+        return super().forward_linear(np.expand_dims(x, axis), training).squeeze(axis)
+
+    def backward_linear(self, dz):
+        axis = height_axis(self.data_format)
+        dx = super().backward_linear(np.expand_dims(dz, axis))
+        return None if dx is None else dx.squeeze(axis)
