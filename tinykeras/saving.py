@@ -545,8 +545,9 @@ def _fresh_optimizer(filepath, reason):
 # in tinykeras.functional_config. Each layer entry is {"module": "keras.layers", "class_name",
 # "config", "registered_name"} plus, for the layers whose Keras class has its own build(),
 # "build_config": {"input_shape": [...]}; a model used as a layer has the whole object of its
-# own config.json as its entry (without metadata). Reading never executes anything: classes are
-# looked up in the tables below, by name.
+# own config.json as its entry (without metadata). Reading executes nothing from the file (classes
+# are looked up in the tables below, by name), except a Lambda layer's Python lambda, rebuilt from
+# its bytecode only when the caller turns safe mode off (load_model(..., safe_mode=False)).
 
 #: The Keras release whose '.keras' layout this module writes (recorded in metadata.json).
 KERAS_VERSION = "3.15.1"
