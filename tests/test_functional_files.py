@@ -425,12 +425,12 @@ def test_an_error_in_a_nested_model_names_it(tmp_path):
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     config = json.loads(members["config.json"])
     encoder = next(e for e in config["config"]["layers"] if e["name"] == "encoder")
-    encoder["config"]["layers"][1]["class_name"] = "GroupNormalization"
+    encoder["config"]["layers"][1]["class_name"] = "UnitNormalization"
     members["config.json"] = json.dumps(config)
     with zipfile.ZipFile(tmp_path / "m.keras", "w") as archive:
         for member, data in members.items():
             archive.writestr(member, data)
-    with pytest.raises(ValueError, match=r"Layer 1 \(Sequential 'encoder'\): The model uses layer class\(es\) tinykeras does not support: GroupNormalization"):
+    with pytest.raises(ValueError, match=r"Layer 1 \(Sequential 'encoder'\): The model uses layer class\(es\) tinykeras does not support: UnitNormalization"):
         load_model(tmp_path / "m.keras")
 
 

@@ -623,6 +623,8 @@ LAYER_ARGUMENTS = {
     "ZeroPadding1D": ("padding", "data_format"),
     "Cropping1D": ("cropping",),
     "UpSampling1D": ("size",),
+    "GroupNormalization": ("groups", "axis", "epsilon", "center", "scale", "beta_initializer", "gamma_initializer",
+                           "beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"),
     "Conv2DTranspose": (
         "filters", "kernel_size", "strides", "padding", "output_padding", "data_format", "dilation_rate",
         "activation", "use_bias", "kernel_initializer", "bias_initializer",
@@ -705,7 +707,7 @@ KERAS_LAYERS_WITH_BUILD = {
     "Dense", "Conv2D", "BatchNormalization", "Flatten", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
     "Conv1D", "PReLU", "LayerNormalization", "RepeatVector", "Permute", "Cropping2D", "UpSampling2D",
-    "ZeroPadding1D", "Cropping1D", "UpSampling1D",
+    "ZeroPadding1D", "Cropping1D", "UpSampling1D", "GroupNormalization",
     "Conv2DTranspose", "Conv1DTranspose", "DepthwiseConv2D", "SeparableConv2D",
     "Embedding", "SimpleRNN", "LSTM", "GRU",
     "Bidirectional", "TimeDistributed",

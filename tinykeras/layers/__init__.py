@@ -35,7 +35,7 @@ from tinykeras.layers.merging import (
     multiply,
     subtract,
 )
-from tinykeras.layers.normalization import BatchNormalization, LayerNormalization
+from tinykeras.layers.normalization import BatchNormalization, GroupNormalization, LayerNormalization
 from tinykeras.layers.preprocessing import (
     CenterCrop,
     Normalization,
@@ -116,6 +116,7 @@ __all__ = [
     "GlobalMaxPool2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GroupNormalization",
     "Identity",
     "Input",
     "InputLayer",

@@ -188,6 +188,23 @@ class BatchNormalization(Layer):
         }
 
 
+def standardize(x, axes, epsilon):
+    """(xhat, inv_std): x centred and scaled over ``axes`` (biased variance), and 1 / sqrt(var +
+    epsilon), kept with size 1 on those axes."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    inv_std = 1 / np.sqrt((centred * centred).mean(axis=axes, keepdims=True) + epsilon)
+    return centred * inv_std, inv_std
+
+
+def standardize_backward(g, normalized, inv_std, axes):
+    """dL/dx of ``standardize`` for g = dL/dxhat: with the means over the m values of each
+    normalized group, ``inv_std * (g - mean(g) - xhat * mean(g * xhat))``."""
+    mean_g = g.mean(axis=axes, keepdims=True)
+    mean_g_xhat = (g * normalized).mean(axis=axes, keepdims=True)
+    return inv_std * (g - mean_g - normalized * mean_g_xhat)
+
+
 class LayerNormalization(Layer):
     """Normalizes each sample over ``axis`` to zero mean and unit variance, then scales it by
     ``gamma`` and shifts it by ``beta``: ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``,
@@ -262,10 +279,7 @@ class LayerNormalization(Layer):
         return variable.value.reshape(self._broadcast)
 
     def forward(self, x, training=False):
-        mean = x.mean(axis=self._axes, keepdims=True)
-        centred = x - mean
-        inv_std = 1 / np.sqrt((centred * centred).mean(axis=self._axes, keepdims=True) + self.epsilon)
-        normalized = centred * inv_std
+        normalized, inv_std = standardize(x, self._axes, self.epsilon)
         self._cache = (normalized, inv_std)
         y = normalized * self._broadcasted(self.gamma) if self.scale else normalized
         return y + self._broadcasted(self.beta) if self.center else y
@@ -284,9 +298,7 @@ class LayerNormalization(Layer):
         if not self.input_gradient:
             return None
         g = dy * self._broadcasted(self.gamma) if self.scale else dy
-        mean_g = g.mean(axis=self._axes, keepdims=True)
-        mean_g_xhat = (g * normalized).mean(axis=self._axes, keepdims=True)
-        return inv_std * (g - mean_g - normalized * mean_g_xhat)
+        return standardize_backward(g, normalized, inv_std, self._axes)
 
     def get_config(self):
         return {
@@ -297,4 +309,109 @@ class LayerNormalization(Layer):
             "scale": self.scale,
             "beta_initializer": initializers.serialize(self.beta_initializer),
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
+        }
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels: the ``axis`` channels cut into ``groups``
+    groups of consecutive channels, each group normalized over its channels and every other
+    axis of the sample (``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``, biased
+    variance), then scaled and shifted per channel; the same in training and inference.
+    ``groups=-1`` makes one group per channel (instance normalization); 1 is layer
+    normalization over the whole sample.
+
+    Args:
+        groups: the number of groups, dividing the channels (32 by default).
+        axis: the channels axis (-1).
+        epsilon: added to the variance before the square root.
+        center, scale: whether to learn the shift ``beta`` and the scale ``gamma`` (per channel).
+        beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer,
+            beta_constraint, gamma_constraint: theirs.
+    """
+
+    supports_masking = True
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        if not is_integer(groups) or (groups <= 0 and groups != -1):
+            raise ValueError("Received an invalid value for argument `groups`, expected a positive integer (or `-1` "
+                             f"for instance normalization). Received: groups={groups}")
+        super().__init__(**kwargs)
+        set_weight_options(self, beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                           beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self.groups = int(groups)
+        self.axis = check_int(axis, "axis", "GroupNormalization")
+        self.epsilon = check_number(epsilon, "epsilon", "GroupNormalization", 0, low_open=True)
+        self.center = check_bool(center, "center", "GroupNormalization")
+        self.scale = check_bool(scale, "scale", "GroupNormalization")
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self._cache = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ValueError(f"Layer '{self.name}' (GroupNormalization): axis={self.axis} is not a channels axis of "
+                             f"an input of shape {tuple(input_shape)}.")
+        channels = input_shape[self.axis]
+        if channels is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension but the layer "
+                             f"received an input with shape {tuple(input_shape)}.")
+        if self.groups == -1:
+            self.groups = channels
+        if channels < self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number of channels ({channels}).")
+        if channels % self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the number of channels ({channels}).")
+        self.gamma = self.add_weight("gamma", (channels,), self.gamma_initializer, regularizer=self.gamma_regularizer,
+                                     constraint=self.gamma_constraint) if self.scale else None
+        self.beta = self.add_weight("beta", (channels,), self.beta_initializer, regularizer=self.beta_regularizer,
+                                    constraint=self.beta_constraint) if self.center else None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _grouped(self, shape):
+        """(grouped shape, the axes normalized in it, the channels axis of x)."""
+        axis = self.axis % len(shape)
+        grouped = shape[:axis] + (self.groups, shape[axis] // self.groups) + shape[axis + 1:]
+        return grouped, tuple(a for a in range(1, len(grouped)) if a != axis), axis
+
+    def _per_channel(self, variable, ndim, axis):
+        return variable.value.reshape([-1 if a == axis else 1 for a in range(ndim)])
+
+    def forward(self, x, training=False):
+        grouped, axes, axis = self._grouped(x.shape)
+        normalized, inv_std = standardize(x.reshape(grouped), axes, self.epsilon)
+        normalized = normalized.reshape(x.shape)
+        self._cache = (normalized, inv_std)
+        y = normalized * self._per_channel(self.gamma, x.ndim, axis) if self.scale else normalized
+        return y + self._per_channel(self.beta, x.ndim, axis) if self.center else y
+
+    def backward(self, dy):
+        normalized, inv_std = self._cache
+        grouped, axes, axis = self._grouped(dy.shape)
+        others = tuple(a for a in range(dy.ndim) if a != axis)
+        self.grads = []
+        if self.scale:
+            self.grads.append((dy * normalized).sum(axis=others))
+        if self.center:
+            self.grads.append(dy.sum(axis=others))
+        if not self.input_gradient:
+            return None
+        g = dy * self._per_channel(self.gamma, dy.ndim, axis) if self.scale else dy
+        return standardize_backward(g.reshape(grouped), normalized.reshape(grouped), inv_std, axes).reshape(dy.shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "groups": self.groups,
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            **weight_options_config(self, *BATCH_NORMALIZATION_OPTIONS),
         }
