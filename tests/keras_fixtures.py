@@ -63,3 +63,20 @@ def weight_group_paths(path):
         found = []
         f.visit(lambda name: found.append(name) if name.endswith("/vars") and len(f[name]) else None)
     return sorted(name for name in found if name != "optimizer/vars")
+
+
+def check_keras_model_file(model_file, data_file, tmp_path):
+    """Loads Keras' FIXTURES/<model_file>: its predictions for the data file's 'x' and its evaluate
+    loss on ('x', 'y_true') equal Keras' ('y', 'loss'); saved by tinykeras and loaded back, it
+    predicts the same. Returns the loaded model."""
+    import tinykeras
+
+    data = np.load(os.path.join(FIXTURES, data_file))
+    model = tinykeras.models.load_model(os.path.join(FIXTURES, model_file))
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.evaluate(data["x"], data["y_true"], verbose=0), data["loss"], rtol=1e-5)
+    model.save(tmp_path / "again.keras")
+    again = tinykeras.models.load_model(tmp_path / "again.keras")
+    np.testing.assert_array_equal(again.predict(data["x"], verbose=0), model.predict(data["x"], verbose=0))
+    return again
+

@@ -2,12 +2,11 @@
 ActivityRegularization and Identity: float64 gradient checks, their training-only noise, and a
 Keras 3 file holding all of them (tests/fixtures/keras_sequence_noise_margins.*): predictions, the
 evaluate loss with the activity penalty, and the file written back."""
-import os
 import sys
 
 import numpy as np
 import pytest
-from keras_fixtures import FIXTURES
+from keras_fixtures import FIXTURES, check_keras_model_file
 from model_gradients import assert_weight_gradients_match
 
 import tinykeras as keras
@@ -77,13 +76,7 @@ def test_activity_regularization_adds_its_penalty_and_gradient(float64):
 
 
 def test_keras_file_with_all_of_them_predicts_and_evaluates_as_keras(tmp_path):
-    data = np.load(os.path.join(FIXTURES, "keras_sequence_noise_margins.npz"))
-    model = keras.models.load_model(os.path.join(FIXTURES, "keras_sequence_noise_margins.keras"))
-    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(model.evaluate(data["x"], data["y_true"], verbose=0), data["loss"], rtol=1e-5)
-    model.save(tmp_path / "again.keras")
-    again = keras.models.load_model(tmp_path / "again.keras")
-    np.testing.assert_array_equal(again.predict(data["x"], verbose=0), model.predict(data["x"], verbose=0))
+    again = check_keras_model_file("keras_sequence_noise_margins.keras", "keras_sequence_noise_margins.npz", tmp_path)
     assert [type(layer).__name__ for layer in again.layers] == [
         type(layer).__name__ for layer in fixture.build(keras).layers]
 

@@ -301,15 +301,19 @@ class LayerNormalization(Layer):
         return standardize_backward(g, normalized, inv_std, self._axes)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-        }
+        return {**super().get_config(), **_normalization_config(self)}
+
+
+def _normalization_config(layer):
+    """The settings LayerNormalization and GroupNormalization share, as Keras writes them."""
+    return {
+        "axis": layer.axis,
+        "epsilon": layer.epsilon,
+        "center": layer.center,
+        "scale": layer.scale,
+        "beta_initializer": initializers.serialize(layer.beta_initializer),
+        "gamma_initializer": initializers.serialize(layer.gamma_initializer),
+    }
 
 
 class GroupNormalization(Layer):
@@ -404,14 +408,5 @@ class GroupNormalization(Layer):
         return standardize_backward(g.reshape(grouped), normalized.reshape(grouped), inv_std, axes).reshape(dy.shape)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "groups": self.groups,
-            "axis": self.axis,
-            "epsilon": self.epsilon,
-            "center": self.center,
-            "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            **weight_options_config(self, *BATCH_NORMALIZATION_OPTIONS),
-        }
+        return {**super().get_config(), "groups": self.groups, **_normalization_config(self),
+                **weight_options_config(self, *BATCH_NORMALIZATION_OPTIONS)}
