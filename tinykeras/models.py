@@ -1480,16 +1480,13 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         )
     if clone_function is not None and not callable(clone_function):
         raise ValueError(f"Expected `clone_function` argument to be a callable. Received: clone_function={clone_function!r}")
-    if not isinstance(model, (Sequential, Functional)):
-        if clone_function is not None:
-            raise ValueError("Arguments `clone_function` and `input_tensors` are only supported for Sequential "
-                             f"models or Functional models. Received model of type '{type(model).__name__}'.")
-        serialized = saving.serialize_model(model)
-        return saving.deserialize_model(serialized, compile=model.compiled,
-                                        custom_objects={type(model).__name__: type(model)})
-    serialized = saving.serialize_model(model)
-    if clone_function is None and not recursive:
-        return saving.deserialize_model(serialized, compile=model.compiled)
+    subclassed = not isinstance(model, (Sequential, Functional))
+    if subclassed and clone_function is not None:
+        raise ValueError("Arguments `clone_function` and `input_tensors` are only supported for Sequential "
+                         f"models or Functional models. Received model of type '{type(model).__name__}'.")
+    if subclassed or (clone_function is None and not recursive):  # the config's round trip
+        return saving.deserialize_model(saving.serialize_model(model), compile=model.compiled,
+                                        custom_objects={type(model).__name__: type(model)} if subclassed else None)
     clone = clone_function or (lambda layer: type(layer).from_config(layer.get_config()))
 
     def cloned(layer):
@@ -1515,7 +1512,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
                 return saving.layer_from_entry(entry, index)
             return cloned(original)
 
-        new = functional_from_config(serialized["config"], make_layer=make_layer)
+        new = functional_from_config(saving.serialize_model(model)["config"], make_layer=make_layer)
     if model.compiled:
         arguments = saving._compile_arguments(model.get_compile_config())
         if arguments is not None:

@@ -77,9 +77,9 @@ def dropped_product_input_gradient(d, w, masks):
     shape = d.shape[:-1] + (w.shape[0],)
     if masks is None:
         return matmul(_rows(d), w.T).reshape(shape)
-    total = None
+    rows, total = _rows(d), None
     for columns, mask in _blocks(w.shape[1], masks):
-        part = matmul(_rows(d)[:, columns], w[:, columns].T).reshape(shape) * mask
+        part = matmul(rows[:, columns], w[:, columns].T).reshape(shape) * mask
         total = part if total is None else total + part
     return total
 

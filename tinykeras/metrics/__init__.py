@@ -129,7 +129,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        if identifier not in _BY_NAME and identifier in _FUNCTIONS:  # a function Keras names without a class
+        if _function_only(identifier):
             return _FUNCTIONS[identifier]
         return _class_named(identifier)()
     if inspect.isclass(identifier) and issubclass(identifier, Metric):
@@ -158,7 +158,7 @@ def for_compile(identifier):
             f"Could not interpret metric {identifier!r}: pass a name such as 'accuracy', a "
             "function fn(y_true, y_pred) or a keras.metrics.Metric."
         )
-    if isinstance(identifier, str) and (identifier in _BY_NAME or identifier not in _FUNCTIONS):
+    if isinstance(identifier, str) and not _function_only(identifier):
         metric = _class_named(identifier, also=_ACCURACY_NAMES)()
         metric.name = identifier
         return metric
@@ -166,6 +166,11 @@ def for_compile(identifier):
     if isinstance(metric, Metric):
         return metric
     return MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric"))
+
+
+def _function_only(name):
+    """Whether Keras names ``name`` as a metric function only (no class of that name)."""
+    return name not in _BY_NAME and name in _FUNCTIONS
 
 
 def _class_named(name, also=()):

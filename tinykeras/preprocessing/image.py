@@ -140,7 +140,7 @@ class ImageDataGenerator:
         validation_split = _check_number(validation_split, "validation_split")
         if validation_split and not 0 < validation_split < 1:
             raise ValueError(f"Expected validation_split to be strictly between 0 and 1. Received: validation_split={validation_split!r}")
-        self.validation_split = self._validation_split = validation_split
+        self.validation_split = validation_split
         if interpolation_order != 1:
             raise ValueError(
                 f"interpolation_order={interpolation_order!r} is not supported by tinykeras (only 1, "
@@ -511,7 +511,7 @@ class NumpyArrayIterator(Iterator):
                     f"Received: x.shape={x.shape}, sample_weight.shape={sample_weight.shape}"
                 )
         if subset is not None:
-            x, y, sample_weight = _subset(x, y, sample_weight, generator._validation_split, subset, ignore_class_split)
+            x, y, sample_weight = _subset(x, y, sample_weight, generator.validation_split, subset, ignore_class_split)
         super().__init__(len(x), batch_size, shuffle, seed)
         self.image_data_generator = generator
         self.subset, self.sample_weight = subset, sample_weight
@@ -592,8 +592,8 @@ class DirectoryIterator(Iterator):
             classes = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
         self.num_classes = len(classes)
         self.class_indices = {name: index for index, name in enumerate(classes)}
-        split = {None: None, "validation": (0, generator._validation_split),
-                 "training": (generator._validation_split, 1)}[subset]
+        split = {None: None, "validation": (0, generator.validation_split),
+                 "training": (generator.validation_split, 1)}[subset]
         self.filenames, labels = [], []
         for name in classes:
             found = _image_files(os.path.join(directory, name), self.white_list_formats, follow_links, split)

@@ -125,20 +125,18 @@ def _extract(archive, folder, archive_format):
     unknown = [f for f in formats if f not in ("tar", "zip")]
     if unknown:
         raise ValueError(f"Expected archive_format 'auto', 'tar', 'zip', a list of them, or None. Received: {archive_format!r}")
+    kind = next((k for k in formats if (tarfile.is_tarfile if k == "tar" else zipfile.is_zipfile)(archive)), None)
+    if kind is None:
+        return False  # not an archive of the formats asked for: no folder made
     os.makedirs(folder, exist_ok=True)
     base = os.path.realpath(folder)
-    for kind in formats:
-        if kind == "tar" and tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as opened:
-                safe = [m for m in opened.getmembers() if _safe_tar_member(m, base)]
-                _extract_members(opened, safe, folder, tar=True)
-            return True
-        if kind == "zip" and zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as opened:
-                safe = [m for m in opened.infolist() if _safe(m.filename, base)]
-                _extract_members(opened, safe, folder, tar=False)
-            return True
-    return False
+    if kind == "tar":
+        with tarfile.open(archive) as opened:
+            _extract_members(opened, [m for m in opened.getmembers() if _safe_tar_member(m, base)], folder, tar=True)
+    else:
+        with zipfile.ZipFile(archive) as opened:
+            _extract_members(opened, [m for m in opened.infolist() if _safe(m.filename, base)], folder, tar=False)
+    return True
 
 
 def _safe(name, base):
