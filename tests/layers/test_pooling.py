@@ -271,6 +271,16 @@ def test_global_max_pooling_ties_share_the_gradient():
     np.testing.assert_allclose(layer.backward(np.array([[8.0]])), np.full((1, 2, 2, 1), 2.0))
 
 
+@pytest.mark.parametrize("layer_class", WINDOW_POOLINGS + GLOBAL_POOLINGS)
+def test_pooling_gradients_keep_the_float32_of_the_model(layer_class):
+    # The global max pooling divided by its integer tie counts, which made float64 gradients
+    # for every layer below it in a float32 model.
+    x = np.random.default_rng(0).random((2, 4, 4, 3), dtype=np.float32)
+    layer = layer_class()
+    y = layer.forward(x, training=True)
+    assert layer.backward(np.ones_like(y)).dtype == np.float32
+
+
 @pytest.mark.parametrize("layer_class", GLOBAL_POOLINGS)
 def test_global_pooling_keras_shapes(layer_class):
     assert layer_class().compute_output_shape((None, 7, 5, 16)) == (None, 16)

@@ -166,7 +166,7 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 
     def backward(self, dy):
         dy = dy if self.keepdims else np.expand_dims(dy, self._axes())
-        counts = self._winners.sum(axis=self._axes(), keepdims=True)
+        counts = self._winners.sum(axis=self._axes(), keepdims=True, dtype=dy.dtype)
         return self._winners * (dy / counts)
 
 
