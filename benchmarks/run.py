@@ -6,6 +6,9 @@ before anything else, trains (one warm-up pass, then the timed epochs), evaluate
 and prints its results as one JSON line. The workloads are in ``workloads.WORKLOADS``. Before a
 workload's rounds, a child trains it with tinykeras for a few steps (``child_warm``), so that its
 Numba kernels are in Numba's cache: every round loads them, as each run after the first does.
+tinykeras' kernels are first compiled ahead of time (``python -m tinykeras.kernels.build``, in
+the environment's TINYKERAS_HOME), so that no round imports Numba; ``--tinykeras-kernels jit``
+leaves them to Numba's just-in-time compiler instead, as a machine without that library does.
 
 For the workloads with data augmentation, a child times tinykeras' ``ImageDataGenerator``
 producing one augmented batch (``workloads.time_augmentation``), reported beside the training step.
@@ -94,6 +97,14 @@ def parse_args(argv=None):
         default=",".join(default_coretypes()),
         help="comma-separated OpenBLAS kernels to run everything with: 'default' (OPENBLAS_CORETYPE "
         "unset: OpenBLAS' choice for this CPU) or an OPENBLAS_CORETYPE value (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tinykeras-kernels",
+        choices=("library", "jit"),
+        default="library",
+        help="'library': compile tinykeras' kernels ahead of time first (python -m "
+        "tinykeras.kernels.build) and run on them; 'jit': Numba compiles them when first called "
+        "(default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
@@ -599,6 +610,8 @@ def main(argv=None):
     if not frameworks:
         raise SystemExit("No framework left to run.")
 
+    if "tinykeras" in frameworks:
+        prepare_tinykeras_kernels(args.tinykeras_kernels)
     coretypes = [c.strip() for c in args.openblas.split(",") if c.strip()]
     if not coretypes:
         raise SystemExit("--openblas needs at least one kernel, such as 'default' or 'Haswell'.")
@@ -619,12 +632,26 @@ def main(argv=None):
                 "rounds": args.rounds,
                 "warmup_steps": QUICK_WARMUP_STEPS if args.quick else None,
                 "kernels": not args.no_kernels,
+                "tinykeras_kernels": args.tinykeras_kernels,
                 "openblas": coretypes,
             },
             "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
             "settings": settings,
         }
         write_json(args.json, payload)
+
+
+def prepare_tinykeras_kernels(how):
+    """Builds the library of tinykeras' kernels compiled ahead of time ('library'), or has the
+    children ignore it ('jit'), through the environment the children inherit."""
+    if how == "jit":
+        os.environ["TINYKERAS_AHEAD_OF_TIME"] = "0"
+        return
+    os.environ.pop("TINYKERAS_AHEAD_OF_TIME", None)
+    print("compiling tinykeras' kernels ahead of time...", file=sys.stderr, flush=True)
+    process = subprocess.run([sys.executable, "-m", "tinykeras.kernels.build", "--quiet"], check=False)
+    if process.returncode != 0:
+        raise SystemExit("Compiling tinykeras' kernels ahead of time failed; run with --tinykeras-kernels jit.")
 
 
 def run_setting(names, frameworks, args, coretype):

@@ -956,16 +956,22 @@ def train_torch(workload, data, epochs, warmup_steps, seed):
 
 
 def _tinykeras_kernels():
-    """Which vector kernels tinykeras' matrix products run: NumPy's BLAS', with the environment's
-    choice of them if it makes one."""
+    """Which vector kernels tinykeras' matrix products run (NumPy's BLAS', with the environment's
+    choice of them if it makes one), and how its own kernels were compiled."""
+    from tinykeras.kernels import compiled
     from tinykeras.kernels.blas import blas_kernels
 
+    if compiled.ahead_of_time():
+        missed = len({name for name, _ in compiled.missed()})
+        own = "own kernels compiled ahead of time" + (f", {missed} by Numba when called" if missed else "")
+    else:
+        own = "own kernels compiled by Numba"
     core = blas_kernels()
     if core is None:
-        return "NumPy's BLAS (not an OpenBLAS that names its kernels)"
+        return f"NumPy's BLAS (not an OpenBLAS that names its kernels); {own}"
     forced = os.environ.get("OPENBLAS_CORETYPE")
     chosen = f"OPENBLAS_CORETYPE={forced} in the environment" if forced else "chosen for this CPU"
-    return f"OpenBLAS {core} ({chosen})"
+    return f"OpenBLAS {core} ({chosen}); {own}"
 
 
 def _targets(workload, data, key):

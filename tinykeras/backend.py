@@ -30,6 +30,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from tinykeras._home import tinykeras_home  # noqa: F401  (keras.backend's place for it)
 from tinykeras.kernels import mode as kernel_mode
 
 FLOATX_TYPES = ("float32", "float64")
@@ -249,14 +250,6 @@ def load_config():
     set_epsilon(settings["epsilon"])
     set_image_data_format(settings["image_data_format"])
     return settings
-
-
-def tinykeras_home():
-    """The folder for caches (datasets, settings): $TINYKERAS_HOME, else ~/.tinykeras."""
-    home = os.environ.get("TINYKERAS_HOME")
-    if home:
-        return os.path.abspath(os.path.expanduser(home))
-    return os.path.join(os.path.expanduser("~"), ".tinykeras")
 
 
 def set_random_seed(seed):

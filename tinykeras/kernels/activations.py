@@ -2,7 +2,7 @@
 take two to three passes and a temporary; on a convolution's output these loops cost as much as
 the rest of the layer's element-wise work), each beside its plain NumPy reference."""
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels.mode import switchable
 

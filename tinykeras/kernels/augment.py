@@ -38,7 +38,7 @@ references sit below them. A large batch is split by output images between threa
 image).
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels._common import as_float_image, output_buffer, split_range
 

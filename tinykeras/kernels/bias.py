@@ -9,7 +9,7 @@ batch of pixels loses no precision. ``normalization`` builds its loops on the sa
 (``wide_row_count``, ``tile``, ``fold``).
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels import tuning
 from tinykeras.kernels.mode import switchable

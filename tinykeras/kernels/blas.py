@@ -42,7 +42,7 @@ import os
 import threading
 
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels import denormals, tuning
 from tinykeras.kernels.mode import switchable

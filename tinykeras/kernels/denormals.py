@@ -19,20 +19,19 @@ On other processors (ARM, whose FZ bit lives in FPCR) nothing is changed, nor wi
 import contextlib
 import platform
 
-from numba import config, njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from tinykeras.kernels.compiled import intrinsic, jit_disabled, njit
 
 #: MXCSR's FTZ (bit 15) and DAZ (bit 6).
 FLUSH_BITS = 0x8040
 #: Whether this processor has MXCSR.
 X86 = platform.machine().lower() in ("x86_64", "amd64", "x86", "i386", "i686")
 #: Whether tinykeras sets it: on x86, unless the kernels run as plain Python.
-_SETS_MXCSR = X86 and not config.DISABLE_JIT
+_SETS_MXCSR = X86 and not jit_disabled()
 
 
 def _mxcsr_call(builder, name, slot):
     from llvmlite import ir
+    from numba.core import cgutils
 
     pointer = ir.IntType(8).as_pointer()
     function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [pointer]), name)
@@ -42,6 +41,8 @@ def _mxcsr_call(builder, name, slot):
 @intrinsic
 def _read_mxcsr(typingctx):
     """The thread's MXCSR (LLVM's llvm.x86.sse.stmxcsr)."""
+    from numba import types
+    from numba.core import cgutils
 
     def codegen(context, builder, signature, args):
         from llvmlite import ir
@@ -56,6 +57,8 @@ def _read_mxcsr(typingctx):
 @intrinsic
 def _write_mxcsr(typingctx, value):
     """Sets the thread's MXCSR (LLVM's llvm.x86.sse.ldmxcsr)."""
+    from numba import types
+    from numba.core import cgutils
 
     def codegen(context, builder, signature, args):
         from llvmlite import ir

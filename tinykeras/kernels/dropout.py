@@ -10,7 +10,7 @@ of the input. Each kernel has its plain NumPy reference at the end."""
 import math
 
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels.mode import switchable
 

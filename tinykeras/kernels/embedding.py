@@ -1,7 +1,7 @@
 """The gradient of a table lookup: the rows of the output's gradient added into the rows of the
 table they were read from (an id read twice receives both rows)."""
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels.mode import switchable
 

@@ -18,7 +18,7 @@ images between threads (``_common.split_range``): each part fills only its own i
 adds into only its own images of dx.
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels._common import (
     as_float_image,

@@ -13,7 +13,7 @@ Moments are taken around a shift (the first row), which keeps ``E[(x-k)^2] - E[x
 enough even when the mean is large against the spread (raw pixels in 0..255).
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels._common import split_range
 from tinykeras.kernels.bias import fold, tile, wide_row_count

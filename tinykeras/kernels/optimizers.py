@@ -10,7 +10,7 @@ NumPy form is also written below it, as ``<kernel>_reference``: ``run_fused`` ca
 import math
 
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels import tuning
 from tinykeras.kernels._common import split_range

@@ -9,7 +9,7 @@ The fast kernels are Numba functions compiled on first call (``cache=True``); ea
 NumPy reference below it.
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels._common import (
     as_float_image,

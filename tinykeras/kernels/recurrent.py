@@ -21,7 +21,7 @@ order (LSTM i, f, c, o; GRU z, r, h). ``d_out`` is dL/dh_t from outside the loop
 carried from step t + 1, updated in place to what the step passes on before the recurrent product.
 """
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 #: Whether the layers use these kernels (for default activations); False runs their NumPy steps.
 FUSED = True

@@ -10,7 +10,7 @@ row makes the whole row NaN.
 import math
 
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels.mode import switchable
 

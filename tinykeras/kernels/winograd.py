@@ -56,7 +56,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from tinykeras.kernels.compiled import njit
 
 from tinykeras.kernels import blas, tuning
 

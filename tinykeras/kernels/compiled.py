@@ -1,0 +1,331 @@
+"""How the kernels become machine code: compiled by Numba when first called, or loaded from one
+library compiled ahead of time.
+
+Every kernel is written in the part of Python that Numba compiles, and marked with this module's
+``njit`` (the kernels never import Numba themselves). There are two ways to run it:
+
+- Just in time (without a library): ``njit`` is Numba's. Numba compiles a kernel for the types
+  of its arguments when it is first called and keeps the machine code in its cache on disk, from
+  which each later process loads it. Every process then imports Numba and readies its compiler,
+  LLVM: about 0.3 s, and about 100 MB of memory that stays for the life of the process.
+- Ahead of time: ``python -m tinykeras.kernels.build`` has Numba compile the kernels, for the
+  argument types the usual models give them, into one Python extension module in
+  ``$TINYKERAS_HOME/kernels/<key>/``. When the library for this machine and these sources exists,
+  ``njit`` returns a function that calls the library's compiled kernel for its arguments' types,
+  and Numba is never imported. Arguments the library has no kernel for (another dtype, an array
+  that is not contiguous) go to Numba's just-in-time kernel, imported at that moment: the same
+  code, compiled as it would be without the library.
+
+The library holds what Numba's just-in-time compiler makes of the same functions on this CPU
+(its model and features, the kernels' own options: ``nogil`` releases the GIL, the error model),
+so both ways give the same results to the bit. ``<key>`` changes with the kernels' sources,
+Numba's and NumPy's versions, the Python ABI and the CPU, so a library is only ever loaded where
+it was built for; ``TINYKERAS_AHEAD_OF_TIME=0`` ignores it, and so does ``NUMBA_DISABLE_JIT=1``
+(the kernels then run as plain Python, as Numba runs them).
+
+Choosing the library's kernel costs about 1 us a call (the types of the arguments are read in
+Python); Numba's own dispatch costs about 0.4 us.
+"""
+import functools
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import platform
+import sys
+import threading
+import types
+import warnings
+
+import numpy as np
+
+from tinykeras._home import tinykeras_home
+
+#: The environment variable that turns the library off ('0').
+VARIABLE = "TINYKERAS_AHEAD_OF_TIME"
+#: The extension module's name.
+MODULE_NAME = "tinykeras_kernels"
+#: The file, beside the module, that says which compiled kernel serves which argument types.
+INDEX_NAME = "index.json"
+#: The layout of that file; a library of another format is not loaded.
+INDEX_FORMAT = 1
+
+_KERNELS_FOLDER = os.path.dirname(os.path.abspath(__file__))
+_ndarray = np.ndarray
+# The bits of ndarray.flags.num that decide an array's Numba type besides its dtype and rank
+# (Numba types an unaligned array as an aligned one).
+_C, _F, _WRITEABLE = 0x1, 0x2, 0x400
+_FLAG_BITS = _C | _F | _WRITEABLE
+
+
+def _array_flags(bits):
+    """(layout, readonly) of an array whose flags are ``bits``, as Numba types it."""
+    layout = "C" if bits & _C else "F" if bits & _F else "A"
+    return layout, not bits & _WRITEABLE
+
+
+_ARRAY_FLAGS = [_array_flags(bits) for bits in range(_FLAG_BITS + 1)]
+#: The Python types Numba gives each scalar type of a compiled kernel's signature.
+_SCALAR_TYPES = {
+    "int64": (int, np.int64),
+    "float64": (float, np.float64),
+    "bool": (bool, np.bool_),
+    "float32": (np.float32,),
+    "int32": (np.int32,),
+    "uint32": (np.uint32,),
+    "uint64": (np.uint64,),
+    "int8": (np.int8,),
+    "uint8": (np.uint8,),
+    "int16": (np.int16,),
+    "uint16": (np.uint16,),
+}
+
+
+def argument_key(value):
+    """What decides the Numba type of ``value``: for an array its dtype, rank and
+    (layout, readonly); for a tuple its elements' Python types; otherwise its type."""
+    kind = type(value)
+    if kind is _ndarray:
+        return value.dtype, value.ndim, _ARRAY_FLAGS[value.flags.num & _FLAG_BITS]
+    if kind is tuple:
+        return (tuple, *map(type, value))
+    return kind
+
+
+def keys_of(arguments):
+    """The argument keys (``argument_key``) a compiled signature serves, from the index's
+    description of its arguments; empty if one of them is of a kind the keys cannot tell."""
+    options = []
+    for argument in arguments:
+        kind = argument["kind"]
+        if kind == "array":
+            flags = (argument["layout"], argument["readonly"])
+            options.append([(np.dtype(argument["dtype"]), argument["ndim"], flags)])
+        elif kind == "scalar" and argument["type"] in _SCALAR_TYPES:
+            options.append(list(_SCALAR_TYPES[argument["type"]]))
+        elif kind == "int_tuple":
+            options.append([(tuple,) + (int,) * argument["length"]])
+        else:
+            return []
+    keys = [()]
+    for choices in options:
+        keys = [key + (choice,) for key in keys for choice in choices]
+    return keys
+
+
+# ---- which library ---------------------------------------------------------------------------
+
+
+def _cpu():
+    """What identifies this CPU's instruction set: /proc/cpuinfo's model and flags on Linux."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f.read().splitlines() if line.startswith(("model name", "flags", "Features"))]
+        return "\n".join(sorted(set(lines)))
+    except OSError:
+        return platform.processor()
+
+
+def library_key():
+    """The key of the library these kernels, this Numba, NumPy, Python and CPU would build: a
+    hash of all of them (16 hexadecimal digits)."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(_KERNELS_FOLDER)):
+        if name.endswith(".py"):
+            with open(os.path.join(_KERNELS_FOLDER, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read() + b"\0")
+    numba_spec = importlib.util.find_spec("numba")  # found, not imported
+    if numba_spec is not None and numba_spec.submodule_search_locations:
+        version_file = os.path.join(list(numba_spec.submodule_search_locations)[0], "_version.py")
+        if os.path.exists(version_file):
+            with open(version_file, "rb") as f:
+                digest.update(f.read())
+    for part in (np.__version__, sys.version, sys.implementation.cache_tag, platform.machine(), _cpu()):
+        digest.update(str(part).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def library_folder():
+    """Where the library for this build lives: ``$TINYKERAS_HOME/kernels/<library_key()>``."""
+    return os.path.join(tinykeras_home(), "kernels", library_key())
+
+
+def library_file(folder):
+    """The extension module's file in ``folder``."""
+    return os.path.join(folder, MODULE_NAME + importlib.machinery.EXTENSION_SUFFIXES[0])
+
+
+def jit_disabled():
+    """Whether Numba is told to run the kernels as plain Python (``NUMBA_DISABLE_JIT``)."""
+    try:
+        return int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0) != 0
+    except ValueError:
+        return False
+
+
+def _load_library():
+    """The library and its index for this build, or (None, {}) without one."""
+    if os.environ.get(VARIABLE, "1") == "0" or jit_disabled():
+        return None, {}
+    folder = library_folder()
+    path = library_file(folder)
+    index_path = os.path.join(folder, INDEX_NAME)
+    if not (os.path.exists(path) and os.path.exists(index_path)):
+        return None, {}
+    try:
+        with open(index_path, encoding="utf-8") as f:
+            index = json.load(f)
+        if index.get("format") != INDEX_FORMAT or index.get("key") != os.path.basename(folder):
+            raise ValueError(f"its index is of format {index.get('format')!r} for key {index.get('key')!r}")
+        loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, path)
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, path, loader=loader)
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+        kernels = index["kernels"]
+        for entries in kernels.values():
+            for entry in entries:
+                getattr(module, entry["symbol"])
+    except Exception as error:  # a damaged library must not stop tinykeras: Numba compiles instead
+        warnings.warn(
+            f"The kernels compiled ahead of time in {folder} could not be loaded ({error}); the "
+            "kernels are compiled by Numba instead. Run `python -m tinykeras.kernels.build` to "
+            "build the library again.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None, {}
+    return module, kernels
+
+
+LIBRARY, _INDEX = _load_library()
+#: The kernels' just-in-time forms, by the id of the function ``njit`` returned (library mode).
+_JUST_IN_TIME = {}
+#: (kernel, argument key) of each call the library had no kernel for, in order.
+_MISSED = []
+_MAKING = threading.RLock()
+
+
+def ahead_of_time():
+    """Whether the kernels run from the library compiled ahead of time."""
+    return LIBRARY is not None
+
+
+def missed():
+    """The kernels called with argument types the library lacks, and those types' keys
+    (``argument_key``), in the order they were met: each was compiled by Numba."""
+    return list(_MISSED)
+
+
+# ---- the decorators the kernels use --------------------------------------------------------------
+
+
+class _JustInTime:
+    """A kernel's Numba dispatcher, made when first needed (library mode).
+
+    The dispatcher compiles a copy of the kernel whose globals name the other kernels' Numba
+    dispatchers (the module's own names are the library's functions, which compiled code cannot
+    call)."""
+
+    def __init__(self, function, options):
+        self.function = function
+        self.options = options
+        self._dispatcher = None
+
+    def dispatcher(self):
+        with _MAKING:  # two threads may miss the library at once
+            return self._made()
+
+    def _made(self):
+        if self._dispatcher is None:
+            import numba
+
+            function = self.function
+            namespace = dict(function.__globals__)
+            copy = types.FunctionType(
+                function.__code__, namespace, function.__name__, function.__defaults__, function.__closure__
+            )
+            copy.__qualname__, copy.__module__ = function.__qualname__, function.__module__
+            copy.__kwdefaults__ = function.__kwdefaults__
+            self._dispatcher = numba.njit(**self.options)(copy)
+            for name, value in namespace.items():  # after, so kernels that call each other end
+                just_in_time = _JUST_IN_TIME.get(id(value))
+                if just_in_time is not None and just_in_time[0] is value:
+                    namespace[name] = just_in_time[1]._made()
+        return self._dispatcher
+
+
+def njit(function=None, **options):
+    """Marks ``function`` as a kernel compiled with Numba's ``options`` (those of
+    ``numba.njit``); usable as ``@njit`` and ``@njit(nogil=True, ...)``.
+
+    Without a library it returns Numba's dispatcher. With one, a function that calls the
+    library's kernel for its arguments' types (positional arguments, defaults filled in), or
+    Numba's dispatcher for types the library lacks.
+    """
+    if function is None:
+        return functools.partial(njit, **options)
+    if LIBRARY is None:
+        import numba
+
+        return numba.njit(**options)(function)
+
+    just_in_time = _JustInTime(function, options)
+    name = f"{function.__module__}.{function.__qualname__}"
+    table = {}
+    for entry in _INDEX.get(name, ()):
+        for key in keys_of(entry["arguments"]):
+            table[key] = getattr(LIBRARY, entry["symbol"])
+    count = function.__code__.co_argcount
+    defaults = function.__defaults__ or ()
+    ndarray, flags, bits = _ndarray, _ARRAY_FLAGS, _FLAG_BITS
+
+    @functools.wraps(function)
+    def kernel(*args, **kwargs):
+        if kwargs:
+            return just_in_time.dispatcher()(*args, **kwargs)
+        if len(args) < count and count - len(args) <= len(defaults):
+            args += defaults[len(defaults) - (count - len(args)) :]
+        key = tuple([  # argument_key, written out: a function call per argument costs 0.2 us a call
+            (value.dtype, value.ndim, flags[value.flags.num & bits]) if type(value) is ndarray
+            else (tuple, *map(type, value)) if type(value) is tuple
+            else type(value)
+            for value in args
+        ])
+        try:
+            run = table[key]
+        except KeyError:  # types the library lacks: Numba's kernel, from now on for these types
+            run = table[key] = just_in_time.dispatcher()
+            _MISSED.append((name, key))
+        return run(*args)
+
+    kernel.py_func = function
+    _JUST_IN_TIME[id(kernel)] = (kernel, just_in_time)
+    return kernel
+
+
+class _LazyIntrinsic:
+    """An intrinsic's code generator, made into Numba's intrinsic when a kernel that uses it is
+    compiled just in time (library mode; the library holds it compiled already)."""
+
+    def __init__(self, function):
+        self.function = function
+        self._intrinsic = None
+
+    def _made(self):
+        if self._intrinsic is None:
+            from numba.extending import intrinsic as numba_intrinsic
+
+            self._intrinsic = numba_intrinsic(self.function)
+        return self._intrinsic
+
+
+def intrinsic(function):
+    """``numba.extending.intrinsic``, made when Numba is first needed in library mode."""
+    if LIBRARY is None:
+        from numba.extending import intrinsic as numba_intrinsic
+
+        return numba_intrinsic(function)
+    lazy = _LazyIntrinsic(function)
+    _JUST_IN_TIME[id(lazy)] = (lazy, lazy)
+    return lazy
