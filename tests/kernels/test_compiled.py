@@ -8,6 +8,7 @@ Numba's own typing, without a library.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -127,6 +128,27 @@ print(compiled.ahead_of_time(), out.tolist(), [str(w.message) for w in caught])
     output = run_python(code, tmp_path).stdout
     assert output.startswith("False [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]")
     assert "could not be loaded" in output
+
+
+def test_a_module_and_an_index_of_two_builds_are_not_used_together(library_home, tmp_path):
+    code = "from tinykeras.kernels import compiled; print(compiled.library_folder())"
+    built = run_python(code, library_home).stdout.strip()
+    folder = run_python(code, tmp_path).stdout.strip()
+    shutil.copytree(built, folder)
+    with open(os.path.join(folder, compiled.INDEX_NAME)) as f:
+        index = json.load(f)
+    index["token"] += 1
+    with open(os.path.join(folder, compiled.INDEX_NAME), "w") as f:
+        json.dump(index, f)
+    code = """
+import warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    from tinykeras.kernels import compiled
+print(compiled.ahead_of_time(), [str(w.message) for w in caught])
+"""
+    output = run_python(code, tmp_path).stdout
+    assert output.startswith("False") and "its module is from another build than index.json" in output
 
 
 # ---- the argument keys, against Numba's typing ------------------------------------------------------

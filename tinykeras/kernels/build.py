@@ -14,8 +14,9 @@ The build runs in a process of its own, where the kernels are Numba's just-in-ti
 2. Each of those signatures is compiled again by ``numba.pycc``, for this CPU, with the kernel's
    own options, into one extension module; ``index.json`` beside it says which compiled kernel
    serves which argument types.
-3. Both are written to a new folder, which then takes the library's place at once: a process
-   that starts meanwhile loads the old library or the new one, never half of one.
+3. Both are written to a new folder, which then takes the old library's place: a process that
+   starts meanwhile loads the old library or the new one (or, in the instant between the two
+   renames, none), never a module with another build's index (``compiled.TOKEN_SYMBOL``).
 
 A kernel met later with other types (float64, another layout) is compiled by Numba when first
 called, as without the library.
@@ -24,6 +25,7 @@ import argparse
 import copy
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -187,9 +189,20 @@ def signatures():
     return found
 
 
-def compile_library(found, folder):
+def _returning(token):
+    """A function that returns ``token`` (compiled into the library as its ``TOKEN_SYMBOL``)."""
+
+    def library_token():
+        return token
+
+    return library_token
+
+
+def compile_library(found, folder, token):
     """Compiles ``found`` (``signatures()``) into the extension module in ``folder``, with each
-    kernel's ``nogil`` and error model, for this CPU's model and features (as Numba's JIT)."""
+    kernel's ``nogil`` and error model, for this CPU's model and features (as Numba's JIT), and
+    a function that returns ``token`` (which the index repeats: ``compiled`` loads a module only
+    with the index written beside it)."""
     import numba.pycc.compiler as pycc_compiler
     from numba.core.codegen import AOTCPUCodegen
     from numba.pycc import CC
@@ -199,8 +212,8 @@ def compile_library(found, folder):
 
     def compile_with_options(typing_context, target_context, function, args, return_type, flags, locals, library):
         flags = copy.copy(flags)
-        flags.release_gil = bool(options[function].get("nogil", False))
-        if "error_model" in options[function]:
+        flags.release_gil = bool(options.get(function, {}).get("nogil", False))
+        if "error_model" in options.get(function, {}):
             flags.error_model = options[function]["error_model"]
         return compile_extra(typing_context, target_context, function, args, return_type, flags,
                              locals=locals, library=library)
@@ -215,6 +228,7 @@ def compile_library(found, folder):
         cc.target_cpu = "host"
         for dispatcher, signature, _, entry in found:
             cc.export(entry["symbol"], signature)(dispatcher.py_func)
+        cc.export(compiled.TOKEN_SYMBOL, "int64()")(_returning(token))
         cc.compile()
     finally:
         pycc_compiler.compile_extra = compile_extra
@@ -241,8 +255,9 @@ def build_here(verbose=True):
     staging = tempfile.mkdtemp(prefix=".building-", dir=parent)
     try:
         start = time.perf_counter()
-        compile_library(found, staging)
-        index = {"format": compiled.INDEX_FORMAT, "key": os.path.basename(folder), "kernels": {}}
+        token = secrets.randbits(62)
+        compile_library(found, staging, token)
+        index = {"format": compiled.INDEX_FORMAT, "key": os.path.basename(folder), "token": token, "kernels": {}}
         for _, _, name, entry in found:
             index["kernels"].setdefault(name, []).append(entry)
         with open(os.path.join(staging, compiled.INDEX_NAME), "w", encoding="utf-8") as f:

@@ -23,8 +23,10 @@ Numba's and NumPy's versions, the Python ABI and the CPU, so a library is only e
 it was built for; ``TINYKERAS_AHEAD_OF_TIME=0`` ignores it, and so does ``NUMBA_DISABLE_JIT=1``
 (the kernels then run as plain Python, as Numba runs them).
 
-Choosing the library's kernel costs about 1 us a call (the types of the arguments are read in
-Python); Numba's own dispatch costs about 0.4 us.
+Choosing the library's kernel by the types of the arguments, read in Python, costs about 1 us
+a call: Adam's update of 8 floats took 1.38 us against 0.40 through Numba's dispatcher (which
+reads them in C), a bias added to 4 rows 1.06 against 0.43. The MNIST MLP makes about 17 kernel
+calls a step; its epoch took about 7% longer.
 """
 import functools
 import hashlib
@@ -50,6 +52,9 @@ MODULE_NAME = "tinykeras_kernels"
 INDEX_NAME = "index.json"
 #: The layout of that file; a library of another format is not loaded.
 INDEX_FORMAT = 1
+#: The module's function that returns the token its index holds: a module and an index from two
+#: builds (a build that replaced the folder between the two reads) are never used together.
+TOKEN_SYMBOL = "library_token"
 
 _KERNELS_FOLDER = os.path.dirname(os.path.abspath(__file__))
 _ndarray = np.ndarray
@@ -182,6 +187,8 @@ def _load_library():
         spec = importlib.util.spec_from_file_location(MODULE_NAME, path, loader=loader)
         module = importlib.util.module_from_spec(spec)
         loader.exec_module(module)
+        if getattr(module, TOKEN_SYMBOL)() != index["token"]:
+            raise ValueError(f"its module is from another build than {INDEX_NAME}")
         kernels = index["kernels"]
         for entries in kernels.values():
             for entry in entries:
