@@ -151,6 +151,17 @@ print(compiled.ahead_of_time(), [str(w.message) for w in caught])
     assert output.startswith("False") and "its module is from another build than index.json" in output
 
 
+def test_a_new_build_takes_the_old_ones_place_and_leaves_nothing_beside_it(tmp_path):
+    folder, new = tmp_path / "key", tmp_path / ".building-1"
+    folder.mkdir()
+    (folder / "index.json").write_text("old")
+    new.mkdir()
+    (new / "index.json").write_text("new")
+    build._replace_folder(str(new), str(folder))
+    assert (folder / "index.json").read_text() == "new"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["key"]
+
+
 # ---- the argument keys, against Numba's typing ------------------------------------------------------
 
 

@@ -121,7 +121,7 @@ def exercise(seed=0):
     for recurrent in (layers.LSTM(8), layers.GRU(8), layers.SimpleRNN(8),
                       layers.Bidirectional(layers.LSTM(4, return_sequences=True))):
         text = keras.Sequential([layers.Input((24,), dtype="int32"), layers.Embedding(200, 8), recurrent])
-        if recurrent.__class__.__name__ == "Bidirectional":
+        if isinstance(recurrent, layers.Bidirectional):
             text.add(layers.GlobalMaxPooling1D())
         text.add(layers.Dense(1, activation="sigmoid"))
         run(text, words, labels, loss="binary_crossentropy")
@@ -282,8 +282,7 @@ def _replace_folder(new, folder):
     finds none, and then compiles just in time), then removed."""
     old = None
     if os.path.exists(folder):
-        old = tempfile.mkdtemp(prefix=".replaced-", dir=os.path.dirname(folder))
-        os.rmdir(old)
+        old = f"{folder}.replaced-{secrets.token_hex(4)}"
         os.rename(folder, old)
     os.rename(new, folder)
     if old is not None:
