@@ -176,7 +176,7 @@ def typing_values():
         base[:, ::2], np.asfortranarray(base), read_only, unaligned, base[None], base.astype(">f4"),
         np.zeros(0, np.float32), np.zeros((1, 5), np.float32), np.zeros((5, 1), np.float32).T,
         1, 1.5, True, np.float32(1), np.float64(1), np.int64(1), np.int32(1), np.uint8(1), np.bool_(True),
-        (1, 2, 3), (1, 2), (1.0, 2, 3),
+        (1, 2, 3), (1, 2), (1.0, 2, 3), None,
     ]
 
 

@@ -119,6 +119,7 @@ def exercise(seed=0):
     words = rng.integers(1, 200, (32, 24)).astype("int32")
     labels = rng.integers(0, 2, 32).astype("float32")
     for recurrent in (layers.LSTM(8), layers.GRU(8), layers.SimpleRNN(8),
+                      layers.LSTM(8, dropout=0.2, recurrent_dropout=0.2),
                       layers.Bidirectional(layers.LSTM(4, return_sequences=True))):
         text = keras.Sequential([layers.Input((24,), dtype="int32"), layers.Embedding(200, 8), recurrent])
         if isinstance(recurrent, layers.Bidirectional):
@@ -156,6 +157,8 @@ def describe(numba_type):
         }
     if isinstance(numba_type, (types.Integer, types.Float, types.Boolean)):
         return {"kind": "scalar", "type": str(numba_type)}
+    if isinstance(numba_type, types.NoneType):
+        return {"kind": "none"}
     if isinstance(numba_type, types.UniTuple) and numba_type.dtype == types.int64:
         return {"kind": "int_tuple", "length": numba_type.count}
     return None

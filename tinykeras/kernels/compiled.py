@@ -111,6 +111,8 @@ def keys_of(arguments):
             options.append(list(_SCALAR_TYPES[argument["type"]]))
         elif kind == "int_tuple":
             options.append([(tuple,) + (int,) * argument["length"]])
+        elif kind == "none":
+            options.append([type(None)])
         else:
             return []
     keys = [()]
