@@ -98,6 +98,48 @@ print(json.dumps({"library": compiled.ahead_of_time(), "before": before, "after"
     assert result == {"library": True, "before": False, "after": True, "results": [True] * 4, "missed": 3}
 
 
+def test_the_librarys_nogil_kernels_release_the_gil_and_the_others_hold_it(library_home):
+    # A worker thread reads a counter, calls a kernel, reads it again, while the main thread
+    # increments it whenever it holds the GIL. With a switch interval of 1 s the worker is never
+    # made to hand the GIL over between its two reads: the main thread can only count during the
+    # call if the kernel released the GIL.
+    code = """
+import json, sys, threading
+import numpy as np
+from tinykeras.kernels import compiled
+from tinykeras.kernels.activations import _relu
+from tinykeras.kernels.optimizers import adam_update
+
+size = 4_000_000
+value, grad, m, v = (np.full(size, 0.5, np.float32) for _ in range(4))
+x, out = np.linspace(-1, 1, size, dtype=np.float32), np.empty(size, np.float32)
+constants = (np.float32(0.1), np.float32(0.001), np.float32(0.001), np.float32(1e-7))
+calls = {"adam_update": lambda: adam_update(value, grad, m, v, *constants), "_relu": lambda: _relu(x, out)}
+for call in calls.values():
+    call()
+sys.setswitchinterval(1.0)
+counted = {}
+for name, call in calls.items():
+    counter, done = [0], []
+
+    def work():
+        before = counter[0]
+        call()
+        counted[name] = counter[0] - before
+        done.append(True)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    while not done:
+        counter[0] += 1
+    worker.join()
+print(json.dumps({"library": compiled.ahead_of_time(), "missed": len(compiled.missed()), **counted}))
+"""
+    result = json.loads(run_python(code, library_home).stdout)
+    assert result["library"] and result["missed"] == 0
+    assert result["adam_update"] > 0 and result["_relu"] == 0
+
+
 def test_the_library_is_ignored_when_asked_or_when_jit_is_disabled(library_home):
     code = "import sys; from tinykeras.kernels import compiled; print(compiled.ahead_of_time(), 'numba' in sys.modules)"
     assert run_python(code, library_home).stdout.split() == ["True", "False"]
