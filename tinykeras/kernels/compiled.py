@@ -24,8 +24,8 @@ it was built for; ``TINYKERAS_AHEAD_OF_TIME=0`` ignores it, and so does ``NUMBA_
 (the kernels then run as plain Python, as Numba runs them).
 
 Choosing the library's kernel by the types of the arguments, read in Python, costs about 1 us
-a call: Adam's update of 8 floats took 1.38 us against 0.40 through Numba's dispatcher (which
-reads them in C), a bias added to 4 rows 1.06 against 0.43. The MNIST MLP makes about 17 kernel
+a call: Adam's update of 8 floats took 1.42 us against 0.40 through Numba's dispatcher (which
+reads them in C), a bias added to 4 rows 1.08 against 0.42. The MNIST MLP makes about 17 kernel
 calls a step; its epoch took about 7% longer.
 """
 import functools
@@ -87,19 +87,26 @@ _SCALAR_TYPES = {
 }
 
 
+def arguments_key(args, ndarray=_ndarray, flags=_ARRAY_FLAGS, bits=_FLAG_BITS):
+    """What decides the Numba types of ``args``, one entry per argument: for an array its dtype,
+    rank and (layout, readonly); for a tuple its elements' Python types; otherwise its type.
+    (Written as one expression, with its names bound as defaults: a call per argument would cost
+    0.2 us a kernel call.)"""
+    return tuple([
+        (value.dtype, value.ndim, flags[value.flags.num & bits]) if type(value) is ndarray
+        else (tuple, *map(type, value)) if type(value) is tuple
+        else type(value)
+        for value in args
+    ])
+
+
 def argument_key(value):
-    """What decides the Numba type of ``value``: for an array its dtype, rank and
-    (layout, readonly); for a tuple its elements' Python types; otherwise its type."""
-    kind = type(value)
-    if kind is _ndarray:
-        return value.dtype, value.ndim, _ARRAY_FLAGS[value.flags.num & _FLAG_BITS]
-    if kind is tuple:
-        return (tuple, *map(type, value))
-    return kind
+    """``arguments_key``'s entry for one argument."""
+    return arguments_key((value,))[0]
 
 
 def keys_of(arguments):
-    """The argument keys (``argument_key``) a compiled signature serves, from the index's
+    """The argument keys (``arguments_key``) a compiled signature serves, from the index's
     description of its arguments; empty if one of them is of a kind the keys cannot tell."""
     options = []
     for argument in arguments:
@@ -222,7 +229,7 @@ def ahead_of_time():
 
 def missed():
     """The kernels called with argument types the library lacks, and those types' keys
-    (``argument_key``), in the order they were met: each was compiled by Numba."""
+    (``arguments_key``), in the order they were met: each was compiled by Numba."""
     return list(_MISSED)
 
 
@@ -287,7 +294,6 @@ def njit(function=None, **options):
             table[key] = getattr(LIBRARY, entry["symbol"])
     count = function.__code__.co_argcount
     defaults = function.__defaults__ or ()
-    ndarray, flags, bits = _ndarray, _ARRAY_FLAGS, _FLAG_BITS
 
     @functools.wraps(function)
     def kernel(*args, **kwargs):
@@ -295,12 +301,7 @@ def njit(function=None, **options):
             return just_in_time.dispatcher()(*args, **kwargs)
         if len(args) < count and count - len(args) <= len(defaults):
             args += defaults[len(defaults) - (count - len(args)) :]
-        key = tuple([  # argument_key, written out: a function call per argument costs 0.2 us a call
-            (value.dtype, value.ndim, flags[value.flags.num & bits]) if type(value) is ndarray
-            else (tuple, *map(type, value)) if type(value) is tuple
-            else type(value)
-            for value in args
-        ])
+        key = arguments_key(args)
         try:
             run = table[key]
         except KeyError:  # types the library lacks: Numba's kernel, from now on for these types
