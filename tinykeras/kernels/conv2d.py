@@ -165,30 +165,48 @@ def _grown(name, size, dtype):
 
 class _Im2col:
     """im2col's chunk: ``rows = im2col(x)`` (count, KH * KW * C), ``z = rows @ kernel``;
-    backward ``dkernel += rows^T dz``, ``dx = col2im(dz kernel^T)``."""
+    backward ``dkernel += rows^T dz``, ``dx = col2im(dz kernel^T)``.
 
-    def __init__(self, geometry, kernel, by_taps):
+    With ``bias`` (a convolution without ReLU whose rows are unfolded tap by tap), the rows get
+    one more column of ones and the kernel the bias as one more row, so that the products add
+    the bias (``z = [rows 1] @ [kernel; bias]``) and sum its gradient (the last row of
+    ``[rows 1]^T dz``) instead of two passes over the output beside them. On 32 MNIST images
+    (21,632 rows, 8 filters) the kernel gradient's product took as long with the column as
+    without (68-69 us) while the sum of dz's columns it replaces took 19: the backward pass took
+    109-113 us against 119-132, the forward pass 98-100 either way. (Rows unfolded pixel by
+    pixel would need the column inside each row; with ReLU, the pass that applies it adds the
+    bias and sums its gradient already.)
+    """
+
+    def __init__(self, geometry, kernel, by_taps, bias=None):
         self.g, self.by_taps = geometry, by_taps
         self.kernel = kernel.reshape(geometry.depth, geometry.filters)
+        self.folds_bias = bias is not None and by_taps
+        # the matrix the forward product multiplies by: the kernel, and the bias below it
+        self.product_kernel = np.vstack([self.kernel, bias.reshape(1, -1)]) if self.folds_bias else self.kernel
 
     def unfold(self, x, unfolded=True):
         """The chunk ``x``'s rows in the shared buffer (unfolded into it unless ``unfolded`` is
-        False: the buffer already holds them)."""
+        False: the buffer already holds them), with the column of ones when the bias is folded."""
         count, depth = len(x) * self.g.rows_per_image, self.g.depth
-        flat = _grown("array", count * depth, x.dtype)
-        rows = flat.reshape(depth, count).T if self.by_taps else flat.reshape(count, depth)
+        columns = depth + self.folds_bias
+        flat = _grown("array", count * columns, x.dtype)
+        rows = flat.reshape(columns, count).T if self.by_taps else flat.reshape(count, columns)
         if unfolded:
-            im2col(x, *self.g.window, out=rows)
+            im2col(x, *self.g.window, out=rows[:, :depth])
+            if self.folds_bias:
+                rows[:, depth] = 1
         return rows
 
     def forward(self, rows, z):
-        blas.matmul(rows, self.kernel, out=z.reshape(-1, self.g.filters))
+        blas.matmul(rows, self.product_kernel, out=z.reshape(-1, self.g.filters))
 
     def gradient_sum(self):
-        return np.zeros(self.kernel.shape, dtype=self.kernel.dtype)
+        return np.zeros(self.product_kernel.shape, dtype=self.kernel.dtype)
 
     def backward(self, rows, dz, dkernel, dx):
-        """Adds the chunk's kernel gradient to ``dkernel``; writes its ``dx`` (if not None)."""
+        """Adds the chunk's kernel gradient (and the bias gradient below it, when folded) to
+        ``dkernel``; writes its ``dx`` (if not None)."""
         d = dz.reshape(-1, self.g.filters)
         dkernel += blas.matmul(rows.T, d)
         if dx is not None:  # col2im reads rows: a matrix filled by taps is not reused
@@ -196,13 +214,19 @@ class _Im2col:
             col2im(dcols, dx.shape, *self.g.window, out=dx)
 
     def kernel_gradient(self, dkernel):
-        return dkernel
+        return dkernel[: self.g.depth]
+
+    def bias_gradient(self, dkernel):
+        """The bias gradient the products summed (None when the bias is not folded)."""
+        return dkernel[self.g.depth].copy() if self.folds_bias else None
 
 
 class _Winograd:
     """Winograd's chunk (``winograd``): tiles ``V = B^T d B`` (points, tiles, C), products
     ``M = V @ U`` for ``U = G kernel G^T``, ``z = A^T M A``; backward ``dM = A dz A^T``,
     ``dU += V^T dM``, ``dx = B (dM U^T) B^T`` summed over the overlapping patches."""
+
+    folds_bias = False
 
     def __init__(self, geometry, kernel, tile):
         self.g, self.t = geometry, winograd.TILINGS[tile]
@@ -240,11 +264,16 @@ class _Winograd:
     def kernel_gradient(self, du):
         return self.t.kernel_gradient(du)
 
+    def bias_gradient(self, du):
+        return None
 
-def _algorithm(geometry, kernel, the_plan):
+
+def _algorithm(geometry, kernel, the_plan, bias=None, relu=False):
+    """The plan's algorithm for the kernel; im2col folds a bias into its products where it can
+    (see ``_Im2col``)."""
     if the_plan.algorithm == "winograd":
         return _Winograd(geometry, kernel, the_plan.tile)
-    return _Im2col(geometry, kernel, the_plan.by_taps)
+    return _Im2col(geometry, kernel, the_plan.by_taps, None if relu else bias)
 
 
 @switchable
@@ -262,7 +291,8 @@ def conv2d_forward(x, kernel, bias, geometry, relu=False):
     """
     g = geometry
     the_plan = plan(g, x.itemsize)
-    algorithm = _algorithm(g, kernel, the_plan)
+    algorithm = _algorithm(g, kernel, the_plan, bias, relu)
+    adds_bias = (bias is not None and not algorithm.folds_bias) or relu
     call = object()
     z = np.empty(g.output_shape, dtype=x.dtype)
     z2 = z.reshape(-1, g.filters)
@@ -273,7 +303,7 @@ def conv2d_forward(x, kernel, bias, geometry, relu=False):
             unfolded = algorithm.unfold(x[start:stop])
             _SHARED_ROWS.holds = (call, start, stop)
             algorithm.forward(unfolded, z[start:stop])
-            if bias is not None or relu:  # while the chunk's output is still in cache
+            if adds_bias:  # while the chunk's output is still in cache
                 add_bias(z2[start * g.rows_per_image : stop * g.rows_per_image], bias, relu)
 
     blas.split_batch(g.batch, convolve, the_plan.parts)
@@ -334,7 +364,8 @@ def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradie
             sums += more_sums
     dbias = None
     if bias:
-        dbias = sums.astype(x.dtype) if relu else bias_gradient(dz2)
+        folded = None if relu else algorithm.bias_gradient(dkernel)
+        dbias = sums.astype(x.dtype) if relu else bias_gradient(dz2) if folded is None else folded
     return dx, algorithm.kernel_gradient(dkernel).reshape(kernel.shape), dbias
 
 
