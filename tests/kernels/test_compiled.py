@@ -244,9 +244,29 @@ def test_argument_keys_tell_apart_exactly_what_numba_types_apart():
                 assert (compiled.argument_key(other),) not in served, (other, other_type, numba_type_)
 
 
+def test_a_signatures_quick_test_accepts_exactly_what_numba_types_as_it():
+    values = typing_values()
+    numba_types = [numba_type(value) for value in values]
+    for value, numba_type_ in zip(values, numba_types):
+        description = None if numba_type_ is None else build.describe(numba_type_)
+        if description is None:
+            continue
+        accepts = compiled.accepting([description])
+        assert accepts(value), (value, numba_type_)
+        for other, other_type in zip(values, numba_types):
+            if other_type != numba_type_:
+                assert not accepts(other), (other, other_type, numba_type_)
+    # several arguments: each is tested in its place
+    first, second = build.describe(numba.typeof(values[0])), build.describe(numba.typeof(1.5))
+    accepts = compiled.accepting([first, second])
+    assert accepts(values[0], 1.5) and accepts(values[0], np.float64(2))
+    assert not accepts(values[0], 1) and not accepts(1.5, values[0]) and not accepts(values[4], 1.5)
+
+
 def test_a_signature_with_an_argument_the_keys_cannot_tell_serves_nothing():
     assert compiled.keys_of([{"kind": "array", "dtype": "<f4", "ndim": 1, "layout": "C", "readonly": False},
                              {"kind": "scalar", "type": "complex64"}]) == []
+    assert compiled.accepting([{"kind": "scalar", "type": "complex64"}]) is None
     assert build.describe(numba.typeof([1, 2])) is None
 
 
