@@ -261,6 +261,7 @@ def test_a_signatures_quick_test_accepts_exactly_what_numba_types_as_it():
     accepts = compiled.accepting([first, second])
     assert accepts(values[0], 1.5) and accepts(values[0], np.float64(2))
     assert not accepts(values[0], 1) and not accepts(1.5, values[0]) and not accepts(values[4], 1.5)
+    assert compiled.accepting([])() and compiled.keys_of([]) == [()]  # a kernel of no arguments
 
 
 def test_a_signature_with_an_argument_the_keys_cannot_tell_serves_nothing():

@@ -108,9 +108,9 @@ def argument_key(value):
     return arguments_key((value,))[0]
 
 
-def keys_of(arguments):
-    """The argument keys (``arguments_key``) a compiled signature serves, from the index's
-    description of its arguments; empty if one of them is of a kind the keys cannot tell."""
+def _entries(arguments):
+    """Per argument of a compiled signature (the index's description of each), the entries of
+    ``arguments_key`` that it serves; None if one is of a kind the keys cannot tell."""
     options = []
     for argument in arguments:
         kind = argument["kind"]
@@ -124,45 +124,59 @@ def keys_of(arguments):
         elif kind == "none":
             options.append([type(None)])
         else:
-            return []
+            return None
+    return options
+
+
+def keys_of(arguments):
+    """The argument keys (``arguments_key``) a compiled signature serves, from the index's
+    description of its arguments; empty if one of them is of a kind the keys cannot tell."""
+    entries = _entries(arguments)
+    if entries is None:
+        return []
     keys = [()]
-    for choices in options:
+    for choices in entries:
         keys = [key + (choice,) for key in keys for choice in choices]
     return keys
 
 
-
 def accepting(arguments):
     """A function of the arguments that says, faster than their key, whether a compiled signature
-    serves them: its arguments (the index's description of each) tested one by one, stopping at
-    the first that differs (about 0.45 us for Adam's update, whose key and its lookup took 0.85).
+    serves them: each argument tested in turn against its entries of the key, stopping at the
+    first that differs (about 0.45 us for Adam's update, whose key and its lookup took 0.85).
     It accepts only arguments whose key (``arguments_key``) is one of ``keys_of(arguments)``, and
     may refuse some of those (a dtype equal to the signature's but another object): they are
     looked up by their key instead. None for a signature the keys cannot tell."""
-    if not keys_of(arguments):
+    entries = _entries(arguments)
+    if entries is None:
         return None
-    names = [f"a{i}" for i in range(len(arguments))]
+    names = [f"a{i}" for i in range(len(entries))]
     namespace = {"ndarray": _ndarray}
+
+    def bound(value):  # the name under which the test reads value
+        name = f"t{len(namespace)}"
+        namespace[name] = value
+        return name
+
     tests = []
-    for i, (name, argument) in enumerate(zip(names, arguments)):
-        kind = argument["kind"]
-        if kind == "array":
-            layout, readonly = argument["layout"], argument["readonly"]
-            mask = _C | _WRITEABLE if layout == "C" else _FLAG_BITS  # a C array may be F as well
-            bits = {"C": _C, "F": _F, "A": 0}[layout] | (0 if readonly else _WRITEABLE)
-            namespace[f"dtype{i}"] = np.dtype(argument["dtype"])
-            tests.append(f"type({name}) is ndarray and {name}.dtype is dtype{i} and {name}.ndim == "
-                         f"{int(argument['ndim'])} and {name}.flags.num & {mask} == {bits}")
-        elif kind == "scalar":
-            choices = _SCALAR_TYPES[argument["type"]]
-            namespace.update({f"scalar{i}_{j}": choice for j, choice in enumerate(choices)})
-            tests.append("(" + " or ".join(f"type({name}) is scalar{i}_{j}" for j in range(len(choices))) + ")")
-        elif kind == "int_tuple":
-            length = int(argument["length"])
-            tests.append(" and ".join([f"type({name}) is tuple and len({name}) == {length}"]
-                                      + [f"type({name}[{j}]) is int" for j in range(length)]))
-        else:  # none
-            tests.append(f"{name} is None")
+    for name, choices in zip(names, entries):
+        alternatives = []
+        for choice in choices:
+            if type(choice) is tuple and isinstance(choice[0], np.dtype):  # an array's
+                dtype, ndim, (layout, readonly) = choice
+                mask = _C | _WRITEABLE if layout == "C" else _FLAG_BITS  # a C array may be F too
+                bits = {"C": _C, "F": _F, "A": 0}[layout] | (0 if readonly else _WRITEABLE)
+                alternatives.append(f"type({name}) is ndarray and {name}.dtype is {bound(dtype)} and "
+                                    f"{name}.ndim == {int(ndim)} and {name}.flags.num & {mask} == {bits}")
+            elif type(choice) is tuple:  # a tuple's: (tuple, its elements' types)
+                elements = choice[1:]
+                alternatives.append(" and ".join(
+                    [f"type({name}) is tuple and len({name}) == {len(elements)}"]
+                    + [f"type({name}[{j}]) is {bound(element)}" for j, element in enumerate(elements)]
+                ))
+            else:  # a scalar's type
+                alternatives.append(f"type({name}) is {bound(choice)}")
+        tests.append(" or ".join(f"({alternative})" for alternative in alternatives))
     source = f"def accepts({', '.join(names)}):\n    return " + " and ".join(f"({test})" for test in tests or ["True"]) + "\n"
     exec(compile(source, "<tinykeras.kernels.compiled.accepting>", "exec"), namespace)  # noqa: S102
     return namespace["accepts"]

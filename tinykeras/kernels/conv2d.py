@@ -217,8 +217,8 @@ class _Im2col:
         return dkernel[: self.g.depth]
 
     def bias_gradient(self, dkernel):
-        """The bias gradient the products summed (None when the bias is not folded)."""
-        return dkernel[self.g.depth].copy() if self.folds_bias else None
+        """The bias gradient the products summed, when the bias is folded."""
+        return dkernel[self.g.depth].copy()
 
 
 class _Winograd:
@@ -263,9 +263,6 @@ class _Winograd:
 
     def kernel_gradient(self, du):
         return self.t.kernel_gradient(du)
-
-    def bias_gradient(self, du):
-        return None
 
 
 def _algorithm(geometry, kernel, the_plan, bias=None, relu=False):
@@ -363,9 +360,10 @@ def conv2d_backward(dz, kernel, saved, relu_output=None, bias=True, input_gradie
         if bias_sums:
             sums += more_sums
     dbias = None
-    if bias:
-        folded = None if relu else algorithm.bias_gradient(dkernel)
-        dbias = sums.astype(x.dtype) if relu else bias_gradient(dz2) if folded is None else folded
+    if bias and relu:
+        dbias = sums.astype(x.dtype)
+    elif bias:
+        dbias = algorithm.bias_gradient(dkernel) if algorithm.folds_bias else bias_gradient(dz2)
     return dx, algorithm.kernel_gradient(dkernel).reshape(kernel.shape), dbias
 
 
