@@ -183,7 +183,7 @@ class _Im2col:
         self.kernel = kernel.reshape(geometry.depth, geometry.filters)
         self.folds_bias = bias is not None and by_taps
         # the matrix the forward product multiplies by: the kernel, and the bias below it
-        self.product_kernel = np.vstack([self.kernel, bias.reshape(1, -1)]) if self.folds_bias else self.kernel
+        self.product_kernel = np.concatenate((self.kernel, bias.reshape(1, -1))) if self.folds_bias else self.kernel
 
     def unfold(self, x, unfolded=True):
         """The chunk ``x``'s rows in the shared buffer (unfolded into it unless ``unfolded`` is
