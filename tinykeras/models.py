@@ -12,7 +12,6 @@ import numpy as np
 
 from tinykeras import backend, compile_utils, functional, functional_config, optimizers, saving, subclassing
 from tinykeras import losses as losses_module
-from tinykeras import metrics as metrics_module
 from tinykeras.callbacks import CallbackList, History, ProgbarLogger
 from tinykeras.kernels import blas, denormals
 from tinykeras.layers.base import ActivatedLayer, Layer, assign_weights, check_protocol
