@@ -238,10 +238,10 @@ def test_argument_keys_tell_apart_exactly_what_numba_types_apart():
         if description is None:
             continue
         served = compiled.keys_of([description])
-        assert (compiled.argument_key(value),) in served, (value, numba_type_)
+        assert compiled.arguments_key((value,)) in served, (value, numba_type_)
         for other, other_type in zip(values, numba_types):
             if other_type != numba_type_:
-                assert (compiled.argument_key(other),) not in served, (other, other_type, numba_type_)
+                assert compiled.arguments_key((other,)) not in served, (other, other_type, numba_type_)
 
 
 def test_a_signatures_quick_test_accepts_exactly_what_numba_types_as_it():

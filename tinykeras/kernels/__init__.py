@@ -3,12 +3,12 @@
 Every kernel compiles on its first call (and is cached on disk), never at import, unless a
 library of them compiled ahead of time is there (``compiled``, built by ``python -m
 tinykeras.kernels.build``). Set ``NUMBA_DISABLE_JIT=1`` to run them as plain Python, or
-``TINYKERAS_KERNELS=reference`` to run their NumPy references instead (``mode``). How work is chunked and split between threads is the
-kernels' own business (``conv2d``, ``blas``, ``_common.split_range``), its constants in ``tuning``.
-Every kernel that uses several cores does so through tinykeras' own threads
-(``blas.split_batch``), which sleep when idle and hold Ctrl-C back while parts run; none uses
-Numba's ``parallel=True``, whose threads keep spinning after a loop and slow the next matrix
-product (``tuning.SPLIT_MIN_ELEMENTS``).
+``TINYKERAS_KERNELS=reference`` to run their NumPy references instead (``mode``). How work is
+chunked and split between threads is the kernels' own business (``conv2d``, ``blas``,
+``_common.split_range``), its constants in ``tuning``. Every kernel that uses several cores does
+so through tinykeras' own threads (``blas.split_batch``), which sleep when idle and hold Ctrl-C
+back while parts run; none uses Numba's ``parallel=True``, whose threads keep spinning after a
+loop and slow the next matrix product (``tuning.SPLIT_MIN_ELEMENTS``).
 """
 from tinykeras.kernels.augment import (
     affine_transform,

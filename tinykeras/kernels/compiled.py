@@ -103,11 +103,6 @@ def arguments_key(args, ndarray=_ndarray, flags=_ARRAY_FLAGS, bits=_FLAG_BITS):
     ])
 
 
-def argument_key(value):
-    """``arguments_key``'s entry for one argument."""
-    return arguments_key((value,))[0]
-
-
 def _entries(arguments):
     """Per argument of a compiled signature (the index's description of each), the entries of
     ``arguments_key`` that it serves; None if one is of a kind the keys cannot tell."""
