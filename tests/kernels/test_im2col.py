@@ -258,9 +258,10 @@ def test_im2col_fills_and_returns_out_overwriting_garbage(conv, dtype, seed):
     np.testing.assert_array_equal(out, im2col_reference(x, *conv.args))
 
 
-def test_single_channel_images_prefer_tap_order():
+def test_images_of_few_channels_prefer_tap_order():
     assert prefers_tap_order(1)  # the MNIST CNNs' first layers
-    assert not prefers_tap_order(3)  # CIFAR-10's
+    assert prefers_tap_order(3)  # CIFAR-10's
+    assert not prefers_tap_order(6)
 
 
 @settings(max_examples=60, deadline=None)
