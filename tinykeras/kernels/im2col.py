@@ -20,6 +20,7 @@ adds into only its own images of dx.
 import numpy as np
 from tinykeras.kernels.compiled import njit
 
+from tinykeras.kernels import tuning
 from tinykeras.kernels._common import (
     as_float_image,
     cached_geometry,
@@ -123,20 +124,13 @@ def im2col(x, kernel_size, strides, dilation, pads, out=None):
 
 def prefers_tap_order(channels):
     """Whether ``im2col`` is faster column by column (into an F-ordered ``out``) than row by row:
-    for images of up to 4 channels, whose windows are runs of only KW*C floats while a tap's
-    column copies runs of a whole output row. With the product that follows, on 28x28x1 images
-    and a 3x3 kernel (8 filters, one thread), column by column took 14 us against 22 row by row
-    for one image, 30 against 64 for 4, 169 against 455 for 32, 651 against 1940 for 128. A
-    Conv2D(32, 3, 'same', relu) layer's forward pass on 32 images of 32x32xC, best of 10 (its
-    backward within 5% either way): 2 channels 427 us against 635, 3 channels 564-623 against
-    715-757 (the CIFAR-10 model's first layer, at 64 images: 1.13 ms against 1.39, and its
-    backward 1.49 against 1.85), 4 channels 825-833 against 909-911; 6 channels 1153-1176 against
-    1024-1060, 8 channels 1551-1577 against 1210-1218: from 6 row by row.
+    for images of up to ``tuning.TAP_ORDER_MAX_CHANNELS`` channels, whose windows are runs of only
+    KW*C floats while a tap's column copies runs of a whole output row.
 
     Args:
         channels: C, the input's channels.
     """
-    return channels <= 4
+    return channels <= tuning.TAP_ORDER_MAX_CHANNELS
 
 
 @njit(cache=True, nogil=True)
