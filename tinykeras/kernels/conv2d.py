@@ -12,7 +12,7 @@ batch). A batch whose product
 reaches ``tuning.PARALLEL_MIN_FLOPS`` is cut into parts instead, one per thread
 (``blas.split_batch``), each thread unfolding, multiplying and adding the bias for its own
 images, in chunks of ``tuning.PART_CHUNK_BYTES``: each core then reads rows it has just written.
-Images of up to 4 channels are unfolded tap by tap (``im2col.prefers_tap_order``).
+Images of a few channels are unfolded tap by tap (``im2col.prefers_tap_order``).
 
 The rows (or tiles) live in one buffer per thread shared by every convolution (``_SharedRows``):
 a model holds one chunk's rows per thread, not one per layer (the CIFAR-10 model's six

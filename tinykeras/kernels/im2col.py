@@ -155,8 +155,9 @@ def _im2col_taps(images, planes, geom, lo, hi):
             wlo, whi = _tap_range(w0, OW, SW, W)
             for c in range(C):
                 plane = planes[i, j, c]
-                # Output (olo + r, wlo + k) reads input row h + r*SH, value first + k*step. An
-                # offset is negative only where its range is empty, and then never used.
+                # Output (olo + r, wlo + k) reads input row h + r*SH, value first + k*step; none
+                # of these offsets is negative (olo and wlo are the first outputs whose tap falls
+                # inside the image).
                 o, w = np.uint64(olo), np.uint64(wlo)
                 h, first = np.uint64(h0 + olo * SH), np.uint64((w0 + wlo * SW) * C + c)
                 rows, width = np.uint64(ohi - olo), np.uint64(whi - wlo)

@@ -71,12 +71,13 @@ PART_CHUNK_BYTES = 2 * 2**20
 # tap's column of the im2col matrix copies runs of a whole output row, where row by row each
 # window is KH runs of only KW*C floats. With the product that follows, on 28x28x1 images and a
 # 3x3 kernel (8 filters, one thread), tap by tap took 14 us against 22 row by row for one image,
-# 30 against 64 for 4, 169 against 455 for 32, 651 against 1940 for 128. A Conv2D(32, 3, 'same',
-# relu) layer's forward pass on 32 images of 32x32xC, best of 10 (its backward within 5% either
-# way): 2 channels 427 us against 635, 3 channels 564-623 against 715-757 (the CIFAR-10 model's
-# first layer, at 64 images: 1.13 ms against 1.39, and its backward 1.49 against 1.85), 4
-# channels 825-833 against 909-911; 6 channels 1153-1176 against 1024-1060, 8 channels 1551-1577
-# against 1210-1218.
+# 30 against 64 for 4, 169 against 455 for 32, 651 against 1940 for 128 (before the copies by taps
+# took unsigned offsets, which halved them). A Conv2D(32, 3, 'same', relu) layer's forward pass on
+# 32 images of 32x32xC, best of 10: 2 channels 427 us against 635, 3 channels 564-623 against
+# 715-757 (the CIFAR-10 model's first layer, at 64 images: 1.13 ms against 1.39, and its backward
+# 1.49 against 1.85), 4 channels 825-833 against 909-911; 6 channels 1153-1176 against 1024-1060,
+# 8 channels 1551-1577 against 1210-1218. Its backward pass, with the input's gradient or
+# without, took 0.96-1.13 times as long row by row as tap by tap up to 4 channels.
 TAP_ORDER_MAX_CHANNELS = 4
 
 # The fewest input channels and filters for which a 3x3 stride-1 convolution runs by Winograd
