@@ -14,6 +14,22 @@ import pytest
 from tinykeras.kernels import blas, tuning
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_product_over_one_column_gives_blas_bits(dtype, rng):
+    """K = 1 runs as a broadcast multiplication: the same values as BLAS' product, bit for bit,
+    infinities and NaNs included, into ``out`` when given."""
+    a = rng.standard_normal((784, 1)).astype(dtype)
+    b = rng.standard_normal((1, 64)).astype(dtype)
+    a[3, 0], a[5, 0], b[0, 7] = np.inf, np.nan, 0.0  # inf * 0 is NaN either way
+    with np.errstate(invalid="ignore"):
+        expected = np.matmul(a, b)
+        np.testing.assert_array_equal(blas.matmul(a, b), expected)
+        out = np.empty((784, 64), dtype)
+        assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    assert blas.matmul(a[:0], b).shape == (0, 64)
+
+
 @pytest.mark.parametrize("shape", [(32, 784, 64), (21632, 9, 8), (600, 300, 200)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_equals_numpy(shape, dtype, rng):
