@@ -26,6 +26,10 @@ def test_a_product_over_one_column_gives_blas_bits(dtype, rng):
         np.testing.assert_array_equal(blas.matmul(a, b), expected)
         out = np.empty((784, 64), dtype)
         assert blas.matmul(a, b, out=out) is out
+        # C-ordered whatever the operands' layouts, as np.matmul's products are
+        transposed = blas.matmul(np.asfortranarray(b.T), np.asfortranarray(a.T))
+        assert transposed.flags.c_contiguous
+        np.testing.assert_array_equal(transposed, np.matmul(b.T, a.T))
     np.testing.assert_array_equal(out, expected)
     assert blas.matmul(a[:0], b).shape == (0, 64)
 

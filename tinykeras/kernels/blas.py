@@ -315,8 +315,8 @@ def matmul(a, b, out=None):
     is the outer product, one multiplication per value, and takes NumPy's broadcast
     multiplication, which gives the same bits: OpenBLAS took 46 us for (784 x 1) by (1 x 64), 34
     for (360 x 1) by (1 x 100), 14 for (1352 x 1) by (1 x 10), the multiplication 10, 7 and 9."""
-    if a.shape[1] == 1:
-        return np.multiply(a, b, out=out)
+    if a.shape[1] == 1:  # C-ordered, as np.matmul's results are, whatever the operands' layouts
+        return np.multiply(a, b, out=out, order="C")
     if _set_local_threads is None or _PART.active:
         return np.matmul(a, b, out=out)
     rows = a.shape[0]
