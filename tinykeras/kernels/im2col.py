@@ -172,7 +172,7 @@ def _im2col_taps(images, planes, geom, lo, hi):
                         out[olo:ohi, :wlo] = 0
                     if whi < OW:
                         out[olo:ohi, whi:] = 0
-                    if step == 1:  # plain copies
+                    if step == 1:  # runs of consecutive values, which the compiler vectorises
                         for r in range(rows):
                             for k in range(width):
                                 out[o + r, w + k] = image[h + r * row_step, first + k]
